@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install what migratable needs to build and test on Debian 12.
+# Idempotent: apt is only called when a package is missing.
+set -euo pipefail
+
+packages=(
+	build-essential pkg-config clang
+	libzydis-dev libelf-dev libdw-dev libjson-c-dev libglib2.0-dev
+	libprotobuf-c-dev protobuf-c-compiler libxml2-dev
+	libcmocka-dev
+	# real programs the tests and benchmarks scan
+	python3 python3-numpy redis-server redis-tools sqlite3 zstd xz-utils gzip openssl
+	binutils libvirt0
+	# CRIU test harness (a Debian 13 root is built with debootstrap)
+	debootstrap
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	SUDO=
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,87 @@
+/*
+ * scan.h - from a process image to the CPU features it can still need.
+ *
+ *   image --(roots)--> reachable functions --(Zydis)--> instructions
+ *         --(isa_map)--> features, with evidence for each
+ *
+ * Soundness first: whatever the analysis cannot resolve widens the result
+ * and is recorded in `warnings`; it never silently shrinks it.
+ */
+#ifndef MG_ANALYSIS_SCAN_H
+#define MG_ANALYSIS_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "features/features.h"
+#include "process/image.h"
+#include "util/error.h"
+
+typedef enum mg_scan_method {
+	MG_METHOD_REACHABLE,   /* code the process can still execute (default) */
+	MG_METHOD_FULL         /* every executable byte of every mapping */
+} mg_scan_method;
+
+typedef struct mg_scan_options {
+	mg_scan_method method;
+	/* Keep every site of this feature in `evidence` (for --explain);
+	 * MG_FEATURE_NONE keeps one example per feature. */
+	mg_feature_id explain;
+	/* Features usable on the source host; required features are
+	 * intersected with it.  NULL: read this host's profile. */
+	const mg_feature_set *host_features;
+} mg_scan_options;
+
+/* One instruction that needs a feature, and how it was reached. */
+typedef struct mg_evidence {
+	mg_feature_id feature;
+	char *module;          /* path, or "[anon:0x7f..]" for JIT code */
+	char *function;        /* symbol, or "fde@0x..." / "jit@0x..." */
+	uint64_t address;      /* runtime address */
+	uint64_t offset;       /* offset inside the function */
+	char *instruction;     /* Intel syntax */
+	char *reached_via;     /* "thread 1234 pc", "stack of 1234 <- ...", "heap pointer", ... */
+} mg_evidence;
+
+typedef struct mg_scan_stats {
+	double pause_ms;
+	double wall_ms;
+	size_t threads;
+	size_t functions_reachable;
+	size_t functions_total;
+	uint64_t bytes_decoded;
+	uint64_t instructions_decoded;
+	size_t modules;
+} mg_scan_stats;
+
+typedef struct mg_scan_result {
+	pid_t pid;
+	char *source;                  /* "pid 1234" or "criu:DIR" */
+	mg_scan_method method;
+	mg_feature_set required;       /* the answer */
+	mg_feature_set seen;           /* features of scanned code before ∩ host */
+	size_t feature_sites[MG_FEATURE_SET_BITS];  /* instruction count per feature */
+	mg_evidence *evidence;
+	size_t nevidence;
+	size_t unknown_isa_sites;      /* instructions Zydis could not classify */
+	mg_scan_stats stats;
+	char **warnings;
+	size_t nwarnings;
+} mg_scan_result;
+
+/* Analyse an image.  The image must stay alive for the call only. */
+int mg_scan_image(mg_image *img, const mg_scan_options *opt,
+		  mg_scan_result **out, mg_error *err);
+
+/* Serialise as the documented `scan --json` object (newly allocated). */
+char *mg_scan_result_to_json(const mg_scan_result *r, mg_error *err);
+
+/* Read a saved `scan --json` file back (for `check --requirements`). */
+int mg_scan_result_load(const char *path, mg_scan_result **out, mg_error *err);
+
+void mg_scan_result_free(mg_scan_result *r);
+
+const char *mg_scan_method_name(mg_scan_method m);
+
+#endif

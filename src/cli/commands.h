@@ -1,0 +1,17 @@
+/*
+ * commands.h - the subcommands, one file each (src/cli/cmd_*.c).
+ * Each returns the process exit status (enum mg_exit_code).
+ */
+#ifndef MG_CLI_COMMANDS_H
+#define MG_CLI_COMMANDS_H
+
+int cmd_host(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+
+/* Print "migratable: <msg>" on stderr for a failed library call and
+ * return its exit code. */
+struct mg_error;
+int cli_report(const struct mg_error *err);
+
+#endif

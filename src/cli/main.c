@@ -1,0 +1,72 @@
+/*
+ * main.c - `migratable <command> ...`: dispatch to src/cli/cmd_*.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "util/error.h"
+
+/* Weak until every subcommand has landed; a missing one says so. */
+#pragma weak cmd_host
+#pragma weak cmd_scan
+#pragma weak cmd_check
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "host",  cmd_host,  "describe this machine's usable CPU features (a profile)" },
+	{ "scan",  cmd_scan,  "find the CPU features a live process or CRIU dump can still need" },
+	{ "check", cmd_check, "decide to which targets a process can migrate" },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: migratable <command> [options]\n"
+		"\n"
+		"To which hosts can this running process move without crashing\n"
+		"on a missing CPU instruction?\n"
+		"\n"
+		"commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-6s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\n'migratable <command> --help' describes each command.\n");
+}
+
+int cli_report(const struct mg_error *err)
+{
+	fprintf(stderr, "migratable: %s\n",
+		err->msg[0] ? err->msg : mg_exit_code_name(err->code));
+	return err->code == MG_OK ? MG_ERR_INTERNAL : err->code;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return MG_ERR_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return MG_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		if (commands[i].run == NULL) {
+			fprintf(stderr, "migratable: '%s' is not built in this tree\n",
+				argv[1]);
+			return MG_ERR_INTERNAL;
+		}
+		return commands[i].run(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "migratable: unknown command '%s' (try 'migratable --help')\n",
+		argv[1]);
+	return MG_ERR_USAGE;
+}

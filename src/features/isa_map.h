@@ -1,0 +1,44 @@
+/*
+ * isa_map.h - from a Zydis ISA set to the CPUID features it requires.
+ *
+ * Zydis classifies every decoded instruction by an ISA set whose names are
+ * Intel XED's (AVX512F_256, BMI2, SSE4A, ...).  This is the one table the
+ * project writes by hand; tests check it against XED's own records.
+ */
+#ifndef MG_FEATURES_ISA_MAP_H
+#define MG_FEATURES_ISA_MAP_H
+
+#include <Zydis/Zydis.h>
+
+#include "features/features.h"
+
+typedef enum mg_isa_kind {
+	MG_ISA_FEATURES,   /* needs every feature in `features` */
+	MG_ISA_BASELINE,   /* no CPUID bit on x86-64 (I86, I386, LONGMODE, X87, FAT_NOP, ...) */
+	MG_ISA_UNKNOWN     /* the decoder could not classify it: report, never drop */
+} mg_isa_kind;
+
+typedef struct mg_isa_requirement {
+	mg_isa_kind kind;
+	mg_feature_set features;   /* valid for MG_ISA_FEATURES */
+	const char *source;        /* "xed", "amd-apm" (documented override), "baseline" */
+} mg_isa_requirement;
+
+/*
+ * Requirement of one ISA set.  Never fails: an ISA set the table does not
+ * know (a newer Zydis) comes back as MG_ISA_UNKNOWN.
+ */
+const mg_isa_requirement *mg_isa_set_requirement(ZydisISASet set);
+
+/*
+ * Requirement of one decoded instruction.  Usually that of its ISA set;
+ * the few instructions whose ISA set is coarser than the CPUID bits that
+ * gate them (documented in isa_map.c) are refined here.
+ */
+void mg_instruction_requirement(const ZydisDecodedInstruction *insn,
+				mg_isa_requirement *out);
+
+/* XED-style name of an ISA set ("AVX512F_256"); "?" if out of range. */
+const char *mg_isa_set_name(ZydisISASet set);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * profile.h - a CPU profile: what one host (or instance type, or CPU
+ * model) offers, with the raw CPUID it was derived from when known.
+ *
+ * Two JSON forms are read:
+ *   full    {"schema": "migratable/profile-v1", "name", "vendor", ...,
+ *            "features": [...], "xcr0", "xsave_size", "cpuid": [...]}
+ *           features are re-derived from "cpuid" when present, so a newer
+ *           migratable can read an old profile and see more features.
+ *   minimal {"name": "c5.large", "features": [...], "unknown": [...]}
+ *           a flag in neither list is absent; flags in "unknown" cannot be
+ *           decided from this profile.
+ * docs/profile-format.md documents the schema.
+ */
+#ifndef MG_FEATURES_PROFILE_H
+#define MG_FEATURES_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "features/features.h"
+#include "util/error.h"
+
+#define MG_PROFILE_SCHEMA "migratable/profile-v1"
+
+typedef struct mg_cpuid_leaf {
+	uint32_t leaf, subleaf;
+	uint32_t eax, ebx, ecx, edx;
+} mg_cpuid_leaf;
+
+/* A recorded CPUID: every (leaf, subleaf) the CPU defines. */
+typedef struct mg_cpuid_dump {
+	mg_cpuid_leaf *leaves;
+	size_t count;
+	size_t capacity;
+} mg_cpuid_dump;
+
+typedef struct mg_profile {
+	char *name;
+	char *vendor;              /* "GenuineIntel", "AuthenticAMD", NULL if unknown */
+	char *brand;
+	int family, model, stepping;   /* -1 if unknown */
+	char *kernel;              /* uname release of the host, NULL if unknown */
+	bool has_cpuid;
+	mg_cpuid_dump cpuid;
+	bool has_xcr0;
+	uint64_t xcr0;
+	uint32_t xsave_size;       /* CPUID.(0xD,0).EBX: size for enabled XCR0; 0 if unknown */
+	bool amx_permitted;        /* arch_prctl(ARCH_GET_XCOMP_PERM) allows tile data */
+	mg_feature_set features;   /* usable features */
+	mg_feature_set unknown;    /* features this profile cannot decide */
+	char *origin;              /* file it was read from, or "host", "x86-64-v3", ... */
+} mg_profile;
+
+/* --- recorded CPUID --------------------------------------------------------- */
+
+/* Append a leaf; -1 on allocation failure. */
+int mg_cpuid_dump_add(mg_cpuid_dump *d, uint32_t leaf, uint32_t subleaf,
+		      uint32_t eax, uint32_t ebx, uint32_t ecx, uint32_t edx,
+		      mg_error *err);
+
+/*
+ * Look a leaf up.  Follows CPUID's own rule for leaves beyond the maximum:
+ * returns NULL (not garbage) when `leaf` is above the maximum basic or
+ * extended leaf recorded in leaf 0 / 0x80000000.
+ */
+const mg_cpuid_leaf *mg_cpuid_dump_find(const mg_cpuid_dump *d, uint32_t leaf,
+					uint32_t subleaf);
+
+void mg_cpuid_dump_free(mg_cpuid_dump *d);
+
+/* --- derivation ------------------------------------------------------------- */
+
+/*
+ * Derive the usable features from a CPUID dump and XCR0: a feature is
+ * usable when its CPUID bit is set (in a leaf not above the maximum) and
+ * the OS enabled the XCR0 state it needs.  Without XCR0 (has_xcr0 false),
+ * features needing extended state are not usable unless OSXSAVE is clear,
+ * in which case none of them are.
+ */
+void mg_derive_features(const mg_cpuid_dump *d, bool has_xcr0, uint64_t xcr0,
+			mg_feature_set *out);
+
+/* Fill vendor, family/model/stepping, brand and xsave_size from the dump. */
+int mg_profile_fill_identity(mg_profile *p, mg_error *err);
+
+/* --- the host --------------------------------------------------------------- */
+
+/* Read this machine's CPUID, XCR0 and kernel version into a new profile. */
+int mg_host_profile(mg_profile *out, const char *name, mg_error *err);
+
+/* --- files ------------------------------------------------------------------ */
+
+/* Parse a profile from JSON text; `origin` names it in error messages. */
+int mg_profile_from_json(const char *text, size_t len, const char *origin,
+			 mg_profile *out, mg_error *err);
+
+/* Read one profile file.  Errors name the file and the problem. */
+int mg_profile_load(const char *path, mg_profile *out, mg_error *err);
+
+/* Serialise (full form, pretty-printed); newly allocated string or NULL. */
+char *mg_profile_to_json(const mg_profile *p, mg_error *err);
+
+void mg_profile_init(mg_profile *p);
+void mg_profile_free(mg_profile *p);
+
+#endif

@@ -1,0 +1,72 @@
+/* image.c - the parts of a process image common to every source. */
+#include "process/image.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+ssize_t mg_image_read(mg_image *img, uint64_t addr, void *buf, size_t len)
+{
+	if (img == NULL || img->ops == NULL || img->ops->read == NULL || len == 0)
+		return -1;
+	if (addr + len < addr)          /* wraps around the address space */
+		return -1;
+	return img->ops->read(img, addr, buf, len);
+}
+
+const mg_mapping *mg_image_find_mapping(const mg_image *img, uint64_t addr)
+{
+	size_t lo = 0, hi = img->nmaps;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const mg_mapping *m = &img->maps[mid];
+		if (addr < m->start)
+			hi = mid;
+		else if (addr >= m->end)
+			lo = mid + 1;
+		else
+			return m;
+	}
+	return NULL;
+}
+
+void mg_image_warn(mg_image *img, const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	char **grown = realloc(img->warnings, (img->nwarnings + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		free(msg);
+		return;
+	}
+	img->warnings = grown;
+	img->warnings[img->nwarnings++] = msg;
+}
+
+void mg_image_free(mg_image *img)
+{
+	if (img == NULL)
+		return;
+	if (img->ops && img->ops->destroy)
+		img->ops->destroy(img);
+	for (size_t i = 0; i < img->nmaps; i++)
+		free(img->maps[i].path);
+	free(img->maps);
+	for (size_t i = 0; i < img->nthreads; i++) {
+		free(img->threads[i].stack);
+		free(img->threads[i].xsave);
+	}
+	free(img->threads);
+	for (size_t i = 0; i < img->nwarnings; i++)
+		free(img->warnings[i]);
+	free(img->warnings);
+	free(img->source);
+	free(img->exe);
+	free(img);
+}

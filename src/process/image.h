@@ -1,0 +1,152 @@
+/*
+ * image.h - a process image: what the analysis needs to know about one
+ * process, whether it is live (ptrace, /proc) or a CRIU checkpoint.
+ *
+ * Two sources fill the same structure (live.c, criu_image.c); the
+ * analysis never knows which one it reads.  Everything the analysis
+ * needs to be consistent (registers, XSAVE state, stacks, signal
+ * actions) is captured into the image while the process is stopped;
+ * other memory is read on demand through ops->read.
+ */
+#ifndef MG_PROCESS_IMAGE_H
+#define MG_PROCESS_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include "util/error.h"
+
+#define MG_PROT_READ  1u
+#define MG_PROT_WRITE 2u
+#define MG_PROT_EXEC  4u
+
+typedef enum mg_map_kind {
+	MG_MAP_FILE,       /* backed by a regular file */
+	MG_MAP_ANON,       /* anonymous (including JIT code) */
+	MG_MAP_HEAP,       /* [heap] */
+	MG_MAP_STACK,      /* [stack] (main thread) */
+	MG_MAP_VDSO,       /* [vdso]: supplied by the destination kernel */
+	MG_MAP_VVAR,       /* [vvar], [vvar_vclock]: kernel data */
+	MG_MAP_VSYSCALL,   /* [vsyscall] */
+	MG_MAP_OTHER       /* any other [name] */
+} mg_map_kind;
+
+typedef struct mg_mapping {
+	uint64_t start, end;       /* [start, end) */
+	uint64_t file_offset;
+	unsigned prot;             /* MG_PROT_* */
+	bool shared;
+	unsigned dev_major, dev_minor;
+	uint64_t inode;
+	char *path;                /* as in /proc/PID/maps (without " (deleted)"), NULL if none */
+	bool deleted;
+	mg_map_kind kind;
+} mg_mapping;
+
+typedef struct mg_thread {
+	pid_t tid;
+	struct user_regs_struct regs;  /* includes fs_base */
+	bool has_xstate;
+	uint64_t xstate_bv;            /* XSAVE header: components in live use */
+	uint8_t *xsave;                /* raw XSAVE area (scanned for pointers), may be NULL */
+	size_t xsave_len;
+	/* Copy of the stack from (rsp - red zone) to the end of its mapping,
+	 * taken while the thread was stopped. */
+	uint64_t stack_start;
+	uint8_t *stack;
+	size_t stack_len;
+} mg_thread;
+
+typedef struct mg_sigaction {
+	int signo;
+	uint64_t handler;          /* SIG_DFL = 0, SIG_IGN = 1, else an address */
+	uint64_t flags;
+	uint64_t restorer;
+} mg_sigaction;
+
+typedef struct mg_image mg_image;
+
+typedef struct mg_image_ops {
+	/* Read target memory; returns bytes read (maybe short) or -1. */
+	ssize_t (*read)(mg_image *img, uint64_t addr, void *buf, size_t len);
+	/* Open the file backing mapping m read-only; fd or -1 with err set. */
+	int (*open_mapping)(mg_image *img, const mg_mapping *m, mg_error *err);
+	/* Release source-private state (not the common fields). */
+	void (*destroy)(mg_image *img);
+} mg_image_ops;
+
+struct mg_image {
+	const mg_image_ops *ops;
+	void *priv;
+
+	pid_t pid;
+	char *source;              /* "pid 1234" or "criu:/path/to/dump" */
+	char *exe;                 /* path of the main executable, may be NULL */
+
+	mg_mapping *maps;          /* sorted by start */
+	size_t nmaps;
+
+	mg_thread *threads;
+	size_t nthreads;
+
+	bool sigactions_known;     /* false: handlers could not be read (widens, warns) */
+	mg_sigaction sigactions[64];
+	size_t nsigactions;        /* only signals with a handler address */
+
+	uint64_t at_entry;         /* from auxv, 0 if unknown */
+	uint64_t at_sysinfo_ehdr;  /* vDSO base, 0 if none */
+
+	bool pointer_guard_known;
+	uint64_t pointer_guard;    /* glibc PTR_MANGLE guard (fs:0x30) */
+
+	double pause_ms;           /* first thread stopped .. last resumed; 0 for dumps */
+
+	char **warnings;           /* things that widened the result */
+	size_t nwarnings;
+};
+
+/* Read memory through the image (ops->read), bounded and checked. */
+ssize_t mg_image_read(mg_image *img, uint64_t addr, void *buf, size_t len);
+
+/* Mapping containing addr, or NULL (binary search). */
+const mg_mapping *mg_image_find_mapping(const mg_image *img, uint64_t addr);
+
+/* Append a formatted warning (kept on allocation failure: silently dropped
+ * only if even that fails). */
+void mg_image_warn(mg_image *img, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Free everything, including source-private state. */
+void mg_image_free(mg_image *img);
+
+/* --- live processes (live.c) ------------------------------------------------- */
+
+typedef struct mg_live_options {
+	bool read_sigactions;      /* inject one rt_sigaction query per caught signal */
+} mg_live_options;
+
+/*
+ * Snapshot a running process: PTRACE_SEIZE + PTRACE_INTERRUPT every
+ * thread, read registers, fs_base, XSAVE state, stacks and signal
+ * actions, then detach.  The process is never left stopped, also on
+ * error or SIGINT/SIGTERM (the caller must have called
+ * mg_live_install_signal_guard()).
+ */
+int mg_live_open(pid_t pid, const mg_live_options *opt, mg_image **out,
+		 mg_error *err);
+
+/*
+ * Install SIGINT/SIGTERM/SIGHUP handlers that detach from any thread the
+ * current snapshot holds before the tool exits.  Idempotent.
+ */
+void mg_live_install_signal_guard(void);
+
+/* --- CRIU checkpoints (criu_image.c) ----------------------------------------- */
+
+/* Open a CRIU image directory; `root` resolves mapped files (default "/"). */
+int mg_criu_open(const char *dir, const char *root, mg_image **out, mg_error *err);
+
+#endif

@@ -1,0 +1,217 @@
+/* testutil.c - see testutil.h. */
+#include "support/testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *tu_shared_data(void)
+{
+	static char path[4096];
+	const char *env = getenv("MIGRATABLE_SHARED");
+	struct stat st;
+
+	if (env && *env) {
+		snprintf(path, sizeof(path), "%s", env);
+	} else {
+		snprintf(path, sizeof(path), "../shared/data");
+	}
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		return NULL;
+	return path;
+}
+
+const char *tu_workload_path(const char *name)
+{
+	static char path[4096];
+	const char *dir = getenv("MIGRATABLE_WORKLOADS");
+	snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "build/workloads", name);
+	return path;
+}
+
+const char *tu_migratable_bin(void)
+{
+	const char *bin = getenv("MIGRATABLE_BIN");
+	return bin && *bin ? bin : "build/migratable";
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+pid_t tu_spawn_ready(char *const argv[], int timeout_ms)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	char buf[4096];
+	size_t used = 0;
+	long deadline = now_ms() + timeout_ms;
+	for (;;) {
+		long left = deadline - now_ms();
+		if (left <= 0)
+			break;
+		struct pollfd p = { .fd = fds[0], .events = POLLIN };
+		int r = poll(&p, 1, (int)left);
+		if (r <= 0)
+			continue;
+		ssize_t n = read(fds[0], buf + used, sizeof(buf) - 1 - used);
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+		buf[used] = '\0';
+		if (strstr(buf, "ready")) {
+			/* fds[0] stays open (one fd per workload) so that a
+			 * workload printing more never gets SIGPIPE. */
+			return pid;
+		}
+		if (used >= sizeof(buf) - 1)
+			used = 0;
+	}
+	close(fds[0]);
+	tu_stop(pid);
+	return -1;
+}
+
+void tu_stop(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+char tu_proc_state(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return 0;
+	return p[2];
+}
+
+int tu_tracer_pid(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	int tracer = -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "TracerPid: %d", &tracer) == 1)
+			break;
+	fclose(f);
+	return tracer;
+}
+
+static char *drain(int fd)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	if (!buf)
+		return NULL;
+	for (;;) {
+		if (len + 1 >= cap) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+int tu_run(char *const argv[], char **out, char **err_out)
+{
+	char tmpl_out[] = "/tmp/mg-test-out-XXXXXX";
+	char tmpl_err[] = "/tmp/mg-test-err-XXXXXX";
+	int fo = mkstemp(tmpl_out), fe = mkstemp(tmpl_err);
+	if (fo < 0 || fe < 0)
+		return -1;
+	unlink(tmpl_out);
+	unlink(tmpl_err);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(fo, STDOUT_FILENO);
+		dup2(fe, STDERR_FILENO);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	lseek(fo, 0, SEEK_SET);
+	lseek(fe, 0, SEEK_SET);
+	if (out)
+		*out = drain(fo);
+	if (err_out)
+		*err_out = drain(fe);
+	close(fo);
+	close(fe);
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return -1;
+}
+
+char *tu_read_file(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return NULL;
+	char *buf = drain(fd);
+	close(fd);
+	if (buf && len)
+		*len = strlen(buf);
+	return buf;
+}
