@@ -1,0 +1,128 @@
+/*
+ * engine.h - internals shared by the analysis files (not a public API).
+ *
+ *   roots.c     where execution can resume: threads, stacks, memory, signals
+ *   decode.c    sweep one unit with Zydis: features and outgoing edges
+ *   evidence.c  remember where each feature is needed and how it was reached
+ *   scan.c      the worklist that ties them together (mg_scan_image)
+ */
+#ifndef MG_ANALYSIS_ENGINE_H
+#define MG_ANALYSIS_ENGINE_H
+
+#include <Zydis/Zydis.h>
+#include <glib.h>
+
+#include "analysis/codemap.h"
+#include "analysis/scan.h"
+#include "features/features.h"
+#include "process/image.h"
+
+/* How a unit became reachable: a root kind or an edge kind. */
+typedef enum mg_reason {
+	MG_WHY_NONE = 0,
+	/* roots */
+	MG_WHY_THREAD_PC,      /* a thread's instruction pointer */
+	MG_WHY_REGISTER,       /* a value in a thread's general registers */
+	MG_WHY_XSTATE,         /* a value in a thread's vector registers */
+	MG_WHY_STACK,          /* a word on a thread's stack */
+	MG_WHY_MEMORY,         /* a word in writable or relocated memory */
+	MG_WHY_MANGLED,        /* a glibc PTR_MANGLE'd word (atexit, jmp_buf) */
+	MG_WHY_SIGNAL,         /* a signal handler or restorer */
+	MG_WHY_FINI,           /* DT_FINI of a module: runs at exit */
+	MG_WHY_JIT,            /* anonymous executable memory: always scanned whole */
+	MG_WHY_OPAQUE,         /* a file we could not parse: scanned whole */
+	MG_WHY_FULL,           /* --method full */
+	/* edges */
+	MG_WHY_DIRECT,         /* call/jmp/jcc with an immediate target */
+	MG_WHY_CODE_REF,       /* RIP-relative lea/reference or immediate = code address */
+	MG_WHY_SLOT,           /* function pointer read from a live GOT/data slot */
+	MG_WHY_LAZY,           /* still-lazy PLT slot resolved by symbol name */
+	MG_WHY_FALLTHROUGH,    /* execution can run off the end into the next unit */
+	MG_WHY_COUNT
+} mg_reason;
+
+typedef struct mg_unit_state {
+	uint32_t parent;       /* unit that led here, MG_NO_UNIT for roots */
+	uint32_t detail;       /* tid for thread roots, mapping index for memory roots */
+	uint8_t why;           /* mg_reason */
+	uint8_t queued;
+	uint8_t done;
+} mg_unit_state;
+
+/* Per executable mapping: its bytes, read once after the process resumed. */
+typedef struct mg_code_cache {
+	uint64_t start, end;
+	uint8_t *bytes;        /* NULL until read; read failures leave zeros + warning */
+	bool tried;
+} mg_code_cache;
+
+typedef struct mg_scan_ctx {
+	mg_image *img;
+	const mg_scan_options *opt;
+	mg_scan_result *res;
+	mg_codemap map;
+	mg_feature_set host;
+
+	ZydisDecoder decoder;
+	ZydisFormatter formatter;
+
+	mg_unit_state *state;      /* one per unit */
+	GArray *queue;             /* uint32_t unit indices */
+
+	mg_code_cache *code;       /* one per executable mapping, sorted */
+	size_t ncode;
+
+	GHashTable *slot_pages;    /* page address -> 4 KiB copy (or NULL: unreadable) */
+	GHashTable *evidence_seen; /* "feature:address" already recorded */
+	GPtrArray *evidence;       /* mg_evidence * */
+} mg_scan_ctx;
+
+/* --- scan.c ------------------------------------------------------------------ */
+
+/* Mark the unit containing addr reachable (queue it) for reason `why`.
+ * Addresses outside code are ignored; returns true if addr was code. */
+bool mg_reach_address(mg_scan_ctx *cx, uint64_t addr, mg_reason why,
+		      uint32_t parent, uint32_t detail);
+
+/* Mark a unit reachable by index. */
+void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
+		   uint32_t parent, uint32_t detail);
+
+/* Read 8 bytes of target memory through a page cache; false if unreadable. */
+bool mg_read_u64(mg_scan_ctx *cx, uint64_t addr, uint64_t *out);
+
+/* Bytes of a unit (from the per-mapping code cache); NULL if unreadable. */
+const uint8_t *mg_unit_bytes(mg_scan_ctx *cx, uint32_t unit);
+
+/* --- roots.c ----------------------------------------------------------------- */
+
+/* Queue every root of the image; returns -1 on a fatal error. */
+int mg_add_roots(mg_scan_ctx *cx, mg_error *err);
+
+/* Scan a buffer of target memory (at runtime address base) for words that
+ * are code addresses, plain or PTR_MANGLE'd. */
+void mg_scan_words(mg_scan_ctx *cx, const uint8_t *buf, size_t len,
+		   uint64_t base, mg_reason why, uint32_t detail);
+
+/* --- decode.c ---------------------------------------------------------------- */
+
+/* Decode one unit: record its features, follow its edges. */
+void mg_decode_unit(mg_scan_ctx *cx, uint32_t unit);
+
+/* --- evidence.c ---------------------------------------------------------------- */
+
+/* Record that the instruction at `ip` in `unit` needs `feature`. */
+void mg_note_site(mg_scan_ctx *cx, uint32_t unit, uint64_t ip,
+		  mg_feature_id feature, const ZydisDecodedInstruction *insn,
+		  const uint8_t *bytes);
+
+/* Record a feature required by live register state (xstate_bv). */
+void mg_note_state(mg_scan_ctx *cx, mg_feature_id feature, pid_t tid,
+		   const char *what);
+
+/* "thread 1234 pc -> foo -> bar" for a unit; newly allocated. */
+char *mg_reach_path(mg_scan_ctx *cx, uint32_t unit);
+
+const char *mg_reason_name(mg_reason why);
+
+#endif

@@ -1,0 +1,187 @@
+/*
+ * evidence.c - where each feature is needed, and how that code is reached.
+ *
+ * One example site per feature is kept (the first found), or every site of
+ * the feature asked for with --explain.  Instruction text is formatted only
+ * for kept sites, so the cost is per feature, not per instruction.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/engine.h"
+
+static const char *const reason_names[MG_WHY_COUNT] = {
+	[MG_WHY_NONE]        = "?",
+	[MG_WHY_THREAD_PC]   = "pc of thread",
+	[MG_WHY_REGISTER]    = "register of thread",
+	[MG_WHY_XSTATE]      = "vector register of thread",
+	[MG_WHY_STACK]       = "stack of thread",
+	[MG_WHY_MEMORY]      = "pointer in memory",
+	[MG_WHY_MANGLED]     = "mangled pointer in memory",
+	[MG_WHY_SIGNAL]      = "handler of signal",
+	[MG_WHY_FINI]        = "DT_FINI",
+	[MG_WHY_JIT]         = "anonymous executable memory",
+	[MG_WHY_OPAQUE]      = "unparsed executable file",
+	[MG_WHY_FULL]        = "full sweep",
+	[MG_WHY_DIRECT]      = "call/jmp",
+	[MG_WHY_CODE_REF]    = "address taken",
+	[MG_WHY_SLOT]        = "pointer slot",
+	[MG_WHY_LAZY]        = "lazy PLT binding",
+	[MG_WHY_FALLTHROUGH] = "falls through",
+};
+
+const char *mg_reason_name(mg_reason why)
+{
+	return why < MG_WHY_COUNT ? reason_names[why] : "?";
+}
+
+static void describe_root(mg_scan_ctx *cx, const mg_unit_state *st,
+			  char *buf, size_t len)
+{
+	switch ((mg_reason)st->why) {
+	case MG_WHY_THREAD_PC:
+	case MG_WHY_REGISTER:
+	case MG_WHY_XSTATE:
+	case MG_WHY_STACK:
+		snprintf(buf, len, "%s %u", mg_reason_name(st->why), st->detail);
+		return;
+	case MG_WHY_SIGNAL:
+		snprintf(buf, len, "%s %u", mg_reason_name(st->why), st->detail);
+		return;
+	case MG_WHY_MEMORY:
+	case MG_WHY_MANGLED:
+		if (st->detail < cx->img->nmaps) {
+			const mg_mapping *m = &cx->img->maps[st->detail];
+			const char *what = m->path ? m->path :
+				m->kind == MG_MAP_HEAP ? "[heap]" :
+				m->kind == MG_MAP_STACK ? "[stack]" : "anonymous memory";
+			snprintf(buf, len, "%s (%s at 0x%" PRIx64 ")",
+				 mg_reason_name(st->why), what, m->start);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	snprintf(buf, len, "%s", mg_reason_name(st->why));
+}
+
+char *mg_reach_path(mg_scan_ctx *cx, uint32_t unit)
+{
+	/* Walk back to the root, then print root first. */
+	uint32_t chain[16];
+	size_t n = 0;
+	for (uint32_t u = unit; u != MG_NO_UNIT && n < 16; u = cx->state[u].parent)
+		chain[n++] = u;
+	GString *s = g_string_new(NULL);
+	const mg_unit_state *root = &cx->state[chain[n - 1]];
+	char buf[256];
+	if (cx->state[chain[n - 1]].parent != MG_NO_UNIT)
+		g_string_append(s, "... ");
+	describe_root(cx, root, buf, sizeof(buf));
+	g_string_append(s, buf);
+	for (size_t i = n; i-- > 0;) {
+		mg_unit_name(&cx->map, chain[i], buf, sizeof(buf));
+		if (i + 1 == n)
+			g_string_append_printf(s, " -> %s", buf);
+		else
+			g_string_append_printf(s, " -(%s)-> %s",
+					       mg_reason_name(cx->state[chain[i]].why), buf);
+	}
+	return g_string_free(s, FALSE);
+}
+
+static char *format_insn(mg_scan_ctx *cx, uint64_t ip,
+			 const ZydisDecodedInstruction *insn, const uint8_t *bytes)
+{
+	ZydisDecodedInstruction full;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+	char text[256];
+	if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&cx->decoder, bytes, insn->length,
+						 &full, ops)) ||
+	    !ZYAN_SUCCESS(ZydisFormatterFormatInstruction(&cx->formatter, &full, ops,
+							  full.operand_count_visible,
+							  text, sizeof(text), ip, NULL)))
+		snprintf(text, sizeof(text), "(%u bytes)", insn->length);
+	return strdup(text);
+}
+
+static bool want_site(mg_scan_ctx *cx, mg_feature_id f, uint64_t ip)
+{
+	if (f == cx->opt->explain && f != MG_FEATURE_NONE) {
+		char key[48];
+		snprintf(key, sizeof(key), "%d:%" PRIx64, f, ip);
+		if (g_hash_table_contains(cx->evidence_seen, key))
+			return false;
+		g_hash_table_add(cx->evidence_seen, g_strdup(key));
+		return true;
+	}
+	/* One example per feature (and a few unclassified instructions). */
+	size_t idx = f == MG_FEATURE_NONE ? MG_FEATURE_SET_BITS - 1 : (size_t)f;
+	char key[32];
+	snprintf(key, sizeof(key), "ex:%zu", idx);
+	if (g_hash_table_contains(cx->evidence_seen, key))
+		return false;
+	g_hash_table_add(cx->evidence_seen, g_strdup(key));
+	return true;
+}
+
+static void push_evidence(mg_scan_ctx *cx, mg_evidence *ev)
+{
+	if (ev->module == NULL || ev->function == NULL || ev->reached_via == NULL) {
+		free(ev->module);
+		free(ev->function);
+		free(ev->instruction);
+		free(ev->reached_via);
+		free(ev);
+		return;
+	}
+	g_ptr_array_add(cx->evidence, ev);
+}
+
+void mg_note_site(mg_scan_ctx *cx, uint32_t unit, uint64_t ip,
+		  mg_feature_id feature, const ZydisDecodedInstruction *insn,
+		  const uint8_t *bytes)
+{
+	if (!want_site(cx, feature, ip))
+		return;
+	const mg_unit *u = &cx->map.units[unit];
+	mg_evidence *ev = calloc(1, sizeof(*ev));
+	if (ev == NULL)
+		return;
+	char name[256];
+	mg_unit_name(&cx->map, unit, name, sizeof(name));
+	ev->feature = feature;
+	ev->address = ip;
+	ev->offset = ip - u->start;
+	ev->function = strdup(name);
+	if (u->module != MG_NO_MODULE) {
+		ev->module = strdup(cx->map.modules[u->module].name);
+	} else {
+		const mg_mapping *m = mg_image_find_mapping(cx->img, ip);
+		char anon[64];
+		snprintf(anon, sizeof(anon), "[anon:0x%" PRIx64 "]", m ? m->start : u->start);
+		ev->module = strdup(m && m->path ? m->path : anon);
+	}
+	ev->instruction = format_insn(cx, ip, insn, bytes);
+	ev->reached_via = mg_reach_path(cx, unit);
+	push_evidence(cx, ev);
+}
+
+void mg_note_state(mg_scan_ctx *cx, mg_feature_id feature, pid_t tid,
+		   const char *what)
+{
+	mg_evidence *ev = calloc(1, sizeof(*ev));
+	if (ev == NULL)
+		return;
+	char via[96];
+	snprintf(via, sizeof(via), "live register state of thread %d", (int)tid);
+	ev->feature = feature;
+	ev->module = strdup("[registers]");
+	ev->function = strdup(what);
+	ev->instruction = strdup(what);
+	ev->reached_via = strdup(via);
+	push_evidence(cx, ev);
+}

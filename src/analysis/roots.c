@@ -1,0 +1,240 @@
+/*
+ * roots.c - where can execution resume from the current state?
+ *
+ * A function can run in the future only if a code address that leads to
+ * it exists somewhere now, or can be computed by code that can run.  The
+ * places a code address can be now are the roots:
+ *
+ *   - each thread's instruction pointer and general registers;
+ *   - each thread's vector registers (a pointer copied through SSE);
+ *   - each thread's live stack (return addresses, spilled pointers, the
+ *     auxiliary vector), conservatively: every aligned word;
+ *   - writable memory (data, bss, heap, anonymous maps, TLS) and the
+ *     relocated read-only data of each module (PT_GNU_RELRO: .got,
+ *     .data.rel.ro, .init/.fini_array, vtables), every aligned word, both
+ *     as is and PTR_MANGLE-demangled (glibc's atexit list, jmp_bufs);
+ *   - signal handlers, which only the kernel holds;
+ *   - DT_FINI of each module, which the dynamic linker calls at exit;
+ *   - anonymous executable memory (JIT code), taken whole.
+ *
+ * Code constants (lea, immediates, GOT reads) are followed as edges when
+ * the code holding them is decoded (decode.c).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/engine.h"
+
+#define SCAN_CHUNK (1u << 20)          /* bytes read per process_vm_readv */
+#define RED_ZONE 128
+
+static inline uint64_t ror64(uint64_t v, unsigned n)
+{
+	return (v >> n) | (v << (64 - n));
+}
+
+void mg_scan_words(mg_scan_ctx *cx, const uint8_t *buf, size_t len,
+		   uint64_t base, mg_reason why, uint32_t detail)
+{
+	const uint64_t lo = cx->map.lo, hi = cx->map.hi;
+	const bool demangle = cx->img->pointer_guard_known;
+	const uint64_t guard = cx->img->pointer_guard;
+	size_t skip = (8 - (base & 7)) & 7;    /* first 8-byte aligned word */
+
+	for (size_t off = skip; off + 8 <= len; off += 8) {
+		uint64_t v;
+		memcpy(&v, buf + off, 8);
+		if (v - lo < hi - lo)
+			mg_reach_address(cx, v, why, MG_NO_UNIT, detail);
+		if (demangle) {
+			/* glibc PTR_DEMANGLE: ror 0x11, then xor the guard */
+			uint64_t d = ror64(v, 0x11) ^ guard;
+			if (d - lo < hi - lo)
+				mg_reach_address(cx, d, MG_WHY_MANGLED, MG_NO_UNIT, detail);
+		}
+	}
+}
+
+static void scan_range(mg_scan_ctx *cx, uint64_t start, uint64_t end,
+		       uint32_t detail)
+{
+	uint8_t *buf = malloc(SCAN_CHUNK);
+	if (buf == NULL) {
+		mg_image_warn(cx->img, "out of memory scanning 0x%" PRIx64
+			      "; result widened to every function", start);
+		for (size_t u = 0; u < cx->map.nunits; u++)
+			mg_reach_unit(cx, (uint32_t)u, MG_WHY_MEMORY, MG_NO_UNIT, detail);
+		return;
+	}
+	for (uint64_t at = start; at < end;) {
+		size_t want = end - at < SCAN_CHUNK ? (size_t)(end - at) : SCAN_CHUNK;
+		ssize_t got = mg_image_read(cx->img, at, buf, want);
+		if (got <= 0) {
+			/* Unreadable now: skip a page, but say so (soundness). */
+			mg_image_warn(cx->img, "memory at 0x%" PRIx64 " unreadable; "
+				      "code pointers stored there are not seen", at);
+			at = (at | 0xfff) + 1;
+			continue;
+		}
+		mg_scan_words(cx, buf, (size_t)got, at, MG_WHY_MEMORY, detail);
+		at += (uint64_t)got;
+	}
+	free(buf);
+}
+
+/* Is [start, end) of a read-only file mapping relocated data? */
+static void scan_relro_part(mg_scan_ctx *cx, const mg_mapping *m, uint32_t mi_map)
+{
+	uint32_t mi = mg_codemap_module_at(&cx->map, m->start);
+	if (mi == MG_NO_MODULE)
+		return;        /* a data file (locale archive, ...): no pointers */
+	const mg_loaded_module *lm = &cx->map.modules[mi];
+	if (!lm->module->is_dyn) {
+		/* Fixed-address executable: read-only tables hold absolute
+		 * code addresses without any relocation. */
+		scan_range(cx, m->start, m->end, mi_map);
+		return;
+	}
+	uint64_t rs = lm->module->relro.start + lm->bias;
+	uint64_t re = lm->module->relro.end + lm->bias;
+	if (re <= rs)
+		return;
+	uint64_t s = rs > m->start ? rs : m->start;
+	uint64_t e = re < m->end ? re : m->end;
+	if (s < e)
+		scan_range(cx, s, e, mi_map);
+}
+
+/* Lowest stack copy start of the threads whose rsp is in m, or 0. */
+static uint64_t stack_copy_floor(const mg_scan_ctx *cx, const mg_mapping *m,
+				 bool *copy_complete)
+{
+	uint64_t floor = 0;
+	*copy_complete = true;
+	for (size_t t = 0; t < cx->img->nthreads; t++) {
+		const mg_thread *th = &cx->img->threads[t];
+		uint64_t sp = th->regs.rsp;
+		if (sp < m->start || sp >= m->end)
+			continue;
+		if (th->stack == NULL || th->stack_start + th->stack_len < m->end)
+			*copy_complete = false;
+		uint64_t s = sp - RED_ZONE < m->start ? m->start : sp - RED_ZONE;
+		if (floor == 0 || s < floor)
+			floor = s;
+	}
+	return floor;
+}
+
+static void scan_mapping(mg_scan_ctx *cx, const mg_mapping *m, uint32_t index)
+{
+	if (!(m->prot & MG_PROT_READ) || (m->prot & MG_PROT_EXEC))
+		return;
+	if (m->kind == MG_MAP_VDSO || m->kind == MG_MAP_VVAR ||
+	    m->kind == MG_MAP_VSYSCALL)
+		return;
+	if (!(m->prot & MG_PROT_WRITE) && m->kind == MG_MAP_FILE) {
+		scan_relro_part(cx, m, index);
+		return;
+	}
+	bool complete;
+	uint64_t floor = stack_copy_floor(cx, m, &complete);
+	if (floor == 0) {
+		scan_range(cx, m->start, m->end, index);
+		return;
+	}
+	/* A thread stack: below the lowest stack pointer is dead; the live
+	 * part was copied while the thread was stopped (scanned from the
+	 * copy), unless the copy was truncated. */
+	if (!complete)
+		scan_range(cx, floor, m->end, index);
+}
+
+static void add_thread_roots(mg_scan_ctx *cx, const mg_thread *th)
+{
+	const struct user_regs_struct *r = &th->regs;
+	uint32_t tid = (uint32_t)th->tid;
+
+	if (!mg_reach_address(cx, r->rip, MG_WHY_THREAD_PC, MG_NO_UNIT, tid) &&
+	    mg_image_find_mapping(cx->img, r->rip) == NULL)
+		mg_image_warn(cx->img, "thread %d: pc 0x%llx is not in any mapping",
+			      th->tid, (unsigned long long)r->rip);
+
+	const unsigned long long gprs[] = {
+		r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp,
+		r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15,
+	};
+	for (size_t i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++)
+		mg_reach_address(cx, gprs[i], MG_WHY_REGISTER, MG_NO_UNIT, tid);
+
+	if (th->xsave && th->xsave_len)
+		mg_scan_words(cx, th->xsave, th->xsave_len, 0, MG_WHY_XSTATE, tid);
+	if (th->stack && th->stack_len)
+		mg_scan_words(cx, th->stack, th->stack_len, th->stack_start,
+			      MG_WHY_STACK, tid);
+	else
+		mg_image_warn(cx->img, "thread %d: stack not captured; its live "
+			      "mapping is scanned instead", th->tid);
+}
+
+static void add_signal_roots(mg_scan_ctx *cx)
+{
+	for (size_t i = 0; i < cx->img->nsigactions; i++) {
+		const mg_sigaction *sa = &cx->img->sigactions[i];
+		mg_reach_address(cx, sa->handler, MG_WHY_SIGNAL, MG_NO_UNIT,
+				 (uint32_t)sa->signo);
+		if (sa->restorer)
+			mg_reach_address(cx, sa->restorer, MG_WHY_SIGNAL, MG_NO_UNIT,
+					 (uint32_t)sa->signo);
+	}
+}
+
+static void add_module_roots(mg_scan_ctx *cx)
+{
+	for (size_t i = 0; i < cx->map.nmodules; i++) {
+		const mg_loaded_module *lm = &cx->map.modules[i];
+		if (lm->module->dt_fini)
+			mg_reach_address(cx, lm->module->dt_fini + lm->bias,
+					 MG_WHY_FINI, MG_NO_UNIT, (uint32_t)i);
+	}
+}
+
+static void add_whole_units(mg_scan_ctx *cx)
+{
+	for (size_t u = 0; u < cx->map.nunits; u++) {
+		const mg_unit *unit = &cx->map.units[u];
+		if (unit->kind == MG_UNIT_JIT)
+			mg_reach_unit(cx, (uint32_t)u, MG_WHY_JIT, MG_NO_UNIT, 0);
+		else if (unit->kind == MG_UNIT_OPAQUE)
+			mg_reach_unit(cx, (uint32_t)u, MG_WHY_OPAQUE, MG_NO_UNIT, 0);
+	}
+}
+
+int mg_add_roots(mg_scan_ctx *cx, mg_error *err)
+{
+	(void)err;
+	if (cx->opt->method == MG_METHOD_FULL) {
+		for (size_t u = 0; u < cx->map.nunits; u++)
+			mg_reach_unit(cx, (uint32_t)u, MG_WHY_FULL, MG_NO_UNIT, 0);
+		return 0;
+	}
+	for (size_t t = 0; t < cx->img->nthreads; t++)
+		add_thread_roots(cx, &cx->img->threads[t]);
+	add_whole_units(cx);
+	add_module_roots(cx);
+	if (cx->img->sigactions_known) {
+		add_signal_roots(cx);
+	} else {
+		/* Without the handler addresses any function could be one. */
+		mg_image_warn(cx->img, "signal handlers could not be read; every "
+			      "function is treated as reachable");
+		for (size_t u = 0; u < cx->map.nunits; u++)
+			mg_reach_unit(cx, (uint32_t)u, MG_WHY_SIGNAL, MG_NO_UNIT, 0);
+	}
+	if (!cx->img->pointer_guard_known)
+		mg_image_warn(cx->img, "pointer guard unknown: PTR_MANGLE'd code "
+			      "pointers (atexit handlers, jmp_bufs) cannot be seen");
+	for (size_t i = 0; i < cx->img->nmaps; i++)
+		scan_mapping(cx, &cx->img->maps[i], (uint32_t)i);
+	return 0;
+}

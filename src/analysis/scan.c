@@ -1,0 +1,292 @@
+/*
+ * scan.c - mg_scan_image: the reachability worklist.
+ *
+ *   roots (roots.c) --> queue --> decode unit (decode.c) --> new edges --> queue
+ *
+ * Each unit is decoded once.  Code bytes are read per executable mapping,
+ * in one batch, after the process was resumed (the snapshot holds only
+ * what must be consistent: registers, stacks, signal actions).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analysis/engine.h"
+#include "features/profile.h"
+
+#define PAGE 4096u
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
+		   uint32_t parent, uint32_t detail)
+{
+	mg_unit_state *st = &cx->state[unit];
+	if (st->queued)
+		return;
+	st->queued = 1;
+	st->why = (uint8_t)why;
+	st->parent = parent;
+	st->detail = detail;
+	g_array_append_val(cx->queue, unit);
+}
+
+bool mg_reach_address(mg_scan_ctx *cx, uint64_t addr, mg_reason why,
+		      uint32_t parent, uint32_t detail)
+{
+	uint32_t unit = mg_codemap_find(&cx->map, addr);
+	if (unit == MG_NO_UNIT)
+		return false;
+	if (cx->map.units[unit].kind != MG_UNIT_VDSO)
+		mg_reach_unit(cx, unit, why, parent, detail);
+	return true;
+}
+
+bool mg_read_u64(mg_scan_ctx *cx, uint64_t addr, uint64_t *out)
+{
+	uint64_t page = addr & ~(uint64_t)(PAGE - 1);
+	if ((addr & (PAGE - 1)) > PAGE - 8) {      /* straddles two pages */
+		uint8_t b[8];
+		if (mg_image_read(cx->img, addr, b, 8) != 8)
+			return false;
+		memcpy(out, b, 8);
+		return true;
+	}
+	gpointer key = GSIZE_TO_POINTER(page), val;
+	if (!g_hash_table_lookup_extended(cx->slot_pages, key, NULL, &val)) {
+		uint8_t *buf = malloc(PAGE);
+		if (buf && mg_image_read(cx->img, page, buf, PAGE) != PAGE) {
+			free(buf);
+			buf = NULL;
+		}
+		val = buf;
+		g_hash_table_insert(cx->slot_pages, key, val);
+	}
+	if (val == NULL)
+		return false;
+	memcpy(out, (uint8_t *)val + (addr - page), 8);
+	return true;
+}
+
+static mg_code_cache *code_cache_for(mg_scan_ctx *cx, uint64_t addr)
+{
+	size_t lo = 0, hi = cx->ncode;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (addr < cx->code[mid].start)
+			hi = mid;
+		else if (addr >= cx->code[mid].end)
+			lo = mid + 1;
+		else
+			return &cx->code[mid];
+	}
+	return NULL;
+}
+
+/* Soundness: code we cannot read could need anything this host has. */
+static void widen_unreadable(mg_scan_ctx *cx, const mg_code_cache *cc)
+{
+	mg_image_warn(cx->img, "code at 0x%" PRIx64 "-0x%" PRIx64 " unreadable; "
+		      "every feature of this host is assumed required",
+		      cc->start, cc->end);
+	mg_fset_union(&cx->res->required, &cx->host);
+}
+
+const uint8_t *mg_unit_bytes(mg_scan_ctx *cx, uint32_t unit)
+{
+	const mg_unit *u = &cx->map.units[unit];
+	mg_code_cache *cc = code_cache_for(cx, u->start);
+	if (cc == NULL || u->end > cc->end)
+		return NULL;
+	if (!cc->tried) {
+		cc->tried = true;
+		size_t len = (size_t)(cc->end - cc->start);
+		cc->bytes = malloc(len);
+		if (cc->bytes == NULL ||
+		    mg_image_read(cx->img, cc->start, cc->bytes, len) != (ssize_t)len) {
+			free(cc->bytes);
+			cc->bytes = NULL;
+			widen_unreadable(cx, cc);
+		}
+	}
+	return cc->bytes ? cc->bytes + (u->start - cc->start) : NULL;
+}
+
+static int build_code_caches(mg_scan_ctx *cx, mg_error *err)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < cx->img->nmaps; i++)
+		if (cx->img->maps[i].prot & MG_PROT_EXEC)
+			n++;
+	cx->code = calloc(n ? n : 1, sizeof(*cx->code));
+	if (cx->code == NULL)
+		return mg_fail(err, MG_ERR_INTERNAL, "out of memory (code cache)");
+	for (size_t i = 0; i < cx->img->nmaps; i++) {
+		const mg_mapping *m = &cx->img->maps[i];
+		if (m->prot & MG_PROT_EXEC) {
+			cx->code[cx->ncode].start = m->start;
+			cx->code[cx->ncode].end = m->end;
+			cx->ncode++;
+		}
+	}
+	return 0;
+}
+
+/* Live register state the destination must be able to restore. */
+static void add_state_features(mg_scan_ctx *cx)
+{
+	static const struct {
+		uint64_t components;
+		const char *feature;
+		const char *what;
+	} rules[] = {
+		{ MG_XCR0_OPMASK | MG_XCR0_ZMM_HI256 | MG_XCR0_HI16_ZMM, "avx512f",
+		  "live AVX-512 state (opmask/ZMM in xstate_bv)" },
+		{ MG_XCR0_YMM, "avx", "live AVX state (YMM in xstate_bv)" },
+		{ MG_XCR0_XTILEDATA, "amx_tile", "live AMX tile data (xstate_bv)" },
+	};
+	for (size_t t = 0; t < cx->img->nthreads; t++) {
+		const mg_thread *th = &cx->img->threads[t];
+		if (!th->has_xstate)
+			continue;
+		for (size_t r = 0; r < sizeof(rules) / sizeof(rules[0]); r++) {
+			mg_feature_id f = mg_feature_by_name(rules[r].feature);
+			if (!(th->xstate_bv & rules[r].components) || f < 0)
+				continue;
+			if (!mg_fset_has(&cx->res->required, f))
+				mg_note_state(cx, f, th->tid, rules[r].what);
+			mg_fset_add(&cx->res->required, f);
+		}
+	}
+}
+
+static int init_ctx(mg_scan_ctx *cx, mg_image *img, const mg_scan_options *opt,
+		    mg_error *err)
+{
+	memset(cx, 0, sizeof(*cx));
+	cx->img = img;
+	cx->opt = opt;
+	if (!ZYAN_SUCCESS(ZydisDecoderInit(&cx->decoder, ZYDIS_MACHINE_MODE_LONG_64,
+					   ZYDIS_STACK_WIDTH_64)) ||
+	    !ZYAN_SUCCESS(ZydisFormatterInit(&cx->formatter, ZYDIS_FORMATTER_STYLE_INTEL)))
+		return mg_fail(err, MG_ERR_INTERNAL, "cannot initialise Zydis");
+	if (opt->host_features) {
+		cx->host = *opt->host_features;
+	} else {
+		mg_profile host;
+		mg_profile_init(&host);
+		if (mg_host_profile(&host, "host", err) != 0)
+			return -1;
+		cx->host = host.features;
+		mg_profile_free(&host);
+	}
+	cx->res = calloc(1, sizeof(*cx->res));
+	cx->queue = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	cx->slot_pages = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free);
+	cx->evidence_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	cx->evidence = g_ptr_array_new();
+	if (cx->res == NULL)
+		return mg_fail(err, MG_ERR_INTERNAL, "out of memory (scan result)");
+	return 0;
+}
+
+static void free_ctx(mg_scan_ctx *cx)
+{
+	mg_codemap_free(&cx->map);
+	free(cx->state);
+	if (cx->queue)
+		g_array_free(cx->queue, TRUE);
+	if (cx->slot_pages)
+		g_hash_table_destroy(cx->slot_pages);
+	if (cx->evidence_seen)
+		g_hash_table_destroy(cx->evidence_seen);
+	for (size_t i = 0; i < cx->ncode; i++)
+		free(cx->code[i].bytes);
+	free(cx->code);
+	if (cx->evidence) {
+		for (guint i = 0; i < cx->evidence->len; i++) {
+			mg_evidence *ev = g_ptr_array_index(cx->evidence, i);
+			free(ev->module);
+			free(ev->function);
+			free(ev->instruction);
+			free(ev->reached_via);
+			free(ev);
+		}
+		g_ptr_array_free(cx->evidence, TRUE);
+	}
+	mg_scan_result_free(cx->res);
+}
+
+/* Move evidence and warnings into the result (the context gives them up). */
+static int finish_result(mg_scan_ctx *cx, mg_error *err)
+{
+	mg_scan_result *r = cx->res;
+	r->nevidence = cx->evidence->len;
+	r->evidence = calloc(r->nevidence ? r->nevidence : 1, sizeof(*r->evidence));
+	if (r->evidence == NULL)
+		return mg_fail(err, MG_ERR_INTERNAL, "out of memory (evidence)");
+	for (size_t i = 0; i < r->nevidence; i++) {
+		mg_evidence *ev = g_ptr_array_index(cx->evidence, i);
+		r->evidence[i] = *ev;
+		free(ev);
+	}
+	g_ptr_array_set_size(cx->evidence, 0);
+
+	r->warnings = cx->img->warnings;
+	r->nwarnings = cx->img->nwarnings;
+	cx->img->warnings = NULL;
+	cx->img->nwarnings = 0;
+
+	r->pid = cx->img->pid;
+	r->source = strdup(cx->img->source ? cx->img->source : "?");
+	r->method = cx->opt->method;
+	r->stats.pause_ms = cx->img->pause_ms;
+	r->stats.threads = cx->img->nthreads;
+	r->stats.functions_total = cx->map.nunits;
+	r->stats.modules = cx->map.nmodules;
+	for (size_t u = 0; u < cx->map.nunits; u++)
+		if (cx->state[u].done)
+			r->stats.functions_reachable++;
+	return r->source ? 0 : mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+}
+
+int mg_scan_image(mg_image *img, const mg_scan_options *opt,
+		  mg_scan_result **out, mg_error *err)
+{
+	double t0 = now_ms();
+	mg_scan_ctx cx;
+	*out = NULL;
+	if (init_ctx(&cx, img, opt, err) != 0 ||
+	    mg_codemap_build(img, &cx.map, err) != 0 ||
+	    build_code_caches(&cx, err) != 0)
+		goto fail;
+	cx.state = calloc(cx.map.nunits ? cx.map.nunits : 1, sizeof(*cx.state));
+	if (cx.state == NULL) {
+		mg_fail(err, MG_ERR_INTERNAL, "out of memory (unit state)");
+		goto fail;
+	}
+	if (mg_add_roots(&cx, err) != 0)
+		goto fail;
+	for (guint head = 0; head < cx.queue->len; head++) {
+		uint32_t unit = g_array_index(cx.queue, uint32_t, head);
+		cx.state[unit].done = 1;
+		mg_decode_unit(&cx, unit);
+	}
+	add_state_features(&cx);
+	if (finish_result(&cx, err) != 0)
+		goto fail;
+	cx.res->stats.wall_ms = now_ms() - t0;
+	*out = cx.res;
+	cx.res = NULL;
+	free_ctx(&cx);
+	return 0;
+fail:
+	free_ctx(&cx);
+	return -1;
+}

@@ -1,0 +1,306 @@
+/*
+ * cmd_scan.c - `migratable scan`: the CPU features a process can still need.
+ *
+ *   migratable scan <PID> [--method reachable|full] [--json] [--explain FEATURE]
+ *   migratable scan --criu-dir DIR [--root DIR] [...]
+ *   migratable scan [options] -- COMMAND [ARGS...]   (start it, scan, stop it)
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "analysis/scan.h"
+#include "cli/commands.h"
+#include "features/profile.h"
+#include "process/image.h"
+
+struct scan_args {
+	pid_t pid;
+	const char *criu_dir;
+	const char *root;
+	const char *output;
+	bool json;
+	int wait_ms;
+	char **spawn_argv;
+	mg_scan_options opt;
+};
+
+static void scan_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: migratable scan <PID> [options]\n"
+		"       migratable scan --criu-dir DIR [--root DIR] [options]\n"
+		"       migratable scan [options] -- COMMAND [ARGS...]\n"
+		"\n"
+		"Find the CPU features the process can still need: the features of the\n"
+		"code it can still execute (reachable from its threads, stacks, memory,\n"
+		"signal handlers and lazy bindings) that this host offers.\n"
+		"\n"
+		"options:\n"
+		"  --method reachable|full  reachable code (default) or every executable byte\n"
+		"  --json                   print the result as JSON\n"
+		"  --explain FEATURE        list every site needing FEATURE and how it is reached\n"
+		"  --output FILE            write the result to FILE instead of stdout\n"
+		"  --criu-dir DIR           analyse a CRIU checkpoint instead of a live process\n"
+		"  --root DIR               resolve the checkpoint's mapped files under DIR (default /)\n"
+		"  --wait MS                with COMMAND: let it run MS milliseconds first (default 300)\n"
+		"\n"
+		"Exit status: 0 ok, 2 bad arguments, 3 no such process, 4 permission denied,\n"
+		"5 unsupported process, 6 process vanished, 7 unreadable file, 9 internal error.\n");
+}
+
+static int parse_pid(const char *s, pid_t *pid)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || v <= 0 || v > 0x3fffffff)
+		return -1;
+	*pid = (pid_t)v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct scan_args *a)
+{
+	static const struct option longopts[] = {
+		{ "method",   required_argument, NULL, 'm' },
+		{ "json",     no_argument,       NULL, 'j' },
+		{ "explain",  required_argument, NULL, 'e' },
+		{ "output",   required_argument, NULL, 'o' },
+		{ "criu-dir", required_argument, NULL, 'c' },
+		{ "root",     required_argument, NULL, 'r' },
+		{ "wait",     required_argument, NULL, 'w' },
+		{ "help",     no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	memset(a, 0, sizeof(*a));
+	a->opt.method = MG_METHOD_REACHABLE;
+	a->opt.explain = MG_FEATURE_NONE;
+	a->wait_ms = 300;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (strcmp(optarg, "reachable") == 0)
+				a->opt.method = MG_METHOD_REACHABLE;
+			else if (strcmp(optarg, "full") == 0)
+				a->opt.method = MG_METHOD_FULL;
+			else
+				return fprintf(stderr, "migratable: --method must be 'reachable' or 'full'\n"), -1;
+			break;
+		case 'j': a->json = true; break;
+		case 'o': a->output = optarg; break;
+		case 'c': a->criu_dir = optarg; break;
+		case 'r': a->root = optarg; break;
+		case 'w':
+			a->wait_ms = atoi(optarg);
+			if (a->wait_ms < 0 || a->wait_ms > 600000)
+				return fprintf(stderr, "migratable: --wait takes 0..600000 ms\n"), -1;
+			break;
+		case 'e':
+			a->opt.explain = mg_feature_by_name(optarg);
+			if (a->opt.explain == MG_FEATURE_NONE)
+				return fprintf(stderr, "migratable: unknown feature '%s'\n", optarg), -1;
+			break;
+		case 'h':
+			scan_usage(stdout);
+			exit(0);
+		default:
+			return -1;
+		}
+	}
+	int rest = argc - optind;
+	if (a->criu_dir) {
+		if (rest != 0)
+			return fprintf(stderr, "migratable: --criu-dir takes no PID\n"), -1;
+		return 0;
+	}
+	if (optind > 0 && strcmp(argv[optind - 1], "--") == 0 && rest > 0) {
+		a->spawn_argv = argv + optind;
+		return 0;
+	}
+	if (rest != 1 || parse_pid(argv[optind], &a->pid) != 0) {
+		fprintf(stderr, "migratable: scan needs one PID (a positive number), "
+			"--criu-dir DIR, or -- COMMAND\n");
+		return -1;
+	}
+	return 0;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static pid_t spawn(char **argv, int wait_ms, mg_error *err)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		mg_fail(err, MG_ERR_INTERNAL, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		fprintf(stderr, "migratable: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	struct timespec ts = { wait_ms / 1000, (wait_ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	int status;
+	if (waitpid(pid, &status, WNOHANG) == pid) {
+		mg_fail(err, MG_ERR_VANISHED, "%s exited before it could be scanned", argv[0]);
+		return -1;
+	}
+	return pid;
+}
+
+static void print_feature_line(FILE *out, const mg_scan_result *r, mg_feature_id f)
+{
+	const mg_feature_info *fi = mg_feature_get(f);
+	fprintf(out, "    %-18s %7zu sites", fi->name, r->feature_sites[f]);
+	for (size_t i = 0; i < r->nevidence; i++) {
+		const mg_evidence *ev = &r->evidence[i];
+		if (ev->feature != f)
+			continue;
+		const char *base = strrchr(ev->module, '/');
+		fprintf(out, "  e.g. %s %s+0x%" PRIx64 ": %s", base ? base + 1 : ev->module,
+			ev->function, ev->offset, ev->instruction);
+		break;
+	}
+	fputc('\n', out);
+}
+
+static void print_human(FILE *out, const mg_scan_result *r)
+{
+	fprintf(out, "%s: method %s, %zu thread(s), paused %.2f ms, %zu of %zu functions "
+		"reachable, %.1f MB decoded in %.0f ms\n",
+		r->source, mg_scan_method_name(r->method), r->stats.threads,
+		r->stats.pause_ms, r->stats.functions_reachable, r->stats.functions_total,
+		r->stats.bytes_decoded / 1e6, r->stats.wall_ms);
+	mg_feature_set lvl;
+	int level = 0;
+	for (int l = 1; l <= 4; l++)
+		if (mg_x86_64_level_features(l, &lvl) &&
+		    mg_fset_is_subset(&r->required, &lvl))
+			{ level = l; break; }
+	fprintf(out, "required CPU features: %zu", mg_fset_count(&r->required));
+	if (level)
+		fprintf(out, " (fits x86-64-v%d)", level);
+	fputc('\n', out);
+	for (int fam = 0; fam < MG_FAM_COUNT; fam++) {
+		bool header = false;
+		for (mg_feature_id f = mg_fset_next(&r->required, -1); f >= 0;
+		     f = mg_fset_next(&r->required, f)) {
+			if ((int)mg_feature_get(f)->family != fam)
+				continue;
+			if (!header)
+				fprintf(out, "  %s:\n", mg_family_name((mg_family)fam));
+			header = true;
+			print_feature_line(out, r, f);
+		}
+	}
+	if (r->unknown_isa_sites)
+		fprintf(out, "unclassified instructions: %zu (see --json evidence)\n",
+			r->unknown_isa_sites);
+	for (size_t i = 0; i < r->nwarnings; i++)
+		fprintf(out, "warning: %s\n", r->warnings[i]);
+}
+
+static void print_explain(FILE *out, const mg_scan_result *r, mg_feature_id f)
+{
+	const mg_feature_info *fi = mg_feature_get(f);
+	size_t n = 0;
+	fprintf(out, "%s: %s\n", fi->name, fi->description);
+	for (size_t i = 0; i < r->nevidence; i++) {
+		const mg_evidence *ev = &r->evidence[i];
+		if (ev->feature != f)
+			continue;
+		fprintf(out, "  %s  %s+0x%" PRIx64 "  0x%" PRIx64 "  %s\n      reached: %s\n",
+			ev->module, ev->function, ev->offset, ev->address,
+			ev->instruction, ev->reached_via);
+		n++;
+	}
+	if (n == 0)
+		fprintf(out, "  not required: no reachable instruction needs it%s\n",
+			mg_fset_has(&r->seen, f) ? " on this host" : "");
+}
+
+static int emit(const struct scan_args *a, const mg_scan_result *r)
+{
+	FILE *out = stdout;
+	if (a->output && (out = fopen(a->output, "w")) == NULL) {
+		fprintf(stderr, "migratable: cannot write %s: %s\n", a->output, strerror(errno));
+		return MG_ERR_IO;
+	}
+	int rc = MG_OK;
+	if (a->json) {
+		mg_error err = { 0 };
+		char *json = mg_scan_result_to_json(r, &err);
+		if (json == NULL)
+			rc = cli_report(&err);
+		else
+			fprintf(out, "%s\n", json);
+		free(json);
+	} else if (a->opt.explain != MG_FEATURE_NONE) {
+		print_explain(out, r, a->opt.explain);
+	} else {
+		print_human(out, r);
+	}
+	if (out != stdout && fclose(out) != 0) {
+		fprintf(stderr, "migratable: cannot write %s\n", a->output);
+		rc = MG_ERR_IO;
+	}
+	return rc;
+}
+
+int cmd_scan(int argc, char **argv)
+{
+	struct scan_args a;
+	if (parse_args(argc, argv, &a) != 0) {
+		scan_usage(stderr);
+		return MG_ERR_USAGE;
+	}
+	double t0 = now_ms();
+	mg_error err = { 0 };
+	mg_image *img = NULL;
+	pid_t spawned = -1;
+
+	mg_live_install_signal_guard();
+	if (a.spawn_argv) {
+		spawned = spawn(a.spawn_argv, a.wait_ms, &err);
+		if (spawned < 0)
+			return cli_report(&err);
+		a.pid = spawned;
+	}
+	int rc;
+	if (a.criu_dir)
+		rc = mg_criu_open(a.criu_dir, a.root ? a.root : "/", &img, &err);
+	else
+		rc = mg_live_open(a.pid, &(mg_live_options){ .read_sigactions = true },
+				  &img, &err);
+	mg_scan_result *res = NULL;
+	if (rc == 0)
+		rc = mg_scan_image(img, &a.opt, &res, &err);
+	mg_image_free(img);
+	if (spawned > 0) {
+		kill(spawned, SIGKILL);
+		waitpid(spawned, NULL, 0);
+	}
+	if (rc != 0)
+		return cli_report(&err);
+	res->stats.wall_ms = now_ms() - t0;
+	rc = emit(&a, res);
+	mg_scan_result_free(res);
+	return rc;
+}
