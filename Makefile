@@ -51,11 +51,17 @@ TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 # Workloads: small real programs the integration tests start and scan.
 # Built without sanitizers (they are targets, not our code under test).
+WL_LIB_C := $(sort $(wildcard tests/workloads/lib/*.c))
+WL_LIBS  := $(patsubst tests/workloads/lib/%.c,$(BUILD)/workloads/lib%.so,$(WL_LIB_C))
 WL_C     := $(sort $(wildcard tests/workloads/*.c))
 WL_CXX   := $(sort $(wildcard tests/workloads/*.cc))
 WL_BIN   := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(WL_C)) \
             $(patsubst tests/workloads/%.cc,$(BUILD)/workloads/%,$(WL_CXX))
 WL_CFLAGS := -O1 -g -fno-inline -fno-omit-frame-pointer -Wall -Wextra -Werror
+# A workload names extra libraries in a '// LDLIBS: ...' line; libraries
+# under tests/workloads/lib/ are found next to the workload ($ORIGIN).
+WL_LDFLAGS = -L$(BUILD)/workloads -Wl,-rpath,'$$ORIGIN' -Wl,-z,lazy \
+             $(shell sed -n 's|^// LDLIBS: ||p' $<) -lpthread -ldl
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
@@ -87,16 +93,20 @@ $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(LIB) | $(PROTO_H)
 	$(CC) $(ALL_CFLAGS) -Itests $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $< \
 	    $(TEST_SUPPORT_OBJ) $(LIB) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-$(BUILD)/workloads/%: tests/workloads/%.c
+$(BUILD)/workloads/lib%.so: tests/workloads/lib/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(WL_CFLAGS) -o $@ $< -lpthread -ldl
+	$(CC) $(WL_CFLAGS) -fPIC -shared -o $@ $<
 
-$(BUILD)/workloads/%: tests/workloads/%.cc
+$(BUILD)/workloads/%: tests/workloads/%.c $(WL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CXX) $(WL_CFLAGS) -o $@ $< -lpthread -ldl
+	$(CC) $(WL_CFLAGS) -o $@ $< $(WL_LDFLAGS)
 
-test-bins: $(BIN) $(TEST_BIN) $(WL_BIN)
-workloads: $(WL_BIN)
+$(BUILD)/workloads/%: tests/workloads/%.cc $(WL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CXX) $(WL_CFLAGS) -o $@ $< $(WL_LDFLAGS)
+
+test-bins: $(BIN) $(TEST_BIN) $(WL_LIBS) $(WL_BIN)
+workloads: $(WL_LIBS) $(WL_BIN)
 
 check: test-bins
 	tests/run-tests.sh $(BUILD)

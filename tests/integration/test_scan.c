@@ -1,0 +1,235 @@
+/*
+ * test_scan.c - `migratable scan` on real processes.
+ *
+ * wl_scan_targets reaches one distinct CPU extension through each kind of
+ * root or edge (heap pointer, pthread, signal handler, C++ vtable, lazy
+ * PLT slot, JIT code); each must be found by the reachable method, and a
+ * compiled-in but unreferenced function must be found only by `full`.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "support/testutil.h"
+
+static pid_t target;
+
+static int start_target(void **state)
+{
+	(void)state;
+	char *argv[] = { (char *)tu_workload_path("wl_scan_targets"), NULL };
+	target = tu_spawn_ready(argv, 5000);
+	return target > 0 ? 0 : -1;
+}
+
+static int stop_target(void **state)
+{
+	(void)state;
+	tu_stop(target);
+	return 0;
+}
+
+static void assert_target_healthy(pid_t pid)
+{
+	char st = tu_proc_state(pid);
+	assert_true(st == 'R' || st == 'S');
+	assert_int_equal(tu_tracer_pid(pid), 0);
+}
+
+/* Run `migratable scan <pid> <extra...>`; returns exit status, output in *out. */
+static int scan(pid_t pid, const char *a1, const char *a2, const char *a3, char **out)
+{
+	char pidbuf[16];
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	char *argv[8] = { (char *)tu_migratable_bin(), "scan", pidbuf };
+	int n = 3;
+	if (a1) argv[n++] = (char *)a1;
+	if (a2) argv[n++] = (char *)a2;
+	if (a3) argv[n++] = (char *)a3;
+	argv[n] = NULL;
+	char *err = NULL;
+	int rc = tu_run(argv, out, &err);
+	if (rc != 0)
+		fprintf(stderr, "scan exited %d: %s\n", rc, err ? err : "");
+	free(err);
+	return rc;
+}
+
+static bool has_feature(json_object *root, const char *name)
+{
+	json_object *req;
+	if (!json_object_object_get_ex(root, "required_features", &req))
+		return false;
+	for (size_t i = 0; i < json_object_array_length(req); i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(req, i)), name) == 0)
+			return true;
+	return false;
+}
+
+static json_object *scan_json(pid_t pid, const char *method)
+{
+	char *out = NULL;
+	assert_int_equal(scan(pid, "--json", "--method", method, &out), 0);
+	json_object *root = json_tokener_parse(out);
+	free(out);
+	assert_non_null(root);
+	return root;
+}
+
+static void test_reachable_finds_every_root_kind(void **state)
+{
+	(void)state;
+	json_object *root = scan_json(target, "reachable");
+	const char *expected[] = {
+		"avx512_vnni",        /* heap-held function pointer */
+		"avx512_vpopcntdq",   /* pthread worker */
+		"sha_ni",             /* signal handler */
+		"gfni",               /* C++ virtual call */
+		"vaes",               /* lazily bound PLT call */
+		"adx",                /* JIT code */
+	};
+	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
+		if (!has_feature(root, expected[i]))
+			fail_msg("reachable scan misses %s", expected[i]);
+	}
+	if (has_feature(root, "avx512_bitalg"))
+		fail_msg("reachable scan reports the unreferenced function's avx512_bitalg");
+	json_object_put(root);
+	assert_target_healthy(target);
+}
+
+static void test_full_finds_unreferenced(void **state)
+{
+	(void)state;
+	json_object *root = scan_json(target, "full");
+	assert_true(has_feature(root, "avx512_bitalg"));
+	assert_true(has_feature(root, "avx512_vnni"));
+	json_object_put(root);
+	assert_target_healthy(target);
+}
+
+static void expect_explain(const char *feature, const char *needle1, const char *needle2)
+{
+	char *out = NULL;
+	assert_int_equal(scan(target, "--explain", feature, NULL, &out), 0);
+	if (!strstr(out, needle1) || !strstr(out, needle2))
+		fail_msg("--explain %s lacks '%s' / '%s':\n%s", feature, needle1, needle2, out);
+	free(out);
+}
+
+static void test_explain_shows_how_reached(void **state)
+{
+	(void)state;
+	expect_explain("avx512_vnni", "vnni_fn", "[heap]");
+	expect_explain("sha_ni", "sha_handler", "handler of signal 10");
+	expect_explain("vaes", "wlplt_vaes", "lazy PLT binding");
+	expect_explain("adx", "jit@", "anonymous executable memory");
+	assert_target_healthy(target);
+}
+
+static void test_pause_single_thread(void **state)
+{
+	(void)state;
+	char *argv[] = { (char *)tu_workload_path("wl_idle"), NULL };
+	pid_t pid = tu_spawn_ready(argv, 5000);
+	assert_true(pid > 0);
+	json_object *root = scan_json(pid, "reachable");
+	json_object *stats, *pause;
+	assert_true(json_object_object_get_ex(root, "stats", &stats));
+	assert_true(json_object_object_get_ex(stats, "pause_ms", &pause));
+	double ms = json_object_get_double(pause);
+	printf("pause for a single-threaded process: %.3f ms\n", ms);
+	assert_true(ms > 0.0 && ms < 10.0);
+	json_object_put(root);
+	assert_target_healthy(pid);
+	tu_stop(pid);
+}
+
+static void test_bad_pids(void **state)
+{
+	(void)state;
+	char *out = NULL;
+	assert_int_equal(scan(999999999, NULL, NULL, NULL, &out), 2);   /* not a valid pid */
+	free(out);
+	char *argv[] = { (char *)tu_migratable_bin(), "scan", "4000000", NULL };
+	char *err = NULL;
+	assert_int_equal(tu_run(argv, &out, &err), 3);                   /* no such process */
+	assert_non_null(strstr(err, "4000000"));
+	/* exactly one line */
+	assert_ptr_equal(strchr(err, '\n'), err + strlen(err) - 1);
+	free(out);
+	free(err);
+	char *kthread[] = { (char *)tu_migratable_bin(), "scan", "2", NULL };
+	assert_int_equal(tu_run(kthread, &out, NULL), 5);                /* kthreadd */
+	free(out);
+}
+
+/* Kill or interrupt the tool mid-scan: the target must keep running untraced. */
+static void interrupt_scans(int sig)
+{
+	char pidbuf[16];
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)target);
+	for (int i = 0; i < 12; i++) {
+		pid_t tool = fork();
+		assert_true(tool >= 0);
+		if (tool == 0) {
+			int devnull = open("/dev/null", 1);
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+			execl(tu_migratable_bin(), "migratable", "scan", pidbuf, "--method", "full", (char *)NULL);
+			_exit(127);
+		}
+		struct timespec ts = { 0, (long)(i * 1500 + 200) * 1000L };
+		nanosleep(&ts, NULL);
+		kill(tool, sig);
+		int status;
+		assert_int_equal(waitpid(tool, &status, 0), tool);
+		if (sig == SIGINT && WIFEXITED(status))
+			assert_true(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 130);
+		/* The kernel detaches a dead tracer; allow it a moment. */
+		for (int w = 0; w < 100 && tu_tracer_pid(target) != 0; w++)
+			usleep(1000);
+		assert_target_healthy(target);
+	}
+	/* Still alive and handling signals normally. */
+	assert_int_equal(kill(target, SIGUSR1), 0);
+	usleep(20000);
+	assert_target_healthy(target);
+}
+
+static void test_sigkill_mid_scan(void **state)
+{
+	(void)state;
+	interrupt_scans(SIGKILL);
+}
+
+static void test_sigint_mid_scan(void **state)
+{
+	(void)state;
+	interrupt_scans(SIGINT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reachable_finds_every_root_kind),
+		cmocka_unit_test(test_full_finds_unreferenced),
+		cmocka_unit_test(test_explain_shows_how_reached),
+		cmocka_unit_test(test_pause_single_thread),
+		cmocka_unit_test(test_bad_pids),
+		cmocka_unit_test(test_sigkill_mid_scan),
+		cmocka_unit_test(test_sigint_mid_scan),
+	};
+	return cmocka_run_group_tests_name("scan", tests, start_target, stop_target);
+}
