@@ -84,9 +84,18 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 	a->opt.method = MG_METHOD_REACHABLE;
 	a->opt.explain = MG_FEATURE_NONE;
 	a->wait_ms = 300;
+	/* `-- COMMAND ARGS`: options are only those before the `--`. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			if (i + 1 < argc)
+				a->spawn_argv = argv + i + 1;
+			argc = i;
+			break;
+		}
+	}
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (strcmp(optarg, "reachable") == 0)
@@ -114,6 +123,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 			scan_usage(stdout);
 			exit(0);
 		default:
+			fprintf(stderr, "migratable: try 'migratable scan --help'\n");
 			return -1;
 		}
 	}
@@ -123,8 +133,9 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 			return fprintf(stderr, "migratable: --criu-dir takes no PID\n"), -1;
 		return 0;
 	}
-	if (optind > 0 && strcmp(argv[optind - 1], "--") == 0 && rest > 0) {
-		a->spawn_argv = argv + optind;
+	if (a->spawn_argv) {
+		if (rest != 0)
+			return fprintf(stderr, "migratable: give a PID or -- COMMAND, not both\n"), -1;
 		return 0;
 	}
 	if (rest != 1 || parse_pid(argv[optind], &a->pid) != 0) {
@@ -267,10 +278,8 @@ static int emit(const struct scan_args *a, const mg_scan_result *r)
 int cmd_scan(int argc, char **argv)
 {
 	struct scan_args a;
-	if (parse_args(argc, argv, &a) != 0) {
-		scan_usage(stderr);
-		return MG_ERR_USAGE;
-	}
+	if (parse_args(argc, argv, &a) != 0)
+		return MG_ERR_USAGE;   /* parse_args printed the one-line reason */
 	double t0 = now_ms();
 	mg_error err = { 0 };
 	mg_image *img = NULL;
