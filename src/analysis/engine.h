@@ -73,7 +73,8 @@ typedef struct mg_scan_ctx {
 	size_t ncode;
 
 	GHashTable *slot_pages;    /* page address -> 4 KiB copy (or NULL: unreadable) */
-	GHashTable *evidence_seen; /* "feature:address" already recorded */
+	GHashTable *evidence_seen; /* "feature:address" recorded (for --explain) */
+	bool example_kept[MG_FEATURE_SET_BITS + 1];  /* one example per feature; last: unknown */
 	GPtrArray *evidence;       /* mg_evidence * */
 } mg_scan_ctx;
 

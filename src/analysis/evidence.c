@@ -118,13 +118,11 @@ static bool want_site(mg_scan_ctx *cx, mg_feature_id f, uint64_t ip)
 		g_hash_table_add(cx->evidence_seen, g_strdup(key));
 		return true;
 	}
-	/* One example per feature (and a few unclassified instructions). */
-	size_t idx = f == MG_FEATURE_NONE ? MG_FEATURE_SET_BITS - 1 : (size_t)f;
-	char key[32];
-	snprintf(key, sizeof(key), "ex:%zu", idx);
-	if (g_hash_table_contains(cx->evidence_seen, key))
+	/* One example per feature (and one unclassified instruction). */
+	size_t idx = f == MG_FEATURE_NONE ? MG_FEATURE_SET_BITS : (size_t)f;
+	if (cx->example_kept[idx])
 		return false;
-	g_hash_table_add(cx->evidence_seen, g_strdup(key));
+	cx->example_kept[idx] = true;
 	return true;
 }
 

@@ -40,6 +40,10 @@ void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
 bool mg_reach_address(mg_scan_ctx *cx, uint64_t addr, mg_reason why,
 		      uint32_t parent, uint32_t detail)
 {
+	/* Most edges (jcc, loops) stay inside the unit being decoded. */
+	if (parent != MG_NO_UNIT && addr >= cx->map.units[parent].start &&
+	    addr < cx->map.units[parent].end)
+		return true;
 	uint32_t unit = mg_codemap_find(&cx->map, addr);
 	if (unit == MG_NO_UNIT)
 		return false;
