@@ -25,6 +25,7 @@ static const char *const reason_names[MG_WHY_COUNT] = {
 	[MG_WHY_JIT]         = "anonymous executable memory",
 	[MG_WHY_OPAQUE]      = "unparsed executable file",
 	[MG_WHY_FULL]        = "full sweep",
+	[MG_WHY_DLSYM]       = "exported (dlsym is reachable)",
 	[MG_WHY_DIRECT]      = "call/jmp",
 	[MG_WHY_CODE_REF]    = "address taken",
 	[MG_WHY_SLOT]        = "pointer slot",

@@ -51,6 +51,8 @@ static void scan_usage(FILE *out)
 		"  --criu-dir DIR           analyse a CRIU checkpoint instead of a live process\n"
 		"  --root DIR               resolve the checkpoint's mapped files under DIR (default /)\n"
 		"  --wait MS                with COMMAND: let it run MS milliseconds first (default 300)\n"
+		"  --assume-no-dlsym        UNSOUND: even if dlsym is reachable, do not count the\n"
+		"                           exported functions only dlsym could return\n"
 		"\n"
 		"Exit status: 0 ok, 2 bad arguments, 3 no such process, 4 permission denied,\n"
 		"5 unsupported process, 6 process vanished, 7 unreadable file, 9 internal error.\n");
@@ -73,6 +75,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 		{ "method",   required_argument, NULL, 'm' },
 		{ "json",     no_argument,       NULL, 'j' },
 		{ "explain",  required_argument, NULL, 'e' },
+		{ "assume-no-dlsym", no_argument, NULL, 'D' },
 		{ "output",   required_argument, NULL, 'o' },
 		{ "criu-dir", required_argument, NULL, 'c' },
 		{ "root",     required_argument, NULL, 'r' },
@@ -106,6 +109,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 				return fprintf(stderr, "migratable: --method must be 'reachable' or 'full'\n"), -1;
 			break;
 		case 'j': a->json = true; break;
+		case 'D': a->opt.assume_no_dlsym = true; break;
 		case 'o': a->output = optarg; break;
 		case 'c': a->criu_dir = optarg; break;
 		case 'r': a->root = optarg; break;
@@ -221,6 +225,9 @@ static void print_human(FILE *out, const mg_scan_result *r)
 			print_feature_line(out, r, f);
 		}
 	}
+	if (r->dlsym_widened)
+		fprintf(out, "dlsym is reachable: %zu exported functions counted as possible "
+			"dlsym results (--assume-no-dlsym to skip, unsound)\n", r->dlsym_widened);
 	if (r->unknown_isa_sites)
 		fprintf(out, "unclassified instructions: %zu (see --json evidence)\n",
 			r->unknown_isa_sites);
