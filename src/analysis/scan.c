@@ -351,6 +351,7 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 	    mg_codemap_build(img, &cx.map, err) != 0 ||
 	    build_code_caches(&cx, err) != 0)
 		goto fail;
+	double t_map = now_ms();
 	cx.state = calloc(cx.map.nunits ? cx.map.nunits : 1, sizeof(*cx.state));
 	if (cx.state == NULL) {
 		mg_fail(err, MG_ERR_INTERNAL, "out of memory (unit state)");
@@ -358,14 +359,19 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 	}
 	if (mg_add_roots(&cx, err) != 0)
 		goto fail;
+	double t_roots = now_ms();
 	guint head = 0;
 	drain(&cx, &head);
 	widen_for_dlsym(&cx);
 	drain(&cx, &head);
 	warn_unresolved(&cx);
 	add_state_features(&cx);
+	double t_decode = now_ms();
 	if (finish_result(&cx, err) != 0)
 		goto fail;
+	cx.res->stats.codemap_ms = t_map - t0;
+	cx.res->stats.roots_ms = t_roots - t_map;
+	cx.res->stats.decode_ms = t_decode - t_roots;
 	cx.res->stats.wall_ms = now_ms() - t0;
 	*out = cx.res;
 	cx.res = NULL;
