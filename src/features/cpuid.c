@@ -76,6 +76,17 @@ uint32_t mg_cpuid_dump_max_leaf(const mg_cpuid_dump *d, uint32_t base)
 	return ok ? max : 0;
 }
 
+/* Basic leaves whose subleaf 0 EAX is the highest valid subleaf. */
+static bool counts_subleaves(uint32_t leaf)
+{
+	switch (leaf) {
+	case 0x7: case 0x14: case 0x17: case 0x18: case 0x1D: case 0x24:
+		return true;
+	default:
+		return false;
+	}
+}
+
 const mg_cpuid_leaf *mg_cpuid_dump_find(const mg_cpuid_dump *d, uint32_t leaf,
 					uint32_t subleaf)
 {
@@ -90,6 +101,13 @@ const mg_cpuid_leaf *mg_cpuid_dump_find(const mg_cpuid_dump *d, uint32_t leaf,
 	max = range_max(d, base, &ok);
 	if (!ok || leaf > max)
 		return NULL;
+	/* Likewise a subleaf above the one subleaf 0 declares the highest
+	 * (leaf 7 subleaf 1 on a CPU whose 7.0:EAX is 0) does not exist. */
+	if (subleaf > 0 && counts_subleaves(leaf)) {
+		const mg_cpuid_leaf *s0 = mg_cpuid_dump_find_raw(d, leaf, 0);
+		if (s0 == NULL || subleaf > s0->eax)
+			return NULL;
+	}
 	return mg_cpuid_dump_find_raw(d, leaf, subleaf);
 }
 

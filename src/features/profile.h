@@ -71,7 +71,9 @@ int mg_cpuid_dump_add(mg_cpuid_dump *d, uint32_t leaf, uint32_t subleaf,
 /*
  * Look a leaf up.  Follows CPUID's own rule for leaves beyond the maximum:
  * returns NULL (not garbage) when `leaf` is above the maximum basic or
- * extended leaf recorded in leaf 0 / 0x80000000.
+ * extended leaf recorded in leaf 0 / 0x80000000 (or when that maximum is
+ * unrecorded), and for a subleaf of leaf 7, 0x14, 0x17, 0x18, 0x1D or 0x24
+ * above the highest one its subleaf 0 EAX declares.
  */
 const mg_cpuid_leaf *mg_cpuid_dump_find(const mg_cpuid_dump *d, uint32_t leaf,
 					uint32_t subleaf);
