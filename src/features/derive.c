@@ -26,8 +26,6 @@ static uint32_t reg_value(const mg_cpuid_leaf *l, mg_cpuid_reg reg)
 static bool cpuid_bit(const mg_cpuid_dump *d, uint32_t leaf, uint32_t subleaf,
 		      mg_cpuid_reg reg, unsigned bit)
 {
-	/* mg_cpuid_dump_find refuses leaves above the maximum: their content
-	 * is whatever the CPU returns for out-of-range queries. */
 	const mg_cpuid_leaf *l = mg_cpuid_dump_find(d, leaf, subleaf);
 	return l != NULL && bit < 32 && (reg_value(l, reg) >> bit) & 1;
 }
@@ -58,7 +56,11 @@ void mg_derive_features(const mg_cpuid_dump *d, bool has_xcr0, uint64_t xcr0,
 		const mg_feature_info *f = mg_feature_get((mg_feature_id)id);
 		if (f == NULL)
 			continue;
-		if (!cpuid_bit(d, f->leaf, f->subleaf, f->reg, f->bit))
+		/* Looked up only through mg_cpuid_dump_find, which refuses
+		 * leaves above the maximum: their content is whatever the CPU
+		 * returns for out-of-range queries. */
+		const mg_cpuid_leaf *l = mg_cpuid_dump_find(d, f->leaf, f->subleaf);
+		if (l == NULL || !mg_feature_in_reg(f, reg_value(l, f->reg)))
 			continue;
 		if ((f->xcr0_needed & state) != f->xcr0_needed)
 			continue;
