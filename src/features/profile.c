@@ -377,6 +377,9 @@ int mg_profile_from_json(const char *text, size_t len, const char *origin,
 	tok = json_tokener_new_ex(MAX_JSON_DEPTH);
 	if (tok == NULL)
 		return oom(&r);
+	/* RFC 8259 only: no trailing commas, single quotes or comments, so a
+	 * profile we accept is one every other JSON reader accepts too. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	obj = json_tokener_parse_ex(tok, text, (int)len);
 	if (obj == NULL) {
 		enum json_tokener_error e = json_tokener_get_error(tok);
