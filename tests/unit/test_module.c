@@ -28,9 +28,9 @@
 
 static char tmpdir[64];
 
-enum variant { V_NORMAL, V_LAZY, V_NOW, V_IBT, V_STRIPPED, V_COUNT };
+enum variant { V_NORMAL, V_LAZY, V_NOW, V_IBT, V_STRIPPED, V_SHARED, V_COUNT };
 static const char *const variant_name[V_COUNT] = {
-	"normal", "lazy", "now", "ibt", "stripped"
+	"normal", "lazy", "now", "ibt", "stripped", "shared.so"
 };
 static char variant_path[V_COUNT][128];
 static bool variants_built;
@@ -51,6 +51,15 @@ static const char workload_src[] =
 	"\tprintf(\"%d %d\\n\", foo(argc), bar(argv[0]));\n"
 	"\treturn 0;\n"
 	"}\n";
+
+static const char shared_src[] =
+	"int exported_fn(int x) { return x + 1; }\n"
+	"int alias_fn(int) __attribute__((alias(\"exported_fn\")));\n"
+	"__attribute__((visibility(\"hidden\"), used)) int hidden_fn(int x) { return x * 2; }\n"
+	"__attribute__((visibility(\"protected\"))) int protected_fn(int x) { return x - 1; }\n"
+	"static int impl(int x) { return x + 7; }\n"
+	"static void *resolve_ifn(void) { return (void *)impl; }\n"
+	"int ifn(int) __attribute__((ifunc(\"resolve_ifn\")));\n";
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -230,6 +239,42 @@ static bool objdump_label(const char *path, const char *label, uint64_t *addr)
 	return found;
 }
 
+/*
+ * Every "<name@plt>:" label objdump prints must start a PLT range of that
+ * name (.plt, .plt.sec and .plt.got entries alike).  Returns the count.
+ */
+static int check_plt_labels(const mg_module *m, const char *path)
+{
+	char *out = NULL, *line, *save = NULL;
+	char *argv[] = { "objdump", "-d", "--no-show-raw-insn", (char *)path, NULL };
+	int n = 0;
+
+	assert_int_equal(run(argv, &out), 0);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char label[256];
+		unsigned long long addr;
+
+		size_t ll;
+
+		/* "<puts@plt-0x10>" is objdump's name for PLT0: not an entry */
+		if (sscanf(line, "%llx <%255[^>]>:", &addr, label) != 2 ||
+		    (ll = strlen(label)) < 4 || strcmp(label + ll - 4, "@plt") != 0)
+			continue;
+		const mg_function *f = mg_module_function_at(m, addr);
+		assert_non_null(f);
+		if (f->name == NULL || strcmp(f->name, label) != 0)
+			print_error("%s: %#llx: objdump says %s, module says %s\n", path, addr,
+				    label, f->name ? f->name : "(none)");
+		assert_int_equal(f->origin, MG_FUNC_PLT);
+		assert_int_equal(f->start, addr);
+		assert_non_null(f->name);
+		assert_string_equal(f->name, label);
+		n++;
+	}
+	free(out);
+	return n;
+}
+
 /* Section `name` via libelf: address, file bytes. */
 static bool elf_section(const char *path, const char *name, uint64_t *addr,
 			unsigned char **bytes, size_t *len, bool *nobits)
@@ -291,7 +336,7 @@ static int build_variants(void **state)
 		[V_IBT] = { "gcc", "-O1", "-g", "-fcf-protection=full", "-Wl,-z,ibtplt",
 			    "-o", variant_path[V_IBT], src, NULL },
 	};
-	for (int v = 0; v < V_STRIPPED; v++)
+	for (int v = 0; v < V_STRIPPED; v++)	/* the executables */
 		if (run(cc[v], &out) != 0)
 			return 0;
 		else
@@ -299,6 +344,15 @@ static int build_variants(void **state)
 	char *strip[] = { "strip", "--strip-all", "-o", variant_path[V_STRIPPED],
 			  variant_path[V_NORMAL], NULL };
 	if (run(strip, &out) != 0)
+		return 0;
+	free(out);
+	char so_src[96];
+	snprintf(so_src, sizeof(so_src), "%s/so.c", tmpdir);
+	if (!write_file(so_src, shared_src, sizeof(shared_src) - 1))
+		return 0;
+	char *so[] = { "gcc", "-O1", "-g", "-shared", "-fPIC", "-o", variant_path[V_SHARED],
+		       so_src, NULL };
+	if (run(so, &out) != 0)
 		return 0;
 	free(out);
 	variants_built = true;
@@ -314,7 +368,7 @@ static int remove_variants(void **state)
 		return 0;
 	for (int v = 0; v < V_COUNT; v++)
 		unlink(variant_path[v]);
-	const char *extra[] = { "w.c", "empty", "random", "trunc4k", "trunchalf", "badshoff",
+	const char *extra[] = { "w.c", "so.c", "empty", "random", "trunc4k", "trunchalf", "badshoff",
 				"elf32", "arm64", "badlink", "prefix", "text" };
 	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", tmpdir, extra[i]);
@@ -413,6 +467,9 @@ static void test_libc(void **state)
 	}
 	check_relocs_sorted(m);
 	check_coverage(m);
+	/* PLT names (JUMP_SLOT symbols and "*ABS*+0x...@plt" IRELATIVE
+	 * entries) exactly as objdump derives them */
+	assert_true(check_plt_labels(m, LIBC) > 10);
 
 	/* Without .symtab, FDEs must cover the local functions: count
 	 * code bytes left to gaps, which should be padding only. */
@@ -508,6 +565,24 @@ static void check_variant(enum variant v)
 		assert_int_equal(f->end, addr + size);
 	}
 
+	/* every PLT label objdump knows, including .plt.got's __cxa_finalize */
+	assert_true(check_plt_labels(m, path) >= 2);
+
+	/* a zero-size symbol (crti's _init) runs to its section's end */
+	if (v != V_STRIPPED && nm_symbol(path, "_init", &addr, &size) && size == 0) {
+		unsigned char *b = NULL;
+		size_t l;
+		bool nb;
+		uint64_t sa;
+		assert_true(elf_section(path, ".init", &sa, &b, &l, &nb));
+		free(b);
+		f = mg_module_function_at(m, addr);
+		assert_non_null(f);
+		assert_string_equal(f->name, "_init");
+		assert_int_equal(f->start, sa);
+		assert_int_equal(f->end, sa + l);
+	}
+
 	/* puts@plt where objdump puts the label (.plt or .plt.sec) */
 	assert_true(objdump_label(variant_path[v], "puts@plt", &plt));
 	f = mg_module_function_at(m, plt);
@@ -549,6 +624,55 @@ static void test_workload_lazy(void **s) { (void)s; need_variants(); check_varia
 static void test_workload_now(void **s) { (void)s; need_variants(); check_variant(V_NOW); }
 static void test_workload_ibt(void **s) { (void)s; need_variants(); check_variant(V_IBT); }
 static void test_workload_stripped(void **s) { (void)s; need_variants(); check_variant(V_STRIPPED); }
+
+/* Export rules: visibility, aliases, IFUNC. */
+static void test_shared_exports(void **state)
+{
+	(void)state;
+	const char *path = variant_path[V_SHARED];
+	mg_error err;
+	uint64_t addr = 0, size = 0, va = 0;
+	bool ifunc = false;
+
+	need_variants();
+	mg_module *m = load_path(path, &err);
+	assert_non_null(m);
+	check_coverage(m);
+	assert_true(m->is_dyn);
+	assert_false(m->is_exec);
+
+	assert_true(nm_symbol(path, "exported_fn", &addr, &size));
+	const mg_function *f = mg_module_lookup_export(m, "exported_fn");
+	assert_non_null(f);
+	assert_int_equal(f->start, addr);
+	assert_int_equal(f->end, addr + size);
+	assert_true(f->exported);
+	assert_ptr_equal(mg_module_lookup_export(m, "alias_fn"), f);   /* one range */
+	assert_true(strcmp(f->name, "alias_fn") == 0 || strcmp(f->name, "exported_fn") == 0);
+
+	assert_true(nm_symbol(path, "hidden_fn", &addr, &size));
+	assert_null(mg_module_lookup_export(m, "hidden_fn"));
+	f = mg_module_function_at(m, addr);
+	assert_non_null(f);
+	assert_string_equal(f->name, "hidden_fn");
+	assert_false(f->exported);
+
+	f = mg_module_lookup_export(m, "protected_fn");
+	assert_non_null(f);
+	assert_true(f->exported);
+
+	/* the IFUNC symbol's value is its resolver */
+	assert_true(nm_symbol(path, "resolve_ifn", &addr, &size));
+	assert_true(mg_module_export_vaddr(m, "ifn", &va, &ifunc));
+	assert_true(ifunc);
+	assert_int_equal(va, addr);
+	f = mg_module_lookup_export(m, "ifn");
+	assert_non_null(f);
+	assert_true(f->is_ifunc_resolver);
+	assert_int_equal(f->start, addr);
+	assert_false(mg_module_export_vaddr(m, "impl", NULL, NULL));
+	mg_module_free(m);
+}
 
 /* ---- corrupt and unsupported input -------------------------------------- */
 
@@ -692,6 +816,7 @@ int main(void)
 		cmocka_unit_test(test_workload_now),
 		cmocka_unit_test(test_workload_ibt),
 		cmocka_unit_test(test_workload_stripped),
+		cmocka_unit_test(test_shared_exports),
 		cmocka_unit_test(test_corrupt),
 		cmocka_unit_test(test_truncation_sweep),
 		cmocka_unit_test(test_real_elf32),
