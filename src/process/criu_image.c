@@ -520,6 +520,11 @@ static int load_mm(mg_image *img, criu_priv *p, const char *mmfile, mg_error *er
 			  (v->prot & 4 ? MG_PROT_EXEC : 0);
 		m->shared = (v->flags & 0x01) != 0;      /* MAP_SHARED */
 		m->kind = kind_of(v->status);
+		/* CRIU 4 does not flag the main stack (VMA_AREA_STACK); the kernel
+		 * names [stack] the VMA holding mm->start_stack, so do we. */
+		if (m->kind == MG_MAP_ANON && mm->mm_start_stack >= v->start &&
+		    mm->mm_start_stack < v->end)
+			m->kind = MG_MAP_STACK;
 		p->vma_status[img->nmaps] = v->status;
 		const char *path = special_name(m->kind);
 		if (v->status & (MG_CRIU_VMA_FILE_PRIVATE | MG_CRIU_VMA_FILE_SHARED)) {

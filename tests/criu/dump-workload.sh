@@ -91,10 +91,17 @@ cleanup() {
 	wait "$upid" 2>/dev/null
 }
 trap cleanup EXIT
-for _ in $(seq 100); do
-	init=$(cat "/proc/$upid/task/$upid/children" 2>/dev/null | awk '{print $1}')
+# The namespace's PID 1 is the child of unshare (same PID as in-root.sh,
+# which execs it) living in another PID namespace than ours; children
+# in our namespace are in-root.sh's own helpers (realpath) before that.
+mypidns=$(readlink /proc/self/ns/pid)
+for _ in $(seq 200); do
+	for c in $(cat "/proc/$upid/task/$upid/children" 2>/dev/null); do
+		ns=$(readlink "/proc/$c/ns/pid" 2>/dev/null) || continue
+		[ "$ns" != "$mypidns" ] && { init=$c; break; }
+	done
 	[ -n "$init" ] && break
-	sleep 0.05
+	sleep 0.025
 done
 [ -n "$init" ] || die "the namespace did not start"
 inns() { nsenter -t "$init" -m -p -r -w "$@"; }
@@ -107,15 +114,26 @@ done
 nspid=$(sed -n 's/^pid=\([0-9]*\)$/\1/p' "$out/run/wl.out" | head -n 1)
 [ -n "$nspid" ] || die "the workload did not print pid=N"
 
-# Host PID: the process in the namespace's PID ns whose innermost PID is nspid.
-pidns=$(readlink "/proc/$init/ns/pid")
+# Host PID: the process in the namespace's PID ns whose innermost PID is
+# nspid (NSpid in /proc/PID/status lists the PIDs outermost first).
+find_hostpid() {
+	local pidns d
+	pidns=$(readlink "/proc/$init/ns/pid") || return 1
+	for d in /proc/[0-9]*; do
+		[ "$(readlink "$d/ns/pid" 2>/dev/null)" = "$pidns" ] || continue
+		if [ "$(awk '/^NSpid:/ {print $NF}' "$d/status" 2>/dev/null)" = "$nspid" ]; then
+			echo "${d#/proc/}"
+			return 0
+		fi
+	done
+	return 1
+}
 hostpid=
-for d in /proc/[0-9]*; do
-	[ "$(readlink "$d/ns/pid" 2>/dev/null)" = "$pidns" ] || continue
-	ns=$(awk '/^NSpid:/ {print $NF}' "$d/status" 2>/dev/null)
-	[ "$ns" = "$nspid" ] && { hostpid=${d#/proc/}; break; }
+for _ in $(seq 20); do
+	hostpid=$(find_hostpid) && break
+	sleep 0.05
 done
-[ -n "$hostpid" ] || { ps -ef --forest | tail -8 >&2; echo "init=$init pidns=$pidns" >&2; die "cannot find the host PID of namespace PID $nspid"; }
+[ -n "$hostpid" ] || die "cannot find the host PID of namespace PID $nspid"
 
 if [ -n "$before" ]; then
 	sh -c "${before//\{pid\}/$hostpid}" || die "--before-dump command failed"

@@ -6,6 +6,7 @@
  *   heap=0xADDR len=N  a heap buffer filled with wl_pattern(i)
  *   handler=0xADDR   the SIGUSR1 handler it installed
  *   threads=2
+ *   guard=0xN        glibc's pointer guard (fs:0x30)
  * then loops: the main thread rewrites ./counter (a decimal count,
  * bumped every 20 ms) so a test can see that a restored copy still runs;
  * a second thread spins on a volatile counter with short sleeps.
@@ -80,6 +81,9 @@ int main(void)
 	printf("heap=%p len=%d\n", (void *)heap, HEAP_LEN);
 	printf("handler=%p\n", (void *)on_usr1);
 	printf("threads=2\n");
+	unsigned long guard;
+	__asm__ volatile("mov %%fs:0x30, %0" : "=r"(guard));
+	printf("guard=0x%lx\n", guard);
 	printf("ready\n");
 	fflush(stdout);
 
