@@ -27,13 +27,6 @@
 #include "verdict/criu_policy.h"
 #include "verdict/verdict.h"
 
-/* The live and CRIU image readers and the scanner are other pipeline
- * stages; a tree built without them still checks saved requirements. */
-#pragma weak mg_live_open
-#pragma weak mg_live_install_signal_guard
-#pragma weak mg_criu_open
-#pragma weak mg_scan_image
-
 enum policy { POLICY_WORKLOAD, POLICY_CRIU, POLICY_CRIU_LIKE };
 enum format { FMT_TABLE, FMT_JSON, FMT_NFD };
 
@@ -226,10 +219,6 @@ static int load_requirements(struct check_run *r, mg_error *err)
 		return mg_scan_result_load(r->o.requirements, &r->req, err);
 	if (r->o.pid_arg == NULL && r->o.criu_dir == NULL)
 		return 0;
-	if (mg_scan_image == NULL || (r->o.pid_arg && mg_live_open == NULL) ||
-	    (r->o.criu_dir && mg_criu_open == NULL))
-		return mg_fail(err, MG_ERR_INTERNAL,
-			       "this build cannot scan processes; use --requirements FILE");
 	if (r->o.pid_arg) {
 		char *end;
 		errno = 0;
@@ -237,8 +226,7 @@ static int load_requirements(struct check_run *r, mg_error *err)
 		if (errno || *end || pid <= 0 || pid > INT32_MAX)
 			return mg_fail(err, MG_ERR_USAGE, "'%s' is not a PID", r->o.pid_arg);
 		mg_live_options lo = { .read_sigactions = true };
-		if (mg_live_install_signal_guard)
-			mg_live_install_signal_guard();
+		mg_live_install_signal_guard();
 		if (mg_live_open((pid_t)pid, &lo, &img, err) != 0)
 			return -1;
 	} else if (mg_criu_open(r->o.criu_dir, "/", &img, err) != 0) {
