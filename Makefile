@@ -4,6 +4,7 @@
 #   make check           build and run every test (unit + integration)
 #   make check-sanitize  the same tests under AddressSanitizer + UBSan
 #   make fuzz            build the libFuzzer targets (clang)
+#   make demo            scan a demo process it starts, check it against CPU targets
 #   make bench           run the benchmarks in bench/
 #   make install         install the binary (PREFIX=/usr/local)
 #
@@ -65,7 +66,7 @@ WL_LDFLAGS = -L$(BUILD)/workloads -Wl,-rpath,'$$ORIGIN' -Wl,-z,lazy \
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all check check-sanitize test-bins workloads fuzz bench install clean
+.PHONY: all check check-sanitize test-bins workloads fuzz bench demo install clean
 .SECONDARY:
 
 all: $(BIN)
@@ -129,6 +130,9 @@ fuzz:
 	        -fsanitize=fuzzer,address,undefined -o build-fuzz/fuzz/$$n $$f \
 	        build-fuzz/libmigratable.a $(LDLIBS) || exit 1; \
 	done
+
+demo: $(BIN) $(WL_LIBS) $(WL_BIN)
+	scripts/demo.sh $(BUILD)
 
 bench: $(BIN) $(WL_BIN)
 	bench/run.sh $(BUILD)

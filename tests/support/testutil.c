@@ -220,3 +220,25 @@ char *tu_read_file(const char *path, size_t *len)
 	close(fd);
 	return buf;
 }
+
+bool tu_cpu_has(const char *flag)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		return false;
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	while (getline(&line, &cap, f) > 0) {
+		if (strncmp(line, "flags", 5) != 0)
+			continue;
+		for (char *tok = strtok(strchr(line, ':') + 1, " \t\n"); tok;
+		     tok = strtok(NULL, " \t\n"))
+			if (strcmp(tok, flag) == 0)
+				found = true;
+		break;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}

@@ -47,4 +47,7 @@ int tu_run(char *const argv[], char **out, char **err_out);
  * buffer with a NUL appended; NULL on error. */
 char *tu_read_file(const char *path, size_t *len);
 
+/* Does /proc/cpuinfo list this flag (first CPU)? */
+bool tu_cpu_has(const char *flag);
+
 #endif
