@@ -7,6 +7,7 @@
  * edges:
  *   - relative call/jmp/jcc                               -> target
  *   - RIP-relative or absolute memory reference to code   -> that code
+ *     (read from the raw encoding: see follow_addresses)
  *   - memory read of a slot holding a code address (GOT,
  *     vtable, data)                                       -> the live value
  *     ... and if that slot is a still-lazy PLT slot       -> the symbol,
@@ -114,44 +115,52 @@ static void follow_memory_ref(mg_worker *w, uint32_t unit,
 	edge(w, value, MG_WHY_SLOT, unit);
 }
 
-static void follow_operands(mg_worker *w, uint32_t unit, uint64_t ip,
-			    const ZydisDecoderContext *dctx,
-			    const ZydisDecodedInstruction *insn)
+/* An FS/GS segment override makes an absolute address thread-relative. */
+static bool has_fs_gs_prefix(const ZydisDecodedInstruction *insn)
 {
-	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-	if (!ZYAN_SUCCESS(ZydisDecoderDecodeOperands(&w->cx->decoder, dctx, insn, ops,
-						     insn->operand_count_visible)))
-		return;
-	for (unsigned i = 0; i < insn->operand_count_visible; i++) {
-		const ZydisDecodedOperand *op = &ops[i];
-		uint64_t target;
-		if (op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE && op->imm.is_relative) {
-			if (ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(insn, op, ip, &target)))
-				edge(w, target, MG_WHY_DIRECT, unit);
-		} else if (op->type == ZYDIS_OPERAND_TYPE_MEMORY &&
-			   op->mem.index == ZYDIS_REGISTER_NONE &&
-			   (op->mem.base == ZYDIS_REGISTER_RIP ||
-			    op->mem.base == ZYDIS_REGISTER_NONE) &&
-			   op->mem.segment != ZYDIS_REGISTER_FS &&
-			   op->mem.segment != ZYDIS_REGISTER_GS) {
-			if (ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(insn, op, ip, &target)))
-				follow_memory_ref(w, unit, insn, target);
-		}
-	}
+	for (unsigned i = 0; i < insn->raw.prefix_count && i < ZYDIS_MAX_INSTRUCTION_LENGTH; i++)
+		if (insn->raw.prefixes[i].value == 0x64 || insn->raw.prefixes[i].value == 0x65)
+			return true;
+	return false;
 }
 
-/* Cheap pre-filter: does the instruction have an operand worth decoding? */
-static bool has_address_operand(const ZydisDecodedInstruction *insn)
+/*
+ * Code addresses an instruction carries, from its raw encoding (the
+ * decoder runs in Zydis' minimal mode; decoding operands would double the
+ * cost of the sweep):
+ *   - a relative immediate (call/jmp/jcc/loop/xbegin)   -> branch target
+ *   - ModRM mod=00 rm=101: RIP-relative memory          -> next ip + disp32
+ *   - ModRM mod=00 rm=100, SIB base=101 index=100       -> absolute disp32
+ *     (with REX.X the index is r12; treating it as absolute only adds a
+ *     candidate address, which is harmless)
+ *   - moffs forms (mov rax, [imm64])                    -> disp64
+ */
+static void follow_addresses(mg_worker *w, uint32_t unit, uint64_t ip,
+			     const ZydisDecodedInstruction *insn)
 {
-	if (insn->attributes & ZYDIS_ATTRIB_IS_RELATIVE)
-		return true;
-	/* Absolute [disp32] memory form (fixed-address executables). */
-	if ((insn->attributes & ZYDIS_ATTRIB_HAS_MODRM) && insn->raw.modrm.mod == 0 &&
-	    insn->raw.modrm.rm == 4 && (insn->attributes & ZYDIS_ATTRIB_HAS_SIB) &&
-	    insn->raw.sib.base == 5 && insn->raw.sib.index == 4)
-		return true;
-	/* moffs forms (mov rax, [imm64]) have a disp without ModRM. */
-	return insn->raw.disp.size == 64;
+	uint64_t next = ip + insn->length;
+	for (int i = 0; i < 2; i++)
+		if (insn->raw.imm[i].size && insn->raw.imm[i].is_relative)
+			edge(w, next + (uint64_t)insn->raw.imm[i].value.s, MG_WHY_DIRECT, unit);
+
+	uint64_t addr;
+	if (insn->raw.modrm.offset != 0) {
+		if (insn->raw.modrm.mod != 0)
+			return;
+		if (insn->raw.modrm.rm == 5)
+			addr = next + (uint64_t)insn->raw.disp.value;
+		else if (insn->raw.modrm.rm == 4 && insn->raw.sib.offset != 0 &&
+			 insn->raw.sib.base == 5 && insn->raw.sib.index == 4 &&
+			 !has_fs_gs_prefix(insn))
+			addr = (uint64_t)insn->raw.disp.value;
+		else
+			return;
+	} else if (insn->raw.disp.size == 64 && !has_fs_gs_prefix(insn)) {
+		addr = (uint64_t)insn->raw.disp.value;
+	} else {
+		return;
+	}
+	follow_memory_ref(w, unit, insn, addr);
 }
 
 static void follow_immediates(mg_worker *w, uint32_t unit,
@@ -204,12 +213,11 @@ void mg_decode_unit(mg_worker *w, uint32_t unit)
 		return;
 	size_t len = (size_t)(u->end - u->start);
 	ZydisDecodedInstruction insn;
-	ZydisDecoderContext dctx;
 	bool last_ends_flow = false;
 
 	for (size_t off = 0; off < len;) {
 		uint64_t ip = u->start + off;
-		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&cx->decoder, &dctx,
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&cx->decoder, NULL,
 								bytes + off, len - off,
 								&insn))) {
 			off++;           /* data or padding: resynchronise */
@@ -218,8 +226,7 @@ void mg_decode_unit(mg_worker *w, uint32_t unit)
 		}
 		w->instructions++;
 		note_features(w, unit, ip, &insn, bytes + off);
-		if (has_address_operand(&insn))
-			follow_operands(w, unit, ip, &dctx, &insn);
+		follow_addresses(w, unit, ip, &insn);
 		if (insn.raw.imm[0].size >= 32)
 			follow_immediates(w, unit, &insn);
 		last_ends_flow = ends_flow(&insn);

@@ -95,7 +95,8 @@ struct mg_scan_ctx {
 	mg_codemap map;
 	mg_feature_set host;
 
-	ZydisDecoder decoder;
+	ZydisDecoder decoder;       /* minimal mode: the sweep */
+	ZydisDecoder full_decoder;  /* operands too: formatting evidence */
 	ZydisFormatter formatter;
 
 	mg_unit_state *state;      /* one per unit */

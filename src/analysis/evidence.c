@@ -100,7 +100,7 @@ static char *format_insn(mg_scan_ctx *cx, uint64_t ip,
 	ZydisDecodedInstruction full;
 	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
 	char text[256];
-	if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&cx->decoder, bytes, insn->length,
+	if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&cx->full_decoder, bytes, insn->length,
 						 &full, ops)) ||
 	    !ZYAN_SUCCESS(ZydisFormatterFormatInstruction(&cx->formatter, &full, ops,
 							  full.operand_count_visible,
