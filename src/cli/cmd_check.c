@@ -125,7 +125,7 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 	o->caps = MG_CRIU_CAP_DEFAULT;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r': o->requirements = optarg; break;
 		case 'd': o->criu_dir = optarg; break;
