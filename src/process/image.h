@@ -145,7 +145,18 @@ void mg_maps_free(mg_mapping *maps, size_t n);
 /* --- live processes (live.c) ------------------------------------------------- */
 
 typedef struct mg_live_options {
-	bool read_sigactions;      /* inject one rt_sigaction query per caught signal */
+	/*
+	 * Inject one rt_sigaction query per caught signal (SigCgt) into a
+	 * stopped thread to learn the handler addresses.  The thread's
+	 * registers are altered only while it is stopped and restored
+	 * before detaching; SIGINT/SIGTERM/SIGHUP are held off meanwhile.
+	 * A SIGKILL of the tool inside that window (one single-step per
+	 * caught signal, microseconds) would let the thread resume in the
+	 * injected state, as with CRIU's parasite.  When false (or when
+	 * injection is impossible), sigactions_known is false and a warning
+	 * says the analysis must widen.
+	 */
+	bool read_sigactions;
 } mg_live_options;
 
 /*
@@ -154,6 +165,17 @@ typedef struct mg_live_options {
  * actions, then detach.  The process is never left stopped, also on
  * error or SIGINT/SIGTERM (the caller must have called
  * mg_live_install_signal_guard()).
+ *
+ * opt may be NULL (read_sigactions = true).  img->pause_ms is the time
+ * from the first PTRACE_INTERRUPT to the last PTRACE_DETACH.  Errors:
+ * MG_ERR_NO_PROCESS (no such pid), MG_ERR_PERMISSION (ptrace or /proc
+ * refused, already traced; the message has a hint), MG_ERR_UNSUPPORTED
+ * (kernel thread, zombie, 32-bit/x32/non-x86-64, a thread that cannot
+ * be stopped within 3 s), MG_ERR_VANISHED (exited or exec'd during the
+ * scan), MG_ERR_IO (malformed /proc data), MG_ERR_INTERNAL.
+ * Other memory is read later through img->ops (process_vm_readv, then
+ * /proc/PID/mem); mapped files open via /proc/PID/map_files (deleted
+ * files too), else /proc/PID/root/<path> checked against the inode.
  */
 int mg_live_open(pid_t pid, const mg_live_options *opt, mg_image **out,
 		 mg_error *err);

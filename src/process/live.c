@@ -26,8 +26,12 @@
 /* /proc/PID/maps larger than this is refused (about a million mappings). */
 #define MAPS_TEXT_MAX ((size_t)256 << 20)
 
-static int proc_errno_fail(mg_error *err, pid_t pid, const char *what, int e)
+/* A failed /proc/PID/<what> access as an error.  Once the process was
+ * seen (seen = true), its disappearance means it exited during the scan. */
+static int proc_errno_fail(mg_error *err, pid_t pid, const char *what, int e, bool seen)
 {
+	if ((e == ENOENT || e == ESRCH) && seen)
+		return mg_fail(err, MG_ERR_VANISHED, "pid %d exited during the scan", (int)pid);
 	if (e == ENOENT || e == ESRCH)
 		return mg_fail(err, MG_ERR_NO_PROCESS, "no such process: %d", (int)pid);
 	if (e == EACCES || e == EPERM)
@@ -44,7 +48,7 @@ static bool maps_empty(pid_t pid)
 	size_t len;
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	if (procfs_read(path, 4096, &text, &len) != 0)
-		return errno != EFBIG;
+		return false;
 	free(text);
 	return len == 0;
 }
@@ -57,18 +61,19 @@ static int check_elf(pid_t pid, mg_error *err)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
+		/* Not a kernel thread (checked before) and no address
+		 * space: it is exiting and has released its memory. */
 		if (e == ENOENT && maps_empty(pid))
-			return mg_fail(err, MG_ERR_UNSUPPORTED,
-				       "pid %d has no user address space (a kernel thread?)",
+			return mg_fail(err, MG_ERR_VANISHED, "pid %d exited during the scan",
 				       (int)pid);
-		return proc_errno_fail(err, pid, "exe", e);
+		return proc_errno_fail(err, pid, "exe", e, true);
 	}
 	unsigned char h[20];
 	ssize_t n = pread(fd, h, sizeof(h), 0);
 	int e = errno;
 	close(fd);
 	if (n < 0)
-		return proc_errno_fail(err, pid, "exe", e);
+		return proc_errno_fail(err, pid, "exe", e, true);
 	if (n < (ssize_t)sizeof(h) || memcmp(h, ELFMAG, SELFMAG) != 0)
 		return mg_fail(err, MG_ERR_UNSUPPORTED,
 			       "pid %d: its executable is not an ELF file", (int)pid);
@@ -93,7 +98,7 @@ static int check_target(pid_t pid, mg_error *err)
 {
 	procfs_stat st;
 	if (procfs_read_stat(pid, 0, &st) != 0)
-		return proc_errno_fail(err, pid, "stat", errno);
+		return proc_errno_fail(err, pid, "stat", errno, false);
 	if (st.flags & PROCFS_PF_KTHREAD)
 		return mg_fail(err, MG_ERR_UNSUPPORTED,
 			       "pid %d is a kernel thread; it has no user-space code to analyse",
@@ -116,7 +121,7 @@ static int read_maps(live_session *s, mg_image *img, mg_error *err)
 	size_t len;
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->pid);
 	if (procfs_read(path, MAPS_TEXT_MAX, &text, &len) != 0)
-		return proc_errno_fail(err, s->pid, "maps", errno);
+		return proc_errno_fail(err, s->pid, "maps", errno, true);
 	mg_error perr;
 	mg_error_clear(&perr);
 	int rc = mg_maps_parse(text, len, &img->maps, &img->nmaps, &perr);
@@ -175,13 +180,13 @@ static int describe(mg_image *img, pid_t pid, mg_error *err)
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	ssize_t n = readlink(path, target, sizeof(target) - 1);
 	if (n < 0)
-		return proc_errno_fail(err, pid, "exe", errno);
+		return proc_errno_fail(err, pid, "exe", errno, true);
 	target[n] = '\0';
 	img->exe = strdup(target);
 	if (img->exe == NULL)
 		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
 	if (procfs_read_auxv(pid, &img->at_entry, &img->at_sysinfo_ehdr) != 0)
-		return proc_errno_fail(err, pid, "auxv", errno);
+		return proc_errno_fail(err, pid, "auxv", errno, true);
 	return live_mem_attach_ops(img, err);
 }
 

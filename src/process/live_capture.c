@@ -13,8 +13,6 @@
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 
-/* The System V x86-64 red zone: live data below rsp. */
-#define RED_ZONE 128
 /* A larger stack copy is truncated (with a warning). */
 #define STACK_COPY_MAX ((size_t)64 << 20)
 /* 64-bit user code segment selector on Linux (__USER_CS). */
@@ -64,7 +62,7 @@ static void capture_stack(live_session *s, mg_image *img, mg_thread *th)
 			      (int)th->tid, (unsigned long long)rsp);
 		return;
 	}
-	uint64_t start = rsp - m->start >= RED_ZONE ? rsp - RED_ZONE : m->start;
+	uint64_t start = rsp - m->start >= LIVE_RED_ZONE ? rsp - LIVE_RED_ZONE : m->start;
 	size_t len = (size_t)(m->end - start);
 	if (len > STACK_COPY_MAX) {
 		mg_image_warn(img, "thread %d: stack copy truncated to %zu MiB of %zu MiB",
@@ -92,17 +90,20 @@ static void capture_stack(live_session *s, mg_image *img, mg_thread *th)
 	th->stack_len = (size_t)n;
 }
 
+bool live_mapping_is_libc(const mg_mapping *m)
+{
+	if (m->kind != MG_MAP_FILE || m->path == NULL)
+		return false;
+	const char *base = strrchr(m->path, '/');
+	base = base ? base + 1 : m->path;
+	return strncmp(base, "libc.so.6", 9) == 0 || strncmp(base, "libc-2.", 7) == 0;
+}
+
 static bool glibc_mapped(const mg_image *img)
 {
-	for (size_t i = 0; i < img->nmaps; i++) {
-		const char *p = img->maps[i].path;
-		if (p == NULL || img->maps[i].kind != MG_MAP_FILE)
-			continue;
-		const char *base = strrchr(p, '/');
-		base = base ? base + 1 : p;
-		if (strncmp(base, "libc.so.6", 9) == 0 || strncmp(base, "libc-2.", 7) == 0)
+	for (size_t i = 0; i < img->nmaps; i++)
+		if (live_mapping_is_libc(&img->maps[i]))
 			return true;
-	}
 	return false;
 }
 

@@ -31,7 +31,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#define RED_ZONE 128
 /* Code we search for a `syscall` instruction, at most. */
 #define GADGET_SEARCH_MAX ((size_t)4 << 20)
 
@@ -72,14 +71,6 @@ static uint64_t search_syscall(live_session *s, const mg_mapping *m)
 	return found;
 }
 
-static bool is_libc(const mg_mapping *m)
-{
-	if (m->kind != MG_MAP_FILE || m->path == NULL)
-		return false;
-	const char *base = strrchr(m->path, '/');
-	return base && strncmp(base + 1, "libc", 4) == 0;
-}
-
 /* A `syscall` instruction in executable memory of the target. */
 static uint64_t find_gadget(live_session *s, const mg_image *img, uint64_t rip)
 {
@@ -88,7 +79,7 @@ static uint64_t find_gadget(live_session *s, const mg_image *img, uint64_t rip)
 			const mg_mapping *m = &img->maps[i];
 			if (!(m->prot & MG_PROT_EXEC))
 				continue;
-			if ((pass == 0 && m->kind != MG_MAP_VDSO) || (pass == 1 && !is_libc(m)))
+			if ((pass == 0 && m->kind != MG_MAP_VDSO) || (pass == 1 && !live_mapping_is_libc(m)))
 				continue;
 			uint64_t g = search_syscall(s, m);
 			if (g)
@@ -107,9 +98,9 @@ static uint64_t find_gadget(live_session *s, const mg_image *img, uint64_t rip)
 /* Scratch below the red zone, 16-aligned, inside a writable mapping. */
 static uint64_t pick_scratch(const mg_image *img, uint64_t rsp)
 {
-	if (rsp < RED_ZONE + 64)
+	if (rsp < LIVE_RED_ZONE + 64)
 		return 0;
-	uint64_t scratch = (rsp - RED_ZONE - sizeof(struct kernel_sigaction)) & ~(uint64_t)15;
+	uint64_t scratch = (rsp - LIVE_RED_ZONE - sizeof(struct kernel_sigaction)) & ~(uint64_t)15;
 	const mg_mapping *m = mg_image_find_mapping(img, scratch);
 	if (m == NULL || !(m->prot & MG_PROT_WRITE) ||
 	    scratch + sizeof(struct kernel_sigaction) > m->end)

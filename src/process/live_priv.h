@@ -111,6 +111,13 @@ int live_wait_stop(live_session *s, live_thread *t, int *status, mg_error *err);
 
 /* --- live_capture.c ----------------------------------------------------------- */
 
+/* The System V x86-64 red zone: live data below rsp that a stack copy
+ * keeps and injected code must not touch. */
+#define LIVE_RED_ZONE 128
+
+/* Whether m maps glibc's libc.so.6 (or an old libc-2.xx.so). */
+bool live_mapping_is_libc(const mg_mapping *m);
+
 /* Fill img->threads (registers, XSAVE, stacks) from every stopped thread
  * of s, using img->maps; then the pointer guard. */
 int live_capture_threads(live_session *s, mg_image *img, mg_error *err);
