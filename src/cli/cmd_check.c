@@ -225,7 +225,7 @@ static int load_requirements(struct check_run *r, mg_error *err)
 		long pid = strtol(r->o.pid_arg, &end, 10);
 		if (errno || *end || pid <= 0 || pid > INT32_MAX)
 			return mg_fail(err, MG_ERR_USAGE, "'%s' is not a PID", r->o.pid_arg);
-		mg_live_options lo = { .read_sigactions = true };
+		mg_live_options lo = { .read_sigactions = true, .isolate = true };
 		mg_live_install_signal_guard();
 		if (mg_live_open((pid_t)pid, &lo, &img, err) != 0)
 			return -1;

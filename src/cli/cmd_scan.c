@@ -304,7 +304,7 @@ int cmd_scan(int argc, char **argv)
 	if (a.criu_dir)
 		rc = mg_criu_open(a.criu_dir, a.root ? a.root : "/", &img, &err);
 	else
-		rc = mg_live_open(a.pid, &(mg_live_options){ .read_sigactions = true },
+		rc = mg_live_open(a.pid, &(mg_live_options){ .read_sigactions = true, .isolate = true },
 				  &img, &err);
 	mg_scan_result *res = NULL;
 	if (rc == 0)

@@ -150,13 +150,20 @@ typedef struct mg_live_options {
 	 * stopped thread to learn the handler addresses.  The thread's
 	 * registers are altered only while it is stopped and restored
 	 * before detaching; SIGINT/SIGTERM/SIGHUP are held off meanwhile.
-	 * A SIGKILL of the tool inside that window (one single-step per
+	 * A SIGKILL of the tracer inside that window (one single-step per
 	 * caught signal, microseconds) would let the thread resume in the
-	 * injected state, as with CRIU's parasite.  When false (or when
-	 * injection is impossible), sigactions_known is false and a warning
-	 * says the analysis must widen.
+	 * injected state, as with CRIU's parasite: see `isolate`.  When
+	 * false (or when injection is impossible), sigactions_known is false
+	 * and a warning says the analysis must widen.
 	 */
 	bool read_sigactions;
+	/*
+	 * Take the snapshot in a short-lived keeper child (own process group,
+	 * terminal signals ignored) that always restores and detaches, even
+	 * if the calling process is killed meanwhile (live_keeper.c).  The
+	 * CLI always sets it; it costs one fork.
+	 */
+	bool isolate;
 } mg_live_options;
 
 /*
@@ -166,7 +173,7 @@ typedef struct mg_live_options {
  * error or SIGINT/SIGTERM (the caller must have called
  * mg_live_install_signal_guard()).
  *
- * opt may be NULL (read_sigactions = true).  img->pause_ms is the time
+ * opt may be NULL (read_sigactions = true, isolate = true).  img->pause_ms is the time
  * from the first PTRACE_INTERRUPT to the last PTRACE_DETACH.  Errors:
  * MG_ERR_NO_PROCESS (no such pid), MG_ERR_PERMISSION (ptrace or /proc
  * refused, already traced; the message has a hint), MG_ERR_UNSUPPORTED

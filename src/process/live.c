@@ -162,6 +162,21 @@ static int snapshot(live_session *s, mg_image *img, const mg_live_options *opt,
 	return read_signal_handlers(s, img, opt, err);
 }
 
+int live_snapshot_here(pid_t pid, mg_image *img, const mg_live_options *opt,
+		       mg_error *err)
+{
+	live_session s;
+	live_session_init(&s, pid);
+	int rc = live_attach_all(&s, err);
+	if (rc == 0)
+		rc = snapshot(&s, img, opt, err);
+	live_detach_all(&s);
+	if (s.stopping)
+		img->pause_ms = live_ms_between(&s.t_first_stop, &s.t_last_resumed);
+	live_session_release(&s);
+	return rc;
+}
+
 static bool still_running(pid_t pid)
 {
 	procfs_stat st;
@@ -193,7 +208,7 @@ static int describe(mg_image *img, pid_t pid, mg_error *err)
 int mg_live_open(pid_t pid, const mg_live_options *opt, mg_image **out,
 		 mg_error *err)
 {
-	static const mg_live_options defaults = { .read_sigactions = true };
+	static const mg_live_options defaults = { .read_sigactions = true, .isolate = true };
 
 	if (out == NULL)
 		return mg_fail(err, MG_ERR_INTERNAL, "mg_live_open: no output image");
@@ -213,15 +228,8 @@ int mg_live_open(pid_t pid, const mg_live_options *opt, mg_image **out,
 		return -1;
 	}
 
-	live_session s;
-	live_session_init(&s, pid);
-	int rc = live_attach_all(&s, err);
-	if (rc == 0)
-		rc = snapshot(&s, img, opt, err);
-	live_detach_all(&s);
-	if (s.stopping)
-		img->pause_ms = live_ms_between(&s.t_first_stop, &s.t_last_resumed);
-	live_session_release(&s);
+	int rc = opt->isolate ? live_snapshot_isolated(pid, img, opt, err)
+			      : live_snapshot_here(pid, img, opt, err);
 
 	if (rc == 0 && !still_running(pid))
 		rc = mg_fail(err, MG_ERR_VANISHED, "pid %d exited during the scan", (int)pid);

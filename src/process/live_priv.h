@@ -61,6 +61,16 @@ int procfs_read_auxv(pid_t pid, uint64_t *at_entry, uint64_t *at_sysinfo_ehdr);
  * ptrace_scope when present; static string. */
 const char *procfs_permission_hint(void);
 
+/* --- live.c / live_keeper.c -------------------------------------------------- */
+
+/* Stop, capture (maps, threads, signal handlers), resume: in this process. */
+int live_snapshot_here(pid_t pid, mg_image *img, const mg_live_options *opt,
+		       mg_error *err);
+
+/* The same, in a keeper child that finishes even if we are killed. */
+int live_snapshot_isolated(pid_t pid, mg_image *img, const mg_live_options *opt,
+			   mg_error *err);
+
 /* --- live_attach.c ------------------------------------------------------------ */
 
 typedef enum live_thread_state {
