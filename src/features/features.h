@@ -72,6 +72,14 @@ typedef struct mg_feature_info {
 	const char *description;   /* one line */
 	uint64_t xcr0_needed;      /* XCR0 components the OS must enable for it to be usable */
 	bool linux_hides;          /* Linux never shows it in /proc/cpuinfo (see table comment) */
+	/*
+	 * Version fields (AVX10's CPUID.24H.0:EBX[7:0]): when field_width is
+	 * non-zero the feature is not one bit but "the field of field_width
+	 * bits starting at `bit` is >= field_min".  0 for ordinary flags.
+	 * Use mg_feature_in_reg() rather than testing `bit` directly.
+	 */
+	uint8_t field_width;
+	uint8_t field_min;
 } mg_feature_info;
 
 typedef struct mg_feature_set {
@@ -90,9 +98,17 @@ const mg_feature_info *mg_feature_get(mg_feature_id id);
  * "sha" for sha_ni or "lzcnt" for abm); MG_FEATURE_NONE if unknown. */
 mg_feature_id mg_feature_by_name(const char *name);
 
-/* Id for a CPUID location; MG_FEATURE_NONE if the table has no such bit. */
+/* Id for a CPUID location; MG_FEATURE_NONE if the table has no such bit.
+ * Version-field features (field_width != 0) are never returned. */
 mg_feature_id mg_feature_by_location(uint32_t leaf, uint32_t subleaf,
 				     mg_cpuid_reg reg, unsigned bit);
+
+/*
+ * Whether the feature is present given the value of its CPUID register
+ * (leaf/subleaf/reg of the feature): tests the bit, or compares the
+ * version field for field features.
+ */
+bool mg_feature_in_reg(const mg_feature_info *f, uint32_t reg_value);
 
 /* "sse", "avx", ... for grouping output. */
 const char *mg_family_name(mg_family fam);
@@ -154,5 +170,14 @@ bool mg_x86_64_level_features(int level, mg_feature_set *out);
 
 /* Highest level whose features are all in `have` (0 if not even v1). */
 int mg_x86_64_level_of(const mg_feature_set *have);
+
+/*
+ * Add the features every x86-64 CPU has architecturally when `s` holds
+ * `lm` (fpu, tsc, cx8, cmov, mmx, fxsr, sse, sse2, syscall).  Profiles
+ * built from partial data (the XED-derived catalogs carry no cx8 or
+ * syscall) use it so that level v1 and baseline checks do not fail on
+ * bits nobody recorded.  No-op without `lm`.
+ */
+void mg_fset_add_long_mode_implied(mg_feature_set *s);
 
 #endif
