@@ -21,7 +21,14 @@ typedef enum mg_isa_kind {
 typedef struct mg_isa_requirement {
 	mg_isa_kind kind;
 	mg_feature_set features;   /* valid for MG_ISA_FEATURES */
-	const char *source;        /* "xed", "amd-apm" (documented override), "baseline" */
+	/*
+	 * Where the row comes from: "xed" (XED's default group), "baseline"
+	 * (XED n/a), "amd-apm" / "intel-sdm" (vendor manual where XED has no
+	 * bit), "override" (documented departure from XED), "hint-nop"
+	 * (per-instruction: encodings that execute as NOPs without the
+	 * feature), "unknown".  See docs/isa-map.md.
+	 */
+	const char *source;
 } mg_isa_requirement;
 
 /*
@@ -40,5 +47,9 @@ void mg_instruction_requirement(const ZydisDecodedInstruction *insn,
 
 /* XED-style name of an ISA set ("AVX512F_256"); "?" if out of range. */
 const char *mg_isa_set_name(ZydisISASet set);
+
+/* Whether the table has an explicit row for `set` (tests use it to prove
+ * there is no silent default). */
+bool mg_isa_set_row_defined(ZydisISASet set);
 
 #endif
