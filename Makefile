@@ -81,6 +81,9 @@ $(BUILD)/obj/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
+# Test support code includes "support/testutil.h" relative to tests/.
+$(BUILD)/obj/tests/%.o: ALL_CFLAGS += -Itests
+
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

@@ -226,6 +226,25 @@ static int cmp_unit(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/* Merge adjacent units into spans (units are sorted). */
+static int build_spans(mg_codemap *map)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < map->nunits; i++)
+		if (i == 0 || map->units[i].start != map->units[i - 1].end)
+			n++;
+	map->span_start = malloc((n ? n : 1) * sizeof(uint64_t));
+	map->span_end = malloc((n ? n : 1) * sizeof(uint64_t));
+	if (map->span_start == NULL || map->span_end == NULL)
+		return -1;
+	for (size_t i = 0; i < map->nunits; i++) {
+		if (i == 0 || map->units[i].start != map->units[i - 1].end)
+			map->span_start[map->nspans++] = map->units[i].start;
+		map->span_end[map->nspans - 1] = map->units[i].end;
+	}
+	return 0;
+}
+
 int mg_codemap_build(mg_image *img, mg_codemap *map, mg_error *err)
 {
 	memset(map, 0, sizeof(*map));
@@ -248,12 +267,31 @@ int mg_codemap_build(mg_image *img, mg_codemap *map, mg_error *err)
 		map->lo = units.v[0].start;
 		map->hi = units.v[units.n - 1].end;
 	}
+	if (build_spans(map) != 0) {
+		mg_codemap_free(map);
+		return mg_fail(err, MG_ERR_INTERNAL, "out of memory (code spans)");
+	}
 	return 0;
+}
+
+static bool in_code_span(const mg_codemap *map, uint64_t addr)
+{
+	size_t lo = 0, hi = map->nspans;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (addr < map->span_start[mid])
+			hi = mid;
+		else if (addr >= map->span_end[mid])
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
 }
 
 uint32_t mg_codemap_find(const mg_codemap *map, uint64_t addr)
 {
-	if (addr < map->lo || addr >= map->hi)
+	if (addr < map->lo || addr >= map->hi || !in_code_span(map, addr))
 		return MG_NO_UNIT;
 	size_t lo = 0, hi = map->nunits;
 	while (lo < hi) {
@@ -311,5 +349,7 @@ void mg_codemap_free(mg_codemap *map)
 		mg_module_free(map->parsed[i]);
 	free(map->parsed);
 	free(map->units);
+	free(map->span_start);
+	free(map->span_end);
 	memset(map, 0, sizeof(*map));
 }

@@ -48,7 +48,12 @@ typedef struct mg_codemap {
 	size_t nmodules;
 	mg_unit *units;            /* sorted by start, non-overlapping */
 	size_t nunits;
-	uint64_t lo, hi;           /* span of all units: a fast range filter */
+	uint64_t lo, hi;           /* span of all units */
+	/* Merged [start, end) spans of executable mappings, sorted: a small
+	 * array searched before the (much larger) unit array, so that the
+	 * millions of heap words that are not code are rejected cheaply. */
+	uint64_t *span_start, *span_end;
+	size_t nspans;
 	mg_module **parsed;        /* distinct parsed ELF files (owned) */
 	size_t nparsed;
 } mg_codemap;

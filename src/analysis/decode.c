@@ -69,9 +69,7 @@ static bool follow_lazy_slot(mg_scan_ctx *cx, uint32_t unit, uint64_t slot,
 		mg_reach_address(cx, f->start + o->bias, MG_WHY_LAZY, unit, 0);
 	}
 	if (!found)
-		mg_image_warn(cx->img, "lazy PLT slot for '%s' has no definition in "
-			      "any loaded module (a later dlopen may provide it)",
-			      r->symbol);
+		g_hash_table_add(cx->unresolved, g_strdup(r->symbol));
 	return true;
 }
 

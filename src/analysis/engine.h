@@ -32,6 +32,7 @@ typedef enum mg_reason {
 	MG_WHY_JIT,            /* anonymous executable memory: always scanned whole */
 	MG_WHY_OPAQUE,         /* a file we could not parse: scanned whole */
 	MG_WHY_FULL,           /* --method full */
+	MG_WHY_DLSYM,          /* an exported function, and dlsym is reachable */
 	/* edges */
 	MG_WHY_DIRECT,         /* call/jmp/jcc with an immediate target */
 	MG_WHY_CODE_REF,       /* RIP-relative lea/reference or immediate = code address */
@@ -73,8 +74,10 @@ typedef struct mg_scan_ctx {
 	size_t ncode;
 
 	GHashTable *slot_pages;    /* page address -> 4 KiB copy (or NULL: unreadable) */
-	GHashTable *evidence_seen; /* "feature:address" already recorded */
+	GHashTable *evidence_seen; /* "feature:address" recorded (for --explain) */
+	bool example_kept[MG_FEATURE_SET_BITS + 1];  /* one example per feature; last: unknown */
 	GPtrArray *evidence;       /* mg_evidence * */
+	GHashTable *unresolved;    /* lazily bound symbols no module defines */
 } mg_scan_ctx;
 
 /* --- scan.c ------------------------------------------------------------------ */

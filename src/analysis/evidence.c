@@ -25,6 +25,7 @@ static const char *const reason_names[MG_WHY_COUNT] = {
 	[MG_WHY_JIT]         = "anonymous executable memory",
 	[MG_WHY_OPAQUE]      = "unparsed executable file",
 	[MG_WHY_FULL]        = "full sweep",
+	[MG_WHY_DLSYM]       = "exported (dlsym is reachable)",
 	[MG_WHY_DIRECT]      = "call/jmp",
 	[MG_WHY_CODE_REF]    = "address taken",
 	[MG_WHY_SLOT]        = "pointer slot",
@@ -118,13 +119,11 @@ static bool want_site(mg_scan_ctx *cx, mg_feature_id f, uint64_t ip)
 		g_hash_table_add(cx->evidence_seen, g_strdup(key));
 		return true;
 	}
-	/* One example per feature (and a few unclassified instructions). */
-	size_t idx = f == MG_FEATURE_NONE ? MG_FEATURE_SET_BITS - 1 : (size_t)f;
-	char key[32];
-	snprintf(key, sizeof(key), "ex:%zu", idx);
-	if (g_hash_table_contains(cx->evidence_seen, key))
+	/* One example per feature (and one unclassified instruction). */
+	size_t idx = f == MG_FEATURE_NONE ? MG_FEATURE_SET_BITS : (size_t)f;
+	if (cx->example_kept[idx])
 		return false;
-	g_hash_table_add(cx->evidence_seen, g_strdup(key));
+	cx->example_kept[idx] = true;
 	return true;
 }
 

@@ -40,6 +40,10 @@ void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
 bool mg_reach_address(mg_scan_ctx *cx, uint64_t addr, mg_reason why,
 		      uint32_t parent, uint32_t detail)
 {
+	/* Most edges (jcc, loops) stay inside the unit being decoded. */
+	if (parent != MG_NO_UNIT && addr >= cx->map.units[parent].start &&
+	    addr < cx->map.units[parent].end)
+		return true;
 	uint32_t unit = mg_codemap_find(&cx->map, addr);
 	if (unit == MG_NO_UNIT)
 		return false;
@@ -191,6 +195,7 @@ static int init_ctx(mg_scan_ctx *cx, mg_image *img, const mg_scan_options *opt,
 	cx->slot_pages = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free);
 	cx->evidence_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	cx->evidence = g_ptr_array_new();
+	cx->unresolved = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	if (cx->res == NULL)
 		return mg_fail(err, MG_ERR_INTERNAL, "out of memory (scan result)");
 	return 0;
@@ -206,6 +211,8 @@ static void free_ctx(mg_scan_ctx *cx)
 		g_hash_table_destroy(cx->slot_pages);
 	if (cx->evidence_seen)
 		g_hash_table_destroy(cx->evidence_seen);
+	if (cx->unresolved)
+		g_hash_table_destroy(cx->unresolved);
 	for (size_t i = 0; i < cx->ncode; i++)
 		free(cx->code[i].bytes);
 	free(cx->code);
@@ -221,6 +228,84 @@ static void free_ctx(mg_scan_ctx *cx)
 		g_ptr_array_free(cx->evidence, TRUE);
 	}
 	mg_scan_result_free(cx->res);
+}
+
+/* One warning for all lazily bound symbols no loaded module defines:
+ * weak references (libstdc++'s _ITM_*) or a library a later dlopen loads. */
+static void warn_unresolved(mg_scan_ctx *cx)
+{
+	guint n = g_hash_table_size(cx->unresolved);
+	if (n == 0)
+		return;
+	GList *names = g_list_sort(g_hash_table_get_keys(cx->unresolved),
+				   (GCompareFunc)strcmp);
+	GString *s = g_string_new(NULL);
+	guint shown = 0;
+	for (GList *l = names; l && shown < 5; l = l->next, shown++)
+		g_string_append_printf(s, "%s%s", shown ? ", " : "", (char *)l->data);
+	mg_image_warn(cx->img, "%u lazily bound symbol(s) have no definition in any "
+		      "loaded module (weak references, or a library loaded later): %s%s",
+		      n, s->str, n > shown ? ", ..." : "");
+	g_string_free(s, TRUE);
+	g_list_free(names);
+}
+
+/* The names through which a process looks symbols up at run time. */
+static const char *const dlsym_entries[] = { "dlsym", "dlvsym", "__libc_dlsym" };
+
+static bool dlsym_reachable(mg_scan_ctx *cx)
+{
+	for (size_t i = 0; i < cx->map.nmodules; i++) {
+		const mg_loaded_module *lm = &cx->map.modules[i];
+		for (size_t k = 0; k < sizeof(dlsym_entries) / sizeof(dlsym_entries[0]); k++) {
+			const mg_function *f = mg_module_lookup_export(lm->module, dlsym_entries[k]);
+			if (f == NULL)
+				continue;
+			uint32_t u = mg_codemap_find(&cx->map, f->start + lm->bias);
+			if (u != MG_NO_UNIT && cx->state[u].done)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * dlsym can return any exported function of any loaded module, by a name
+ * computed at run time: once it is reachable, so are they (an IFUNC export
+ * through its resolver, hence conservatively every variant it can pick).
+ */
+static void widen_for_dlsym(mg_scan_ctx *cx)
+{
+	if (cx->opt->method == MG_METHOD_FULL || !dlsym_reachable(cx))
+		return;
+	if (cx->opt->assume_no_dlsym) {
+		mg_image_warn(cx->img, "dlsym is reachable but --assume-no-dlsym was "
+			      "given: functions only dlsym could return are not counted");
+		return;
+	}
+	size_t added = 0;
+	for (size_t i = 0; i < cx->map.nmodules; i++) {
+		const mg_loaded_module *lm = &cx->map.modules[i];
+		for (size_t f = 0; f < lm->module->nfuncs; f++) {
+			const mg_function *fn = &lm->module->funcs[f];
+			if (!fn->exported)
+				continue;
+			uint32_t u = mg_codemap_find(&cx->map, fn->start + lm->bias);
+			if (u != MG_NO_UNIT && !cx->state[u].queued)
+				added++;
+			mg_reach_address(cx, fn->start + lm->bias, MG_WHY_DLSYM, MG_NO_UNIT, 0);
+		}
+	}
+	cx->res->dlsym_widened = added;
+}
+
+static void drain(mg_scan_ctx *cx, guint *head)
+{
+	for (; *head < cx->queue->len; (*head)++) {
+		uint32_t unit = g_array_index(cx->queue, uint32_t, *head);
+		cx->state[unit].done = 1;
+		mg_decode_unit(cx, unit);
+	}
 }
 
 /* Move evidence and warnings into the result (the context gives them up). */
@@ -272,6 +357,7 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 	    mg_codemap_build(img, &cx.map, err) != 0 ||
 	    build_code_caches(&cx, err) != 0)
 		goto fail;
+	double t_map = now_ms();
 	cx.state = calloc(cx.map.nunits ? cx.map.nunits : 1, sizeof(*cx.state));
 	if (cx.state == NULL) {
 		mg_fail(err, MG_ERR_INTERNAL, "out of memory (unit state)");
@@ -279,14 +365,19 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 	}
 	if (mg_add_roots(&cx, err) != 0)
 		goto fail;
-	for (guint head = 0; head < cx.queue->len; head++) {
-		uint32_t unit = g_array_index(cx.queue, uint32_t, head);
-		cx.state[unit].done = 1;
-		mg_decode_unit(&cx, unit);
-	}
+	double t_roots = now_ms();
+	guint head = 0;
+	drain(&cx, &head);
+	widen_for_dlsym(&cx);
+	drain(&cx, &head);
+	warn_unresolved(&cx);
 	add_state_features(&cx);
+	double t_decode = now_ms();
 	if (finish_result(&cx, err) != 0)
 		goto fail;
+	cx.res->stats.codemap_ms = t_map - t0;
+	cx.res->stats.roots_ms = t_roots - t_map;
+	cx.res->stats.decode_ms = t_decode - t_roots;
 	cx.res->stats.wall_ms = now_ms() - t0;
 	*out = cx.res;
 	cx.res = NULL;

@@ -31,6 +31,9 @@ typedef struct mg_scan_options {
 	/* Features usable on the source host; required features are
 	 * intersected with it.  NULL: read this host's profile. */
 	const mg_feature_set *host_features;
+	/* Unsound shortcut, off by default: when dlsym is reachable, do not
+	 * treat every exported function as a possible dlsym result. */
+	bool assume_no_dlsym;
 } mg_scan_options;
 
 /* One instruction that needs a feature, and how it was reached. */
@@ -53,6 +56,9 @@ typedef struct mg_scan_stats {
 	uint64_t bytes_decoded;
 	uint64_t instructions_decoded;
 	size_t modules;
+	double codemap_ms;     /* parsing ELF files, cutting units */
+	double roots_ms;       /* registers, stacks, memory words */
+	double decode_ms;      /* worklist: reading code, decoding, edges */
 } mg_scan_stats;
 
 typedef struct mg_scan_result {
@@ -65,6 +71,7 @@ typedef struct mg_scan_result {
 	mg_evidence *evidence;
 	size_t nevidence;
 	size_t unknown_isa_sites;      /* instructions Zydis could not classify */
+	size_t dlsym_widened;          /* exported functions added because dlsym is reachable */
 	mg_scan_stats stats;
 	char **warnings;
 	size_t nwarnings;

@@ -51,6 +51,8 @@ static void scan_usage(FILE *out)
 		"  --criu-dir DIR           analyse a CRIU checkpoint instead of a live process\n"
 		"  --root DIR               resolve the checkpoint's mapped files under DIR (default /)\n"
 		"  --wait MS                with COMMAND: let it run MS milliseconds first (default 300)\n"
+		"  --assume-no-dlsym        UNSOUND: even if dlsym is reachable, do not count the\n"
+		"                           exported functions only dlsym could return\n"
 		"\n"
 		"Exit status: 0 ok, 2 bad arguments, 3 no such process, 4 permission denied,\n"
 		"5 unsupported process, 6 process vanished, 7 unreadable file, 9 internal error.\n");
@@ -73,6 +75,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 		{ "method",   required_argument, NULL, 'm' },
 		{ "json",     no_argument,       NULL, 'j' },
 		{ "explain",  required_argument, NULL, 'e' },
+		{ "assume-no-dlsym", no_argument, NULL, 'D' },
 		{ "output",   required_argument, NULL, 'o' },
 		{ "criu-dir", required_argument, NULL, 'c' },
 		{ "root",     required_argument, NULL, 'r' },
@@ -84,9 +87,18 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 	a->opt.method = MG_METHOD_REACHABLE;
 	a->opt.explain = MG_FEATURE_NONE;
 	a->wait_ms = 300;
+	/* `-- COMMAND ARGS`: options are only those before the `--`. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			if (i + 1 < argc)
+				a->spawn_argv = argv + i + 1;
+			argc = i;
+			break;
+		}
+	}
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (strcmp(optarg, "reachable") == 0)
@@ -97,6 +109,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 				return fprintf(stderr, "migratable: --method must be 'reachable' or 'full'\n"), -1;
 			break;
 		case 'j': a->json = true; break;
+		case 'D': a->opt.assume_no_dlsym = true; break;
 		case 'o': a->output = optarg; break;
 		case 'c': a->criu_dir = optarg; break;
 		case 'r': a->root = optarg; break;
@@ -114,6 +127,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 			scan_usage(stdout);
 			exit(0);
 		default:
+			fprintf(stderr, "migratable: try 'migratable scan --help'\n");
 			return -1;
 		}
 	}
@@ -123,8 +137,9 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 			return fprintf(stderr, "migratable: --criu-dir takes no PID\n"), -1;
 		return 0;
 	}
-	if (optind > 0 && strcmp(argv[optind - 1], "--") == 0 && rest > 0) {
-		a->spawn_argv = argv + optind;
+	if (a->spawn_argv) {
+		if (rest != 0)
+			return fprintf(stderr, "migratable: give a PID or -- COMMAND, not both\n"), -1;
 		return 0;
 	}
 	if (rest != 1 || parse_pid(argv[optind], &a->pid) != 0) {
@@ -184,10 +199,11 @@ static void print_feature_line(FILE *out, const mg_scan_result *r, mg_feature_id
 static void print_human(FILE *out, const mg_scan_result *r)
 {
 	fprintf(out, "%s: method %s, %zu thread(s), paused %.2f ms, %zu of %zu functions "
-		"reachable, %.1f MB decoded in %.0f ms\n",
+		"reachable, %.1f MB decoded, %.0f ms (ELF %.0f, roots %.0f, decode %.0f)\n",
 		r->source, mg_scan_method_name(r->method), r->stats.threads,
 		r->stats.pause_ms, r->stats.functions_reachable, r->stats.functions_total,
-		r->stats.bytes_decoded / 1e6, r->stats.wall_ms);
+		r->stats.bytes_decoded / 1e6, r->stats.wall_ms, r->stats.codemap_ms,
+		r->stats.roots_ms, r->stats.decode_ms);
 	mg_feature_set lvl;
 	int level = 0;
 	for (int l = 1; l <= 4; l++)
@@ -210,6 +226,9 @@ static void print_human(FILE *out, const mg_scan_result *r)
 			print_feature_line(out, r, f);
 		}
 	}
+	if (r->dlsym_widened)
+		fprintf(out, "dlsym is reachable: %zu exported functions counted as possible "
+			"dlsym results (--assume-no-dlsym to skip, unsound)\n", r->dlsym_widened);
 	if (r->unknown_isa_sites)
 		fprintf(out, "unclassified instructions: %zu (see --json evidence)\n",
 			r->unknown_isa_sites);
@@ -267,10 +286,8 @@ static int emit(const struct scan_args *a, const mg_scan_result *r)
 int cmd_scan(int argc, char **argv)
 {
 	struct scan_args a;
-	if (parse_args(argc, argv, &a) != 0) {
-		scan_usage(stderr);
-		return MG_ERR_USAGE;
-	}
+	if (parse_args(argc, argv, &a) != 0)
+		return MG_ERR_USAGE;   /* parse_args printed the one-line reason */
 	double t0 = now_ms();
 	mg_error err = { 0 };
 	mg_image *img = NULL;
@@ -299,7 +316,7 @@ int cmd_scan(int argc, char **argv)
 	}
 	if (rc != 0)
 		return cli_report(&err);
-	res->stats.wall_ms = now_ms() - t0;
+	res->stats.wall_ms = now_ms() - t0;   /* whole command, snapshot included */
 	rc = emit(&a, res);
 	mg_scan_result_free(res);
 	return rc;

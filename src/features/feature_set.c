@@ -59,7 +59,11 @@ size_t mg_fset_count(const mg_feature_set *s)
 
 mg_feature_id mg_fset_next(const mg_feature_set *s, mg_feature_id after)
 {
-	int start = after < 0 ? 0 : after + 1;
+	int start;
+
+	if (after >= MG_FEATURE_SET_BITS - 1)
+		return MG_FEATURE_NONE;
+	start = after < 0 ? 0 : after + 1;
 
 	for (int w = start / 64; w < WORDS; w++) {
 		uint64_t word = s->bits[w];

@@ -160,7 +160,8 @@ static void test_bad_pids(void **state)
 {
 	(void)state;
 	char *out = NULL;
-	assert_int_equal(scan(999999999, NULL, NULL, NULL, &out), 2);   /* not a valid pid */
+	char *bad[] = { (char *)tu_migratable_bin(), "scan", "12abc", NULL };
+	assert_int_equal(tu_run(bad, &out, NULL), 2);                    /* not a PID */
 	free(out);
 	char *argv[] = { (char *)tu_migratable_bin(), "scan", "4000000", NULL };
 	char *err = NULL;
