@@ -180,18 +180,37 @@ static int build_bps(oracle *o, mg_image *img, mg_error *err)
 
 /* --- writing target memory ---------------------------------------------------- */
 
-static int poke_byte(oracle *o, int fd, pid_t pid, uint64_t addr, uint8_t v)
+/* Write one byte of the target: through /proc/PID/mem, or in word mode
+ * with PEEK/POKEDATA via `tid`, which must be a stopped tracee sharing
+ * the target's memory. */
+static int poke_byte(oracle *o, int fd, pid_t tid, uint64_t addr, uint8_t v)
 {
-	if (o->opt->poke == MG_POKE_WORD && pid == o->pid) {
+	if (o->opt->poke == MG_POKE_WORD && fd == o->mem_fd && tid > 0) {
 		uint64_t w = addr & ~7ull;
 		errno = 0;
-		long word = ptrace(PTRACE_PEEKDATA, pid, (void *)w, NULL);
-		if (errno != 0)
-			return -1;
-		((uint8_t *)&word)[addr - w] = v;
-		return ptrace(PTRACE_POKEDATA, pid, (void *)w, (void *)word) == 0 ? 0 : -1;
+		long word = ptrace(PTRACE_PEEKDATA, tid, (void *)w, NULL);
+		if (errno == 0) {
+			((uint8_t *)&word)[addr - w] = v;
+			if (ptrace(PTRACE_POKEDATA, tid, (void *)w, (void *)word) == 0)
+				return 0;
+		}
+		/* fall back to the memory file: a byte must never stay half-done */
 	}
 	return pwrite(fd, &v, 1, (off_t)addr) == 1 ? 0 : -1;
+}
+
+/* A stopped tracee sharing the target's memory (for PEEK/POKEDATA), or 0. */
+static pid_t stopped_tid(oracle *o)
+{
+	GHashTableIter it;
+	gpointer v;
+	g_hash_table_iter_init(&it, o->tasks);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		const task *t = v;
+		if (t->state == T_STOPPED && t->kind == K_THREAD)
+			return t->tid;
+	}
+	return 0;
 }
 
 /*
@@ -213,6 +232,7 @@ static void write_page(oracle *o, int fd, pid_t pid, size_t first, size_t last,
 		return;
 	}
 	size_t lo = PAGE, hi = 0, changed = 0;
+	pid_t word_tid = o->opt->poke == MG_POKE_WORD && pid == o->pid ? stopped_tid(o) : 0;
 	for (size_t i = first; i < last; i++) {
 		bp *b = &o->bps[i];
 		size_t off = (size_t)(b->addr - page);
@@ -242,7 +262,7 @@ static void write_page(oracle *o, int fd, pid_t pid, size_t first, size_t last,
 			hi = off + 1;
 		changed++;
 		if (o->opt->poke == MG_POKE_WORD && pid == o->pid) {
-			if (poke_byte(o, fd, pid, b->addr, buf[off]) == 0) {
+			if (poke_byte(o, fd, word_tid, b->addr, buf[off]) == 0) {
 				b->armed = plant;
 				o->res->stats.write_calls++;
 			}
@@ -400,7 +420,7 @@ static bool handle_trap(oracle *o, task *t)
 	if (b == NULL || (!b->armed && !o->res->executed[b->unit]))
 		return false;
 	if (b->armed) {
-		if (poke_byte(o, o->mem_fd, o->pid, b->addr, b->orig) != 0)
+		if (poke_byte(o, o->mem_fd, t->tid, b->addr, b->orig) != 0)
 			warn(o, "cannot restore 0x%" PRIx64 ": %s", b->addr, strerror(errno));
 		b->armed = false;
 	}

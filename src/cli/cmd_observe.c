@@ -73,7 +73,7 @@ static int parse_args(int argc, char **argv, struct observe_args *a)
 	a->poke = MG_POKE_PAGE;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		char *end;
 		switch (c) {
 		case 's':
