@@ -884,6 +884,8 @@ int mg_oracle_observe(pid_t pid, mg_image *img, const mg_codemap *map,
 	for (size_t i = 0; i < o.nbps; i++)
 		o.res->stats.planted += o.bps[i].armed;
 	o.res->stats.plant_ms = now_ms() - t;
+	if (opt->window_open)
+		opt->window_open(opt->window_arg, &o.res->stats);
 	o.t0 = now_ms();
 	resume_all(&o);
 	run_window(&o);

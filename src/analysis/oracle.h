@@ -42,6 +42,8 @@ typedef enum mg_oracle_poke {
 	MG_POKE_WORD       /* PTRACE_POKEDATA, one call per 8-byte word touched */
 } mg_oracle_poke;
 
+struct mg_oracle_stats;
+
 typedef struct mg_oracle_options {
 	double seconds;                      /* observation window (> 0) */
 	mg_oracle_poke poke;
@@ -52,6 +54,11 @@ typedef struct mg_oracle_options {
 	 * SIGTERM and SIGHUP handlers for the window and restores the old
 	 * ones afterwards. */
 	volatile sig_atomic_t *stop;
+	/* Called once every breakpoint is planted, just before the threads
+	 * resume (a driver can start the workload's activity then); may be
+	 * NULL. */
+	void (*window_open)(void *arg, const struct mg_oracle_stats *stats);
+	void *window_arg;
 } mg_oracle_options;
 
 /* One executed unit, in the order first seen. */

@@ -279,6 +279,14 @@ static void print_text(const struct observe_args *a, const mg_codemap *map,
 		printf("warning: %s\n", o->warnings[i]);
 }
 
+/* Drivers wait for this line to start the workload's activity. */
+static void announce_window(void *arg, const struct mg_oracle_stats *s)
+{
+	(void)arg;
+	fprintf(stderr, "observe: window open (%zu breakpoints)\n", s->planted);
+	fflush(stderr);
+}
+
 int cmd_observe(int argc, char **argv)
 {
 	struct observe_args a;
@@ -313,7 +321,8 @@ int cmd_observe(int argc, char **argv)
 	if (mg_codemap_build(img, &map, &err) != 0)
 		goto fail;
 	have_map = true;
-	mg_oracle_options oo = { a.seconds, a.poke, &host.features, NULL };
+	mg_oracle_options oo = { a.seconds, a.poke, &host.features, NULL,
+				announce_window, NULL };
 	if (mg_oracle_observe(a.pid, img, &map, &oo, &o, &err) != 0)
 		goto fail;
 	if (a.check && mg_oracle_check(o, reach, &map, &snd, &err) != 0)
