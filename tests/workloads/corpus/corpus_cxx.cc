@@ -21,7 +21,8 @@ struct Shape {
 struct Square : Shape {
 	__attribute__((noinline)) uint64_t area(uint64_t x) override
 	{
-		__asm__ volatile("vfmadd231ps %%xmm1, %%xmm2, %%xmm0" ::: "xmm0", "xmm1", "xmm2");
+		if (__builtin_cpu_supports("fma"))
+			__asm__ volatile("vfmadd231ps %%xmm1, %%xmm2, %%xmm0" ::: "xmm0", "xmm1", "xmm2");
 		return x * x;
 	}
 };
@@ -29,14 +30,16 @@ struct Square : Shape {
 struct Circle : Shape {
 	__attribute__((noinline)) uint64_t area(uint64_t x) override
 	{
-		__asm__ volatile("vpermb %%zmm1, %%zmm2, %%zmm0" ::: "xmm0", "xmm1", "xmm2");
+		if (__builtin_cpu_supports("avx512vbmi"))
+			__asm__ volatile("vpermb %%zmm1, %%zmm2, %%zmm0" ::: "xmm0", "xmm1", "xmm2");
 		return 3 * x * x;
 	}
 };
 
 __attribute__((noinline)) static uint64_t via_function(uint64_t x)
 {
-	__asm__ volatile("vpdpbusd %%zmm1, %%zmm2, %%zmm0" ::: "xmm0", "xmm1", "xmm2");
+	if (__builtin_cpu_supports("avx512vnni"))
+		__asm__ volatile("vpdpbusd %%zmm1, %%zmm2, %%zmm0" ::: "xmm0", "xmm1", "xmm2");
 	return x + 2;
 }
 

@@ -6,6 +6,7 @@ uint64_t plugin_gfni(uint64_t x);
 
 uint64_t plugin_gfni(uint64_t x)
 {
-	__asm__ volatile("gf2p8affineqb $0, %%xmm1, %%xmm0" ::: "xmm0", "xmm1");
+	if (__builtin_cpu_supports("gfni"))
+		__asm__ volatile("gf2p8affineqb $0, %%xmm1, %%xmm0" ::: "xmm0", "xmm1");
 	return x + 11;
 }

@@ -23,7 +23,6 @@ cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null
 	sleep 0.1
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	wait 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -90,7 +89,8 @@ select json_object('n', count(*)) from t;" >&3 2>/dev/null || break
 gzip|zstd|xz)
 	need "$name"
 	# An endless stream of real bytes (binaries), compressed to nowhere.
-	( while :; do cat /usr/bin/[a-c]* 2>/dev/null; done ) | "$name" -c >/dev/null &
+	# cat dies of SIGPIPE once the compressor is gone: the loop ends.
+	( while cat /usr/bin/[a-c]* 2>/dev/null; do :; done ) | "$name" -c >/dev/null &
 	pid=$!
 	sleep 0.3
 	;;
