@@ -4,6 +4,7 @@
 #   make check           build and run every test (unit + integration)
 #   make check-sanitize  the same tests under AddressSanitizer + UBSan
 #   make fuzz            build the libFuzzer targets (clang)
+#   make demo            scan a demo process it starts, check it against CPU targets
 #   make bench           run the benchmarks in bench/
 #   make install         install the binary (PREFIX=/usr/local)
 #
@@ -65,7 +66,7 @@ WL_LDFLAGS = -L$(BUILD)/workloads -Wl,-rpath,'$$ORIGIN' -Wl,-z,lazy \
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all check check-sanitize test-bins workloads fuzz bench install clean
+.PHONY: all check check-sanitize test-bins workloads fuzz bench demo install clean
 .SECONDARY:
 
 all: $(BIN)
@@ -74,7 +75,7 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: src/process/criu/%.proto
 	@mkdir -p $(BUILD)/gen
 	protoc-c --proto_path=src/process/criu --c_out=$(BUILD)/gen $<
 
-$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c | $(PROTO_H)
 	$(CC) $(filter-out -Werror,$(ALL_CFLAGS)) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c | $(PROTO_H)
@@ -117,16 +118,21 @@ check: test-bins
 check-sanitize:
 	$(MAKE) BUILD=build-san SAN=1 check
 
+# libFuzzer targets: fuzz/fuzz_*.c, each linked with an instrumented library.
+# Run one with e.g. build-fuzz/fuzz/fuzz_profile -max_total_time=60 corpus/
 fuzz:
 	$(MAKE) BUILD=build-fuzz CC=clang \
-	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" $(BUILD)/../build-fuzz/libmigratable.a
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libmigratable.a
 	@mkdir -p build-fuzz/fuzz
 	for f in $(FUZZ_SRC); do \
 	    n=$$(basename $$f .c); \
-	    clang -std=gnu11 $(WARN) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -O1 -g \
+	    clang -std=gnu11 $(WARN) -D_GNU_SOURCE -Isrc -Ibuild-fuzz/gen $(PKG_CFLAGS) -O1 -g \
 	        -fsanitize=fuzzer,address,undefined -o build-fuzz/fuzz/$$n $$f \
 	        build-fuzz/libmigratable.a $(LDLIBS) || exit 1; \
 	done
+
+demo: $(BIN) $(WL_LIBS) $(WL_BIN)
+	scripts/demo.sh $(BUILD)
 
 bench: $(BIN) $(WL_BIN)
 	bench/run.sh $(BUILD)

@@ -54,6 +54,11 @@ typedef struct mg_codemap {
 	 * millions of heap words that are not code are rejected cheaply. */
 	uint64_t *span_start, *span_end;
 	size_t nspans;
+	/* One bit per 2 MiB of the 47-bit user address space: set where any
+	 * code lies.  8 MiB of virtual memory, of which only the pages for
+	 * code regions are ever touched; a heap word is rejected with one
+	 * shift and one load. */
+	uint8_t *region_bits;
 	mg_module **parsed;        /* distinct parsed ELF files (owned) */
 	size_t nparsed;
 } mg_codemap;

@@ -501,9 +501,13 @@ static json_object *hex(uint64_t v)
 	return json_object_new_string(buf);
 }
 
-static json_object *opt_str(const char *s)
+/* A string or JSON null; json-c represents null as a NULL object, so
+ * this cannot use add()'s NULL-means-out-of-memory convention. */
+static int add_opt_str(json_object *obj, const char *key, const char *s)
 {
-	return s ? json_object_new_string(s) : json_object_new_null();
+	if (s != NULL)
+		return add(obj, key, json_object_new_string(s));
+	return json_object_object_add(obj, key, NULL) == 0 ? 0 : -1;
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -577,13 +581,13 @@ static json_object *profile_object(const mg_profile *p)
 	if (o == NULL)
 		return NULL;
 	if (add(o, "schema", json_object_new_string(MG_PROFILE_SCHEMA)) < 0 ||
-	    add(o, "name", opt_str(p->name ? p->name : "unnamed")) < 0 ||
-	    add(o, "vendor", opt_str(p->vendor)) < 0 ||
+	    add_opt_str(o, "name", p->name ? p->name : "unnamed") < 0 ||
+	    add_opt_str(o, "vendor", p->vendor) < 0 ||
 	    add(o, "family", json_object_new_int(p->family)) < 0 ||
 	    add(o, "model", json_object_new_int(p->model)) < 0 ||
 	    add(o, "stepping", json_object_new_int(p->stepping)) < 0 ||
-	    add(o, "brand", opt_str(p->brand)) < 0 ||
-	    add(o, "kernel", opt_str(p->kernel)) < 0 ||
+	    add_opt_str(o, "brand", p->brand) < 0 ||
+	    add_opt_str(o, "kernel", p->kernel) < 0 ||
 	    add(o, "x86_64_level", json_object_new_int(mg_x86_64_level_of(&p->features))) < 0 ||
 	    add(o, "features", name_array(&p->features)) < 0 ||
 	    (!mg_fset_is_empty(&p->unknown) &&

@@ -115,6 +115,11 @@ static int check_ident(int fd, const char *path, uint64_t size, mg_error *err)
 	return 0;
 }
 
+static bool span_in_file(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off <= size && len <= size - off;
+}
+
 static int load_header(mod_ctx *c, mg_error *err)
 {
 	mg_module *m = &c->mp->pub;
@@ -123,6 +128,29 @@ static int load_header(mod_ctx *c, mg_error *err)
 	if (gelf_getehdr(c->elf, &eh) == NULL)
 		return mg_fail(err, MG_ERR_IO, "%s: unreadable ELF header: %s",
 			       c->path, elf_errmsg(-1));
+	/* Structural sanity before judging the machine, so that garbage after
+	 * an ELF magic reads as corrupt rather than as a foreign CPU. */
+	if (eh.e_version != EV_CURRENT || eh.e_ehsize != sizeof(Elf64_Ehdr) ||
+	    (eh.e_phnum != 0 && eh.e_phentsize != sizeof(Elf64_Phdr)) ||
+	    (eh.e_shnum != 0 && eh.e_shentsize != sizeof(Elf64_Shdr)))
+		return mg_fail(err, MG_ERR_IO, "%s: corrupt ELF header (version %u, sizes %u/%u/%u)",
+			       c->path, eh.e_version, eh.e_ehsize, eh.e_phentsize, eh.e_shentsize);
+	/* libelf quietly reports zero sections when the table lies beyond
+	 * the end of the file: a truncated object must not pass for a
+	 * section-less one. */
+	if (eh.e_shoff != 0 &&
+	    !span_in_file(eh.e_shoff, (uint64_t)MAX(eh.e_shnum, 1) * sizeof(Elf64_Shdr),
+			  c->mp->pub.file_size))
+		return mg_fail(err, MG_ERR_IO,
+			       "%s: section header table (offset %#jx, %u entries) lies beyond "
+			       "the end of the file (size %#jx): truncated?",
+			       c->path, (uintmax_t)eh.e_shoff, eh.e_shnum,
+			       (uintmax_t)c->mp->pub.file_size);
+	if (eh.e_phoff != 0 &&
+	    !span_in_file(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr),
+			  c->mp->pub.file_size))
+		return mg_fail(err, MG_ERR_IO,
+			       "%s: program header table lies beyond the end of the file", c->path);
 	if (eh.e_machine != EM_X86_64)
 		return mg_fail(err, MG_ERR_UNSUPPORTED, "%s: ELF machine %u is not x86-64",
 			       c->path, eh.e_machine);
@@ -134,11 +162,6 @@ static int load_header(mod_ctx *c, mg_error *err)
 	m->is_exec = eh.e_type == ET_EXEC;
 	m->entry = eh.e_entry;
 	return 0;
-}
-
-static bool span_in_file(uint64_t off, uint64_t len, uint64_t size)
-{
-	return off <= size && len <= size - off;
 }
 
 static int cmp_segment(const void *a, const void *b)
@@ -271,6 +294,18 @@ static int load_notes(mod_ctx *c)
 			continue;
 		d = elf_getdata_rawchunk(c->elf, (int64_t)ph.p_offset, ph.p_filesz,
 					 ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
+		if (d != NULL)
+			scan_notes(m, d);
+	}
+	/* And through sections, for objects whose notes no PT_NOTE covers
+	 * (idempotent: the first build-id wins, ISA bits are OR-ed). */
+	for (size_t i = 1; i < c->shnum; i++) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!mod_shdr(c, i, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		d = elf_getdata(elf_getscn(c->elf, i), NULL);
 		if (d != NULL)
 			scan_notes(m, d);
 	}

@@ -117,6 +117,22 @@ static void test_minimal_form(void **state)
 	assert_int_equal(mg_fset_count(&p.unknown), 1);
 	assert_int_equal(p.ignored_names, 2);
 	assert_string_equal(p.first_ignored, "frobnicate");
+
+	/* Written back in full form (vendor, brand, kernel null) and re-read:
+	 * same features and unknowns. */
+	char *json = mg_profile_to_json(&p, &err);
+	mg_profile back;
+	if (json == NULL)
+		fail_msg("%s", err.msg);
+	assert_non_null(strstr(json, "\"vendor\": null"));
+	if (mg_profile_from_json(json, strlen(json), "m2.json", &back, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_true(mg_fset_equal(&p.features, &back.features));
+	assert_true(mg_fset_equal(&p.unknown, &back.unknown));
+	assert_null(back.vendor);
+	assert_int_equal(back.family, -1);
+	free(json);
+	mg_profile_free(&back);
 	mg_profile_free(&p);
 }
 
