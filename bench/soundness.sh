@@ -26,7 +26,7 @@ for w in $workloads; do
 	tests/workloads/corpus/drive.sh "$w" "$out/$w.json" "$secs" 2>"$out/$w.err"
 	rc=$?
 	end=$(date +%s.%N)
-	echo "$rc $(echo "$end - $start" | bc)" >"$out/$w.rc"
+	echo "$rc $(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" >"$out/$w.rc"
 	case $rc in
 	0) ;;
 	77) ;;

@@ -381,9 +381,8 @@ static void note_unit_features(oracle *o, uint32_t ui)
 		free(buf);
 		return;
 	}
-	/* Our other breakpoints never lie inside a unit, but a racing
-	 * thread's copy... cannot exist: only this unit's first byte was ours
-	 * and it has just been restored. */
+	/* Breakpoints sit only on unit starts: this unit's own one has just
+	 * been restored, so these are the original bytes. */
 	ZydisDecodedInstruction insn;
 	ZydisDecoderContext dctx;
 	for (size_t off = 0; off < len;) {
@@ -484,7 +483,6 @@ static void handle_status(oracle *o, pid_t tid, int status)
 		return;
 	if (t == NULL)   /* a child whose parent's event we have not seen yet */
 		t = task_add(o, tid, K_UNKNOWN, T_STOPPED);
-	bool first_stop = t->state == T_EXPECTED;
 	t->state = T_STOPPED;
 	int sig = WSTOPSIG(status), event = status >> 16;
 
@@ -494,7 +492,6 @@ static void handle_status(oracle *o, pid_t tid, int status)
 		release_fork_child(o, t);
 		return;
 	}
-	(void)first_stop;
 	switch (event) {
 	case PTRACE_EVENT_STOP:
 		t->group_stop = sig == SIGSTOP || sig == SIGTSTP ||
@@ -711,8 +708,9 @@ static void teardown(oracle *o)
 		warn(o, "some threads did not stop within %.0f ms; restoring anyway",
 		     TEARDOWN_LIMIT_MS);
 	drain_pending_traps(o);
-	if (!o->target_gone || o->res->target_execed == false)
-		write_all(o, o->mem_fd, o->pid, false);
+	/* Only armed bytes are written (none after an exec); writes to an
+	 * exited target fail harmlessly. */
+	write_all(o, o->mem_fd, o->pid, false);
 	g_hash_table_iter_init(&it, o->tasks);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		task *tk = v;
