@@ -464,9 +464,15 @@ static int finish_result(mg_scan_ctx *cx, mg_error *err)
 	r->stats.threads = cx->img->nthreads;
 	r->stats.functions_total = cx->map.nunits;
 	r->stats.modules = cx->map.nmodules;
+	r->unit_reachable = calloc(cx->map.nunits ? cx->map.nunits : 1, 1);
+	if (r->unit_reachable == NULL)
+		return mg_fail(err, MG_ERR_INTERNAL, "out of memory (unit set)");
+	r->nunits = cx->map.nunits;
 	for (size_t u = 0; u < cx->map.nunits; u++)
-		if (cx->state[u].done)
+		if (cx->state[u].done) {
 			r->stats.functions_reachable++;
+			r->unit_reachable[u] = 1;
+		}
 	return r->source ? 0 : mg_fail(err, MG_ERR_INTERNAL, "out of memory");
 }
 

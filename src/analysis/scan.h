@@ -75,6 +75,11 @@ typedef struct mg_scan_result {
 	mg_scan_stats stats;
 	char **warnings;
 	size_t nwarnings;
+	/* Per unit of the image's code map (mg_codemap_build order): 1 if the
+	 * scan decoded it.  Filled by mg_scan_image only (NULL after
+	 * mg_scan_result_load); the oracle compares executed units with it. */
+	uint8_t *unit_reachable;
+	size_t nunits;
 } mg_scan_result;
 
 /* Analyse an image.  The image must stay alive for the call only. */

@@ -45,6 +45,7 @@ void mg_scan_result_free(mg_scan_result *r)
 	for (size_t i = 0; i < r->nwarnings; i++)
 		free(r->warnings[i]);
 	free(r->warnings);
+	free(r->unit_reachable);
 	free(r);
 }
 

@@ -8,6 +8,8 @@
 int cmd_host(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+/* Hidden, intrusive test oracle (int3 on every function). */
+int cmd_observe(int argc, char **argv);
 
 /* Print "migratable: <msg>" on stderr for a failed library call and
  * return its exit code. */

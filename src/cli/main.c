@@ -17,6 +17,7 @@ static const struct command commands[] = {
 	{ "host",  cmd_host,  "describe this machine's usable CPU features (a profile)" },
 	{ "scan",  cmd_scan,  "find the CPU features a live process or CRIU dump can still need" },
 	{ "check", cmd_check, "decide to which targets a process can migrate" },
+	{ "observe", cmd_observe, NULL },   /* hidden test oracle: intrusive */
 };
 
 static void usage(FILE *out)
@@ -29,7 +30,8 @@ static void usage(FILE *out)
 		"\n"
 		"commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-6s %s\n", commands[i].name, commands[i].summary);
+		if (commands[i].summary)
+			fprintf(out, "  %-6s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\n'migratable <command> --help' describes each command.\n");
 }
 

@@ -1,0 +1,355 @@
+/*
+ * cmd_observe.c - `migratable observe`: a hidden, INTRUSIVE test oracle.
+ *
+ *   migratable observe <PID> [--seconds S] [--json] [--check] [--poke page|word]
+ *
+ * Writes an int3 on the first byte of every unit of the process's code map
+ * and records, for S seconds, which units execute and which CPU features
+ * their code needs.  With --check it first scans the same snapshot
+ * (methods reachable and full) and reports every executed unit the
+ * reachable scan missed: a soundness bug of the analysis.
+ *
+ * Never use it on a process you care about: if the oracle is SIGKILLed,
+ * the remaining int3 bytes stay in the target, which then dies of SIGTRAP.
+ * SIGINT, SIGTERM, SIGHUP, the end of the window and the target's exit
+ * all restore every byte and detach.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/codemap.h"
+#include "analysis/oracle.h"
+#include "analysis/scan.h"
+#include "cli/commands.h"
+#include "features/profile.h"
+#include "process/image.h"
+
+struct observe_args {
+	pid_t pid;
+	double seconds;
+	bool json;
+	bool check;
+	mg_oracle_poke poke;
+};
+
+static void observe_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: migratable observe <PID> [--seconds S] [--json] [--check] [--poke page|word]\n"
+		"\n"
+		"TEST ORACLE, INTRUSIVE: writes an int3 breakpoint on the first byte of every\n"
+		"function of the process and records which ones execute for S seconds\n"
+		"(default 2), with the CPU features of their code.  Every byte is restored\n"
+		"at the end, on SIGINT/SIGTERM/SIGHUP and when the process exits; if this\n"
+		"command is SIGKILLed the process will die of SIGTRAP.\n"
+		"\n"
+		"options:\n"
+		"  --seconds S       length of the observation window (default 2)\n"
+		"  --json            print the result as JSON\n"
+		"  --check           scan the same snapshot first (reachable and full) and\n"
+		"                    report executed code the reachable scan missed (exit 1)\n"
+		"  --poke page|word  plant through /proc/PID/mem by page (default) or with\n"
+		"                    PTRACE_POKEDATA per word (for measurements)\n");
+}
+
+static int parse_args(int argc, char **argv, struct observe_args *a)
+{
+	static const struct option longopts[] = {
+		{ "seconds", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "check", no_argument, NULL, 'c' },
+		{ "poke", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	memset(a, 0, sizeof(*a));
+	a->seconds = 2.0;
+	a->poke = MG_POKE_PAGE;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 's':
+			errno = 0;
+			a->seconds = strtod(optarg, &end);
+			if (errno || *end || !(a->seconds > 0) || a->seconds > 3600) {
+				fprintf(stderr, "migratable observe: bad --seconds '%s' "
+					"(want 0 < S <= 3600)\n", optarg);
+				return -1;
+			}
+			break;
+		case 'j': a->json = true; break;
+		case 'c': a->check = true; break;
+		case 'p':
+			if (strcmp(optarg, "page") == 0)
+				a->poke = MG_POKE_PAGE;
+			else if (strcmp(optarg, "word") == 0)
+				a->poke = MG_POKE_WORD;
+			else {
+				fprintf(stderr, "migratable observe: bad --poke '%s' "
+					"(page or word)\n", optarg);
+				return -1;
+			}
+			break;
+		case 'h':
+			observe_usage(stdout);
+			exit(MG_OK);
+		default:
+			observe_usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		observe_usage(stderr);
+		return -1;
+	}
+	char *end;
+	errno = 0;
+	long pid = strtol(argv[optind], &end, 10);
+	if (errno || *end || pid <= 0 || pid > 0x3fffffff) {
+		fprintf(stderr, "migratable observe: bad PID '%s'\n", argv[optind]);
+		return -1;
+	}
+	a->pid = (pid_t)pid;
+	return 0;
+}
+
+static json_object *fset_json(const mg_feature_set *s)
+{
+	json_object *arr = json_object_new_array();
+	for (mg_feature_id f = mg_fset_next(s, -1); f >= 0; f = mg_fset_next(s, f))
+		json_object_array_add(arr, json_object_new_string(mg_feature_get(f)->name));
+	return arr;
+}
+
+static json_object *hex(uint64_t v)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+	return json_object_new_string(buf);
+}
+
+static json_object *stats_json(const mg_oracle_stats *s)
+{
+	json_object *j = json_object_new_object();
+	json_object_object_add(j, "units", json_object_new_int64((int64_t)s->units));
+	json_object_object_add(j, "planted", json_object_new_int64((int64_t)s->planted));
+	json_object_object_add(j, "skipped_boundary", json_object_new_int64((int64_t)s->skipped_boundary));
+	json_object_object_add(j, "skipped_other", json_object_new_int64((int64_t)s->skipped_other));
+	json_object_object_add(j, "pages_written", json_object_new_int64((int64_t)s->pages_written));
+	json_object_object_add(j, "write_calls", json_object_new_int64((int64_t)s->write_calls));
+	json_object_object_add(j, "plant_ms", json_object_new_double(s->plant_ms));
+	json_object_object_add(j, "restore_ms", json_object_new_double(s->restore_ms));
+	json_object_object_add(j, "window_ms", json_object_new_double(s->window_ms));
+	json_object_object_add(j, "traps", json_object_new_int64((int64_t)s->traps));
+	json_object_object_add(j, "foreign_signals", json_object_new_int64((int64_t)s->foreign_signals));
+	json_object_object_add(j, "threads", json_object_new_int64((int64_t)s->threads));
+	json_object_object_add(j, "new_threads", json_object_new_int64((int64_t)s->new_threads));
+	json_object_object_add(j, "forks_cleaned", json_object_new_int64((int64_t)s->forks_cleaned));
+	json_object_object_add(j, "left_planted", json_object_new_int64((int64_t)s->left_planted));
+	return j;
+}
+
+static json_object *scan_json(const mg_scan_result *r)
+{
+	json_object *j = json_object_new_object();
+	json_object_object_add(j, "required", fset_json(&r->required));
+	json_object_object_add(j, "required_count",
+			       json_object_new_int64((int64_t)mg_fset_count(&r->required)));
+	json_object_object_add(j, "units_reachable",
+			       json_object_new_int64((int64_t)r->stats.functions_reachable));
+	json_object_object_add(j, "units_total",
+			       json_object_new_int64((int64_t)r->stats.functions_total));
+	return j;
+}
+
+static json_object *result_json(const struct observe_args *a, const mg_codemap *map,
+				 const mg_oracle_result *o, const mg_scan_result *reach,
+				 const mg_scan_result *full, const mg_soundness *snd)
+{
+	json_object *j = json_object_new_object();
+	json_object_object_add(j, "pid", json_object_new_int(a->pid));
+	json_object_object_add(j, "seconds", json_object_new_double(a->seconds));
+	json_object_object_add(j, "target_exited", json_object_new_boolean(o->target_exited));
+	json_object_object_add(j, "target_execed", json_object_new_boolean(o->target_execed));
+	json_object_object_add(j, "interrupted", json_object_new_boolean(o->interrupted));
+	json_object_object_add(j, "stats", stats_json(&o->stats));
+	json_object *ex = json_object_new_array();
+	for (size_t i = 0; i < o->nhits; i++) {
+		const mg_oracle_hit *h = &o->hits[i];
+		char name[256];
+		mg_unit_name(map, h->unit, name, sizeof(name));
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "module",
+				       json_object_new_string(mg_oracle_unit_module(map, h->unit)));
+		json_object_object_add(e, "name", json_object_new_string(name));
+		json_object_object_add(e, "address", hex(map->units[h->unit].start));
+		json_object_object_add(e, "tid", json_object_new_int(h->tid));
+		json_object_object_add(e, "return_address", hex(h->return_address));
+		if (reach)
+			json_object_object_add(e, "reachable", json_object_new_boolean(
+				reach->unit_reachable[h->unit] != 0));
+		json_object_array_add(ex, e);
+	}
+	json_object_object_add(j, "executed", ex);
+	json_object_object_add(j, "features_seen", fset_json(&o->seen));
+	json_object_object_add(j, "features_required", fset_json(&o->required));
+	json_object_object_add(j, "unknown_isa_sites",
+			       json_object_new_int64((int64_t)o->unknown_isa_sites));
+	if (reach && full && snd) {
+		json_object *s = json_object_new_object();
+		json_object_object_add(s, "reachable", scan_json(reach));
+		json_object_object_add(s, "full", scan_json(full));
+		json_object_object_add(j, "scan", s);
+		json_object *sd = json_object_new_object();
+		json_object_object_add(sd, "executed", json_object_new_int64((int64_t)snd->executed));
+		json_object_object_add(sd, "executed_reachable",
+				       json_object_new_int64((int64_t)snd->executed_reachable));
+		json_object *ms = json_object_new_array();
+		for (size_t i = 0; i < snd->nmisses; i++) {
+			const mg_oracle_miss *m = &snd->misses[i];
+			json_object *e = json_object_new_object();
+			json_object_object_add(e, "module", json_object_new_string(m->module));
+			json_object_object_add(e, "name", json_object_new_string(m->name));
+			json_object_object_add(e, "address", hex(m->address));
+			json_object_object_add(e, "why", json_object_new_string(m->why ? m->why : "?"));
+			json_object_array_add(ms, e);
+		}
+		json_object_object_add(sd, "unit_misses", ms);
+		json_object_object_add(sd, "feature_misses", fset_json(&snd->feature_misses));
+		json_object_object_add(j, "soundness", sd);
+	}
+	json_object *w = json_object_new_array();
+	for (size_t i = 0; i < o->nwarnings; i++)
+		json_object_array_add(w, json_object_new_string(o->warnings[i]));
+	json_object_object_add(j, "warnings", w);
+	return j;
+}
+
+static void print_set(const char *label, const mg_feature_set *s)
+{
+	char *str = mg_fset_to_string(s);
+	printf("%-26s %s\n", label, str && *str ? str : "(none)");
+	free(str);
+}
+
+static void print_text(const struct observe_args *a, const mg_codemap *map,
+		       const mg_oracle_result *o, const mg_scan_result *reach,
+		       const mg_scan_result *full, const mg_soundness *snd)
+{
+	const mg_oracle_stats *s = &o->stats;
+	printf("pid %d observed %.2f s%s%s\n", (int)a->pid, s->window_ms / 1e3,
+	       o->target_exited ? " (target exited)" : "",
+	       o->interrupted ? " (interrupted)" : "");
+	printf("breakpoints: %zu planted of %zu units (%zu gaps not at an instruction "
+	       "start, %zu other skipped) in %.1f ms, %zu pages, %zu writes; "
+	       "restored in %.1f ms\n", s->planted, s->units, s->skipped_boundary,
+	       s->skipped_other, s->plant_ms, s->pages_written, s->write_calls,
+	       s->restore_ms);
+	printf("executed units: %zu (%zu traps, %zu threads, %zu foreign signals)\n",
+	       o->nhits, s->traps, s->threads, s->foreign_signals);
+	for (size_t i = 0; i < o->nhits; i++) {
+		char name[256];
+		mg_unit_name(map, o->hits[i].unit, name, sizeof(name));
+		printf("  0x%-14" PRIx64 " %-40s %s%s\n", map->units[o->hits[i].unit].start,
+		       name, mg_oracle_unit_module(map, o->hits[i].unit),
+		       reach && !reach->unit_reachable[o->hits[i].unit] ? "  MISSED BY SCAN" : "");
+	}
+	print_set("features seen:", &o->seen);
+	print_set("features (runnable here):", &o->required);
+	if (reach && full && snd) {
+		print_set("scan reachable requires:", &reach->required);
+		print_set("scan full requires:", &full->required);
+		printf("soundness: %zu of %zu executed units reachable, %zu misses\n",
+		       snd->executed_reachable, snd->executed, snd->nmisses);
+		for (size_t i = 0; i < snd->nmisses; i++)
+			printf("  MISS %s 0x%" PRIx64 " in %s: %s\n", snd->misses[i].name,
+			       snd->misses[i].address, snd->misses[i].module,
+			       snd->misses[i].why ? snd->misses[i].why : "?");
+		print_set("feature misses:", &snd->feature_misses);
+	}
+	for (size_t i = 0; i < o->nwarnings; i++)
+		printf("warning: %s\n", o->warnings[i]);
+}
+
+/* Drivers wait for this line to start the workload's activity. */
+static void announce_window(void *arg, const struct mg_oracle_stats *s)
+{
+	(void)arg;
+	fprintf(stderr, "observe: window open (%zu breakpoints)\n", s->planted);
+	fflush(stderr);
+}
+
+int cmd_observe(int argc, char **argv)
+{
+	struct observe_args a;
+	if (parse_args(argc, argv, &a) != 0)
+		return MG_ERR_USAGE;
+
+	mg_error err = { 0 };
+	mg_image *img = NULL;
+	mg_scan_result *reach = NULL, *full = NULL;
+	mg_oracle_result *o = NULL;
+	mg_codemap map = { 0 };
+	mg_soundness snd = { 0 };
+	int rc = MG_OK;
+	bool have_map = false;
+
+	mg_profile host;
+	mg_profile_init(&host);
+	if (mg_host_profile(&host, "host", &err) != 0)
+		goto fail;
+	mg_live_install_signal_guard();
+	mg_live_options lopt = { .read_sigactions = true };
+	if (mg_live_open(a.pid, &lopt, &img, &err) != 0)
+		goto fail;
+	if (a.check) {
+		mg_scan_options so = { MG_METHOD_REACHABLE, MG_FEATURE_NONE, &host.features };
+		if (mg_scan_image(img, &so, &reach, &err) != 0)
+			goto fail;
+		so.method = MG_METHOD_FULL;
+		if (mg_scan_image(img, &so, &full, &err) != 0)
+			goto fail;
+	}
+	if (mg_codemap_build(img, &map, &err) != 0)
+		goto fail;
+	have_map = true;
+	mg_oracle_options oo = { a.seconds, a.poke, &host.features, NULL,
+				announce_window, NULL };
+	if (mg_oracle_observe(a.pid, img, &map, &oo, &o, &err) != 0)
+		goto fail;
+	if (a.check && mg_oracle_check(o, reach, &map, &snd, &err) != 0)
+		goto fail;
+
+	if (a.json) {
+		json_object *j = result_json(&a, &map, o, reach, full, a.check ? &snd : NULL);
+		puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+						    JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(j);
+	} else {
+		print_text(&a, &map, o, reach, full, a.check ? &snd : NULL);
+	}
+	if (a.check && (snd.nmisses || !mg_fset_is_empty(&snd.feature_misses)))
+		rc = MG_INCOMPATIBLE;
+	goto out;
+fail:
+	rc = cli_report(&err);
+out:
+	mg_soundness_free(&snd);
+	mg_oracle_result_free(o);
+	if (have_map)
+		mg_codemap_free(&map);
+	mg_scan_result_free(reach);
+	mg_scan_result_free(full);
+	if (img)
+		mg_image_free(img);
+	mg_profile_free(&host);
+	return rc;
+}

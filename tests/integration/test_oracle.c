@@ -1,0 +1,334 @@
+/*
+ * test_oracle.c - `migratable observe` never leaves a breakpoint behind.
+ *
+ * The oracle writes an int3 on every function of a real process (the C
+ * corpus program, active: threads, forks, signals, lazy PLT, JIT code).
+ * It is ended by its timeout, and at random moments by SIGINT and SIGTERM;
+ * after each run the target's executable file mappings must equal the
+ * file's bytes (read through /proc/PID/mem), the target must be untraced
+ * and running, and it must finally exit normally (exit status 0, atexit
+ * handler run).  SIGKILL of the oracle cannot be cleaned up (documented in
+ * docs/soundness.md) and is not tested.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "support/testutil.h"
+
+static char corpus[PATH_MAX];
+
+static int build_corpus(void **state)
+{
+	(void)state;
+	snprintf(corpus, sizeof(corpus), "%s", tu_workload_path("corpus"));
+	char *argv[] = { "tests/workloads/corpus/build.sh", corpus, NULL };
+	if (tu_run(argv, NULL, NULL) != 0) {
+		fprintf(stderr, "cannot build the corpus into %s\n", corpus);
+		return -1;
+	}
+	char plugin[PATH_MAX + 32];
+	snprintf(plugin, sizeof(plugin), "%s/corpus_plugin.so", corpus);
+	setenv("PLUGIN", plugin, 1);
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	return 0;
+}
+
+static pid_t spawn_corpus(const char *name)
+{
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/%s", corpus, name);
+	char *argv[] = { path, NULL };
+	return tu_spawn_ready(argv, 5000);
+}
+
+/* Start `migratable observe PID --json ARGS`, stdout to `out`. */
+static pid_t spawn_observe(pid_t target, const char *seconds, const char *extra,
+			   const char *out)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		_exit(127);
+	dup2(fd, STDOUT_FILENO);
+	char pidbuf[16];
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)target);
+	char *argv[8] = { (char *)tu_migratable_bin(), "observe", pidbuf, "--json",
+			  "--seconds", (char *)seconds };
+	if (extra)
+		argv[6] = (char *)extra;
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+static int wait_status(pid_t pid)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return st;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Compare every executable file mapping of pid with its file.  Returns
+ * the number of differing bytes (0 = clean), or -1 if nothing could be
+ * compared.
+ */
+static long text_diff(pid_t pid, size_t *compared)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *maps = fopen(path, "re");
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	int mem = open(path, O_RDONLY | O_CLOEXEC);
+	if (maps == NULL || mem < 0) {
+		if (maps)
+			fclose(maps);
+		if (mem >= 0)
+			close(mem);
+		return -1;
+	}
+	char line[4096 + 256];
+	long diff = 0;
+	*compared = 0;
+	while (fgets(line, sizeof(line), maps)) {
+		uint64_t lo, hi, off;
+		char perms[8], file[4096];
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %4095s",
+			   &lo, &hi, perms, &off, file) != 5 || perms[2] != 'x' ||
+		    file[0] != '/' || strstr(line, "(deleted)"))
+			continue;
+		int fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		struct stat stbuf;
+		if (fstat(fd, &stbuf) != 0 || (uint64_t)stbuf.st_size <= off) {
+			close(fd);
+			continue;
+		}
+		uint64_t len = hi - lo;
+		if (len > (uint64_t)stbuf.st_size - off)
+			len = (uint64_t)stbuf.st_size - off;
+		static uint8_t a[65536], b[65536];
+		for (uint64_t done = 0; done < len;) {
+			size_t n = len - done > sizeof(a) ? sizeof(a) : (size_t)(len - done);
+			if (pread(mem, a, n, (off_t)(lo + done)) != (ssize_t)n ||
+			    pread(fd, b, n, (off_t)(off + done)) != (ssize_t)n) {
+				diff++;
+				break;
+			}
+			for (size_t i = 0; i < n; i++)
+				if (a[i] != b[i]) {
+					if (diff < 5)
+						fprintf(stderr, "  differs: %s+0x%" PRIx64 " mem %02x file %02x\n",
+							file, off + done + i, a[i], b[i]);
+					diff++;
+				}
+			done += n;
+			*compared += n;
+		}
+		close(fd);
+	}
+	fclose(maps);
+	close(mem);
+	return diff;
+}
+
+static void assert_clean_and_alive(pid_t target)
+{
+	size_t compared = 0;
+	long diff = text_diff(target, &compared);
+	assert_int_equal(diff, 0);
+	assert_true(compared > 100000);   /* the program, libc, libm, plugin */
+	char st = tu_proc_state(target);
+	assert_true(st == 'R' || st == 'S');
+	assert_int_equal(tu_tracer_pid(target), 0);
+}
+
+/* Ask the target to exit; it must exit normally (status 0). */
+static void assert_exits_normally(pid_t target)
+{
+	assert_int_equal(kill(target, SIGUSR2), 0);
+	int st = wait_status(target);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static json_object *load_json(const char *path)
+{
+	json_object *j = json_object_from_file(path);
+	assert_non_null(j);
+	return j;
+}
+
+static int64_t stat_of(json_object *j, const char *key)
+{
+	json_object *s, *v;
+	assert_true(json_object_object_get_ex(j, "stats", &s));
+	assert_true(json_object_object_get_ex(s, key, &v));
+	return json_object_get_int64(v);
+}
+
+static void test_timeout_restores_everything(void **state)
+{
+	(void)state;
+	pid_t target = spawn_corpus("corpus_c_lazy");
+	assert_true(target > 0);
+	char out[] = "/tmp/mg-oracle-XXXXXX";
+	int fd = mkstemp(out);
+	assert_true(fd >= 0);
+	close(fd);
+	pid_t obs = spawn_observe(target, "1", NULL, out);
+	sleep_ms(400);
+	kill(target, SIGUSR1);           /* activity inside the window */
+	int st = wait_status(obs);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	json_object *j = load_json(out);
+	assert_true(stat_of(j, "planted") > 1000);
+	assert_true(stat_of(j, "traps") > 20);
+	assert_true(stat_of(j, "new_threads") >= 1);     /* pthread_create in the window */
+	assert_true(stat_of(j, "forks_cleaned") >= 1);   /* fork child got its bytes back */
+	json_object_put(j);
+	unlink(out);
+	assert_clean_and_alive(target);
+	sleep_ms(100);                   /* keeps running (forks, threads) afterwards */
+	assert_clean_and_alive(target);
+	assert_exits_normally(target);
+}
+
+/* End the oracle with `sig` at a random moment, `rounds` times, on one
+ * active target. */
+static void stop_at_random(int sig, int rounds)
+{
+	pid_t target = spawn_corpus("corpus_c_now");
+	assert_true(target > 0);
+	kill(target, SIGUSR1);
+	for (int r = 0; r < rounds; r++) {
+		char out[] = "/tmp/mg-oracle-XXXXXX";
+		int fd = mkstemp(out);
+		assert_true(fd >= 0);
+		close(fd);
+		long delay = 20 + rand() % 600;
+		fprintf(stderr, "  round %d: %s after %ld ms\n", r, strsignal(sig), delay);
+		pid_t obs = spawn_observe(target, "30", NULL, out);
+		sleep_ms(delay);
+		kill(obs, sig);
+		int st = wait_status(obs);
+		/* A signal during the snapshot (before anything is planted)
+		 * ends it with status 130; inside the window it ends the
+		 * window and the oracle reports normally. */
+		assert_true(WIFEXITED(st));
+		assert_true(WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 130);
+		if (WEXITSTATUS(st) == 0) {
+			json_object *j = load_json(out);
+			json_object *v;
+			assert_true(json_object_object_get_ex(j, "interrupted", &v));
+			assert_true(json_object_get_boolean(v));
+			json_object_put(j);
+		}
+		unlink(out);
+		assert_clean_and_alive(target);
+	}
+	assert_exits_normally(target);
+}
+
+static void test_sigint_restores_everything(void **state)
+{
+	(void)state;
+	stop_at_random(SIGINT, 3);
+}
+
+static void test_sigterm_restores_everything(void **state)
+{
+	(void)state;
+	stop_at_random(SIGTERM, 3);
+}
+
+/* The target exits inside the window (atexit handler under breakpoints):
+ * the oracle notices, reports it and exits cleanly. */
+static void test_target_exit_ends_window(void **state)
+{
+	(void)state;
+	pid_t target = spawn_corpus("corpus_c_now");
+	assert_true(target > 0);
+	char out[] = "/tmp/mg-oracle-XXXXXX";
+	int fd = mkstemp(out);
+	assert_true(fd >= 0);
+	close(fd);
+	pid_t obs = spawn_observe(target, "20", NULL, out);
+	sleep_ms(300);
+	kill(target, SIGUSR1);
+	sleep_ms(200);
+	kill(target, SIGUSR2);
+	int st = wait_status(obs);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	json_object *j = load_json(out), *v, *ex;
+	assert_true(json_object_object_get_ex(j, "target_exited", &v));
+	assert_true(json_object_get_boolean(v));
+	assert_true(json_object_object_get_ex(j, "executed", &ex));
+	bool saw_atexit = false;
+	for (size_t i = 0; i < json_object_array_length(ex); i++) {
+		json_object *name;
+		json_object_object_get_ex(json_object_array_get_idx(ex, i), "name", &name);
+		saw_atexit |= strcmp(json_object_get_string(name), "at_exit_movbe") == 0;
+	}
+	assert_true(saw_atexit);
+	json_object_put(j);
+	unlink(out);
+	st = wait_status(target);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void test_bad_arguments(void **state)
+{
+	(void)state;
+	char *a1[] = { (char *)tu_migratable_bin(), "observe", NULL };
+	char *a2[] = { (char *)tu_migratable_bin(), "observe", "1x", NULL };
+	char *a3[] = { (char *)tu_migratable_bin(), "observe", "1", "--seconds", "0", NULL };
+	char *a4[] = { (char *)tu_migratable_bin(), "observe", "999999999", NULL };
+	assert_int_equal(tu_run(a1, NULL, NULL), 2);
+	assert_int_equal(tu_run(a2, NULL, NULL), 2);
+	assert_int_equal(tu_run(a3, NULL, NULL), 2);
+	assert_int_equal(tu_run(a4, NULL, NULL), 3);   /* no such process */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_timeout_restores_everything),
+		cmocka_unit_test(test_sigint_restores_everything),
+		cmocka_unit_test(test_sigterm_restores_everything),
+		cmocka_unit_test(test_target_exit_ends_window),
+	};
+	return cmocka_run_group_tests(tests, build_corpus, NULL);
+}
