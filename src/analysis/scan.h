@@ -81,8 +81,18 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 /* Serialise as the documented `scan --json` object (newly allocated). */
 char *mg_scan_result_to_json(const mg_scan_result *r, mg_error *err);
 
-/* Read a saved `scan --json` file back (for `check --requirements`). */
+/*
+ * Read a saved `scan --json` file back (for `check --requirements`).
+ * Types are checked; an unknown feature name is an MG_ERR_USAGE error
+ * naming the file and the feature (dropping it would be unsound).
+ * Only "required_features" is mandatory, so a hand-written
+ * {"required_features": ["avx2"]} is a valid requirements file.
+ */
 int mg_scan_result_load(const char *path, mg_scan_result **out, mg_error *err);
+
+/* The same from memory; `origin` names the text in error messages. */
+int mg_scan_result_from_json(const char *text, size_t len, const char *origin,
+			     mg_scan_result **out, mg_error *err);
 
 void mg_scan_result_free(mg_scan_result *r);
 

@@ -51,6 +51,14 @@ typedef struct mg_profile {
 	mg_feature_set features;   /* usable features */
 	mg_feature_set unknown;    /* features this profile cannot decide */
 	char *origin;              /* file it was read from, or "host", "x86-64-v3", ... */
+	/*
+	 * Feature names a file listed that this build's feature table does not
+	 * know (a newer catalog).  They are ignored: a target then looks less
+	 * capable than it is, which can only make a verdict more cautious.
+	 * Callers may warn with these; first_ignored is NULL when none.
+	 */
+	size_t ignored_names;
+	char *first_ignored;
 } mg_profile;
 
 /* --- recorded CPUID --------------------------------------------------------- */
@@ -63,10 +71,26 @@ int mg_cpuid_dump_add(mg_cpuid_dump *d, uint32_t leaf, uint32_t subleaf,
 /*
  * Look a leaf up.  Follows CPUID's own rule for leaves beyond the maximum:
  * returns NULL (not garbage) when `leaf` is above the maximum basic or
- * extended leaf recorded in leaf 0 / 0x80000000.
+ * extended leaf recorded in leaf 0 / 0x80000000 (or when that maximum is
+ * unrecorded), and for a subleaf of leaf 7, 0x14, 0x17, 0x18, 0x1D or 0x24
+ * above the highest one its subleaf 0 EAX declares.
  */
 const mg_cpuid_leaf *mg_cpuid_dump_find(const mg_cpuid_dump *d, uint32_t leaf,
 					uint32_t subleaf);
+
+/*
+ * Look a leaf up exactly as recorded, ignoring the maximum-leaf rule (for
+ * duplicate checks and for the maximum leaves themselves); NULL if absent.
+ */
+const mg_cpuid_leaf *mg_cpuid_dump_find_raw(const mg_cpuid_dump *d,
+					    uint32_t leaf, uint32_t subleaf);
+
+/*
+ * Highest valid leaf of the range starting at `base` (0, 0x40000000,
+ * 0x80000000, 0xC0000000), read from that range's first leaf; 0 when the
+ * range is not recorded or its maximum is implausible (outside base..base+0xFF).
+ */
+uint32_t mg_cpuid_dump_max_leaf(const mg_cpuid_dump *d, uint32_t base);
 
 void mg_cpuid_dump_free(mg_cpuid_dump *d);
 
@@ -87,8 +111,19 @@ int mg_profile_fill_identity(mg_profile *p, mg_error *err);
 
 /* --- the host --------------------------------------------------------------- */
 
-/* Read this machine's CPUID, XCR0 and kernel version into a new profile. */
+/*
+ * Read this machine's CPUID, XCR0 and kernel version into a new profile
+ * (mg_profile_init is done here; mg_profile_free it).  `name` NULL means
+ * the host name.  amx_permitted asks the kernel (arch_prctl) whether a
+ * process may use AMX tile data: already permitted, or granted on request
+ * when the kernel supports it (the request enlarges this process's signal
+ * frames, nothing else).
+ */
 int mg_host_profile(mg_profile *out, const char *name, mg_error *err);
+
+/* Append this CPU's CPUID leaves (every defined leaf and subleaf, none above
+ * a range's maximum) to `d`. */
+int mg_host_cpuid(mg_cpuid_dump *d, mg_error *err);
 
 /* --- files ------------------------------------------------------------------ */
 

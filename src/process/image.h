@@ -122,6 +122,26 @@ void mg_image_warn(mg_image *img, const char *fmt, ...)
 /* Free everything, including source-private state. */
 void mg_image_free(mg_image *img);
 
+/* --- /proc/PID/maps text (live_maps.c) ---------------------------------------- */
+
+/* Longest maps line accepted: fixed fields plus a PATH_MAX path and the
+ * " (deleted)" suffix.  Longer lines are rejected, never truncated. */
+#define MG_MAPS_LINE_MAX (4096 + 256)
+
+/*
+ * Parse the text of a /proc/PID/maps file (len bytes, need not be
+ * NUL-terminated) into a malloc'd array sorted by start.  Strict: every
+ * field must be present and well-formed, ranges must be non-empty,
+ * ascending and non-overlapping; anything else is MG_ERR_IO naming the
+ * line.  Empty text gives *out = NULL, *nout = 0 (a process without mm).
+ * Free the result with mg_maps_free().
+ */
+int mg_maps_parse(const char *text, size_t len, mg_mapping **out, size_t *nout,
+		  mg_error *err);
+
+/* Free an array returned by mg_maps_parse(). */
+void mg_maps_free(mg_mapping *maps, size_t n);
+
 /* --- live processes (live.c) ------------------------------------------------- */
 
 typedef struct mg_live_options {

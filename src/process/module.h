@@ -106,6 +106,16 @@ const mg_reloc *mg_module_reloc_at(const mg_module *m, uint64_t offset);
  */
 const mg_function *mg_module_lookup_export(const mg_module *m, const char *name);
 
+/*
+ * Exact address of the exported definition `name` (its .dynsym value),
+ * which can lie inside a larger function range when the export is an
+ * alias entry point into another function's body; *is_ifunc (if not NULL)
+ * tells that the address is an IFUNC resolver.  Among several versions of
+ * one name the default one (name@@VER) wins.  False if not exported.
+ */
+bool mg_module_export_vaddr(const mg_module *m, const char *name,
+			    uint64_t *vaddr, bool *is_ifunc);
+
 /* True if vaddr lies in one of the PLT sections. */
 bool mg_module_in_plt(const mg_module *m, uint64_t vaddr);
 

@@ -1,0 +1,576 @@
+/*
+ * scan_result.c - the `scan --json` document: writing it, reading it
+ * back for `check --requirements`, and freeing a result.
+ *
+ * The reader is strict on purpose: a requirements file decides where a
+ * process may go, so a feature name we do not know, or a field of the
+ * wrong type, is an error rather than something quietly skipped.
+ */
+#include "analysis/scan.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+const char *mg_scan_method_name(mg_scan_method m)
+{
+	switch (m) {
+	case MG_METHOD_REACHABLE: return "reachable";
+	case MG_METHOD_FULL:      return "full";
+	}
+	return "unknown";
+}
+
+static void free_evidence(mg_evidence *e)
+{
+	free(e->module);
+	free(e->function);
+	free(e->instruction);
+	free(e->reached_via);
+}
+
+void mg_scan_result_free(mg_scan_result *r)
+{
+	if (r == NULL)
+		return;
+	free(r->source);
+	for (size_t i = 0; i < r->nevidence; i++)
+		free_evidence(&r->evidence[i]);
+	free(r->evidence);
+	for (size_t i = 0; i < r->nwarnings; i++)
+		free(r->warnings[i]);
+	free(r->warnings);
+	free(r);
+}
+
+/* --- writing ---------------------------------------------------------------- */
+
+/* json_object_object_add that reports allocation failure. */
+static int add(json_object *obj, const char *key, json_object *val)
+{
+	if (val == NULL)
+		return -1;
+	if (json_object_object_add(obj, key, val) != 0) {
+		json_object_put(val);
+		return -1;
+	}
+	return 0;
+}
+
+static json_object *hex_string(uint64_t v)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+	return json_object_new_string(buf);
+}
+
+static json_object *opt_string(const char *s)
+{
+	return json_object_new_string(s ? s : "");
+}
+
+static const char *feature_name(mg_feature_id id)
+{
+	const mg_feature_info *fi = mg_feature_get(id);
+	return fi ? fi->name : "?";
+}
+
+static json_object *evidence_json(const mg_evidence *e)
+{
+	json_object *o = json_object_new_object();
+	if (o == NULL)
+		return NULL;
+	if (add(o, "feature", json_object_new_string(feature_name(e->feature))) ||
+	    add(o, "module", opt_string(e->module)) ||
+	    add(o, "function", opt_string(e->function)) ||
+	    add(o, "address", hex_string(e->address)) ||
+	    add(o, "offset", hex_string(e->offset)) ||
+	    add(o, "instruction", opt_string(e->instruction)) ||
+	    add(o, "reached_via", opt_string(e->reached_via))) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_object *stats_json(const mg_scan_stats *s)
+{
+	json_object *o = json_object_new_object();
+	if (o == NULL)
+		return NULL;
+	if (add(o, "pause_ms", json_object_new_double(s->pause_ms)) ||
+	    add(o, "wall_ms", json_object_new_double(s->wall_ms)) ||
+	    add(o, "threads", json_object_new_int64((int64_t)s->threads)) ||
+	    add(o, "functions_reachable", json_object_new_int64((int64_t)s->functions_reachable)) ||
+	    add(o, "functions_total", json_object_new_int64((int64_t)s->functions_total)) ||
+	    add(o, "bytes_decoded", json_object_new_int64((int64_t)s->bytes_decoded)) ||
+	    add(o, "instructions_decoded", json_object_new_int64((int64_t)s->instructions_decoded)) ||
+	    add(o, "modules", json_object_new_int64((int64_t)s->modules))) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int fill_result_json(json_object *root, const mg_scan_result *r)
+{
+	json_object *req, *ev, *warn, *sites;
+
+	if (add(root, "pid", json_object_new_int64(r->pid)) ||
+	    add(root, "method", json_object_new_string(mg_scan_method_name(r->method))) ||
+	    add(root, "source", opt_string(r->source)))
+		return -1;
+
+	req = json_object_new_array();
+	if (add(root, "required_features", req))
+		return -1;
+	for (mg_feature_id id = mg_fset_next(&r->required, -1); id >= 0;
+	     id = mg_fset_next(&r->required, id))
+		if (json_object_array_add(req, json_object_new_string(feature_name(id))))
+			return -1;
+
+	ev = json_object_new_array();
+	if (add(root, "evidence", ev))
+		return -1;
+	for (size_t i = 0; i < r->nevidence; i++) {
+		json_object *e = evidence_json(&r->evidence[i]);
+		if (e == NULL || json_object_array_add(ev, e)) {
+			json_object_put(e);
+			return -1;
+		}
+	}
+
+	if (add(root, "stats", stats_json(&r->stats)))
+		return -1;
+
+	warn = json_object_new_array();
+	if (add(root, "warnings", warn))
+		return -1;
+	for (size_t i = 0; i < r->nwarnings; i++)
+		if (json_object_array_add(warn, json_object_new_string(r->warnings[i])))
+			return -1;
+
+	if (add(root, "unknown_isa_sites", json_object_new_int64((int64_t)r->unknown_isa_sites)))
+		return -1;
+
+	sites = json_object_new_object();
+	if (add(root, "feature_sites", sites))
+		return -1;
+	for (size_t id = 0; id < MG_FEATURE_SET_BITS; id++) {
+		if (r->feature_sites[id] == 0)
+			continue;
+		if (add(sites, feature_name((mg_feature_id)id),
+			json_object_new_int64((int64_t)r->feature_sites[id])))
+			return -1;
+	}
+	return 0;
+}
+
+char *mg_scan_result_to_json(const mg_scan_result *r, mg_error *err)
+{
+	json_object *root = json_object_new_object();
+	char *out = NULL;
+
+	if (root == NULL || fill_result_json(root, r) != 0) {
+		json_object_put(root);
+		mg_fail(err, MG_ERR_INTERNAL, "out of memory serialising the scan result");
+		return NULL;
+	}
+	const char *text = json_object_to_json_string_ext(root,
+			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (text)
+		out = strdup(text);
+	json_object_put(root);
+	if (out == NULL)
+		mg_fail(err, MG_ERR_INTERNAL, "out of memory serialising the scan result");
+	return out;
+}
+
+/* --- reading ---------------------------------------------------------------- */
+
+struct reader {
+	const char *origin;
+	mg_error *err;
+};
+
+static int bad(struct reader *rd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int bad(struct reader *rd, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return mg_fail(rd->err, MG_ERR_USAGE, "%s: %s", rd->origin, msg);
+}
+
+/* Field `key` of `obj` with type `type`; NULL if absent.  A present field
+ * of another type sets *fail. */
+static json_object *field(struct reader *rd, json_object *obj, const char *key,
+			  json_type type, const char *where, int *fail)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
+		return NULL;
+	if (json_object_get_type(v) != type &&
+	    !(type == json_type_double && json_object_get_type(v) == json_type_int)) {
+		char what[128];
+		snprintf(what, sizeof(what), "%s%s", where, key);
+		bad(rd, "\"%s\" has the wrong type", what);
+		*fail = 1;
+		return NULL;
+	}
+	return v;
+}
+
+static int get_uint(struct reader *rd, json_object *obj, const char *key,
+		    const char *where, uint64_t *out)
+{
+	int fail = 0;
+	json_object *v = field(rd, obj, key, json_type_int, where, &fail);
+	if (fail)
+		return -1;
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	int64_t x = json_object_get_int64(v);
+	if (x < 0 || errno == ERANGE) {
+		char what[128];
+		snprintf(what, sizeof(what), "%s%s", where, key);
+		return bad(rd, "\"%s\" must be a non-negative integer", what);
+	}
+	*out = (uint64_t)x;
+	return 0;
+}
+
+static int get_str(struct reader *rd, json_object *obj, const char *key,
+		   const char *where, char **out)
+{
+	int fail = 0;
+	json_object *v = field(rd, obj, key, json_type_string, where, &fail);
+	if (fail)
+		return -1;
+	if (v == NULL)
+		return 0;
+	*out = strdup(json_object_get_string(v));
+	if (*out == NULL)
+		return mg_fail(rd->err, MG_ERR_INTERNAL, "out of memory");
+	return 0;
+}
+
+static int parse_hex(struct reader *rd, json_object *obj, const char *key,
+		     uint64_t *out)
+{
+	int fail = 0;
+	json_object *v = field(rd, obj, key, json_type_string, "evidence.", &fail);
+	if (fail)
+		return -1;
+	if (v == NULL)
+		return 0;
+	const char *s = json_object_get_string(v);
+	char *end;
+	if (strncmp(s, "0x", 2) != 0 || s[2] == '\0')
+		return bad(rd, "evidence \"%s\" must be a hex string \"0x...\"", key);
+	errno = 0;
+	unsigned long long x = strtoull(s + 2, &end, 16);
+	if (errno || *end != '\0' || s[2] == '-' || s[2] == '+')
+		return bad(rd, "evidence \"%s\" must be a hex string \"0x...\"", key);
+	*out = x;
+	return 0;
+}
+
+static mg_feature_id known_feature(struct reader *rd, const char *name,
+				   const char *where)
+{
+	mg_feature_id id = mg_feature_by_name(name);
+	if (id == MG_FEATURE_NONE) {
+		mg_fail(rd->err, MG_ERR_USAGE,
+			"%s: unknown CPU feature \"%s\" in %s (refusing to ignore it)",
+			rd->origin, name, where);
+	}
+	return id;
+}
+
+static int read_required(struct reader *rd, json_object *root, mg_scan_result *r)
+{
+	int fail = 0;
+	json_object *arr = field(rd, root, "required_features", json_type_array, "", &fail);
+	if (fail)
+		return -1;
+	if (arr == NULL)
+		return bad(rd, "missing \"%s\" (not a saved `scan --json`?)", "required_features");
+	size_t n = json_object_array_length(arr);
+	for (size_t i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+		if (json_object_get_type(v) != json_type_string)
+			return bad(rd, "\"%s\" must hold strings", "required_features");
+		mg_feature_id id = known_feature(rd, json_object_get_string(v),
+						 "required_features");
+		if (id < 0)
+			return -1;
+		mg_fset_add(&r->required, id);
+	}
+	/* What was seen before the host intersection is not saved; the
+	 * required set is the best lower bound we have. */
+	r->seen = r->required;
+	return 0;
+}
+
+static int read_one_evidence(struct reader *rd, json_object *o, mg_evidence *e)
+{
+	char *fname = NULL;
+	if (json_object_get_type(o) != json_type_object)
+		return bad(rd, "\"%s\" must hold objects", "evidence");
+	if (get_str(rd, o, "feature", "evidence.", &fname))
+		return -1;
+	if (fname == NULL)
+		return bad(rd, "an evidence entry lacks \"%s\"", "feature");
+	e->feature = known_feature(rd, fname, "evidence");
+	free(fname);
+	if (e->feature < 0)
+		return -1;
+	if (get_str(rd, o, "module", "evidence.", &e->module) ||
+	    get_str(rd, o, "function", "evidence.", &e->function) ||
+	    get_str(rd, o, "instruction", "evidence.", &e->instruction) ||
+	    get_str(rd, o, "reached_via", "evidence.", &e->reached_via) ||
+	    parse_hex(rd, o, "address", &e->address) ||
+	    parse_hex(rd, o, "offset", &e->offset))
+		return -1;
+	return 0;
+}
+
+static int read_evidence(struct reader *rd, json_object *root, mg_scan_result *r)
+{
+	int fail = 0;
+	json_object *arr = field(rd, root, "evidence", json_type_array, "", &fail);
+	if (fail)
+		return -1;
+	if (arr == NULL)
+		return 0;
+	size_t n = json_object_array_length(arr);
+	if (n == 0)
+		return 0;
+	r->evidence = calloc(n, sizeof(*r->evidence));
+	if (r->evidence == NULL)
+		return mg_fail(rd->err, MG_ERR_INTERNAL, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		r->nevidence = i + 1;  /* so that free sees partially filled entries */
+		if (read_one_evidence(rd, json_object_array_get_idx(arr, i), &r->evidence[i]))
+			return -1;
+	}
+	return 0;
+}
+
+static int read_stats(struct reader *rd, json_object *root, mg_scan_stats *s)
+{
+	int fail = 0;
+	json_object *o = field(rd, root, "stats", json_type_object, "", &fail);
+	if (fail)
+		return -1;
+	if (o == NULL)
+		return 0;
+	json_object *v;
+	if ((v = field(rd, o, "pause_ms", json_type_double, "stats.", &fail)))
+		s->pause_ms = json_object_get_double(v);
+	if ((v = field(rd, o, "wall_ms", json_type_double, "stats.", &fail)))
+		s->wall_ms = json_object_get_double(v);
+	if (fail)
+		return -1;
+	uint64_t x;
+#define STAT(name) do { x = 0; \
+		if (get_uint(rd, o, #name, "stats.", &x)) return -1; \
+		s->name = x; } while (0)
+	STAT(threads);
+	STAT(functions_reachable);
+	STAT(functions_total);
+	STAT(bytes_decoded);
+	STAT(instructions_decoded);
+	STAT(modules);
+#undef STAT
+	return 0;
+}
+
+static int read_warnings(struct reader *rd, json_object *root, mg_scan_result *r)
+{
+	int fail = 0;
+	json_object *arr = field(rd, root, "warnings", json_type_array, "", &fail);
+	if (fail)
+		return -1;
+	if (arr == NULL)
+		return 0;
+	size_t n = json_object_array_length(arr);
+	if (n == 0)
+		return 0;
+	r->warnings = calloc(n, sizeof(char *));
+	if (r->warnings == NULL)
+		return mg_fail(rd->err, MG_ERR_INTERNAL, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+		if (json_object_get_type(v) != json_type_string)
+			return bad(rd, "\"%s\" must hold strings", "warnings");
+		r->warnings[i] = strdup(json_object_get_string(v));
+		if (r->warnings[i] == NULL)
+			return mg_fail(rd->err, MG_ERR_INTERNAL, "out of memory");
+		r->nwarnings = i + 1;
+	}
+	return 0;
+}
+
+static int read_sites(struct reader *rd, json_object *root, mg_scan_result *r)
+{
+	int fail = 0;
+	json_object *o = field(rd, root, "feature_sites", json_type_object, "", &fail);
+	if (fail)
+		return -1;
+	if (o == NULL)
+		return 0;
+	json_object_object_foreach(o, key, val) {
+		mg_feature_id id = known_feature(rd, key, "feature_sites");
+		if (id < 0 || id >= MG_FEATURE_SET_BITS)
+			return -1;
+		if (json_object_get_type(val) != json_type_int || json_object_get_int64(val) < 0)
+			return bad(rd, "feature_sites \"%s\" must be a non-negative integer", key);
+		r->feature_sites[id] = (size_t)json_object_get_int64(val);
+	}
+	return 0;
+}
+
+static int read_header(struct reader *rd, json_object *root, mg_scan_result *r)
+{
+	int fail = 0;
+	json_object *v = field(rd, root, "pid", json_type_int, "", &fail);
+	if (fail)
+		return -1;
+	if (v) {
+		int64_t pid = json_object_get_int64(v);
+		if (pid < 0 || pid > INT32_MAX)
+			return bad(rd, "\"%s\" is out of range", "pid");
+		r->pid = (pid_t)pid;
+	}
+	char *method = NULL;
+	if (get_str(rd, root, "method", "", &method))
+		return -1;
+	if (method) {
+		if (strcmp(method, "reachable") == 0)
+			r->method = MG_METHOD_REACHABLE;
+		else if (strcmp(method, "full") == 0)
+			r->method = MG_METHOD_FULL;
+		else {
+			bad(rd, "unknown method \"%s\" (expected reachable or full)", method);
+			free(method);
+			return -1;
+		}
+		free(method);
+	}
+	uint64_t u = 0;
+	if (get_str(rd, root, "source", "", &r->source) ||
+	    get_uint(rd, root, "unknown_isa_sites", "", &u))
+		return -1;
+	r->unknown_isa_sites = u;
+	return 0;
+}
+
+int mg_scan_result_from_json(const char *text, size_t len, const char *origin,
+			     mg_scan_result **out, mg_error *err)
+{
+	struct reader rd = { .origin = origin ? origin : "requirements", .err = err };
+	json_tokener *tok;
+	json_object *root;
+	mg_scan_result *r;
+
+	*out = NULL;
+	if (len > INT32_MAX)
+		return mg_fail(err, MG_ERR_USAGE, "%s: too large", rd.origin);
+	tok = json_tokener_new();
+	if (tok == NULL)
+		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	size_t used = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (root == NULL || jerr != json_tokener_success) {
+		json_object_put(root);
+		return mg_fail(err, MG_ERR_USAGE, "%s: not valid JSON (%s)", rd.origin,
+			       jerr == json_tokener_continue ? "truncated"
+							     : json_tokener_error_desc(jerr));
+	}
+	for (; used < len; used++) {
+		if (text[used] != ' ' && text[used] != '\n' && text[used] != '\t' &&
+		    text[used] != '\r') {
+			json_object_put(root);
+			return mg_fail(err, MG_ERR_USAGE, "%s: trailing data after the JSON document",
+				       rd.origin);
+		}
+	}
+	if (json_object_get_type(root) != json_type_object) {
+		json_object_put(root);
+		return mg_fail(err, MG_ERR_USAGE, "%s: expected a JSON object (a saved `scan --json`)",
+			       rd.origin);
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		json_object_put(root);
+		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+	}
+	mg_fset_clear(&r->required);
+	mg_fset_clear(&r->seen);
+	if (read_header(&rd, root, r) || read_required(&rd, root, r) ||
+	    read_evidence(&rd, root, r) || read_stats(&rd, root, &r->stats) ||
+	    read_warnings(&rd, root, r) || read_sites(&rd, root, r)) {
+		json_object_put(root);
+		mg_scan_result_free(r);
+		return -1;
+	}
+	json_object_put(root);
+	*out = r;
+	return 0;
+}
+
+int mg_scan_result_load(const char *path, mg_scan_result **out, mg_error *err)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	if (f == NULL)
+		return mg_fail(err, MG_ERR_USAGE, "%s: cannot open: %s", path, strerror(errno));
+	for (;;) {
+		if (len == cap) {
+			if (cap >= (64u << 20)) {
+				fclose(f);
+				free(buf);
+				return mg_fail(err, MG_ERR_USAGE, "%s: larger than 64 MiB", path);
+			}
+			cap = cap ? cap * 2 : 65536;
+			char *nb = realloc(buf, cap);
+			if (nb == NULL) {
+				fclose(f);
+				free(buf);
+				return mg_fail(err, MG_ERR_INTERNAL, "out of memory reading %s", path);
+			}
+			buf = nb;
+		}
+		size_t n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		fclose(f);
+		free(buf);
+		return mg_fail(err, MG_ERR_USAGE, "%s: read error", path);
+	}
+	fclose(f);
+	rc = mg_scan_result_from_json(buf ? buf : "", len, path, out, err);
+	free(buf);
+	return rc;
+}

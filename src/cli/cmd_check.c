@@ -1,0 +1,526 @@
+/*
+ * cmd_check.c - `migratable check`: verdicts per target.
+ *
+ *   migratable check (<PID> | --requirements FILE | --criu-dir DIR)
+ *                    [--target FILE|DIR]... [--catalog NAME]...
+ *                    [--source PROFILE] [--policy workload|criu|criu-like]
+ *                    [--cpu-cap fpu,ins,cpu,all] [--method reachable|full]
+ *                    [--format table|json|nfd-affinity] [--json] [--explain]
+ *
+ * Exit status: 0 every target compatible, 1 some target incompatible or
+ * unknown, 2 bad input, other codes from util/error.h for scan failures.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "analysis/scan.h"
+#include "cli/commands.h"
+#include "features/profile.h"
+#include "process/image.h"
+#include "util/error.h"
+#include "verdict/catalog.h"
+#include "verdict/criu_policy.h"
+#include "verdict/verdict.h"
+
+/* The live and CRIU image readers and the scanner are other pipeline
+ * stages; a tree built without them still checks saved requirements. */
+#pragma weak mg_live_open
+#pragma weak mg_live_install_signal_guard
+#pragma weak mg_criu_open
+#pragma weak mg_scan_image
+
+enum policy { POLICY_WORKLOAD, POLICY_CRIU, POLICY_CRIU_LIKE };
+enum format { FMT_TABLE, FMT_JSON, FMT_NFD };
+
+struct check_opts {
+	const char *pid_arg;
+	const char *requirements;
+	const char *criu_dir;
+	const char *source_path;
+	const char **targets;
+	size_t ntargets;
+	const char **catalogs;
+	size_t ncatalogs;
+	enum policy policy;
+	unsigned caps;
+	enum format format;
+	mg_scan_method method;
+	bool explain;
+};
+
+struct check_run {
+	struct check_opts o;
+	mg_scan_result *req;          /* requirements (workload policy, nfd) */
+	mg_profile source;
+	bool have_source;
+	mg_target_list targets;
+	mg_verdict *verdicts;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: migratable check (<PID> | --requirements FILE | --criu-dir DIR)\n"
+		"                        [--target FILE|DIR]... [--catalog NAME]...\n"
+		"                        [--source PROFILE] [--policy workload|criu|criu-like]\n"
+		"                        [--cpu-cap fpu,ins,cpu,all] [--method reachable|full]\n"
+		"                        [--format table|json|nfd-affinity] [--json] [--explain]\n"
+		"\n"
+		"Decide, per target, whether the process can be migrated there:\n"
+		"compatible, incompatible (with the missing features) or unknown.\n"
+		"\n"
+		"  <PID>                 scan this live process first\n"
+		"  --requirements FILE   a saved `migratable scan --json`\n"
+		"  --criu-dir DIR        scan a CRIU checkpoint directory first\n"
+		"  --target FILE|DIR     profile file, or directory of *.json profiles\n"
+		"  --catalog NAME        built-in catalog (default: x86-64-levels):\n%s"
+		"  --source PROFILE      the source host (default: this machine)\n"
+		"  --policy P            workload (default): the process' own requirements;\n"
+		"                        criu: CRIU's cpuinfo check (needs raw CPUID);\n"
+		"                        criu-like: CRIU's instruction mask over feature lists\n"
+		"  --cpu-cap LIST        CRIU capabilities to check (default fpu,ins)\n"
+		"  --format F            table (default), json, or nfd-affinity (Kubernetes)\n"
+		"  --explain             show the instructions that need each missing feature\n"
+		"\n"
+		"Exit status: 0 all compatible, 1 some target incompatible or unknown,\n"
+		"2 bad input.\n", mg_catalog_help());
+}
+
+static int push(const char ***arr, size_t *n, const char *v)
+{
+	const char **a = realloc(*arr, (*n + 1) * sizeof(*a));
+	if (a == NULL)
+		return -1;
+	a[(*n)++] = v;
+	*arr = a;
+	return 0;
+}
+
+static int usage_error(const char *msg, const char *arg)
+{
+	fprintf(stderr, "migratable check: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
+	fprintf(stderr, "try 'migratable check --help'\n");
+	return MG_ERR_USAGE;
+}
+
+/* Returns -1 to continue, else an exit status. */
+static int parse_args(int argc, char **argv, struct check_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "requirements", required_argument, NULL, 'r' },
+		{ "criu-dir",     required_argument, NULL, 'd' },
+		{ "target",       required_argument, NULL, 't' },
+		{ "catalog",      required_argument, NULL, 'c' },
+		{ "source",       required_argument, NULL, 's' },
+		{ "policy",       required_argument, NULL, 'p' },
+		{ "cpu-cap",      required_argument, NULL, 'C' },
+		{ "format",       required_argument, NULL, 'f' },
+		{ "method",       required_argument, NULL, 'm' },
+		{ "json",         no_argument,       NULL, 'j' },
+		{ "explain",      no_argument,       NULL, 'e' },
+		{ "help",         no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	mg_error err = { 0 };
+	int c;
+
+	o->caps = MG_CRIU_CAP_DEFAULT;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': o->requirements = optarg; break;
+		case 'd': o->criu_dir = optarg; break;
+		case 's': o->source_path = optarg; break;
+		case 'j': o->format = FMT_JSON; break;
+		case 'e': o->explain = true; break;
+		case 'h': usage(stdout); return MG_OK;
+		case 't':
+			if (push(&o->targets, &o->ntargets, optarg))
+				return MG_ERR_INTERNAL;
+			break;
+		case 'c':
+			if (push(&o->catalogs, &o->ncatalogs, optarg))
+				return MG_ERR_INTERNAL;
+			break;
+		case 'p':
+			if (strcmp(optarg, "workload") == 0) o->policy = POLICY_WORKLOAD;
+			else if (strcmp(optarg, "criu") == 0) o->policy = POLICY_CRIU;
+			else if (strcmp(optarg, "criu-like") == 0) o->policy = POLICY_CRIU_LIKE;
+			else return usage_error("unknown policy (workload, criu, criu-like)", optarg);
+			break;
+		case 'C':
+			if (mg_criu_parse_caps(optarg, &o->caps, &err) != 0)
+				return usage_error(err.msg, NULL);
+			break;
+		case 'f':
+			if (strcmp(optarg, "table") == 0) o->format = FMT_TABLE;
+			else if (strcmp(optarg, "json") == 0) o->format = FMT_JSON;
+			else if (strcmp(optarg, "nfd-affinity") == 0) o->format = FMT_NFD;
+			else return usage_error("unknown format (table, json, nfd-affinity)", optarg);
+			break;
+		case 'm':
+			if (strcmp(optarg, "reachable") == 0) o->method = MG_METHOD_REACHABLE;
+			else if (strcmp(optarg, "full") == 0) o->method = MG_METHOD_FULL;
+			else return usage_error("unknown method (reachable, full)", optarg);
+			break;
+		default:
+			return usage_error("unknown or incomplete option", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		o->pid_arg = argv[optind++];
+	if (optind < argc)
+		return usage_error("unexpected argument", argv[optind]);
+
+	int inputs = !!o->pid_arg + !!o->requirements + !!o->criu_dir;
+	if (inputs > 1)
+		return usage_error("give one of <PID>, --requirements or --criu-dir", NULL);
+	bool needs_req = o->policy == POLICY_WORKLOAD || o->format == FMT_NFD;
+	if (inputs == 0 && needs_req)
+		return usage_error("what to check? give <PID>, --requirements FILE or --criu-dir DIR",
+				   NULL);
+	return -1;
+}
+
+/* --- inputs ---------------------------------------------------------------------- */
+
+static int load_source(struct check_run *r, mg_error *err)
+{
+	mg_profile_init(&r->source);
+	r->have_source = true;
+	if (r->o.source_path == NULL)
+		return mg_host_profile(&r->source, "this host", err);
+	if (mg_profile_load(r->o.source_path, &r->source, err) != 0) {
+		/* A malformed source profile is bad input to `check`. */
+		err->code = MG_ERR_USAGE;
+		return -1;
+	}
+	if (r->source.name == NULL)
+		r->source.name = strdup(r->o.source_path);
+	return 0;
+}
+
+static int scan_image(struct check_run *r, mg_image *img, mg_error *err)
+{
+	mg_scan_options so = {
+		.method = r->o.method,
+		.explain = MG_FEATURE_NONE,
+		.host_features = r->o.source_path ? &r->source.features : NULL,
+	};
+	int rc = mg_scan_image(img, &so, &r->req, err);
+	mg_image_free(img);
+	return rc;
+}
+
+static int load_requirements(struct check_run *r, mg_error *err)
+{
+	mg_image *img = NULL;
+
+	if (r->o.requirements)
+		return mg_scan_result_load(r->o.requirements, &r->req, err);
+	if (r->o.pid_arg == NULL && r->o.criu_dir == NULL)
+		return 0;
+	if (mg_scan_image == NULL || (r->o.pid_arg && mg_live_open == NULL) ||
+	    (r->o.criu_dir && mg_criu_open == NULL))
+		return mg_fail(err, MG_ERR_INTERNAL,
+			       "this build cannot scan processes; use --requirements FILE");
+	if (r->o.pid_arg) {
+		char *end;
+		errno = 0;
+		long pid = strtol(r->o.pid_arg, &end, 10);
+		if (errno || *end || pid <= 0 || pid > INT32_MAX)
+			return mg_fail(err, MG_ERR_USAGE, "'%s' is not a PID", r->o.pid_arg);
+		mg_live_options lo = { .read_sigactions = true };
+		if (mg_live_install_signal_guard)
+			mg_live_install_signal_guard();
+		if (mg_live_open((pid_t)pid, &lo, &img, err) != 0)
+			return -1;
+	} else if (mg_criu_open(r->o.criu_dir, "/", &img, err) != 0) {
+		return -1;
+	}
+	return scan_image(r, img, err);
+}
+
+static int load_targets(struct check_run *r, mg_error *err)
+{
+	for (size_t i = 0; i < r->o.ntargets; i++)
+		if (mg_targets_load_path(r->o.targets[i], &r->targets, err) != 0)
+			return -1;
+	for (size_t i = 0; i < r->o.ncatalogs; i++)
+		if (mg_catalog_load(r->o.catalogs[i], &r->targets, err) != 0)
+			return -1;
+	if (r->o.ntargets == 0 && r->o.ncatalogs == 0)
+		return mg_catalog_load("x86-64-levels", &r->targets, err);
+	return 0;
+}
+
+/* --- verdicts -------------------------------------------------------------------- */
+
+static void decide(struct check_run *r)
+{
+	for (size_t i = 0; i < r->targets.count; i++) {
+		const mg_profile *t = &r->targets.items[i];
+		mg_verdict *v = &r->verdicts[i];
+		switch (r->o.policy) {
+		case POLICY_WORKLOAD:
+			mg_verdict_workload(&r->req->required, t, v);
+			break;
+		case POLICY_CRIU:
+			mg_verdict_criu(&r->source, t, r->o.caps, v);
+			break;
+		case POLICY_CRIU_LIKE:
+			mg_verdict_criu_like(&r->source, t, v);
+			break;
+		}
+	}
+}
+
+static const char *policy_name(const struct check_run *r)
+{
+	switch (r->o.policy) {
+	case POLICY_WORKLOAD:  return "workload";
+	case POLICY_CRIU:      return "criu";
+	case POLICY_CRIU_LIKE: return "criu-like";
+	}
+	return "?";
+}
+
+static const char *source_name(const struct check_run *r)
+{
+	if (r->o.policy == POLICY_WORKLOAD && r->req)
+		return r->req->source ? r->req->source
+				      : (r->o.requirements ? r->o.requirements : "?");
+	return r->source.name ? r->source.name : "this host";
+}
+
+/* --- output ---------------------------------------------------------------------- */
+
+static void print_set(FILE *out, const char *label, const mg_feature_set *s, bool *first)
+{
+	if (mg_fset_is_empty(s))
+		return;
+	char *names = mg_fset_to_string(s);
+	fprintf(out, "%s%s: %s", *first ? "" : "; ", label, names ? names : "?");
+	free(names);
+	*first = false;
+}
+
+static void explain_table(const struct check_run *r, const mg_feature_set *missing)
+{
+	if (r->req == NULL || mg_fset_is_empty(missing))
+		return;
+	printf("\nwhy (instructions that need each missing feature):\n");
+	for (mg_feature_id id = mg_fset_next(missing, -1); id >= 0;
+	     id = mg_fset_next(missing, id)) {
+		size_t shown = 0;
+		printf("  %s (%zu sites)\n", mg_feature_get(id)->name, r->req->feature_sites[id]);
+		for (size_t i = 0; i < r->req->nevidence; i++) {
+			const mg_evidence *e = &r->req->evidence[i];
+			if (e->feature != id)
+				continue;
+			printf("    %s  %s+0x%llx  %s  [%s]\n", e->module ? e->module : "?",
+			       e->function ? e->function : "?", (unsigned long long)e->offset,
+			       e->instruction ? e->instruction : "?",
+			       e->reached_via ? e->reached_via : "?");
+			if (++shown >= 5)
+				break;
+		}
+		if (shown == 0)
+			printf("    (no evidence recorded in the requirements)\n");
+	}
+}
+
+static void print_table(const struct check_run *r, const size_t counts[3])
+{
+	size_t width = 6;
+	mg_feature_set all_missing;
+
+	mg_fset_clear(&all_missing);
+	for (size_t i = 0; i < r->targets.count; i++) {
+		size_t n = strlen(r->targets.items[i].name ? r->targets.items[i].name : "?");
+		if (n > width)
+			width = n;
+	}
+	printf("source: %s   policy: %s\n\n", source_name(r), policy_name(r));
+	printf("%-*s  %-12s  %s\n", (int)width, "TARGET", "VERDICT", "MISSING / UNKNOWN");
+	for (size_t i = 0; i < r->targets.count; i++) {
+		const mg_verdict *v = &r->verdicts[i];
+		bool first = true;
+		printf("%-*s  %-12s  ", (int)width,
+		       r->targets.items[i].name ? r->targets.items[i].name : "?",
+		       mg_verdict_kind_name(v->kind));
+		print_set(stdout, "missing", &v->missing, &first);
+		print_set(stdout, "unknown", &v->unknown, &first);
+		for (size_t k = 0; k < v->nreasons; k++) {
+			printf("%s%s", first ? "" : "; ", v->reasons[k]);
+			first = false;
+		}
+		printf("\n");
+		mg_fset_union(&all_missing, &v->missing);
+	}
+	printf("\n%zu targets: %zu compatible, %zu incompatible, %zu unknown\n",
+	       r->targets.count, counts[0], counts[1], counts[2]);
+	if (r->o.explain)
+		explain_table(r, &all_missing);
+}
+
+static json_object *names_json(const mg_feature_set *s)
+{
+	json_object *a = json_object_new_array();
+	for (mg_feature_id id = mg_fset_next(s, -1); a && id >= 0; id = mg_fset_next(s, id))
+		json_object_array_add(a, json_object_new_string(mg_feature_get(id)->name));
+	return a;
+}
+
+static json_object *evidence_json(const struct check_run *r, const mg_feature_set *missing)
+{
+	json_object *o = json_object_new_object();
+	for (mg_feature_id id = mg_fset_next(missing, -1); o && id >= 0;
+	     id = mg_fset_next(missing, id)) {
+		json_object *a = json_object_new_array();
+		for (size_t i = 0; r->req && i < r->req->nevidence; i++) {
+			const mg_evidence *e = &r->req->evidence[i];
+			if (e->feature != id)
+				continue;
+			json_object *s = json_object_new_object();
+			char addr[32];
+			snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)e->address);
+			json_object_object_add(s, "module", json_object_new_string(e->module ? e->module : ""));
+			json_object_object_add(s, "function", json_object_new_string(e->function ? e->function : ""));
+			json_object_object_add(s, "address", json_object_new_string(addr));
+			json_object_object_add(s, "instruction", json_object_new_string(e->instruction ? e->instruction : ""));
+			json_object_array_add(a, s);
+		}
+		json_object_object_add(o, mg_feature_get(id)->name, a);
+	}
+	return o;
+}
+
+static int print_json(const struct check_run *r, const size_t counts[3])
+{
+	json_object *root = json_object_new_object(), *arr = json_object_new_array();
+	json_object *sum = json_object_new_object();
+	mg_feature_set all_missing;
+
+	if (root == NULL || arr == NULL || sum == NULL)
+		return -1;
+	mg_fset_clear(&all_missing);
+	json_object_object_add(root, "source", json_object_new_string(source_name(r)));
+	json_object_object_add(root, "policy", json_object_new_string(policy_name(r)));
+	for (size_t i = 0; i < r->targets.count; i++) {
+		const mg_verdict *v = &r->verdicts[i];
+		json_object *t = json_object_new_object();
+		json_object_object_add(t, "name", json_object_new_string(
+					       r->targets.items[i].name ? r->targets.items[i].name : "?"));
+		json_object_object_add(t, "verdict", json_object_new_string(mg_verdict_kind_name(v->kind)));
+		json_object_object_add(t, "missing", names_json(&v->missing));
+		json_object_object_add(t, "unknown", names_json(&v->unknown));
+		if (v->nreasons) {
+			json_object *rs = json_object_new_array();
+			for (size_t k = 0; k < v->nreasons; k++)
+				json_object_array_add(rs, json_object_new_string(v->reasons[k]));
+			json_object_object_add(t, "reasons", rs);
+		}
+		json_object_array_add(arr, t);
+		mg_fset_union(&all_missing, &v->missing);
+	}
+	json_object_object_add(root, "targets", arr);
+	json_object_object_add(sum, "compatible", json_object_new_int64((int64_t)counts[0]));
+	json_object_object_add(sum, "incompatible", json_object_new_int64((int64_t)counts[1]));
+	json_object_object_add(sum, "unknown", json_object_new_int64((int64_t)counts[2]));
+	json_object_object_add(root, "summary", sum);
+	if (r->o.explain && r->req)
+		json_object_object_add(root, "evidence", evidence_json(r, &all_missing));
+	const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_NOSLASHESCAPE);
+	int rc = s ? (puts(s) < 0 ? -1 : 0) : -1;
+	json_object_put(root);
+	return rc;
+}
+
+static int print_affinity(const struct check_run *r, mg_error *err)
+{
+	char *warnings = NULL;
+	char *yaml = mg_nfd_affinity_yaml(&r->req->required, &warnings, err);
+	if (yaml == NULL)
+		return -1;
+	fputs(yaml, stdout);
+	if (warnings) {
+		char *line = warnings, *nl;
+		while ((nl = strchr(line, '\n')) != NULL) {
+			*nl = '\0';
+			fprintf(stderr, "migratable: warning: %s\n", line);
+			line = nl + 1;
+		}
+	}
+	free(warnings);
+	free(yaml);
+	return 0;
+}
+
+/* --- main ------------------------------------------------------------------------ */
+
+static int run(struct check_run *r, mg_error *err)
+{
+	size_t counts[3] = { 0, 0, 0 };
+
+	if ((r->o.policy != POLICY_WORKLOAD || r->o.pid_arg || r->o.criu_dir ||
+	     r->o.source_path) && r->o.format != FMT_NFD) {
+		if (load_source(r, err) != 0)
+			return -1;
+	}
+	if (load_requirements(r, err) != 0)
+		return -1;
+	if (r->req)
+		for (size_t i = 0; i < r->req->nwarnings; i++)
+			fprintf(stderr, "migratable: warning: %s\n", r->req->warnings[i]);
+	if (r->o.format == FMT_NFD)
+		return print_affinity(r, err) == 0 ? MG_OK : -1;
+
+	if (load_targets(r, err) != 0)
+		return -1;
+	r->verdicts = calloc(r->targets.count ? r->targets.count : 1, sizeof(*r->verdicts));
+	if (r->verdicts == NULL)
+		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+	decide(r);
+	for (size_t i = 0; i < r->targets.count; i++)
+		counts[r->verdicts[i].kind]++;
+	if (r->o.format == FMT_JSON) {
+		if (print_json(r, counts) != 0)
+			return mg_fail(err, MG_ERR_INTERNAL, "cannot write JSON output");
+	} else {
+		print_table(r, counts);
+	}
+	return counts[0] == r->targets.count ? MG_OK : MG_INCOMPATIBLE;
+}
+
+int cmd_check(int argc, char **argv)
+{
+	struct check_run r;
+	mg_error err = { 0 };
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	rc = parse_args(argc, argv, &r.o);
+	if (rc < 0) {
+		rc = run(&r, &err);
+		if (rc < 0)
+			rc = cli_report(&err);
+	}
+	if (fflush(stdout) != 0 && rc == MG_OK)
+		rc = MG_ERR_IO;
+	free(r.verdicts);
+	mg_target_list_free(&r.targets);
+	if (r.have_source)
+		mg_profile_free(&r.source);
+	mg_scan_result_free(r.req);
+	free(r.o.targets);
+	free(r.o.catalogs);
+	return rc;
+}

@@ -1,0 +1,179 @@
+/*
+ * cmd_host.c - `migratable host`: this machine's usable CPU features.
+ *
+ * The human summary says what a target must offer to receive processes
+ * from here; --json prints the full profile (with the raw CPUID, so a
+ * newer migratable can re-derive features from it) for use as a target.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "features/features.h"
+#include "features/profile.h"
+#include "util/error.h"
+
+static void host_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: migratable host [--json] [--name NAME] [--output FILE]\n"
+		"\n"
+		"Describe this machine's usable CPU features: CPUID bits whose\n"
+		"register state the kernel enabled (XCR0).\n"
+		"\n"
+		"  --json         print the full profile as JSON (migratable/profile-v1)\n"
+		"  --name NAME    profile name (default: the host name)\n"
+		"  --output FILE  also save the JSON profile to FILE\n"
+		"  -h, --help     this text\n");
+}
+
+/* Feature names of one family, sorted (mg_fset_to_string sorts). */
+static int print_family(FILE *out, const mg_feature_set *all, mg_family fam)
+{
+	mg_feature_set sub;
+	char *names;
+
+	mg_fset_clear(&sub);
+	for (mg_feature_id id = mg_fset_next(all, -1); id >= 0; id = mg_fset_next(all, id)) {
+		const mg_feature_info *f = mg_feature_get(id);
+		if (f != NULL && f->family == fam)
+			mg_fset_add(&sub, id);
+	}
+	if (mg_fset_is_empty(&sub))
+		return 0;
+	names = mg_fset_to_string(&sub);
+	if (names == NULL)
+		return -1;
+	fprintf(out, "  %-9s %s\n", mg_family_name(fam), names);
+	free(names);
+	return 0;
+}
+
+static int print_summary(FILE *out, const mg_profile *p)
+{
+	fprintf(out, "host:      %s\n", p->name);
+	fprintf(out, "cpu:       %s (%s)\n", p->brand ? p->brand : "unknown brand",
+		p->vendor ? p->vendor : "unknown vendor");
+	fprintf(out, "family:    0x%x  model: 0x%x  stepping: %d\n",
+		(unsigned)p->family, (unsigned)p->model, p->stepping);
+	fprintf(out, "level:     x86-64-v%d\n", mg_x86_64_level_of(&p->features));
+	fprintf(out, "features:  %zu usable\n", mg_fset_count(&p->features));
+	if (p->has_xcr0)
+		fprintf(out, "xcr0:      0x%" PRIx64 "\n", p->xcr0);
+	else
+		fprintf(out, "xcr0:      not readable (OSXSAVE clear)\n");
+	fprintf(out, "xsave:     %u bytes\n", p->xsave_size);
+	fprintf(out, "amx:       %s\n", p->amx_permitted ? "permitted" : "not permitted");
+	fprintf(out, "kernel:    %s\n", p->kernel ? p->kernel : "unknown");
+	fprintf(out, "\n");
+	for (int fam = 0; fam < MG_FAM_COUNT; fam++)
+		if (print_family(out, &p->features, (mg_family)fam) < 0)
+			return -1;
+	return 0;
+}
+
+/* Write to FILE.tmp then rename, so a reader never sees half a profile. */
+static int save_json(const char *path, const char *json, mg_error *err)
+{
+	size_t plen = strlen(path);
+	char *tmp = malloc(plen + 16);
+	FILE *f;
+	int rc = 0;
+
+	if (tmp == NULL)
+		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+	snprintf(tmp, plen + 16, "%s.tmp.%d", path, (int)getpid());
+	f = fopen(tmp, "w");
+	if (f == NULL) {
+		rc = mg_fail(err, MG_ERR_IO, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (fputs(json, f) == EOF) {
+		rc = mg_fail(err, MG_ERR_IO, "%s: %s", tmp, strerror(errno));
+		fclose(f);
+		unlink(tmp);
+		goto out;
+	}
+	if (fclose(f) != 0) {
+		rc = mg_fail(err, MG_ERR_IO, "%s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	if (rename(tmp, path) != 0) {
+		rc = mg_fail(err, MG_ERR_IO, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+out:
+	free(tmp);
+	return rc;
+}
+
+int cmd_host(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json",   no_argument,       NULL, 'j' },
+		{ "name",   required_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help",   no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool json = false;
+	const char *name = NULL, *output = NULL;
+	mg_error err = { 0 };
+	mg_profile p;
+	char *text = NULL;
+	int c, rc = MG_OK;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jn:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = true; break;
+		case 'n': name = optarg; break;
+		case 'o': output = optarg; break;
+		case 'h': host_usage(stdout); return MG_OK;
+		default:  host_usage(stderr); return MG_ERR_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "migratable host: unexpected argument '%s'\n", argv[optind]);
+		host_usage(stderr);
+		return MG_ERR_USAGE;
+	}
+	if (name != NULL && name[0] == '\0') {
+		fprintf(stderr, "migratable host: --name must not be empty\n");
+		return MG_ERR_USAGE;
+	}
+	if (mg_host_profile(&p, name, &err) < 0)
+		return cli_report(&err);
+	if (json || output) {
+		text = mg_profile_to_json(&p, &err);
+		if (text == NULL) {
+			rc = cli_report(&err);
+			goto out;
+		}
+	}
+	if (output && save_json(output, text, &err) < 0) {
+		rc = cli_report(&err);
+		goto out;
+	}
+	if (json)
+		fputs(text, stdout);
+	else if (print_summary(stdout, &p) < 0) {
+		fprintf(stderr, "migratable: out of memory\n");
+		rc = MG_ERR_INTERNAL;
+		goto out;
+	}
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "migratable: writing output: %s\n", strerror(errno));
+		rc = MG_ERR_IO;
+	}
+out:
+	free(text);
+	mg_profile_free(&p);
+	return rc;
+}

@@ -1,0 +1,171 @@
+/*
+ * live_capture.c - what must be read while the threads are stopped:
+ * registers (with fs_base), the XSAVE area, a copy of each stack, and
+ * glibc's pointer guard.
+ */
+#include "process/live_priv.h"
+
+#include <cpuid.h>
+#include <elf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+
+/* The System V x86-64 red zone: live data below rsp. */
+#define RED_ZONE 128
+/* A larger stack copy is truncated (with a warning). */
+#define STACK_COPY_MAX ((size_t)64 << 20)
+/* 64-bit user code segment selector on Linux (__USER_CS). */
+#define USER64_CS 0x33
+/* glibc tcbhead_t offsets (sysdeps/x86_64/nptl/tls.h). */
+#define TCB_SELF_OFF 0x10
+#define TCB_POINTER_GUARD_OFF 0x30
+
+/* Size of the XSAVE area for every feature the CPU supports. */
+static size_t xsave_size(void)
+{
+	unsigned a, b, c, d;
+	if (__get_cpuid_max(0, NULL) >= 0xd) {
+		__cpuid_count(0xd, 0, a, b, c, d);
+		if (c >= 576 && c <= (1u << 20))
+			return c;
+	}
+	return 4096;
+}
+
+static void capture_xstate(pid_t tid, mg_thread *th)
+{
+	size_t size = xsave_size();
+	uint8_t *buf = calloc(1, size);
+	if (buf == NULL)
+		return;
+	struct iovec iov = { buf, size };
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov) != 0 ||
+	    iov.iov_len < 520) {
+		free(buf);   /* no XSAVE on this CPU: has_xstate stays false */
+		return;
+	}
+	th->xsave = buf;
+	th->xsave_len = iov.iov_len;
+	memcpy(&th->xstate_bv, buf + 512, sizeof(th->xstate_bv));
+	th->has_xstate = true;
+}
+
+static void capture_stack(live_session *s, mg_image *img, mg_thread *th)
+{
+	uint64_t rsp = th->regs.rsp;
+	const mg_mapping *m = mg_image_find_mapping(img, rsp);
+	if (m == NULL && rsp > 0)
+		m = mg_image_find_mapping(img, rsp - 1);   /* empty stack: rsp == end */
+	if (m == NULL) {
+		mg_image_warn(img, "thread %d: stack pointer %#llx is in no mapping; stack not captured",
+			      (int)th->tid, (unsigned long long)rsp);
+		return;
+	}
+	uint64_t start = rsp - m->start >= RED_ZONE ? rsp - RED_ZONE : m->start;
+	size_t len = (size_t)(m->end - start);
+	if (len > STACK_COPY_MAX) {
+		mg_image_warn(img, "thread %d: stack copy truncated to %zu MiB of %zu MiB",
+			      (int)th->tid, STACK_COPY_MAX >> 20, len >> 20);
+		len = STACK_COPY_MAX;
+	}
+	uint8_t *buf = malloc(len);
+	if (buf == NULL) {
+		mg_image_warn(img, "thread %d: out of memory copying %zu bytes of stack",
+			      (int)th->tid, len);
+		return;
+	}
+	ssize_t n = live_mem_read(s->pid, &s->mem_fd, start, buf, len);
+	if (n <= 0) {
+		mg_image_warn(img, "thread %d: stack at %#llx unreadable; not captured",
+			      (int)th->tid, (unsigned long long)start);
+		free(buf);
+		return;
+	}
+	if ((size_t)n < len)
+		mg_image_warn(img, "thread %d: only %zd of %zu stack bytes readable",
+			      (int)th->tid, n, len);
+	th->stack_start = start;
+	th->stack = buf;
+	th->stack_len = (size_t)n;
+}
+
+static bool glibc_mapped(const mg_image *img)
+{
+	for (size_t i = 0; i < img->nmaps; i++) {
+		const char *p = img->maps[i].path;
+		if (p == NULL || img->maps[i].kind != MG_MAP_FILE)
+			continue;
+		const char *base = strrchr(p, '/');
+		base = base ? base + 1 : p;
+		if (strncmp(base, "libc.so.6", 9) == 0 || strncmp(base, "libc-2.", 7) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * glibc keeps PTR_MANGLE's guard at fs:0x30 in every thread's TCB.  We
+ * trust it only if the TCB looks like glibc's (its self pointers point
+ * at itself) and libc.so.6 is mapped; otherwise it stays unknown, which
+ * makes the analysis treat mangled pointers as unknown (wider).
+ */
+static void capture_pointer_guard(live_session *s, mg_image *img)
+{
+	for (size_t i = 0; i < img->nthreads; i++) {
+		uint64_t fs = img->threads[i].regs.fs_base;
+		uint64_t tcb[TCB_POINTER_GUARD_OFF / 8 + 1];
+		if (fs == 0)
+			continue;
+		if (live_mem_read(s->pid, &s->mem_fd, fs, tcb, sizeof(tcb)) != (ssize_t)sizeof(tcb))
+			continue;
+		if (tcb[0] != fs || tcb[TCB_SELF_OFF / 8] != fs)
+			continue;
+		if (!glibc_mapped(img))
+			break;
+		img->pointer_guard = tcb[TCB_POINTER_GUARD_OFF / 8];
+		img->pointer_guard_known = true;
+		return;
+	}
+	mg_image_warn(img, "glibc pointer guard unknown (no glibc TCB found): mangled pointers are not followed");
+}
+
+int live_capture_threads(live_session *s, mg_image *img, mg_error *err)
+{
+	size_t usable = 0;
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (s->threads[i].state == LT_STOPPED && !s->threads[i].exiting)
+			usable++;
+	if (usable == 0)
+		return mg_fail(err, MG_ERR_VANISHED, "pid %d exited during the scan", (int)s->pid);
+	img->threads = calloc(usable, sizeof(*img->threads));
+	if (img->threads == NULL)
+		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+
+	for (size_t i = 0; i < s->nthreads; i++) {
+		live_thread *t = &s->threads[i];
+		if (t->state != LT_STOPPED || t->exiting)
+			continue;
+		mg_thread *th = &img->threads[img->nthreads];
+		th->tid = t->tid;
+		if (ptrace(PTRACE_GETREGS, t->tid, NULL, &th->regs) != 0) {
+			if (errno == ESRCH)
+				continue;   /* killed meanwhile; checked again after detach */
+			return mg_fail(err, MG_ERR_INTERNAL, "pid %d: PTRACE_GETREGS(%d): %s",
+				       (int)s->pid, (int)t->tid, strerror(errno));
+		}
+		img->nthreads++;
+		if (th->regs.cs != USER64_CS)
+			return mg_fail(err, MG_ERR_UNSUPPORTED,
+				       "pid %d: thread %d runs 32-bit code (cs=%#llx); only x86-64 is supported",
+				       (int)s->pid, (int)t->tid, (unsigned long long)th->regs.cs);
+		capture_xstate(t->tid, th);
+		capture_stack(s, img, th);
+	}
+	if (img->nthreads == 0)
+		return mg_fail(err, MG_ERR_VANISHED, "pid %d exited during the scan", (int)s->pid);
+	capture_pointer_guard(s, img);
+	return 0;
+}

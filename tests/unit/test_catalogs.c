@@ -1,0 +1,262 @@
+/*
+ * test_catalogs.c - built-in catalogs: x86-64 levels, libvirt's cpu_map
+ * (the installed one when present, and small hand-written maps), NFD
+ * nodes from a recorded `kubectl get nodes -o json`, node affinity.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "verdict/catalog.h"
+#include "verdict/verdict.h"
+
+#define D "tests/data/verdict/"
+
+static mg_feature_id F(const char *n)
+{
+	mg_feature_id id = mg_feature_by_name(n);
+	if (id < 0)
+		fail_msg("feature %s not in the table", n);
+	return id;
+}
+
+static const mg_profile *find(const mg_target_list *l, const char *name)
+{
+	for (size_t i = 0; i < l->count; i++)
+		if (strcmp(l->items[i].name, name) == 0)
+			return &l->items[i];
+	fail_msg("target %s not found", name);
+	return NULL;
+}
+
+static void test_levels(void **state)
+{
+	(void)state;
+	mg_target_list l = { 0 };
+	mg_error err = { 0 };
+
+	assert_int_equal(mg_catalog_load("x86-64-levels", &l, &err), 0);
+	assert_int_equal(l.count, 4);
+	const mg_profile *v3 = find(&l, "x86-64-v3"), *v4 = find(&l, "x86-64-v4");
+	assert_true(mg_fset_has(&v3->features, F("avx2")));
+	assert_false(mg_fset_has(&v3->features, F("avx512f")));
+	assert_true(mg_fset_is_empty(&v3->unknown));   /* outside the level: absent */
+	assert_true(mg_fset_has(&v4->features, F("avx512f")));
+	mg_target_list_free(&l);
+
+	assert_int_equal(mg_catalog_load("x86-64-v2", &l, &err), 0);
+	assert_int_equal(l.count, 1);
+	mg_target_list_free(&l);
+
+	assert_int_equal(mg_catalog_load("x86-64-v5", &l, &err), -1);
+	assert_int_equal(err.code, MG_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "x86-64-v5"));
+}
+
+static void test_libvirt_installed(void **state)
+{
+	(void)state;
+	struct stat st;
+	mg_target_list l = { 0 };
+	mg_error err = { 0 };
+
+	if (stat(MG_LIBVIRT_CPU_MAP "/index.xml", &st) != 0)
+		skip();
+	assert_int_equal(mg_catalog_load("libvirt", &l, &err), 0);
+	assert_true(l.count > 20);
+	const mg_profile *skx = find(&l, "Skylake-Server"), *hsw = find(&l, "Haswell");
+	assert_true(mg_fset_has(&skx->features, F("avx512f")));
+	assert_false(mg_fset_has(&hsw->features, F("avx512f")));
+	assert_true(mg_fset_has(&hsw->features, F("avx2")));
+	/* libvirt spells these pclmuldq, sse4.1, sse4.2, lahf_lm */
+	assert_true(mg_fset_has(&hsw->features, F("pclmulqdq")));
+	assert_true(mg_fset_has(&hsw->features, F("sse4_1")));
+	assert_true(mg_fset_has(&hsw->features, F("sse4_2")));
+	assert_true(mg_fset_has(&hsw->features, F("lahf_lm")));
+	assert_string_equal(hsw->vendor, "GenuineIntel");
+	mg_target_list_free(&l);
+}
+
+static void test_libvirt_map(void **state)
+{
+	(void)state;
+	mg_target_list l = { 0 };
+	mg_error err = { 0 };
+
+	assert_int_equal(mg_catalog_load("libvirt:" D "libvirt-map", &l, &err), 0);
+	assert_int_equal(l.count, 2);     /* the ppc64 model is not a target */
+	const mg_profile *base = find(&l, "Base"), *der = find(&l, "Derived");
+	assert_true(mg_fset_has(&base->features, F("pclmulqdq")));
+	assert_true(mg_fset_has(&base->features, F("sse4_1")));
+	assert_true(mg_fset_has(&base->features, F("osxsave")));   /* from xsave */
+	assert_false(mg_fset_has(&base->features, F("avx512f")));
+	/* inherited from Base, own additions, and removed='yes' */
+	assert_true(mg_fset_has(&der->features, F("avx2")));
+	assert_true(mg_fset_has(&der->features, F("avx512f")));
+	assert_true(mg_fset_has(&der->features, F("avx512_vnni")));
+	assert_false(mg_fset_has(&der->features, F("pclmulqdq")));
+	assert_string_equal(der->vendor, "GenuineIntel");
+	mg_target_list_free(&l);
+}
+
+static void expect_catalog_error(const char *name, const char *needle)
+{
+	mg_target_list l = { 0 };
+	mg_error err = { 0 };
+	assert_int_equal(mg_catalog_load(name, &l, &err), -1);
+	assert_int_equal(err.code, MG_ERR_USAGE);
+	if (strstr(err.msg, needle) == NULL)
+		fail_msg("message \"%s\" lacks \"%s\"", err.msg, needle);
+	assert_null(strchr(err.msg, '\n'));
+	mg_target_list_free(&l);
+}
+
+static void test_bad_catalogs(void **state)
+{
+	(void)state;
+	expect_catalog_error("libvirt:" D "libvirt-bad", "index.xml:5");
+	expect_catalog_error("libvirt:" D "libvirt-undef", "no-such-feature");
+	expect_catalog_error("libvirt:/nonexistent/cpu_map", "no CPU map directory");
+	expect_catalog_error("aws", "unknown catalog");
+	expect_catalog_error("nfd:/nonexistent.json", "/nonexistent.json");
+}
+
+static void test_nfd_nodes(void **state)
+{
+	(void)state;
+	mg_target_list l = { 0 };
+	mg_error err = { 0 };
+
+	assert_int_equal(mg_catalog_load("nfd:" D "kubectl-nodes.json", &l, &err), 0);
+	assert_int_equal(l.count, 3);
+	const mg_profile *a = &l.items[0], *b = &l.items[1], *c = &l.items[2];
+
+	/* node A: new NFD with x86-64 level labels up to v4 */
+	assert_true(mg_fset_has(&a->features, F("avx512f")));
+	assert_true(mg_fset_has(&a->features, F("popcnt")));    /* hidden, implied by V2 */
+	assert_true(mg_fset_has(&a->features, F("bmi2")));      /* hidden, implied by V3 */
+	assert_true(mg_fset_has(&a->unknown, F("rdrand")));     /* hidden, in no level */
+	assert_false(mg_fset_has(&a->features, F("amx_tile"))); /* named by NFD, unlabelled */
+	assert_false(mg_fset_has(&a->unknown, F("amx_tile")));
+
+	/* node B: NFD without level labels: hidden flags are unknown */
+	assert_true(mg_fset_has(&b->features, F("avx2")));
+	assert_true(mg_fset_has(&b->unknown, F("popcnt")));
+	assert_true(mg_fset_has(&b->unknown, F("sse2")));
+	assert_false(mg_fset_has(&b->features, F("avx512f")));
+	assert_false(mg_fset_has(&b->unknown, F("avx512f")));
+
+	/* node C: no NFD labels at all */
+	assert_true(mg_fset_is_empty(&c->features));
+	assert_true(mg_fset_has(&c->unknown, F("avx2")));
+
+	mg_feature_set req;
+	mg_verdict v;
+	mg_fset_clear(&req);
+	mg_fset_add(&req, F("avx2"));
+	mg_fset_add(&req, F("popcnt"));
+	mg_verdict_workload(&req, a, &v);
+	assert_int_equal(v.kind, MG_VERDICT_COMPATIBLE);
+	mg_verdict_workload(&req, b, &v);
+	assert_int_equal(v.kind, MG_VERDICT_UNKNOWN);
+	assert_true(mg_fset_has(&v.unknown, F("popcnt")));
+	mg_fset_add(&req, F("avx512f"));
+	mg_verdict_workload(&req, b, &v);
+	assert_int_equal(v.kind, MG_VERDICT_INCOMPATIBLE);
+	mg_verdict_workload(&req, c, &v);
+	assert_int_equal(v.kind, MG_VERDICT_UNKNOWN);
+	mg_target_list_free(&l);
+}
+
+static void test_nfd_malformed(void **state)
+{
+	(void)state;
+	static const struct { const char *text, *needle; } bad[] = {
+		{ "{\"items\": 3}", "not an array" },
+		{ "{\"items\": []}", "no nodes" },
+		{ "{\"items\": [{\"metadata\": {}}]}", "metadata.name" },
+		{ "{\"items\": [{\"spec\": {}}]}", "metadata" },
+		{ "{\"items\": [{\"metadata\": {\"name\": \"n\", \"labels\": []}}]}", "labels" },
+		{ "[1,2]", "kubectl" },
+		{ "{\"items\": [", "JSON" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		mg_target_list l = { 0 };
+		mg_error err = { 0 };
+		assert_int_equal(mg_nfd_from_json(bad[i].text, strlen(bad[i].text), "nodes.json",
+						  &l, &err), -1);
+		assert_int_equal(err.code, MG_ERR_USAGE);
+		if (strstr(err.msg, bad[i].needle) == NULL || strstr(err.msg, "nodes.json") == NULL)
+			fail_msg("message \"%s\" lacks \"%s\"", err.msg, bad[i].needle);
+		mg_target_list_free(&l);
+	}
+}
+
+static void test_affinity(void **state)
+{
+	(void)state;
+	mg_feature_set req;
+	mg_error err = { 0 };
+	char *warn = NULL;
+
+	mg_fset_clear(&req);
+	mg_fset_add(&req, F("avx2"));
+	mg_fset_add(&req, F("bmi2"));     /* hidden: needs X86_64_V3 */
+	mg_fset_add(&req, F("sse2"));     /* hidden, v1: every amd64 node */
+	char *y = mg_nfd_affinity_yaml(&req, &warn, &err);
+	assert_non_null(y);
+	assert_null(warn);
+	assert_non_null(strstr(y, "requiredDuringSchedulingIgnoredDuringExecution"));
+	assert_non_null(strstr(y, "key: feature.node.kubernetes.io/cpu-cpuid.AVX2\n"
+				  "          operator: In\n          values: [\"true\"]"));
+	assert_non_null(strstr(y, "cpu-cpuid.X86_64_V3"));
+	assert_null(strstr(y, "cpu-cpuid.BMI2"));
+	assert_null(strstr(y, "cpu-cpuid.SSE2"));
+	assert_non_null(strstr(y, "kubernetes.io/arch"));
+	free(y);
+
+	/* hidden and in no level: its own label, with a warning */
+	mg_fset_add(&req, F("rdrand"));
+	y = mg_nfd_affinity_yaml(&req, &warn, &err);
+	assert_non_null(y);
+	assert_non_null(strstr(y, "cpu-cpuid.RDRAND"));
+	assert_non_null(warn);
+	assert_non_null(strstr(warn, "attributeBlacklist"));
+	free(y);
+	free(warn);
+
+	/* a feature NFD has no label for cannot be expressed */
+	mg_feature_id nolabel = MG_FEATURE_NONE;
+	for (size_t i = 0; i < mg_feature_count(); i++)
+		if (mg_feature_get((mg_feature_id)i)->nfd == NULL) {
+			nolabel = (mg_feature_id)i;
+			break;
+		}
+	if (nolabel < 0)
+		skip();
+	mg_fset_add(&req, nolabel);
+	y = mg_nfd_affinity_yaml(&req, &warn, &err);
+	assert_null(y);
+	assert_int_equal(err.code, MG_ERR_USAGE);
+	assert_non_null(strstr(err.msg, mg_feature_get(nolabel)->name));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_levels),
+		cmocka_unit_test(test_libvirt_installed),
+		cmocka_unit_test(test_libvirt_map),
+		cmocka_unit_test(test_bad_catalogs),
+		cmocka_unit_test(test_nfd_nodes),
+		cmocka_unit_test(test_nfd_malformed),
+		cmocka_unit_test(test_affinity),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
