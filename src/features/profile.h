@@ -47,6 +47,9 @@ typedef struct mg_profile {
 	bool has_xcr0;
 	uint64_t xcr0;
 	uint32_t xsave_size;       /* CPUID.(0xD,0).EBX: size for enabled XCR0; 0 if unknown */
+	uint32_t xsave_size_max;   /* CPUID.(0xD,0).ECX; 0 if unknown (CRIU cpuinfo.img) */
+	uint32_t criu_caps[64];    /* compel capability words, from a CRIU cpuinfo.img */
+	size_t ncriu_caps;         /* 0 when the profile did not come from one */
 	bool amx_permitted;        /* arch_prctl(ARCH_GET_XCOMP_PERM) allows tile data */
 	mg_feature_set features;   /* usable features */
 	mg_feature_set unknown;    /* features this profile cannot decide */

@@ -1,0 +1,938 @@
+/*
+ * criu_image.c - a CRIU 4.x image directory as an mg_image.
+ *
+ * What is read (docs/criu.md has the full mapping):
+ *   inventory.img       sanity (image version)
+ *   pstree.img          the root task's PID and thread IDs
+ *   core-<tid>.img      registers (incl. fs_base), XSAVE components,
+ *                       signal actions (task_core_entry.sigactions)
+ *   mm-<pid>.img        VMAs, saved auxv, exe_file_id
+ *   files.img           names, sizes, build-ids of mapped files
+ *   pagemap-<pid>.img   which pages were dumped, into pages-<id>.img
+ * Memory reads are served from the dumped pages; a page CRIU did not dump
+ * comes from the mapped file (resolved under `root`) for file mappings
+ * and is zero for private anonymous ones.  Pages CRIU left in a parent
+ * image or to lazy-pages, and shared anonymous memory, are not readable
+ * (reads stop short there, and the image carries a warning).
+ */
+#include "process/criu_image.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <glib.h>
+#include <inttypes.h>
+#include <libelf.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core.pb-c.h"
+#include "fdinfo.pb-c.h"
+#include "inventory.pb-c.h"
+#include "mm.pb-c.h"
+#include "pagemap.pb-c.h"
+#include "pstree.pb-c.h"
+
+#define PAGE 4096u
+#define RED_ZONE 128u
+#define AT_NULL_ 0
+#define AT_ENTRY_ 9
+#define AT_SYSINFO_EHDR_ 33
+#define CRIU_FD_TYPE_REG 1
+#define CRIU_MARCH_X86_64 1
+#define CRIU_REGS_COMPAT 2
+
+typedef struct criu_pm {
+	uint64_t start, end;        /* [start, end) */
+	uint32_t flags;             /* MG_CRIU_PE_* */
+	uint64_t pages_off;         /* offset in pages-<id>.img when PRESENT */
+} criu_pm;
+
+typedef struct criu_file {
+	char *name;
+	bool has_size;
+	uint64_t size;
+	uint32_t *build_id;
+	size_t n_build_id;
+} criu_file;
+
+typedef struct criu_priv {
+	char *dir, *root;
+	int root_fd;
+	int pages_fd;
+	criu_pm *pm;
+	size_t npm;
+	uint32_t *vma_status;       /* parallel to img->maps */
+	GHashTable *files;          /* file id -> criu_file* */
+	GHashTable *open_files;     /* path -> fd + 1 (file-backed reads) */
+} criu_priv;
+
+/* --- small helpers ------------------------------------------------------------ */
+
+static char *join(const char *dir, const char *name)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		return NULL;
+	return p;
+}
+
+/* Open `path` (absolute, as the dumped process saw it) under the root,
+ * following symlinks inside the root only. */
+static int open_under_root(const criu_priv *p, const char *path)
+{
+	const char *rel = path;
+	while (*rel == '/')
+		rel++;
+	if (*rel == '\0')
+		rel = ".";
+	struct open_how how;
+	memset(&how, 0, sizeof(how));
+	how.flags = O_RDONLY | O_CLOEXEC;
+	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+	int fd = (int)syscall(SYS_openat2, p->root_fd, rel, &how, sizeof(how));
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+		fd = openat(p->root_fd, rel, O_RDONLY | O_CLOEXEC);
+	return fd;
+}
+
+static void criu_file_free(gpointer data)
+{
+	criu_file *f = data;
+	if (f == NULL)
+		return;
+	free(f->name);
+	free(f->build_id);
+	free(f);
+}
+
+static void close_fd_value(gpointer data)
+{
+	int fd = GPOINTER_TO_INT(data) - 1;
+	if (fd >= 0)
+		close(fd);
+}
+
+static void criu_destroy(mg_image *img)
+{
+	criu_priv *p = img->priv;
+	if (p == NULL)
+		return;
+	if (p->files)
+		g_hash_table_destroy(p->files);
+	if (p->open_files)
+		g_hash_table_destroy(p->open_files);
+	if (p->pages_fd >= 0)
+		close(p->pages_fd);
+	if (p->root_fd >= 0)
+		close(p->root_fd);
+	free(p->pm);
+	free(p->vma_status);
+	free(p->dir);
+	free(p->root);
+	free(p);
+	img->priv = NULL;
+}
+
+/* --- memory ------------------------------------------------------------------- */
+
+static const criu_pm *find_pm(const criu_priv *p, uint64_t addr)
+{
+	size_t lo = 0, hi = p->npm;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (addr < p->pm[mid].start)
+			hi = mid;
+		else if (addr >= p->pm[mid].end)
+			lo = mid + 1;
+		else
+			return &p->pm[mid];
+	}
+	return NULL;
+}
+
+static int mapping_fd(mg_image *img, const mg_mapping *m)
+{
+	criu_priv *p = img->priv;
+	gpointer v = g_hash_table_lookup(p->open_files, m->path);
+	if (v != NULL)
+		return GPOINTER_TO_INT(v) - 1;
+	int fd = open_under_root(p, m->path);
+	if (fd < 0)
+		return -1;
+	char *key = strdup(m->path);
+	if (key == NULL) {
+		close(fd);
+		return -1;
+	}
+	g_hash_table_insert(p->open_files, key, GINT_TO_POINTER(fd + 1));
+	return fd;
+}
+
+static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = pread(fd, (uint8_t *)buf + got, len - got, (off_t)(off + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* Read [addr, addr+len) lying within one page of mapping m. */
+static int read_in_page(mg_image *img, const mg_mapping *m, uint64_t addr,
+			void *buf, size_t len)
+{
+	criu_priv *p = img->priv;
+	const criu_pm *pm = find_pm(p, addr);
+	if (pm != NULL) {
+		if (!(pm->flags & MG_CRIU_PE_PRESENT) || (pm->flags & MG_CRIU_PE_PARENT))
+			return -1;      /* in a parent image or lazy: not here */
+		return pread_full(p->pages_fd, buf, len, pm->pages_off + (addr - pm->start));
+	}
+	uint32_t st = p->vma_status[m - img->maps];
+	if (st & (MG_CRIU_VMA_AREA_VDSO | MG_CRIU_VMA_AREA_VVAR | MG_CRIU_VMA_AREA_VSYSCALL))
+		return -1;
+	if (st & (MG_CRIU_VMA_FILE_PRIVATE | MG_CRIU_VMA_FILE_SHARED)) {
+		if (m->path == NULL)
+			return -1;
+		int fd = mapping_fd(img, m);
+		if (fd < 0)
+			return -1;
+		return pread_full(fd, buf, len, m->file_offset + (addr - m->start));
+	}
+	if (st & (MG_CRIU_VMA_ANON_SHARED | MG_CRIU_VMA_AREA_SYSVIPC | MG_CRIU_VMA_AREA_SOCKET |
+		  MG_CRIU_VMA_AREA_AIORING | MG_CRIU_VMA_AREA_MEMFD))
+		return -1;      /* contents live in other images we do not read */
+	memset(buf, 0, len);    /* private anonymous page never touched */
+	return 0;
+}
+
+static ssize_t criu_read(mg_image *img, uint64_t addr, void *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		uint64_t a = addr + done;
+		const mg_mapping *m = mg_image_find_mapping(img, a);
+		if (m == NULL)
+			break;
+		uint64_t lim = (a & ~(uint64_t)(PAGE - 1)) + PAGE;
+		if (m->end < lim)
+			lim = m->end;
+		size_t chunk = len - done;
+		if (chunk > lim - a)
+			chunk = (size_t)(lim - a);
+		if (read_in_page(img, m, a, (uint8_t *)buf + done, chunk) < 0)
+			break;
+		done += chunk;
+	}
+	return done > 0 ? (ssize_t)done : -1;
+}
+
+static int criu_open_mapping(mg_image *img, const mg_mapping *m, mg_error *err)
+{
+	criu_priv *p = img->priv;
+	if (m->path == NULL || m->kind != MG_MAP_FILE)
+		return mg_fail(err, MG_ERR_IO, "criu:%s: mapping 0x%" PRIx64 " is not file-backed",
+			       p->dir, m->start);
+	int fd = open_under_root(p, m->path);
+	if (fd < 0)
+		return mg_fail(err, MG_ERR_IO, "criu:%s: %s under root %s: %s",
+			       p->dir, m->path, p->root, strerror(errno));
+	return fd;
+}
+
+static const mg_image_ops criu_ops = {
+	.read = criu_read,
+	.open_mapping = criu_open_mapping,
+	.destroy = criu_destroy,
+};
+
+/* --- image files -------------------------------------------------------------- */
+
+/*
+ * Load one image and unpack its messages: first with `first`, the rest
+ * with `rest`; at most `max` messages.  On success *msgs (free with
+ * free_msgs) holds *n messages.
+ */
+static int load_messages(const criu_priv *p, const char *file, uint32_t magic,
+			 const ProtobufCMessageDescriptor *first,
+			 const ProtobufCMessageDescriptor *rest, size_t max,
+			 ProtobufCMessage ***msgs, size_t *n, mg_error *err)
+{
+	*msgs = NULL;
+	*n = 0;
+	char *path = join(p->dir, file);
+	if (path == NULL)
+		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+	uint8_t *data;
+	size_t len, off;
+	if (mg_criu_read_file(path, &data, &len, err) < 0 ||
+	    mg_criu_check_magic(path, data, len, magic, &off, err) < 0) {
+		free(path);
+		free(data);
+		return -1;
+	}
+	GPtrArray *arr = g_ptr_array_new();
+	int rc = 0;
+	for (;;) {
+		const uint8_t *msg;
+		size_t mlen;
+		int r = mg_criu_next_message(path, data, len, &off, &msg, &mlen, err);
+		if (r <= 0) {
+			rc = r;
+			break;
+		}
+		if (arr->len >= max) {
+			rc = mg_fail(err, MG_ERR_IO, "%s: more than %zu messages", path, max);
+			break;
+		}
+		ProtobufCMessage *m = mg_criu_unpack(path, arr->len == 0 ? first : rest,
+						     msg, mlen, err);
+		if (m == NULL) {
+			rc = -1;
+			break;
+		}
+		g_ptr_array_add(arr, m);
+	}
+	if (rc == 0 && arr->len == 0)
+		rc = mg_fail(err, MG_ERR_IO, "%s: no entries", path);
+	free(data);
+	free(path);
+	if (rc < 0) {
+		for (guint i = 0; i < arr->len; i++)
+			protobuf_c_message_free_unpacked(arr->pdata[i], NULL);
+		g_ptr_array_free(arr, TRUE);
+		return -1;
+	}
+	*n = arr->len;
+	*msgs = (ProtobufCMessage **)g_ptr_array_free(arr, FALSE);
+	return 0;
+}
+
+static void free_msgs(ProtobufCMessage **msgs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		protobuf_c_message_free_unpacked(msgs[i], NULL);
+	g_free(msgs);
+}
+
+/* Load an image that holds exactly one message. */
+static ProtobufCMessage *load_one(const criu_priv *p, const char *file, uint32_t magic,
+				  const ProtobufCMessageDescriptor *d, mg_error *err)
+{
+	ProtobufCMessage **msgs;
+	size_t n;
+	if (load_messages(p, file, magic, d, d, 1, &msgs, &n, err) < 0)
+		return NULL;
+	ProtobufCMessage *m = msgs[0];
+	g_free(msgs);
+	return m;
+}
+
+/* --- files.img ---------------------------------------------------------------- */
+
+static int load_files(criu_priv *p, mg_error *err)
+{
+	ProtobufCMessage **msgs;
+	size_t n;
+	if (load_messages(p, "files.img", MG_CRIU_FILES_MAGIC, &file_entry__descriptor,
+			  &file_entry__descriptor, 1u << 22, &msgs, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		FileEntry *fe = (FileEntry *)msgs[i];
+		if (fe->type != CRIU_FD_TYPE_REG || fe->reg == NULL)
+			continue;
+		criu_file *f = calloc(1, sizeof(*f));
+		if (f == NULL || (f->name = strdup(fe->reg->name)) == NULL) {
+			criu_file_free(f);
+			free_msgs(msgs, n);
+			return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+		}
+		f->has_size = fe->reg->has_size;
+		f->size = fe->reg->size;
+		if (fe->reg->n_build_id > 0 && fe->reg->n_build_id <= 64) {
+			f->build_id = malloc(fe->reg->n_build_id * sizeof(uint32_t));
+			if (f->build_id == NULL) {
+				criu_file_free(f);
+				free_msgs(msgs, n);
+				return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+			}
+			memcpy(f->build_id, fe->reg->build_id, fe->reg->n_build_id * sizeof(uint32_t));
+			f->n_build_id = fe->reg->n_build_id;
+		}
+		g_hash_table_replace(p->files, GUINT_TO_POINTER(fe->id), f);
+	}
+	free_msgs(msgs, n);
+	return 0;
+}
+
+/*
+ * GNU build-id of an ELF file, or 0 bytes when it has none or is not ELF.
+ * CRIU stores it as uint32 words copied from the note bytes (little-endian).
+ */
+static size_t elf_build_id(int fd, uint8_t *out, size_t cap)
+{
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return 0;
+	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (e == NULL)
+		return 0;
+	size_t found = 0, phnum = 0;
+	if (elf_kind(e) == ELF_K_ELF && elf_getphdrnum(e, &phnum) == 0) {
+		for (size_t i = 0; i < phnum && found == 0; i++) {
+			GElf_Phdr ph;
+			if (gelf_getphdr(e, (int)i, &ph) == NULL || ph.p_type != PT_NOTE)
+				continue;
+			Elf_Data *d = elf_getdata_rawchunk(e, (int64_t)ph.p_offset, ph.p_filesz,
+							   ELF_T_NHDR);
+			if (d == NULL)
+				continue;
+			size_t off = 0, name_off, desc_off;
+			GElf_Nhdr nh;
+			while ((off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
+				if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+				    memcmp((char *)d->d_buf + name_off, "GNU", 4) == 0) {
+					found = nh.n_descsz < cap ? nh.n_descsz : cap;
+					memcpy(out, (char *)d->d_buf + desc_off, found);
+					break;
+				}
+			}
+		}
+	}
+	elf_end(e);
+	return found;
+}
+
+/* A mapped file under the root must be the one that was dumped. */
+static int check_mapped_file(criu_priv *p, const criu_file *f, mg_error *err)
+{
+	int fd = open_under_root(p, f->name);
+	if (fd < 0)
+		return mg_fail(err, MG_ERR_IO, "criu:%s: mapped file %s (files.img) not found under root %s: %s",
+			       p->dir, f->name, p->root, strerror(errno));
+	struct stat st;
+	int rc = 0;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = mg_fail(err, MG_ERR_IO, "criu:%s: mapped file %s under root %s is not a regular file",
+			     p->dir, f->name, p->root);
+	} else if (f->has_size && (uint64_t)st.st_size != f->size) {
+		rc = mg_fail(err, MG_ERR_IO,
+			     "criu:%s: mapped file %s under root %s has %lld bytes, files.img recorded %" PRIu64
+			     ": it changed since the dump", p->dir, f->name, p->root,
+			     (long long)st.st_size, f->size);
+	} else if (f->n_build_id > 0) {
+		uint8_t want[256], have[256];
+		size_t wlen = f->n_build_id * 4;
+		for (size_t i = 0; i < f->n_build_id; i++) {
+			want[4 * i] = (uint8_t)f->build_id[i];
+			want[4 * i + 1] = (uint8_t)(f->build_id[i] >> 8);
+			want[4 * i + 2] = (uint8_t)(f->build_id[i] >> 16);
+			want[4 * i + 3] = (uint8_t)(f->build_id[i] >> 24);
+		}
+		size_t hlen = elf_build_id(fd, have, sizeof(have));
+		if (hlen < wlen || hlen >= wlen + 4 || memcmp(want, have, wlen) != 0)
+			rc = mg_fail(err, MG_ERR_IO,
+				     "criu:%s: mapped file %s under root %s has another build-id than files.img recorded: it changed since the dump",
+				     p->dir, f->name, p->root);
+	}
+	close(fd);
+	return rc;
+}
+
+/* --- mm ----------------------------------------------------------------------- */
+
+static mg_map_kind kind_of(uint32_t status)
+{
+	if (status & MG_CRIU_VMA_AREA_HEAP)
+		return MG_MAP_HEAP;
+	if (status & MG_CRIU_VMA_AREA_STACK)
+		return MG_MAP_STACK;
+	if (status & MG_CRIU_VMA_AREA_VDSO)
+		return MG_MAP_VDSO;
+	if (status & MG_CRIU_VMA_AREA_VVAR)
+		return MG_MAP_VVAR;
+	if (status & MG_CRIU_VMA_AREA_VSYSCALL)
+		return MG_MAP_VSYSCALL;
+	if (status & (MG_CRIU_VMA_AREA_SYSVIPC | MG_CRIU_VMA_AREA_SOCKET |
+		      MG_CRIU_VMA_AREA_AIORING | MG_CRIU_VMA_AREA_MEMFD))
+		return MG_MAP_OTHER;
+	if (status & (MG_CRIU_VMA_FILE_PRIVATE | MG_CRIU_VMA_FILE_SHARED))
+		return MG_MAP_FILE;
+	return MG_MAP_ANON;
+}
+
+static const char *special_name(mg_map_kind k)
+{
+	switch (k) {
+	case MG_MAP_HEAP: return "[heap]";
+	case MG_MAP_STACK: return "[stack]";
+	case MG_MAP_VDSO: return "[vdso]";
+	case MG_MAP_VVAR: return "[vvar]";
+	case MG_MAP_VSYSCALL: return "[vsyscall]";
+	default: return NULL;
+	}
+}
+
+static int load_mm(mg_image *img, criu_priv *p, const char *mmfile, mg_error *err)
+{
+	char *name = join(p->dir, mmfile);
+	MmEntry *mm = (MmEntry *)load_one(p, mmfile, MG_CRIU_MM_MAGIC, &mm_entry__descriptor, err);
+	if (mm == NULL) {
+		free(name);
+		return -1;
+	}
+	int rc = 0;
+	if (mm->n_vmas == 0 || mm->n_vmas > MG_CRIU_VMAS_MAX) {
+		rc = mg_fail(err, MG_ERR_IO, "%s: %zu VMAs", name, mm->n_vmas);
+		goto out;
+	}
+	img->maps = calloc(mm->n_vmas, sizeof(*img->maps));
+	p->vma_status = calloc(mm->n_vmas, sizeof(*p->vma_status));
+	if (img->maps == NULL || p->vma_status == NULL) {
+		rc = mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	GHashTable *checked = g_hash_table_new(g_direct_hash, g_direct_equal);
+	for (size_t i = 0; i < mm->n_vmas && rc == 0; i++) {
+		const VmaEntry *v = mm->vmas[i];
+		if (v->start >= v->end || (v->start | v->end) % PAGE != 0 ||
+		    (i > 0 && v->start < mm->vmas[i - 1]->end)) {
+			rc = mg_fail(err, MG_ERR_IO, "%s: VMA %zu [0x%" PRIx64 ", 0x%" PRIx64 ") is malformed or out of order",
+				     name, i, v->start, v->end);
+			break;
+		}
+		mg_mapping *m = &img->maps[img->nmaps];
+		m->start = v->start;
+		m->end = v->end;
+		m->file_offset = v->pgoff;
+		m->prot = (v->prot & 1 ? MG_PROT_READ : 0) | (v->prot & 2 ? MG_PROT_WRITE : 0) |
+			  (v->prot & 4 ? MG_PROT_EXEC : 0);
+		m->shared = (v->flags & 0x01) != 0;      /* MAP_SHARED */
+		m->kind = kind_of(v->status);
+		/* CRIU 4 does not flag the main stack (VMA_AREA_STACK); the kernel
+		 * names [stack] the VMA holding mm->start_stack, so do we. */
+		if (m->kind == MG_MAP_ANON && mm->mm_start_stack >= v->start &&
+		    mm->mm_start_stack < v->end)
+			m->kind = MG_MAP_STACK;
+		p->vma_status[img->nmaps] = v->status;
+		const char *path = special_name(m->kind);
+		if (v->status & (MG_CRIU_VMA_FILE_PRIVATE | MG_CRIU_VMA_FILE_SHARED)) {
+			const criu_file *f = v->shmid <= UINT32_MAX
+				? g_hash_table_lookup(p->files, GUINT_TO_POINTER((guint)v->shmid)) : NULL;
+			if (f == NULL) {
+				rc = mg_fail(err, MG_ERR_IO, "%s: VMA 0x%" PRIx64 " maps file id %" PRIu64 ", absent from files.img",
+					     name, v->start, v->shmid);
+				break;
+			}
+			path = f->name;
+			if (!g_hash_table_contains(checked, f)) {
+				g_hash_table_add(checked, (gpointer)f);
+				rc = check_mapped_file(p, f, err);
+			}
+		}
+		if (path != NULL && (m->path = strdup(path)) == NULL)
+			rc = mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+		img->nmaps++;
+	}
+	g_hash_table_destroy(checked);
+	if (rc < 0)
+		goto out;
+	for (size_t i = 0; i + 1 < mm->n_mm_saved_auxv; i += 2) {
+		uint64_t type = mm->mm_saved_auxv[i], val = mm->mm_saved_auxv[i + 1];
+		if (type == AT_NULL_)
+			break;
+		if (type == AT_ENTRY_)
+			img->at_entry = val;
+		else if (type == AT_SYSINFO_EHDR_)
+			img->at_sysinfo_ehdr = val;
+	}
+	const criu_file *exe = g_hash_table_lookup(p->files, GUINT_TO_POINTER(mm->exe_file_id));
+	if (exe != NULL && (img->exe = strdup(exe->name)) == NULL)
+		rc = mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+out:
+	protobuf_c_message_free_unpacked(&mm->base, NULL);
+	free(name);
+	return rc;
+}
+
+/* --- pagemap ------------------------------------------------------------------ */
+
+static int cmp_pm(const void *a, const void *b)
+{
+	const criu_pm *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int load_pagemap(mg_image *img, criu_priv *p, pid_t pid, mg_error *err)
+{
+	char file[64];
+	snprintf(file, sizeof(file), "pagemap-%d.img", (int)pid);
+	char *name = join(p->dir, file);
+	ProtobufCMessage **msgs;
+	size_t n;
+	if (name == NULL || load_messages(p, file, MG_CRIU_PAGEMAP_MAGIC, &pagemap_head__descriptor,
+					  &pagemap_entry__descriptor, MG_CRIU_PAGEMAP_MAX + 1,
+					  &msgs, &n, err) < 0) {
+		free(name);
+		return -1;
+	}
+	int rc = 0;
+	bool unavailable = false;
+	uint64_t off = 0;
+	char pages[64];
+	snprintf(pages, sizeof(pages), "pages-%u.img", ((PagemapHead *)msgs[0])->pages_id);
+	char *pages_path = join(p->dir, pages);
+	p->pm = calloc(n, sizeof(*p->pm));
+	if (p->pm == NULL || pages_path == NULL) {
+		rc = mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 1; i < n; i++) {
+		const PagemapEntry *e = (PagemapEntry *)msgs[i];
+		uint32_t flags = e->has_flags ? e->flags
+			: (e->has_in_parent && e->in_parent ? MG_CRIU_PE_PARENT : MG_CRIU_PE_PRESENT);
+		uint64_t bytes = (uint64_t)e->nr_pages * PAGE;
+		if (e->vaddr % PAGE != 0 || e->nr_pages == 0 || e->vaddr + bytes < e->vaddr) {
+			rc = mg_fail(err, MG_ERR_IO, "%s: entry %zu (0x%" PRIx64 ", %u pages) is malformed",
+				     name, i, e->vaddr, e->nr_pages);
+			goto out;
+		}
+		criu_pm *pm = &p->pm[p->npm++];
+		pm->start = e->vaddr;
+		pm->end = e->vaddr + bytes;
+		pm->flags = flags;
+		if ((flags & MG_CRIU_PE_PRESENT) && !(flags & MG_CRIU_PE_PARENT)) {
+			pm->pages_off = off;
+			off += bytes;
+		} else {
+			unavailable = true;
+		}
+	}
+	qsort(p->pm, p->npm, sizeof(*p->pm), cmp_pm);
+	for (size_t i = 1; i < p->npm; i++)
+		if (p->pm[i].start < p->pm[i - 1].end) {
+			rc = mg_fail(err, MG_ERR_IO, "%s: overlapping entries at 0x%" PRIx64, name, p->pm[i].start);
+			goto out;
+		}
+	p->pages_fd = open(pages_path, O_RDONLY | O_CLOEXEC);
+	if (p->pages_fd < 0) {
+		rc = mg_fail(err, MG_ERR_IO, "%s: %s (named by %s)", pages_path, strerror(errno), name);
+		goto out;
+	}
+	struct stat st;
+	if (fstat(p->pages_fd, &st) != 0 || (uint64_t)st.st_size < off) {
+		rc = mg_fail(err, MG_ERR_IO, "%s: truncated: %s needs %" PRIu64 " bytes of pages, the file has %lld",
+			     pages_path, name, off, (long long)st.st_size);
+		goto out;
+	}
+	if (unavailable)
+		mg_image_warn(img, "criu:%s: some pages are in a parent image or left to lazy-pages; reads of them fail",
+			      p->dir);
+out:
+	free(pages_path);
+	free(name);
+	free_msgs(msgs, n);
+	return rc;
+}
+
+/* --- threads ------------------------------------------------------------------ */
+
+/* Rebuild a standard-format (non-compacted) XSAVE area from CRIU's
+ * per-component arrays, so the analysis can scan register contents. */
+static void copy_words(uint8_t *area, size_t at, size_t cap, const void *src,
+		       size_t n, size_t elem)
+{
+	size_t bytes = n * elem;
+	if (bytes > cap)
+		bytes = cap;
+	if (bytes > 0)
+		memcpy(area + at, src, bytes);
+}
+
+static int build_xsave(mg_thread *t, const UserX86FpregsEntry *fp)
+{
+	enum { LEN = 2696 };
+	uint8_t *a = calloc(1, LEN);
+	if (a == NULL)
+		return -1;
+	uint16_t w16;
+	w16 = (uint16_t)fp->cwd; memcpy(a + 0, &w16, 2);
+	w16 = (uint16_t)fp->swd; memcpy(a + 2, &w16, 2);
+	a[4] = (uint8_t)fp->twd;
+	w16 = (uint16_t)fp->fop; memcpy(a + 6, &w16, 2);
+	memcpy(a + 8, &fp->rip, 8);
+	memcpy(a + 16, &fp->rdp, 8);
+	memcpy(a + 24, &fp->mxcsr, 4);
+	memcpy(a + 28, &fp->mxcsr_mask, 4);
+	copy_words(a, 32, 128, fp->st_space, fp->n_st_space, 4);
+	copy_words(a, 160, 256, fp->xmm_space, fp->n_xmm_space, 4);
+	size_t len = 512;
+	const UserX86XsaveEntry *x = fp->xsave;
+	if (x != NULL) {
+		memcpy(a + 512, &x->xstate_bv, 8);
+		copy_words(a, 576, 256, x->ymmh_space, x->n_ymmh_space, 4);
+		copy_words(a, 960, 64, x->bndreg_state, x->n_bndreg_state, 8);
+		copy_words(a, 1024, 64, x->bndcsr_state, x->n_bndcsr_state, 8);
+		copy_words(a, 1088, 64, x->opmask_reg, x->n_opmask_reg, 8);
+		copy_words(a, 1152, 512, x->zmm_upper, x->n_zmm_upper, 8);
+		copy_words(a, 1664, 1024, x->hi16_zmm, x->n_hi16_zmm, 8);
+		copy_words(a, 2688, 8, x->pkru, x->n_pkru, 4);
+		len = LEN;
+		t->has_xstate = true;
+		t->xstate_bv = x->xstate_bv;
+	}
+	t->xsave = a;
+	t->xsave_len = len;
+	return 0;
+}
+
+static void set_regs(struct user_regs_struct *r, const UserX86RegsEntry *g)
+{
+	r->r15 = g->r15; r->r14 = g->r14; r->r13 = g->r13; r->r12 = g->r12;
+	r->rbp = g->bp; r->rbx = g->bx; r->r11 = g->r11; r->r10 = g->r10;
+	r->r9 = g->r9; r->r8 = g->r8; r->rax = g->ax; r->rcx = g->cx;
+	r->rdx = g->dx; r->rsi = g->si; r->rdi = g->di; r->orig_rax = g->orig_ax;
+	r->rip = g->ip; r->cs = g->cs; r->eflags = g->flags; r->rsp = g->sp;
+	r->ss = g->ss; r->fs_base = g->fs_base; r->gs_base = g->gs_base;
+	r->ds = g->ds; r->es = g->es; r->fs = g->fs; r->gs = g->gs;
+}
+
+/* sa_entry i describes signal i+1, skipping SIGKILL and SIGSTOP. */
+static int signo_of_index(size_t i)
+{
+	int sig = (int)i + 1;
+	if (sig >= 9)
+		sig++;
+	if (sig >= 19)
+		sig++;
+	return sig;
+}
+
+static void load_sigactions(mg_image *img, const TaskCoreEntry *tc)
+{
+	if (tc->n_sigactions == 0) {
+		mg_image_warn(img, "criu:%s: no signal actions in the core image (older CRIU keeps them in sigacts-*.img, not read): handlers unknown",
+			      ((criu_priv *)img->priv)->dir);
+		return;
+	}
+	for (size_t i = 0; i < tc->n_sigactions && i < 62; i++) {
+		const SaEntry *sa = tc->sigactions[i];
+		if (sa->sigaction <= 1)
+			continue;       /* SIG_DFL, SIG_IGN */
+		mg_sigaction *out = &img->sigactions[img->nsigactions++];
+		out->signo = signo_of_index(i);
+		out->handler = sa->sigaction;
+		out->flags = sa->flags;
+		out->restorer = sa->restorer;
+	}
+	img->sigactions_known = true;
+}
+
+static int load_thread(mg_image *img, criu_priv *p, pid_t tid, bool main_thread,
+		       mg_thread *t, mg_error *err)
+{
+	char file[64];
+	snprintf(file, sizeof(file), "core-%d.img", (int)tid);
+	char *name = join(p->dir, file);
+	CoreEntry *core = name ? (CoreEntry *)load_one(p, file, MG_CRIU_CORE_MAGIC,
+						       &core_entry__descriptor, err) : NULL;
+	int rc = 0;
+	if (core == NULL) {
+		rc = name ? -1 : mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (core->mtype != CRIU_MARCH_X86_64 || core->thread_info == NULL) {
+		rc = mg_fail(err, MG_ERR_UNSUPPORTED, "%s: not an x86-64 task (architecture %u)",
+			     name, core->mtype);
+		goto out;
+	}
+	const ThreadInfoX86 *ti = core->thread_info;
+	if (ti->gpregs->has_mode && ti->gpregs->mode == CRIU_REGS_COMPAT) {
+		rc = mg_fail(err, MG_ERR_UNSUPPORTED, "%s: 32-bit (compat) task", name);
+		goto out;
+	}
+	t->tid = tid;
+	set_regs(&t->regs, ti->gpregs);
+	if (build_xsave(t, ti->fpregs) < 0) {
+		rc = mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (main_thread) {
+		if (core->tc == NULL) {
+			rc = mg_fail(err, MG_ERR_IO, "%s: main thread without task_core_entry", name);
+			goto out;
+		}
+		load_sigactions(img, core->tc);
+	}
+out:
+	if (core)
+		protobuf_c_message_free_unpacked(&core->base, NULL);
+	free(name);
+	return rc;
+}
+
+/* Copy the stack from rsp - red zone to the end of its mapping. */
+static void copy_stack(mg_image *img, mg_thread *t)
+{
+	uint64_t sp = t->regs.rsp;
+	const mg_mapping *m = mg_image_find_mapping(img, sp);
+	if (m == NULL) {
+		mg_image_warn(img, "thread %d: rsp 0x%llx is outside every mapping; no stack copied",
+			      (int)t->tid, (unsigned long long)sp);
+		return;
+	}
+	uint64_t from = sp >= m->start + RED_ZONE ? sp - RED_ZONE : m->start;
+	uint64_t len = m->end - from;
+	if (len > MG_CRIU_STACK_MAX) {
+		mg_image_warn(img, "thread %d: stack copy capped at %u bytes", (int)t->tid, MG_CRIU_STACK_MAX);
+		len = MG_CRIU_STACK_MAX;
+	}
+	uint8_t *buf = malloc(len);
+	if (buf == NULL)
+		return;
+	ssize_t n = mg_image_read(img, from, buf, len);
+	if (n <= 0) {
+		free(buf);
+		mg_image_warn(img, "thread %d: stack at 0x%llx unreadable from the dump",
+			      (int)t->tid, (unsigned long long)from);
+		return;
+	}
+	if ((uint64_t)n < len)
+		mg_image_warn(img, "thread %d: only %zd of %llu stack bytes readable from the dump",
+			      (int)t->tid, n, (unsigned long long)len);
+	t->stack_start = from;
+	t->stack = buf;
+	t->stack_len = (size_t)n;
+}
+
+/* --- entry point -------------------------------------------------------------- */
+
+static int load_tree(mg_image *img, criu_priv *p, mg_error *err)
+{
+	InventoryEntry *inv = (InventoryEntry *)load_one(p, "inventory.img", MG_CRIU_INVENTORY_MAGIC,
+							 &inventory_entry__descriptor, err);
+	if (inv == NULL)
+		return -1;
+	uint32_t version = inv->img_version;
+	protobuf_c_message_free_unpacked(&inv->base, NULL);
+	if (version != 2)
+		return mg_fail(err, MG_ERR_IO, "criu:%s: inventory.img: image version %u, this reader knows 2",
+			       p->dir, version);
+
+	ProtobufCMessage **msgs;
+	size_t n;
+	if (load_messages(p, "pstree.img", MG_CRIU_PSTREE_MAGIC, &pstree_entry__descriptor,
+			  &pstree_entry__descriptor, 1u << 16, &msgs, &n, err) < 0)
+		return -1;
+	const PstreeEntry *root = (PstreeEntry *)msgs[0];
+	int rc = 0;
+	if (root->pid == 0 || root->pid > INT32_MAX || root->n_threads == 0 ||
+	    root->n_threads > MG_CRIU_THREADS_MAX) {
+		rc = mg_fail(err, MG_ERR_IO, "criu:%s: pstree.img: root task %u with %zu threads",
+			     p->dir, root->pid, root->n_threads);
+		goto out;
+	}
+	if (n > 1)
+		mg_image_warn(img, "criu:%s: the dump holds %zu processes; only the root task %u is analysed",
+			      p->dir, n, root->pid);
+	img->pid = (pid_t)root->pid;
+	img->threads = calloc(root->n_threads, sizeof(*img->threads));
+	if (img->threads == NULL) {
+		rc = mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	/* The thread-group leader first, as the live source does. */
+	size_t leader = root->n_threads;
+	for (size_t i = 0; i < root->n_threads; i++)
+		if (root->threads[i] == root->pid)
+			leader = i;
+	if (leader == root->n_threads) {
+		rc = mg_fail(err, MG_ERR_IO, "criu:%s: pstree.img: task %u is not among its own threads",
+			     p->dir, root->pid);
+		goto out;
+	}
+	for (size_t k = 0; k < root->n_threads; k++) {
+		size_t i = k == 0 ? leader : (k <= leader ? k - 1 : k);
+		uint32_t tid = root->threads[i];
+		if (tid == 0 || tid > INT32_MAX) {
+			rc = mg_fail(err, MG_ERR_IO, "criu:%s: pstree.img: bad thread id %u", p->dir, tid);
+			goto out;
+		}
+		rc = load_thread(img, p, (pid_t)tid, k == 0, &img->threads[k], err);
+		if (rc < 0)
+			goto out;
+		img->nthreads++;
+	}
+out:
+	free_msgs(msgs, n);
+	return rc;
+}
+
+int mg_criu_open(const char *dir, const char *root, mg_image **out, mg_error *err)
+{
+	*out = NULL;
+	if (root == NULL || *root == '\0')
+		root = "/";
+	mg_image *img = calloc(1, sizeof(*img));
+	criu_priv *p = calloc(1, sizeof(*p));
+	if (img == NULL || p == NULL) {
+		free(img);
+		free(p);
+		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+	}
+	img->ops = &criu_ops;
+	img->priv = p;
+	p->root_fd = p->pages_fd = -1;
+	p->dir = strdup(dir);
+	p->root = strdup(root);
+	p->files = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, criu_file_free);
+	p->open_files = g_hash_table_new_full(g_str_hash, g_str_equal, free, close_fd_value);
+	if (p->dir == NULL || p->root == NULL || asprintf(&img->source, "criu:%s", dir) < 0) {
+		img->source = NULL;
+		mg_image_free(img);
+		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+	}
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		mg_image_free(img);
+		return mg_fail(err, MG_ERR_IO, "criu:%s: not a directory", dir);
+	}
+	p->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (p->root_fd < 0) {
+		int e = errno;
+		mg_image_free(img);
+		return mg_fail(err, MG_ERR_IO, "criu:%s: root %s: %s", dir, root, strerror(e));
+	}
+	char mmfile[64];
+	if (load_tree(img, p, err) < 0 || load_files(p, err) < 0)
+		goto fail;
+	snprintf(mmfile, sizeof(mmfile), "mm-%d.img", (int)img->pid);
+	if (load_mm(img, p, mmfile, err) < 0 || load_pagemap(img, p, img->pid, err) < 0)
+		goto fail;
+	for (size_t i = 0; i < img->nthreads; i++)
+		copy_stack(img, &img->threads[i]);
+	uint64_t fs = img->threads[0].regs.fs_base;
+	uint64_t guard;
+	if (fs != 0 && mg_image_read(img, fs + 0x30, &guard, sizeof(guard)) == (ssize_t)sizeof(guard)) {
+		img->pointer_guard = guard;
+		img->pointer_guard_known = true;
+	} else {
+		mg_image_warn(img, "criu:%s: pointer guard at fs_base+0x30 unreadable", dir);
+	}
+	*out = img;
+	return 0;
+fail:
+	mg_image_free(img);
+	return -1;
+}
