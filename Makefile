@@ -74,7 +74,7 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: src/process/criu/%.proto
 	@mkdir -p $(BUILD)/gen
 	protoc-c --proto_path=src/process/criu --c_out=$(BUILD)/gen $<
 
-$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c | $(PROTO_H)
 	$(CC) $(filter-out -Werror,$(ALL_CFLAGS)) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c | $(PROTO_H)
@@ -117,13 +117,15 @@ check: test-bins
 check-sanitize:
 	$(MAKE) BUILD=build-san SAN=1 check
 
+# libFuzzer targets: fuzz/fuzz_*.c, each linked with an instrumented library.
+# Run one with e.g. build-fuzz/fuzz/fuzz_profile -max_total_time=60 corpus/
 fuzz:
 	$(MAKE) BUILD=build-fuzz CC=clang \
-	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" $(BUILD)/../build-fuzz/libmigratable.a
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libmigratable.a
 	@mkdir -p build-fuzz/fuzz
 	for f in $(FUZZ_SRC); do \
 	    n=$$(basename $$f .c); \
-	    clang -std=gnu11 $(WARN) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -O1 -g \
+	    clang -std=gnu11 $(WARN) -D_GNU_SOURCE -Isrc -Ibuild-fuzz/gen $(PKG_CFLAGS) -O1 -g \
 	        -fsanitize=fuzzer,address,undefined -o build-fuzz/fuzz/$$n $$f \
 	        build-fuzz/libmigratable.a $(LDLIBS) || exit 1; \
 	done

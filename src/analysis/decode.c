@@ -46,9 +46,32 @@ static bool ends_flow(const ZydisDecodedInstruction *insn)
 /* A still-lazy PLT slot points back into its own module's PLT: resolve
  * the symbol as the dynamic linker will, by name; every module that
  * exports it is taken (a superset of the one the linker picks). */
-static bool follow_lazy_slot(mg_scan_ctx *cx, uint32_t unit, uint64_t slot,
+static void edge(mg_worker *w, uint64_t addr, mg_reason why, uint32_t parent)
+{
+	const mg_codemap *map = &w->cx->map;
+	if (addr >= map->units[parent].start && addr < map->units[parent].end)
+		return;    /* most branches stay inside the unit */
+	uint32_t u = mg_codemap_find(map, addr);
+	/* state[] only changes between levels: reading it here is race-free. */
+	if (u == MG_NO_UNIT || w->cx->state[u].queued ||
+	    map->units[u].kind == MG_UNIT_VDSO)
+		return;
+	mg_edge e = { u, parent, (uint8_t)why };
+	g_array_append_val(w->edges, e);
+}
+
+/* Is addr code?  (Then a memory operand at addr is not a pointer slot.) */
+static bool is_code(mg_worker *w, uint64_t addr, uint32_t parent)
+{
+	const mg_codemap *map = &w->cx->map;
+	return (addr >= map->units[parent].start && addr < map->units[parent].end) ||
+	       mg_codemap_find(map, addr) != MG_NO_UNIT;
+}
+
+static bool follow_lazy_slot(mg_worker *w, uint32_t unit, uint64_t slot,
 			     uint64_t value)
 {
+	mg_scan_ctx *cx = w->cx;
 	uint32_t mi = mg_codemap_module_at(&cx->map, slot);
 	if (mi == MG_NO_MODULE)
 		return false;
@@ -66,35 +89,37 @@ static bool follow_lazy_slot(mg_scan_ctx *cx, uint32_t unit, uint64_t slot,
 		if (f == NULL)
 			continue;
 		found = true;
-		mg_reach_address(cx, f->start + o->bias, MG_WHY_LAZY, unit, 0);
+		edge(w, f->start + o->bias, MG_WHY_LAZY, unit);
 	}
 	if (!found)
-		g_hash_table_add(cx->unresolved, g_strdup(r->symbol));
+		g_ptr_array_add(w->unresolved, g_strdup(r->symbol));
 	return true;
 }
 
-static void follow_memory_ref(mg_scan_ctx *cx, uint32_t unit,
+static void follow_memory_ref(mg_worker *w, uint32_t unit,
 			      const ZydisDecodedInstruction *insn, uint64_t addr)
 {
 	/* A reference to code itself (lea of a function, or code read as data). */
-	if (mg_reach_address(cx, addr, MG_WHY_CODE_REF, unit, 0))
+	if (is_code(w, addr, unit)) {
+		edge(w, addr, MG_WHY_CODE_REF, unit);
 		return;
+	}
 	if (insn->mnemonic == ZYDIS_MNEMONIC_LEA)
 		return;    /* address of data: not itself a code pointer */
 	uint64_t value;
-	if (!mg_read_u64(cx, addr, &value))
+	if (!mg_read_u64(w->cx, addr, &value))
 		return;
-	if (follow_lazy_slot(cx, unit, addr, value))
+	if (follow_lazy_slot(w, unit, addr, value))
 		return;
-	mg_reach_address(cx, value, MG_WHY_SLOT, unit, 0);
+	edge(w, value, MG_WHY_SLOT, unit);
 }
 
-static void follow_operands(mg_scan_ctx *cx, uint32_t unit, uint64_t ip,
+static void follow_operands(mg_worker *w, uint32_t unit, uint64_t ip,
 			    const ZydisDecoderContext *dctx,
 			    const ZydisDecodedInstruction *insn)
 {
 	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-	if (!ZYAN_SUCCESS(ZydisDecoderDecodeOperands(&cx->decoder, dctx, insn, ops,
+	if (!ZYAN_SUCCESS(ZydisDecoderDecodeOperands(&w->cx->decoder, dctx, insn, ops,
 						     insn->operand_count_visible)))
 		return;
 	for (unsigned i = 0; i < insn->operand_count_visible; i++) {
@@ -102,7 +127,7 @@ static void follow_operands(mg_scan_ctx *cx, uint32_t unit, uint64_t ip,
 		uint64_t target;
 		if (op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE && op->imm.is_relative) {
 			if (ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(insn, op, ip, &target)))
-				mg_reach_address(cx, target, MG_WHY_DIRECT, unit, 0);
+				edge(w, target, MG_WHY_DIRECT, unit);
 		} else if (op->type == ZYDIS_OPERAND_TYPE_MEMORY &&
 			   op->mem.index == ZYDIS_REGISTER_NONE &&
 			   (op->mem.base == ZYDIS_REGISTER_RIP ||
@@ -110,7 +135,7 @@ static void follow_operands(mg_scan_ctx *cx, uint32_t unit, uint64_t ip,
 			   op->mem.segment != ZYDIS_REGISTER_FS &&
 			   op->mem.segment != ZYDIS_REGISTER_GS) {
 			if (ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(insn, op, ip, &target)))
-				follow_memory_ref(cx, unit, insn, target);
+				follow_memory_ref(w, unit, insn, target);
 		}
 	}
 }
@@ -129,7 +154,7 @@ static bool has_address_operand(const ZydisDecodedInstruction *insn)
 	return insn->raw.disp.size == 64;
 }
 
-static void follow_immediates(mg_scan_ctx *cx, uint32_t unit,
+static void follow_immediates(mg_worker *w, uint32_t unit,
 			      const ZydisDecodedInstruction *insn)
 {
 	for (int i = 0; i < 2; i++) {
@@ -138,11 +163,11 @@ static void follow_immediates(mg_scan_ctx *cx, uint32_t unit,
 		uint64_t v = insn->raw.imm[i].value.u;
 		if (insn->raw.imm[i].size == 32)
 			v = (uint32_t)v;   /* mov r32, imm32 zero-extends */
-		mg_reach_address(cx, v, MG_WHY_CODE_REF, unit, 0);
+		edge(w, v, MG_WHY_CODE_REF, unit);
 	}
 }
 
-static void note_features(mg_scan_ctx *cx, uint32_t unit, uint64_t ip,
+static void note_features(mg_worker *w, uint32_t unit, uint64_t ip,
 			  const ZydisDecodedInstruction *insn, const uint8_t *bytes)
 {
 	mg_isa_requirement req;
@@ -150,30 +175,31 @@ static void note_features(mg_scan_ctx *cx, uint32_t unit, uint64_t ip,
 	if (req.kind == MG_ISA_BASELINE)
 		return;
 	if (req.kind == MG_ISA_UNKNOWN) {
-		cx->res->unknown_isa_sites++;
-		mg_note_site(cx, unit, ip, MG_FEATURE_NONE, insn, bytes);
+		w->unknown_isa_sites++;
+		mg_note_site(w, unit, ip, MG_FEATURE_NONE, insn, bytes);
 		return;
 	}
-	mg_fset_union(&cx->res->seen, &req.features);
+	mg_fset_union(&w->seen, &req.features);
 	/* Code needing what this host lacks cannot have been selected by
 	 * the process's own dispatch: it never runs here. */
-	bool runs_here = mg_fset_is_subset(&req.features, &cx->host);
+	bool runs_here = mg_fset_is_subset(&req.features, &w->cx->host);
 	for (mg_feature_id f = mg_fset_next(&req.features, -1); f >= 0;
 	     f = mg_fset_next(&req.features, f)) {
-		cx->res->feature_sites[f]++;
+		w->sites[f]++;
 		if (runs_here) {
-			mg_fset_add(&cx->res->required, f);
-			mg_note_site(cx, unit, ip, f, insn, bytes);
+			mg_fset_add(&w->required, f);
+			mg_note_site(w, unit, ip, f, insn, bytes);
 		}
 	}
 }
 
-void mg_decode_unit(mg_scan_ctx *cx, uint32_t unit)
+void mg_decode_unit(mg_worker *w, uint32_t unit)
 {
+	mg_scan_ctx *cx = w->cx;
 	const mg_unit *u = &cx->map.units[unit];
 	if (u->kind == MG_UNIT_VDSO)
 		return;    /* the destination kernel supplies its own */
-	const uint8_t *bytes = mg_unit_bytes(cx, unit);
+	const uint8_t *bytes = mg_unit_code(cx, unit);
 	if (bytes == NULL)
 		return;
 	size_t len = (size_t)(u->end - u->start);
@@ -190,17 +216,17 @@ void mg_decode_unit(mg_scan_ctx *cx, uint32_t unit)
 			last_ends_flow = false;
 			continue;
 		}
-		cx->res->stats.instructions_decoded++;
-		note_features(cx, unit, ip, &insn, bytes + off);
+		w->instructions++;
+		note_features(w, unit, ip, &insn, bytes + off);
 		if (has_address_operand(&insn))
-			follow_operands(cx, unit, ip, &dctx, &insn);
+			follow_operands(w, unit, ip, &dctx, &insn);
 		if (insn.raw.imm[0].size >= 32)
-			follow_immediates(cx, unit, &insn);
+			follow_immediates(w, unit, &insn);
 		last_ends_flow = ends_flow(&insn);
 		off += insn.length;
 	}
-	cx->res->stats.bytes_decoded += len;
+	w->bytes += len;
 	if (!last_ends_flow && unit + 1 < cx->map.nunits &&
 	    cx->map.units[unit + 1].start == u->end)
-		mg_reach_unit(cx, unit + 1, MG_WHY_FALLTHROUGH, unit, 0);
+		edge(w, u->end, MG_WHY_FALLTHROUGH, unit);
 }

@@ -57,7 +57,38 @@ typedef struct mg_code_cache {
 	bool tried;
 } mg_code_cache;
 
-typedef struct mg_scan_ctx {
+/* An edge found by a decoding worker, applied by the main thread. */
+typedef struct mg_edge {
+	uint32_t unit;
+	uint32_t parent;
+	uint8_t why;
+} mg_edge;
+
+typedef struct mg_scan_ctx mg_scan_ctx;
+
+/*
+ * What one decoding thread produces while sweeping its share of a level
+ * of the worklist.  Workers only read the shared context (code map, unit
+ * state, code bytes); everything they find goes here and is merged by the
+ * main thread between levels, in a fixed order, so results do not depend
+ * on thread timing.
+ */
+typedef struct mg_worker {
+	mg_scan_ctx *cx;
+	const uint32_t *units;     /* this worker's share of the level */
+	size_t nunits;
+	GArray *edges;             /* mg_edge */
+	mg_feature_set required, seen;
+	size_t sites[MG_FEATURE_SET_BITS];
+	size_t unknown_isa_sites;
+	uint64_t bytes, instructions;
+	GPtrArray *evidence;       /* mg_evidence * candidates */
+	bool example_kept[MG_FEATURE_SET_BITS + 1];
+	GHashTable *explained;     /* addresses already kept for --explain */
+	GPtrArray *unresolved;     /* char *: lazy symbols nobody defines */
+} mg_worker;
+
+struct mg_scan_ctx {
 	mg_image *img;
 	const mg_scan_options *opt;
 	mg_scan_result *res;
@@ -78,7 +109,9 @@ typedef struct mg_scan_ctx {
 	bool example_kept[MG_FEATURE_SET_BITS + 1];  /* one example per feature; last: unknown */
 	GPtrArray *evidence;       /* mg_evidence * */
 	GHashTable *unresolved;    /* lazily bound symbols no module defines */
-} mg_scan_ctx;
+	GMutex slot_lock;          /* guards slot_pages (read by workers) */
+	unsigned nthreads;         /* decoding threads */
+};
 
 /* --- scan.c ------------------------------------------------------------------ */
 
@@ -94,8 +127,12 @@ void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
 /* Read 8 bytes of target memory through a page cache; false if unreadable. */
 bool mg_read_u64(mg_scan_ctx *cx, uint64_t addr, uint64_t *out);
 
-/* Bytes of a unit (from the per-mapping code cache); NULL if unreadable. */
+/* Bytes of a unit, reading its mapping on first use (main thread only);
+ * NULL if unreadable (the result is then widened). */
 const uint8_t *mg_unit_bytes(mg_scan_ctx *cx, uint32_t unit);
+
+/* Bytes of a unit already read by mg_unit_bytes (safe in workers). */
+const uint8_t *mg_unit_code(const mg_scan_ctx *cx, uint32_t unit);
 
 /* --- roots.c ----------------------------------------------------------------- */
 
@@ -109,15 +146,20 @@ void mg_scan_words(mg_scan_ctx *cx, const uint8_t *buf, size_t len,
 
 /* --- decode.c ---------------------------------------------------------------- */
 
-/* Decode one unit: record its features, follow its edges. */
-void mg_decode_unit(mg_scan_ctx *cx, uint32_t unit);
+/* Decode one unit: record its features and edges in the worker. */
+void mg_decode_unit(mg_worker *w, uint32_t unit);
 
 /* --- evidence.c ---------------------------------------------------------------- */
 
-/* Record that the instruction at `ip` in `unit` needs `feature`. */
-void mg_note_site(mg_scan_ctx *cx, uint32_t unit, uint64_t ip,
+/* Record (in the worker) that the instruction at `ip` needs `feature`. */
+void mg_note_site(mg_worker *w, uint32_t unit, uint64_t ip,
 		  mg_feature_id feature, const ZydisDecodedInstruction *insn,
 		  const uint8_t *bytes);
+
+/* Keep a worker's evidence candidates that are still wanted, in order. */
+void mg_merge_evidence(mg_scan_ctx *cx, mg_worker *w);
+
+void mg_evidence_free(mg_evidence *ev);
 
 /* Record a feature required by live register state (xstate_bv). */
 void mg_note_state(mg_scan_ctx *cx, mg_feature_id feature, pid_t tid,

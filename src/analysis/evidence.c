@@ -109,43 +109,57 @@ static char *format_insn(mg_scan_ctx *cx, uint64_t ip,
 	return strdup(text);
 }
 
-static bool want_site(mg_scan_ctx *cx, mg_feature_id f, uint64_t ip)
+/*
+ * Should the worker keep this site?  Workers decide on their own copies of
+ * the "already kept" flags; the main thread makes the final choice when it
+ * merges (mg_merge_evidence), so the result is the same with any number of
+ * threads.
+ */
+static bool want_site(mg_worker *w, mg_feature_id f, uint64_t ip)
 {
+	mg_scan_ctx *cx = w->cx;
 	if (f == cx->opt->explain && f != MG_FEATURE_NONE) {
-		char key[48];
-		snprintf(key, sizeof(key), "%d:%" PRIx64, f, ip);
-		if (g_hash_table_contains(cx->evidence_seen, key))
+		gpointer key = GSIZE_TO_POINTER(ip);
+		if (g_hash_table_contains(w->explained, key))
 			return false;
-		g_hash_table_add(cx->evidence_seen, g_strdup(key));
+		g_hash_table_add(w->explained, key);
 		return true;
 	}
-	/* One example per feature (and one unclassified instruction). */
 	size_t idx = f == MG_FEATURE_NONE ? MG_FEATURE_SET_BITS : (size_t)f;
-	if (cx->example_kept[idx])
+	if (cx->example_kept[idx] || w->example_kept[idx])
 		return false;
-	cx->example_kept[idx] = true;
+	w->example_kept[idx] = true;
 	return true;
 }
 
-static void push_evidence(mg_scan_ctx *cx, mg_evidence *ev)
+void mg_evidence_free(mg_evidence *ev)
 {
-	if (ev->module == NULL || ev->function == NULL || ev->reached_via == NULL) {
-		free(ev->module);
-		free(ev->function);
-		free(ev->instruction);
-		free(ev->reached_via);
-		free(ev);
+	if (ev == NULL)
 		return;
-	}
-	g_ptr_array_add(cx->evidence, ev);
+	free(ev->module);
+	free(ev->function);
+	free(ev->instruction);
+	free(ev->reached_via);
+	free(ev);
 }
 
-void mg_note_site(mg_scan_ctx *cx, uint32_t unit, uint64_t ip,
+static void push_evidence(GPtrArray *to, mg_evidence *ev)
+{
+	if (ev->module == NULL || ev->function == NULL || ev->reached_via == NULL ||
+	    ev->instruction == NULL) {
+		mg_evidence_free(ev);   /* out of memory: drop the example only */
+		return;
+	}
+	g_ptr_array_add(to, ev);
+}
+
+void mg_note_site(mg_worker *w, uint32_t unit, uint64_t ip,
 		  mg_feature_id feature, const ZydisDecodedInstruction *insn,
 		  const uint8_t *bytes)
 {
-	if (!want_site(cx, feature, ip))
+	if (!want_site(w, feature, ip))
 		return;
+	mg_scan_ctx *cx = w->cx;
 	const mg_unit *u = &cx->map.units[unit];
 	mg_evidence *ev = calloc(1, sizeof(*ev));
 	if (ev == NULL)
@@ -166,7 +180,31 @@ void mg_note_site(mg_scan_ctx *cx, uint32_t unit, uint64_t ip,
 	}
 	ev->instruction = format_insn(cx, ip, insn, bytes);
 	ev->reached_via = mg_reach_path(cx, unit);
-	push_evidence(cx, ev);
+	push_evidence(w->evidence, ev);
+}
+
+void mg_merge_evidence(mg_scan_ctx *cx, mg_worker *w)
+{
+	for (guint i = 0; i < w->evidence->len; i++) {
+		mg_evidence *ev = g_ptr_array_index(w->evidence, i);
+		mg_feature_id f = ev->feature;
+		bool keep;
+		if (f == cx->opt->explain && f != MG_FEATURE_NONE) {
+			gpointer key = GSIZE_TO_POINTER(ev->address);
+			keep = !g_hash_table_contains(cx->evidence_seen, key);
+			if (keep)
+				g_hash_table_add(cx->evidence_seen, key);
+		} else {
+			size_t idx = f == MG_FEATURE_NONE ? MG_FEATURE_SET_BITS : (size_t)f;
+			keep = !cx->example_kept[idx];
+			cx->example_kept[idx] = true;
+		}
+		if (keep)
+			g_ptr_array_add(cx->evidence, ev);
+		else
+			mg_evidence_free(ev);
+	}
+	g_ptr_array_set_size(w->evidence, 0);
 }
 
 void mg_note_state(mg_scan_ctx *cx, mg_feature_id feature, pid_t tid,
@@ -182,5 +220,5 @@ void mg_note_state(mg_scan_ctx *cx, mg_feature_id feature, pid_t tid,
 	ev->function = strdup(what);
 	ev->instruction = strdup(what);
 	ev->reached_via = strdup(via);
-	push_evidence(cx, ev);
+	push_evidence(cx->evidence, ev);
 }

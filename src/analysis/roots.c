@@ -83,6 +83,35 @@ static void scan_range(mg_scan_ctx *cx, uint64_t start, uint64_t end,
 	free(buf);
 }
 
+/*
+ * The GOT (.got, .got.plt) holds the addresses of every function a module
+ * imports, bound or not, whether or not anything still calls them.  Its
+ * slots are read only by code (PLT stubs, `call *f@GOTPCREL(%rip)`,
+ * `mov f@GOTPCREL(%rip), %rax`), and the decoder follows those reads as
+ * edges (decode.c), so the GOT is left out of the memory scan: scanning it
+ * would make every imported function reachable.  (Large-code-model code,
+ * which addresses the GOT through a register, would defeat this; GCC and
+ * Clang never emit it by default.)
+ */
+static void scan_range_outside_got(mg_scan_ctx *cx, uint64_t start, uint64_t end,
+				   uint32_t detail)
+{
+	uint32_t mi = mg_codemap_module_at(&cx->map, start);
+	if (mi != MG_NO_MODULE) {
+		const mg_loaded_module *lm = &cx->map.modules[mi];
+		uint64_t gs = lm->module->got.start + lm->bias;
+		uint64_t ge = lm->module->got.end + lm->bias;
+		if (ge > gs && gs < end && ge > start) {
+			if (gs > start)
+				scan_range(cx, start, gs, detail);
+			if (ge < end)
+				scan_range(cx, ge, end, detail);
+			return;
+		}
+	}
+	scan_range(cx, start, end, detail);
+}
+
 /* Is [start, end) of a read-only file mapping relocated data? */
 static void scan_relro_part(mg_scan_ctx *cx, const mg_mapping *m, uint32_t mi_map)
 {
@@ -93,7 +122,7 @@ static void scan_relro_part(mg_scan_ctx *cx, const mg_mapping *m, uint32_t mi_ma
 	if (!lm->module->is_dyn) {
 		/* Fixed-address executable: read-only tables hold absolute
 		 * code addresses without any relocation. */
-		scan_range(cx, m->start, m->end, mi_map);
+		scan_range_outside_got(cx, m->start, m->end, mi_map);
 		return;
 	}
 	uint64_t rs = lm->module->relro.start + lm->bias;
@@ -103,7 +132,7 @@ static void scan_relro_part(mg_scan_ctx *cx, const mg_mapping *m, uint32_t mi_ma
 	uint64_t s = rs > m->start ? rs : m->start;
 	uint64_t e = re < m->end ? re : m->end;
 	if (s < e)
-		scan_range(cx, s, e, mi_map);
+		scan_range_outside_got(cx, s, e, mi_map);
 }
 
 /* Lowest stack copy start of the threads whose rsp is in m, or 0. */
@@ -140,7 +169,7 @@ static void scan_mapping(mg_scan_ctx *cx, const mg_mapping *m, uint32_t index)
 	bool complete;
 	uint64_t floor = stack_copy_floor(cx, m, &complete);
 	if (floor == 0) {
-		scan_range(cx, m->start, m->end, index);
+		scan_range_outside_got(cx, m->start, m->end, index);
 		return;
 	}
 	/* A thread stack: below the lowest stack pointer is dead; the live

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "analysis/engine.h"
 #include "features/profile.h"
@@ -52,7 +53,18 @@ bool mg_reach_address(mg_scan_ctx *cx, uint64_t addr, mg_reason why,
 	return true;
 }
 
+static bool read_u64_locked(mg_scan_ctx *cx, uint64_t addr, uint64_t *out);
+
+/* Called by decoding workers too: the page cache is shared. */
 bool mg_read_u64(mg_scan_ctx *cx, uint64_t addr, uint64_t *out)
+{
+	g_mutex_lock(&cx->slot_lock);
+	bool ok = read_u64_locked(cx, addr, out);
+	g_mutex_unlock(&cx->slot_lock);
+	return ok;
+}
+
+static bool read_u64_locked(mg_scan_ctx *cx, uint64_t addr, uint64_t *out)
 {
 	uint64_t page = addr & ~(uint64_t)(PAGE - 1);
 	if ((addr & (PAGE - 1)) > PAGE - 8) {      /* straddles two pages */
@@ -100,6 +112,15 @@ static void widen_unreadable(mg_scan_ctx *cx, const mg_code_cache *cc)
 		      "every feature of this host is assumed required",
 		      cc->start, cc->end);
 	mg_fset_union(&cx->res->required, &cx->host);
+}
+
+const uint8_t *mg_unit_code(const mg_scan_ctx *cx, uint32_t unit)
+{
+	const mg_unit *u = &cx->map.units[unit];
+	const mg_code_cache *cc = code_cache_for((mg_scan_ctx *)cx, u->start);
+	if (cc == NULL || cc->bytes == NULL || u->end > cc->end)
+		return NULL;
+	return cc->bytes + (u->start - cc->start);
 }
 
 const uint8_t *mg_unit_bytes(mg_scan_ctx *cx, uint32_t unit)
@@ -170,6 +191,16 @@ static void add_state_features(mg_scan_ctx *cx)
 	}
 }
 
+/* Decoding threads: MIGRATABLE_THREADS, else one per online CPU (max 8). */
+static unsigned decode_threads(void)
+{
+	const char *env = getenv("MIGRATABLE_THREADS");
+	long n = env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return n > 8 ? 8 : (unsigned)n;
+}
+
 static int init_ctx(mg_scan_ctx *cx, mg_image *img, const mg_scan_options *opt,
 		    mg_error *err)
 {
@@ -193,7 +224,9 @@ static int init_ctx(mg_scan_ctx *cx, mg_image *img, const mg_scan_options *opt,
 	cx->res = calloc(1, sizeof(*cx->res));
 	cx->queue = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	cx->slot_pages = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free);
-	cx->evidence_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	cx->evidence_seen = g_hash_table_new(g_direct_hash, g_direct_equal);
+	g_mutex_init(&cx->slot_lock);
+	cx->nthreads = decode_threads();
 	cx->evidence = g_ptr_array_new();
 	cx->unresolved = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	if (cx->res == NULL)
@@ -213,18 +246,13 @@ static void free_ctx(mg_scan_ctx *cx)
 		g_hash_table_destroy(cx->evidence_seen);
 	if (cx->unresolved)
 		g_hash_table_destroy(cx->unresolved);
+	g_mutex_clear(&cx->slot_lock);
 	for (size_t i = 0; i < cx->ncode; i++)
 		free(cx->code[i].bytes);
 	free(cx->code);
 	if (cx->evidence) {
-		for (guint i = 0; i < cx->evidence->len; i++) {
-			mg_evidence *ev = g_ptr_array_index(cx->evidence, i);
-			free(ev->module);
-			free(ev->function);
-			free(ev->instruction);
-			free(ev->reached_via);
-			free(ev);
-		}
+		for (guint i = 0; i < cx->evidence->len; i++)
+			mg_evidence_free(g_ptr_array_index(cx->evidence, i));
 		g_ptr_array_free(cx->evidence, TRUE);
 	}
 	mg_scan_result_free(cx->res);
@@ -299,12 +327,107 @@ static void widen_for_dlsym(mg_scan_ctx *cx)
 	cx->res->dlsym_widened = added;
 }
 
+static void worker_init(mg_worker *w, mg_scan_ctx *cx)
+{
+	memset(w, 0, sizeof(*w));
+	w->cx = cx;
+	w->edges = g_array_new(FALSE, FALSE, sizeof(mg_edge));
+	w->evidence = g_ptr_array_new();
+	w->explained = g_hash_table_new(g_direct_hash, g_direct_equal);
+	w->unresolved = g_ptr_array_new_with_free_func(g_free);
+}
+
+static void worker_free(mg_worker *w)
+{
+	g_array_free(w->edges, TRUE);
+	for (guint i = 0; i < w->evidence->len; i++)
+		mg_evidence_free(g_ptr_array_index(w->evidence, i));
+	g_ptr_array_free(w->evidence, TRUE);
+	g_hash_table_destroy(w->explained);
+	g_ptr_array_free(w->unresolved, TRUE);
+}
+
+static gpointer worker_run(gpointer data)
+{
+	mg_worker *w = data;
+	for (size_t i = 0; i < w->nunits; i++)
+		mg_decode_unit(w, w->units[i]);
+	return NULL;
+}
+
+/* Fold a worker's findings into the result and the worklist. */
+static void worker_merge(mg_scan_ctx *cx, mg_worker *w)
+{
+	mg_scan_result *r = cx->res;
+	mg_fset_union(&r->required, &w->required);
+	mg_fset_union(&r->seen, &w->seen);
+	for (size_t f = 0; f < MG_FEATURE_SET_BITS; f++)
+		r->feature_sites[f] += w->sites[f];
+	r->unknown_isa_sites += w->unknown_isa_sites;
+	r->stats.bytes_decoded += w->bytes;
+	r->stats.instructions_decoded += w->instructions;
+	mg_merge_evidence(cx, w);
+	for (guint i = 0; i < w->edges->len; i++) {
+		const mg_edge *e = &g_array_index(w->edges, mg_edge, i);
+		mg_reach_unit(cx, e->unit, (mg_reason)e->why, e->parent, 0);
+	}
+	for (guint i = 0; i < w->unresolved->len; i++)
+		g_hash_table_add(cx->unresolved, g_strdup(g_ptr_array_index(w->unresolved, i)));
+}
+
+/* Small levels are not worth a thread start. */
+#define PARALLEL_MIN_BYTES (256u << 10)
+
+/*
+ * Decode one level of the worklist (the units queued so far and not yet
+ * decoded), split by bytes across the decoding threads.
+ */
+static void decode_level(mg_scan_ctx *cx, guint from, guint to)
+{
+	const uint32_t *units = &g_array_index(cx->queue, uint32_t, from);
+	size_t n = to - from;
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		cx->state[units[i]].done = 1;
+		mg_unit_bytes(cx, units[i]);      /* read code before threads start */
+		total += cx->map.units[units[i]].end - cx->map.units[units[i]].start;
+	}
+	unsigned nw = total < PARALLEL_MIN_BYTES ? 1 : cx->nthreads;
+	mg_worker w[8];
+	GThread *th[8] = { NULL };
+	size_t i = 0;
+	for (unsigned k = 0; k < nw; k++) {
+		worker_init(&w[k], cx);
+		uint64_t share = 0, want = total / nw;
+		w[k].units = units + i;
+		while (i < n && (k == nw - 1 || share < want)) {
+			share += cx->map.units[units[i]].end - cx->map.units[units[i]].start;
+			i++;
+		}
+		w[k].nunits = (size_t)(units + i - w[k].units);
+		if (k > 0)
+			th[k] = g_thread_try_new("mg-decode", worker_run, &w[k], NULL);
+	}
+	worker_run(&w[0]);
+	for (unsigned k = 1; k < nw; k++) {
+		if (th[k])
+			g_thread_join(th[k]);
+		else
+			worker_run(&w[k]);            /* no thread: do it here */
+	}
+	for (unsigned k = 0; k < nw; k++) {
+		worker_merge(cx, &w[k]);
+		worker_free(&w[k]);
+	}
+}
+
+/* Decode level after level until nothing new is reachable. */
 static void drain(mg_scan_ctx *cx, guint *head)
 {
-	for (; *head < cx->queue->len; (*head)++) {
-		uint32_t unit = g_array_index(cx->queue, uint32_t, *head);
-		cx->state[unit].done = 1;
-		mg_decode_unit(cx, unit);
+	while (*head < cx->queue->len) {
+		guint to = cx->queue->len;
+		decode_level(cx, *head, to);
+		*head = to;
 	}
 }
 
@@ -351,6 +474,7 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 	    mg_codemap_build(img, &cx.map, err) != 0 ||
 	    build_code_caches(&cx, err) != 0)
 		goto fail;
+	double t_map = now_ms();
 	cx.state = calloc(cx.map.nunits ? cx.map.nunits : 1, sizeof(*cx.state));
 	if (cx.state == NULL) {
 		mg_fail(err, MG_ERR_INTERNAL, "out of memory (unit state)");
@@ -358,14 +482,19 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 	}
 	if (mg_add_roots(&cx, err) != 0)
 		goto fail;
+	double t_roots = now_ms();
 	guint head = 0;
 	drain(&cx, &head);
 	widen_for_dlsym(&cx);
 	drain(&cx, &head);
 	warn_unresolved(&cx);
 	add_state_features(&cx);
+	double t_decode = now_ms();
 	if (finish_result(&cx, err) != 0)
 		goto fail;
+	cx.res->stats.codemap_ms = t_map - t0;
+	cx.res->stats.roots_ms = t_roots - t_map;
+	cx.res->stats.decode_ms = t_decode - t_roots;
 	cx.res->stats.wall_ms = now_ms() - t0;
 	*out = cx.res;
 	cx.res = NULL;

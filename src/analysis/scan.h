@@ -56,6 +56,9 @@ typedef struct mg_scan_stats {
 	uint64_t bytes_decoded;
 	uint64_t instructions_decoded;
 	size_t modules;
+	double codemap_ms;     /* parsing ELF files, cutting units */
+	double roots_ms;       /* registers, stacks, memory words */
+	double decode_ms;      /* worklist: reading code, decoding, edges */
 } mg_scan_stats;
 
 typedef struct mg_scan_result {

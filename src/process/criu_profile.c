@@ -83,7 +83,7 @@ int mg_criu_cpuinfo_load(const char *path, mg_profile *out, mg_error *err)
 		    add_word(&d, leaf, sub, reg, ci.caps[w], err) < 0)
 			goto out;
 	}
-	mg_derive_features(&d, ci.has_xfeatures, ci.xfeatures_mask, &out->features);
+	mg_derive_features(&d, out->has_xcr0, out->xcr0, &out->features);
 	for (size_t id = 0; id < mg_feature_count(); id++) {
 		const mg_feature_info *f = mg_feature_get((mg_feature_id)id);
 		if (f != NULL && !word_recorded(&ci, f->leaf, f->subleaf, f->reg)) {

@@ -297,6 +297,18 @@ static int load_notes(mod_ctx *c)
 		if (d != NULL)
 			scan_notes(m, d);
 	}
+	/* And through sections, for objects whose notes no PT_NOTE covers
+	 * (idempotent: the first build-id wins, ISA bits are OR-ed). */
+	for (size_t i = 1; i < c->shnum; i++) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!mod_shdr(c, i, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		d = elf_getdata(elf_getscn(c->elf, i), NULL);
+		if (d != NULL)
+			scan_notes(m, d);
+	}
 	return 0;
 }
 

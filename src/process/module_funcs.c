@@ -528,6 +528,25 @@ static uint64_t precheck_entry(const Elf_Data *d, uint64_t off, bool *skip)
 	return off + 4 + len32;
 }
 
+/* FDE encoding of the CIE at `off` (cies are in offset order), or -1. */
+static int cie_lookup(GArray *cies, uint64_t off)
+{
+	guint lo = 0, hi = cies->len;
+
+	while (lo < hi) {
+		guint mid = lo + (hi - lo) / 2;
+		const cie_info *ci = &g_array_index(cies, cie_info, mid);
+
+		if (ci->off == off)
+			return ci->fde_enc;
+		if (ci->off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
 static void collect_fdes(funcs_ctx *f, GArray *out)
 {
 	mod_ctx *c = f->c;
@@ -569,10 +588,7 @@ static void collect_fdes(funcs_ctx *f, GArray *out)
 					g_array_append_val(cies, ci);
 				}
 			} else if (pass == 1) {
-				int enc = -1;
-				for (guint k = 0; k < cies->len; k++)   /* few CIEs */
-					if (g_array_index(cies, cie_info, k).off == e.fde.CIE_pointer)
-						enc = g_array_index(cies, cie_info, k).fde_enc;
+				int enc = cie_lookup(cies, e.fde.CIE_pointer);
 				const uint8_t *p = e.fde.start;
 				uint64_t start, range;
 				if (enc >= 0 &&

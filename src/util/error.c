@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static void set_error(mg_error *err, int code, const char *fmt, va_list ap)
+static __attribute__((format(printf, 3, 0)))
+void set_error(mg_error *err, int code, const char *fmt, va_list ap)
 {
 	int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	if (n < 0)

@@ -140,18 +140,18 @@ static mg_cpuid_leaf raw(const mg_cpuid_dump *d, uint32_t leaf, uint32_t sub)
 	return z;
 }
 
-static bool test_cap(const mg_criu_cpuinfo *c, unsigned f)
+static bool test_cap(const mg_compel_cpuinfo *c, unsigned f)
 {
 	return f < MG_CRIU_NCAPINTS * 32 && (c->cap[f / 32] >> (f % 32)) & 1;
 }
 
-static void set_cap(mg_criu_cpuinfo *c, unsigned f)
+static void set_cap(mg_compel_cpuinfo *c, unsigned f)
 {
 	if (f < MG_CRIU_NCAPINTS * 32)
 		c->cap[f / 32] |= BIT(f % 32);
 }
 
-static void clear_cap(mg_criu_cpuinfo *c, unsigned f)
+static void clear_cap(mg_compel_cpuinfo *c, unsigned f)
 {
 	if (f < MG_CRIU_NCAPINTS * 32)
 		c->cap[f / 32] &= ~BIT(f % 32);
@@ -168,7 +168,7 @@ static void clear_cap(mg_criu_cpuinfo *c, unsigned f)
  */
 #define XFEATURE_MASK_SUPERVISOR (0x100ull | 10ull)
 
-static int compel_fpuid(const mg_cpuid_dump *d, mg_criu_cpuinfo *c,
+static int compel_fpuid(const mg_cpuid_dump *d, mg_compel_cpuinfo *c,
 			const char *name, mg_error *err)
 {
 	/* xsave_cpuid_features[]: XSAVE component i is dropped when the CPU
@@ -199,7 +199,7 @@ static int compel_fpuid(const mg_cpuid_dump *d, mg_criu_cpuinfo *c,
 	return 0;
 }
 
-static void fill_words(const mg_cpuid_dump *d, mg_criu_cpuinfo *c,
+static void fill_words(const mg_cpuid_dump *d, mg_compel_cpuinfo *c,
 		       uint32_t level, uint32_t ext)
 {
 	mg_cpuid_leaf l;
@@ -239,7 +239,7 @@ static void fill_words(const mg_cpuid_dump *d, mg_criu_cpuinfo *c,
 		c->cap[W_8000_0008_EBX] = raw(d, 0x80000008, 0).ebx;
 }
 
-int mg_criu_cpuinfo_from_profile(const mg_profile *p, mg_criu_cpuinfo *c,
+int mg_compel_cpuinfo_from_profile(const mg_profile *p, mg_compel_cpuinfo *c,
 				 mg_error *err)
 {
 	const char *name = p->name ? p->name : "profile";
@@ -343,7 +343,7 @@ static void note_lost_bits(unsigned w, uint32_t lost, const char *rule, mg_verdi
 	}
 }
 
-static void check_fpu(const mg_criu_cpuinfo *s, const mg_criu_cpuinfo *d, mg_verdict *v)
+static void check_fpu(const mg_compel_cpuinfo *s, const mg_compel_cpuinfo *d, mg_verdict *v)
 {
 	static const struct { unsigned f; const char *name; } bits[] = {
 		{ F_FPU, "fpu" }, { F_FXSR, "fxsr" }, { F_OSXSAVE, "osxsave" },
@@ -380,7 +380,7 @@ static void check_fpu(const mg_criu_cpuinfo *s, const mg_criu_cpuinfo *d, mg_ver
 		v->kind = MG_VERDICT_INCOMPATIBLE;
 }
 
-static void check_ins(const mg_criu_cpuinfo *s, const mg_criu_cpuinfo *d, mg_verdict *v)
+static void check_ins(const mg_compel_cpuinfo *s, const mg_compel_cpuinfo *d, mg_verdict *v)
 {
 	for (unsigned w = 0; w < MG_CRIU_NCAPINTS; w++) {
 		uint32_t sm = s->cap[w] & ins_mask[w];
@@ -392,7 +392,7 @@ static void check_ins(const mg_criu_cpuinfo *s, const mg_criu_cpuinfo *d, mg_ver
 	}
 }
 
-static void check_cpu(const mg_criu_cpuinfo *s, const mg_criu_cpuinfo *d, mg_verdict *v)
+static void check_cpu(const mg_compel_cpuinfo *s, const mg_compel_cpuinfo *d, mg_verdict *v)
 {
 	for (unsigned w = 0; w < MG_CRIU_NCAPINTS; w++) {
 		if (s->cap[w] == d->cap[w])
@@ -404,7 +404,7 @@ static void check_cpu(const mg_criu_cpuinfo *s, const mg_criu_cpuinfo *d, mg_ver
 	}
 }
 
-void mg_criu_validate(const mg_criu_cpuinfo *src, const mg_criu_cpuinfo *dst,
+void mg_criu_validate(const mg_compel_cpuinfo *src, const mg_compel_cpuinfo *dst,
 		      unsigned caps, mg_verdict *v)
 {
 	mg_verdict_init(v);
@@ -421,16 +421,16 @@ void mg_criu_validate(const mg_criu_cpuinfo *src, const mg_criu_cpuinfo *dst,
 void mg_verdict_criu(const mg_profile *source, const mg_profile *target,
 		     unsigned caps, mg_verdict *v)
 {
-	mg_criu_cpuinfo s, d;
+	mg_compel_cpuinfo s, d;
 	mg_error err = { 0 };
 
 	mg_verdict_init(v);
-	if (mg_criu_cpuinfo_from_profile(source, &s, &err) != 0) {
+	if (mg_compel_cpuinfo_from_profile(source, &s, &err) != 0) {
 		v->kind = MG_VERDICT_UNKNOWN;
 		mg_verdict_add_reason(v, "source: %s", err.msg);
 		return;
 	}
-	if (mg_criu_cpuinfo_from_profile(target, &d, &err) != 0) {
+	if (mg_compel_cpuinfo_from_profile(target, &d, &err) != 0) {
 		/* No CPUID: we cannot tell.  CPUID CRIU rejects: CRIU cannot
 		 * restore there at all. */
 		v->kind = err.code == MG_ERR_PROFILE ? MG_VERDICT_INCOMPATIBLE

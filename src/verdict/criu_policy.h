@@ -37,21 +37,21 @@
 #define MG_CRIU_CAP_ALL (MG_CRIU_CAP_FPU | MG_CRIU_CAP_CPU | MG_CRIU_CAP_INS)
 #define MG_CRIU_CAP_DEFAULT (MG_CRIU_CAP_FPU | MG_CRIU_CAP_INS)
 
-typedef struct mg_criu_cpuinfo {
+typedef struct mg_compel_cpuinfo {
 	bool intel;                    /* X86_VENDOR_INTEL, else AMD (or Hygon) */
 	unsigned family, model, stepping;
 	uint32_t cap[MG_CRIU_NCAPINTS];
 	uint64_t xfeatures_mask;
 	uint32_t xsave_size;
 	uint32_t xsave_size_max;
-} mg_criu_cpuinfo;
+} mg_compel_cpuinfo;
 
 /*
  * compel_cpuid() + compel_fpuid() over a recorded CPUID.  Fails
  * (MG_ERR_PROFILE) where compel fails: a vendor other than Intel, AMD or
  * Hygon, or no FPU; and (MG_ERR_USAGE) when the profile has no raw CPUID.
  */
-int mg_criu_cpuinfo_from_profile(const mg_profile *p, mg_criu_cpuinfo *out,
+int mg_compel_cpuinfo_from_profile(const mg_profile *p, mg_compel_cpuinfo *out,
 				 mg_error *err);
 
 /*
@@ -60,7 +60,7 @@ int mg_criu_cpuinfo_from_profile(const mg_profile *p, mg_criu_cpuinfo *out,
  * missing features where a failing bit maps to one, and a reason per
  * failed rule).
  */
-void mg_criu_validate(const mg_criu_cpuinfo *src, const mg_criu_cpuinfo *dst,
+void mg_criu_validate(const mg_compel_cpuinfo *src, const mg_compel_cpuinfo *dst,
 		      unsigned caps, mg_verdict *v);
 
 /*

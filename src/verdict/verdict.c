@@ -56,14 +56,19 @@ static void settle(mg_verdict *v)
 void mg_verdict_workload(const mg_feature_set *required, const mg_profile *target,
 			 mg_verdict *out)
 {
+	/* Architectural facts of long mode (cx8, syscall, ...) that
+	 * feature lists derived from partial data do not record. */
+	mg_feature_set have = target->features;
+	mg_fset_add_long_mode_implied(&have);
+
 	mg_verdict_init(out);
 	out->unknown = *required;
 	mg_fset_intersect(&out->unknown, &target->unknown);
 	out->missing = *required;
-	mg_fset_subtract(&out->missing, &target->features);
+	mg_fset_subtract(&out->missing, &have);
 	mg_fset_subtract(&out->missing, &target->unknown);
 	/* A flag both listed present and unknown counts as present. */
-	mg_fset_subtract(&out->unknown, &target->features);
+	mg_fset_subtract(&out->unknown, &have);
 	settle(out);
 }
 
@@ -74,6 +79,7 @@ void mg_verdict_criu_like(const mg_profile *source, const mg_profile *target,
 
 	mg_criu_ins_features(&mask);
 	required = source->features;
+	mg_fset_add_long_mode_implied(&required);
 	mg_fset_union(&required, &source->unknown);
 	mg_fset_intersect(&required, &mask);
 	mg_verdict_workload(&required, target, out);

@@ -78,8 +78,16 @@ static int group_setup(void **state)
 	char *o = NULL, *e = NULL;
 	int rc = tu_run(argv_root, &o, &e);
 	if (rc != 0) {
+		/* The script's last stderr line says why. */
+		const char *why = "";
+		if (e != NULL) {
+			size_t n = strlen(e);
+			while (n > 0 && e[n - 1] == '\n')
+				e[--n] = '\0';
+			why = strrchr(e, '\n') ? strrchr(e, '\n') + 1 : e;
+		}
 		snprintf(S.skip_reason, sizeof(S.skip_reason), "CRIU root unavailable (build-root.sh status %d): %.300s",
-			 rc, e ? e : "");
+			 rc, why);
 		free(o);
 		free(e);
 		return 0;

@@ -140,7 +140,7 @@ int tu_tracer_pid(pid_t pid)
 	return tracer;
 }
 
-static char *drain(int fd)
+static char *drain_len(int fd, size_t *out_len)
 {
 	size_t cap = 4096, len = 0;
 	char *buf = malloc(cap);
@@ -164,7 +164,14 @@ static char *drain(int fd)
 		len += (size_t)n;
 	}
 	buf[len] = '\0';
+	if (out_len)
+		*out_len = len;
 	return buf;
+}
+
+static char *drain(int fd)
+{
+	return drain_len(fd, NULL);
 }
 
 int tu_run(char *const argv[], char **out, char **err_out)
@@ -209,9 +216,7 @@ char *tu_read_file(const char *path, size_t *len)
 	int fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return NULL;
-	char *buf = drain(fd);
+	char *buf = drain_len(fd, len);
 	close(fd);
-	if (buf && len)
-		*len = strlen(buf);
 	return buf;
 }

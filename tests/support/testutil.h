@@ -43,7 +43,8 @@ int tu_tracer_pid(pid_t pid);
  */
 int tu_run(char *const argv[], char **out, char **err_out);
 
-/* Read a whole file into a NUL-terminated malloc'd buffer; NULL on error. */
+/* Read a whole file (binary-safe: *len is its size) into a malloc'd
+ * buffer with a NUL appended; NULL on error. */
 char *tu_read_file(const char *path, size_t *len);
 
 #endif

@@ -44,11 +44,11 @@ static void test_words_like_compel(void **state)
 {
 	(void)state;
 	mg_profile p;
-	mg_criu_cpuinfo c;
+	mg_compel_cpuinfo c;
 	mg_error err = { 0 };
 
 	load("skx", &p);
-	assert_int_equal(mg_criu_cpuinfo_from_profile(&p, &c, &err), 0);
+	assert_int_equal(mg_compel_cpuinfo_from_profile(&p, &c, &err), 0);
 	assert_true(c.intel);
 	assert_int_equal(c.family, 6);
 	assert_int_equal(c.model, 85);

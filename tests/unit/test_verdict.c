@@ -57,6 +57,15 @@ static void test_workload_rules(void **state)
 	assert_int_equal(mg_fset_count(&v.missing), 1);
 	assert_true(mg_fset_has(&v.unknown, F("avx512f")));
 
+	/* long mode implies cx8 and syscall even when a list omits them */
+	mg_fset_clear(&req);
+	mg_fset_add(&req, F("cx8"));
+	mg_verdict_workload(&req, &t, &v);
+	assert_int_equal(v.kind, MG_VERDICT_INCOMPATIBLE);
+	mg_fset_add(&t.features, F("lm"));
+	mg_verdict_workload(&req, &t, &v);
+	assert_int_equal(v.kind, MG_VERDICT_COMPATIBLE);
+
 	/* empty requirements: compatible anywhere */
 	mg_fset_clear(&req);
 	mg_verdict_workload(&req, &t, &v);
