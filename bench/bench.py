@@ -116,7 +116,7 @@ def run_measured(argv, stdout=subprocess.DEVNULL):
 	err = p.stderr.read().decode(errors="replace") if p.stderr else ""
 	if p.stderr:
 		p.stderr.close()
-	return p.returncode, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, err
+	return p.returncode, wall, (ru.ru_utime, ru.ru_stime), ru.ru_maxrss, err
 
 
 def proc_maps(pid):
@@ -181,7 +181,9 @@ class Bench:
 		st = doc.get("stats", {})
 		return {
 			"proc_wall_ms": wall * 1000.0,
-			"cpu_ms": cpu * 1000.0,
+			"cpu_ms": (cpu[0] + cpu[1]) * 1000.0,
+			"user_ms": cpu[0] * 1000.0,
+			"sys_ms": cpu[1] * 1000.0,
 			"peak_rss_kib": rss,
 			"wall_ms": st.get("wall_ms"),
 			"pause_ms": st.get("pause_ms"),
@@ -193,6 +195,10 @@ class Bench:
 			"threads": st.get("threads"),
 			"warnings": len(doc.get("warnings") or []),
 			"required_features": len(doc.get("required_features") or []),
+			# Per-stage times, when the engine reports them.
+			"codemap_ms": st.get("codemap_ms"),
+			"roots_ms": st.get("roots_ms"),
+			"decode_ms": st.get("decode_ms"),
 		}
 
 	def scan(self, pid, method, reps):
@@ -212,7 +218,7 @@ class Bench:
 				if rc != 0:
 					raise RuntimeError("objdump -d %s exited %d" % (path, rc))
 				wall += w
-				cpu += c
+				cpu += c[0] + c[1]
 			runs.append({"wall_ms": wall * 1000.0, "cpu_ms": cpu * 1000.0})
 		return {"wall_ms": median([r["wall_ms"] for r in runs]),
 			"cpu_ms": median([r["cpu_ms"] for r in runs]),
@@ -511,6 +517,18 @@ def print_report(res):
 				      fmt(d["mb_per_s"]), fmt(d["mb_per_cpu_s"]),
 				      fmt(od["wall_ms"] if od else None, "%.0f"),
 				      fmt(d.get("objdump_ratio_wall")), fmt(d.get("objdump_ratio_cpu"))))
+	print_table(lines)
+	print("\nwhere the scan's time goes (stage times from stats, when the engine reports them)")
+	lines = [("workload", "method", "user ms", "sys ms", "codemap ms", "roots ms", "decode ms",
+		  "threads", "modules", "exec MiB", "warnings")]
+	for r in res["rows"]:
+		for meth, v in r["methods"].items():
+			d = v["median"]
+			lines.append((r["workload"], meth, fmt(d["user_ms"], "%.0f"), fmt(d["sys_ms"], "%.0f"),
+				      fmt(d["codemap_ms"], "%.0f"), fmt(d["roots_ms"], "%.0f"),
+				      fmt(d["decode_ms"], "%.0f"), fmt(d["threads"], "%d"),
+				      fmt(d["modules"], "%d"), fmt(r["exec_bytes"] / MIB),
+				      fmt(d["warnings"], "%d")))
 	print_table(lines)
 	sc = res.get("scaling") or {}
 	if sc.get("code"):
