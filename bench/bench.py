@@ -382,11 +382,12 @@ class Bench:
 				"synthetic: %s heap" % size, ("reachable",), objdump=False))
 		res["heap"] = [dict(scaling_point(r), heap=s, heap_bytes=parse_size(s))
 			       for r, s in zip(heap, self.args.heap_sizes)]
-		res["fit_code"] = {m: fit([(p["exec_bytes"] / MIB, p[m]["proc_wall_ms"])
-					   for p in res["code"] if m in p])
-				   for m in ("reachable", "full")}
-		res["fit_heap"] = fit([(p["heap_bytes"] / (1 << 30), p["reachable"]["proc_wall_ms"])
-				       for p in res["heap"]])
+		for kind in ("proc_wall_ms", "cpu_ms"):
+			res["fit_code_" + kind] = {
+				m: fit([(p["exec_bytes"] / MIB, p[m][kind]) for p in res["code"] if m in p])
+				for m in ("reachable", "full")}
+			res["fit_heap_" + kind] = fit([(p["heap_bytes"] / (1 << 30), p["reachable"][kind])
+						       for p in res["heap"]])
 
 	def close(self):
 		self.kids.stop_all()
@@ -544,10 +545,14 @@ def print_report(res):
 				      fmt((f.get("bytes_decoded") or 0) / MIB), fmt(f.get("mb_per_cpu_s")),
 				      fmt(max(r.get("peak_rss_kib", 0), f.get("peak_rss_kib", 0)) / 1024.0)))
 		print_table(lines)
-		for meth, ft in (sc.get("fit_code") or {}).items():
-			if ft:
-				print("  %s: wall ~ %.0f ms + %.1f ms per MiB of mapped code"
-				      % (meth, ft["intercept_ms"], ft["slope_ms_per_unit"]))
+		for meth in ("reachable", "full"):
+			w = (sc.get("fit_code_proc_wall_ms") or {}).get(meth)
+			c = (sc.get("fit_code_cpu_ms") or {}).get(meth)
+			if w and c:
+				print("  %s: wall ~ %.0f ms + %.1f ms per MiB of mapped code;"
+				      " cpu ~ %.0f ms + %.1f ms per MiB"
+				      % (meth, w["intercept_ms"], w["slope_ms_per_unit"],
+					 c["intercept_ms"], c["slope_ms_per_unit"]))
 	if sc.get("heap"):
 		print("\nscaling with heap size (wl_bench_bigheap, 64 threads, reachable)")
 		lines = [("heap", "wall ms", "cpu ms", "pause ms", "RSS MiB")]
@@ -556,10 +561,12 @@ def print_report(res):
 			lines.append((p["heap"], fmt(r["proc_wall_ms"], "%.0f"), fmt(r["cpu_ms"], "%.0f"),
 				      fmt(r["pause_ms"], "%.2f"), fmt(r["peak_rss_kib"] / 1024.0)))
 		print_table(lines)
-		ft = sc.get("fit_heap")
-		if ft:
-			print("  reachable: wall ~ %.0f ms + %.0f ms per GiB of heap"
-			      % (ft["intercept_ms"], ft["slope_ms_per_unit"]))
+		w, c = sc.get("fit_heap_proc_wall_ms"), sc.get("fit_heap_cpu_ms")
+		if w and c:
+			print("  reachable: wall ~ %.0f ms + %.0f ms per GiB of heap;"
+			      " cpu ~ %.0f ms + %.0f ms per GiB"
+			      % (w["intercept_ms"], w["slope_ms_per_unit"],
+				 c["intercept_ms"], c["slope_ms_per_unit"]))
 	print("\ngoals (issue 6)")
 	for g in res["goals"]:
 		state = {True: "MET", False: "NOT MET", None: "info"}[g["met"]]
