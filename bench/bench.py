@@ -103,14 +103,20 @@ def wait_ready(p, what, timeout=180.0):
 	raise RuntimeError("%s: not ready after %.0f s" % (what, timeout))
 
 
+RUNNING = None		# the measured command in flight (scan, objdump), if any
+
+
 def run_measured(argv, stdout=subprocess.DEVNULL):
 	"""Run argv to completion; return (exit status, wall s, cpu s, maxrss KiB)."""
+	global RUNNING
 	t0 = time.monotonic()
 	p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout,
 			     stderr=subprocess.PIPE if stdout is not subprocess.DEVNULL
 			     else subprocess.DEVNULL)
+	RUNNING = p
 	# wait4 gives this child's own rusage (not summed over all children).
 	_, status, ru = os.wait4(p.pid, 0)
+	RUNNING = None
 	wall = time.monotonic() - t0
 	p.returncode = os.waitstatus_to_exitcode(status)
 	err = p.stderr.read().decode(errors="replace") if p.stderr else ""
@@ -390,6 +396,14 @@ class Bench:
 						       for p in res["heap"]])
 
 	def close(self):
+		# A scan interrupted mid-way: stop it first (ptrace detaches its
+		# target when it dies), then the targets.
+		if RUNNING is not None and RUNNING.returncode is None:
+			try:
+				RUNNING.kill()
+				os.waitpid(RUNNING.pid, 0)
+			except OSError:
+				pass
 		self.kids.stop_all()
 		shutil.rmtree(self.tmp, ignore_errors=True)
 

@@ -35,13 +35,26 @@ fi
 # bench.py kills what it starts; this trap is the backstop (e.g. SIGKILL of
 # bench.py): every workload runs in its own process group, listed in $pids.
 pids=$(mktemp /tmp/migratable-bench-pids.XXXXXX)
+py=""
 cleanup() {
+	if [ -n "$py" ] && kill -0 "$py" 2>/dev/null; then
+		kill -TERM "$py" 2>/dev/null || true
+		wait "$py" 2>/dev/null || true
+	fi
 	while read -r pid; do
 		kill -KILL -- "-$pid" 2>/dev/null || true
 	done < "$pids"
 	rm -f "$pids"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 
-/usr/bin/python3 "$here/bench.py" "$build" --pidfile "$pids" "$@"
+# In the background and waited for, so that a signal to this script runs
+# the traps at once instead of after bench.py finishes.
+/usr/bin/python3 "$here/bench.py" "$build" --pidfile "$pids" "$@" &
+py=$!
+rc=0
+wait "$py" || rc=$?
+py=""
+exit "$rc"
