@@ -79,6 +79,12 @@ static void guard_handler(int sig)
 	 * live_inject.c blocks these signals while it runs. */
 	for (sig_atomic_t i = 0; i < g_ntids; i++)
 		ptrace(PTRACE_DETACH, g_tids[i], NULL, NULL);
+	/* A keeper child taking the snapshot finishes on its own (it ignores
+	 * these signals); waiting for it keeps the promise that when
+	 * migratable has exited, the target runs again. */
+	pid_t keeper = live_keeper_release();
+	if (keeper > 0)
+		waitpid(keeper, NULL, 0);
 	_exit(MG_ERR_INTERRUPTED);
 }
 

@@ -262,6 +262,19 @@ static bool read_image(in_stream *in, mg_image *img)
 	return true;
 }
 
+static volatile sig_atomic_t g_keeper;      /* pid of the running keeper, or 0 */
+static volatile sig_atomic_t g_keeper_fd = -1; /* our end of its pipe */
+
+pid_t live_keeper_release(void)
+{
+	/* Called from a signal handler that is about to wait for the keeper:
+	 * close our end first, or a keeper blocked writing a full pipe would
+	 * never finish (its writes now fail with EPIPE, which it ignores). */
+	if (g_keeper_fd >= 0)
+		close(g_keeper_fd);
+	return (pid_t)g_keeper;
+}
+
 static int reap(pid_t child)
 {
 	int status;
@@ -289,6 +302,8 @@ int live_snapshot_isolated(pid_t pid, mg_image *img, const mg_live_options *opt,
 		keeper_main(fds[1], pid, img, opt);
 	}
 	close(fds[1]);
+	g_keeper_fd = fds[0];
+	g_keeper = child;
 
 	in_stream in = { fds[0], false };
 	uint32_t magic = 0;
@@ -299,8 +314,10 @@ int live_snapshot_isolated(pid_t pid, mg_image *img, const mg_live_options *opt,
 	kerr.msg[sizeof(kerr.msg) - 1] = '\0';
 	if (ok && rc == 0)
 		ok = read_image(&in, img);
+	g_keeper_fd = -1;
 	close(fds[0]);
 	int status = reap(child);
+	g_keeper = 0;
 
 	if (!ok)
 		return mg_fail(err, MG_ERR_INTERNAL, "the snapshot process for pid %d "
