@@ -73,7 +73,7 @@ int live_snapshot_isolated(pid_t pid, mg_image *img, const mg_live_options *opt,
 
 /* Let a running keeper finish (close our end of its pipe) and return its
  * PID, else 0.  For the signal guard, which then waits for it
- (async-signal-safe). */
+ * (async-signal-safe). */
 pid_t live_keeper_release(void);
 
 /* --- live_attach.c ------------------------------------------------------------ */
