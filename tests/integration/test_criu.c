@@ -304,7 +304,7 @@ static void test_restored_process_ran(void **state)
 	char buf[16];
 	assert_non_null(kv(S.result, "restored", buf, sizeof(buf)));
 	assert_string_equal(buf, "yes");
-	assert_true(kv_u64(S.result, "counter_after") > kv_u64(S.result, "counter_before"));
+	assert_true(kv_u64(S.result, "progress_after") > kv_u64(S.result, "progress_before"));
 }
 
 static void test_every_image_parses(void **state)
