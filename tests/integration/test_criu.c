@@ -1261,6 +1261,29 @@ static void test_cli_corrupt_images(void **state)
 	expect_cli_io("cpuinfo.img", "check", "--policy", "criu", "--source", host, "--target", ci, NULL);
 }
 
+/* A library that changed since the dump: check and scan refuse (exit 7). */
+static void test_cli_changed_library(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	mg_image *img = open_ok(S.img, S.root);
+	char exe[256], root2[256], cmd[800];
+	snprintf(exe, sizeof(exe), "%s", img->exe);
+	mg_image_free(img);
+	snprintf(root2, sizeof(root2), "%s/cli-root", S.tmp);
+	make_root_copy(root2, exe);
+	const char *host = host_json();
+	assert_int_equal(mig(NULL, NULL, "check", "--criu-dir", S.img, "--root", root2,
+			     "--target", host, NULL), 0);
+	snprintf(cmd, sizeof(cmd), "printf 'x' >> '%s/usr/lib/x86_64-linux-gnu/libc.so.6'", root2);
+	assert_int_equal(run_sh(cmd), 0);
+	expect_cli_io("libc.so.6", "check", "--criu-dir", S.img, "--root", root2, "--target", host, NULL);
+	expect_cli_io("libc.so.6", "scan", "--criu-dir", S.img, "--root", root2, NULL);
+	/* Without --root the dump's files are looked up on this host, where
+	 * the workload's copy does not exist. */
+	expect_cli_io("not found", "check", "--criu-dir", S.img, "--target", host, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1286,6 +1309,7 @@ int main(void)
 		cmocka_unit_test(test_policy_criu_cpuinfo),
 		cmocka_unit_test(test_policy_criu_old_images),
 		cmocka_unit_test(test_cli_corrupt_images),
+		cmocka_unit_test(test_cli_changed_library),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
