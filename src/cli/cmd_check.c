@@ -1,7 +1,7 @@
 /*
  * cmd_check.c - `migratable check`: verdicts per target.
  *
- *   migratable check (<PID> | --requirements FILE | --criu-dir DIR)
+ *   migratable check (<PID> | --requirements FILE | --criu-dir DIR [--root DIR])
  *                    [--target FILE|DIR]... [--catalog NAME]...
  *                    [--source PROFILE] [--policy workload|criu|criu-like]
  *                    [--cpu-cap fpu,ins,cpu,all] [--method reachable|full]
@@ -11,16 +11,20 @@
  * unknown, 2 bad input, other codes from util/error.h for scan failures.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "analysis/scan.h"
 #include "cli/commands.h"
 #include "features/profile.h"
+#include "process/criu_image.h"
 #include "process/image.h"
 #include "util/error.h"
 #include "verdict/catalog.h"
@@ -34,6 +38,7 @@ struct check_opts {
 	const char *pid_arg;
 	const char *requirements;
 	const char *criu_dir;
+	const char *root;
 	const char *source_path;
 	const char **targets;
 	size_t ntargets;
@@ -51,6 +56,8 @@ struct check_run {
 	mg_scan_result *req;          /* requirements (workload policy, nfd) */
 	mg_profile source;
 	bool have_source;
+	bool source_is_host;          /* no --source and no cpuinfo.img: this machine */
+	char *cpuinfo_path;           /* DIR/cpuinfo.img when it is the source */
 	mg_target_list targets;
 	mg_verdict *verdicts;
 };
@@ -58,7 +65,7 @@ struct check_run {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: migratable check (<PID> | --requirements FILE | --criu-dir DIR)\n"
+		"usage: migratable check (<PID> | --requirements FILE | --criu-dir DIR [--root DIR])\n"
 		"                        [--target FILE|DIR]... [--catalog NAME]...\n"
 		"                        [--source PROFILE] [--policy workload|criu|criu-like]\n"
 		"                        [--cpu-cap fpu,ins,cpu,all] [--method reachable|full]\n"
@@ -69,19 +76,24 @@ static void usage(FILE *out)
 		"\n"
 		"  <PID>                 scan this live process first\n"
 		"  --requirements FILE   a saved `migratable scan --json`\n"
-		"  --criu-dir DIR        scan a CRIU checkpoint directory first\n"
-		"  --target FILE|DIR     profile file, or directory of *.json profiles\n"
+		"  --criu-dir DIR        scan a CRIU checkpoint directory first; its cpuinfo.img\n"
+		"                        (criu dump --cpu-cap) is then the default --source\n"
+		"  --root DIR            resolve the checkpoint's mapped files under DIR (default /)\n"
+		"  --target FILE|DIR     profile file (JSON or a CRIU cpuinfo.img), or directory\n"
+		"                        of *.json profiles\n"
 		"  --catalog NAME        built-in catalog (default: x86-64-levels):\n%s"
-		"  --source PROFILE      the source host (default: this machine)\n"
+		"  --source PROFILE      the source host, JSON or a CRIU cpuinfo.img (default:\n"
+		"                        the dump's cpuinfo.img, else this machine)\n"
 		"  --policy P            workload (default): the process' own requirements;\n"
-		"                        criu: CRIU's cpuinfo check (needs raw CPUID);\n"
+		"                        criu: CRIU's cpuinfo check (needs raw CPUID or\n"
+		"                        cpuinfo.img words);\n"
 		"                        criu-like: CRIU's instruction mask over feature lists\n"
 		"  --cpu-cap LIST        CRIU capabilities to check (default fpu,ins)\n"
 		"  --format F            table (default), json, or nfd-affinity (Kubernetes)\n"
 		"  --explain             show the instructions that need each missing feature\n"
 		"\n"
 		"Exit status: 0 all compatible, 1 some target incompatible or unknown,\n"
-		"2 bad input.\n", mg_catalog_help());
+		"2 bad input, 7 unreadable or corrupt file (CRIU image, changed library).\n", mg_catalog_help());
 }
 
 static int push(const char ***arr, size_t *n, const char *v)
@@ -107,6 +119,7 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 	static const struct option longopts[] = {
 		{ "requirements", required_argument, NULL, 'r' },
 		{ "criu-dir",     required_argument, NULL, 'd' },
+		{ "root",         required_argument, NULL, 'R' },
 		{ "target",       required_argument, NULL, 't' },
 		{ "catalog",      required_argument, NULL, 'c' },
 		{ "source",       required_argument, NULL, 's' },
@@ -129,6 +142,7 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 		switch (c) {
 		case 'r': o->requirements = optarg; break;
 		case 'd': o->criu_dir = optarg; break;
+		case 'R': o->root = optarg; break;
 		case 's': o->source_path = optarg; break;
 		case 'j': o->format = FMT_JSON; break;
 		case 'e': o->explain = true; break;
@@ -174,6 +188,8 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 	int inputs = !!o->pid_arg + !!o->requirements + !!o->criu_dir;
 	if (inputs > 1)
 		return usage_error("give one of <PID>, --requirements or --criu-dir", NULL);
+	if (o->root && !o->criu_dir)
+		return usage_error("--root goes with --criu-dir", NULL);
 	bool needs_req = o->policy == POLICY_WORKLOAD || o->format == FMT_NFD;
 	if (inputs == 0 && needs_req)
 		return usage_error("what to check? give <PID>, --requirements FILE or --criu-dir DIR",
@@ -183,28 +199,72 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 
 /* --- inputs ---------------------------------------------------------------------- */
 
+/* A profile file: a CRIU cpuinfo.img (by its magic) or JSON.  A cpuinfo.img
+ * that cannot be read keeps MG_ERR_IO; a malformed JSON profile is bad
+ * input to `check` (MG_ERR_USAGE). */
+static int load_profile_file(const char *path, mg_profile *p, mg_error *err)
+{
+	if (mg_criu_is_image_file(path)) {
+		if (mg_criu_cpuinfo_load(path, p, err) != 0)
+			return -1;
+	} else if (mg_profile_load(path, p, err) != 0) {
+		err->code = MG_ERR_USAGE;
+		return -1;
+	}
+	/* Name it after the file: "criu-cpuinfo" or a missing name says
+	 * less than the path. */
+	if (p->name == NULL || p->criu_cpuinfo) {
+		free(p->name);
+		if ((p->name = strdup(path)) == NULL) {
+			mg_profile_free(p);
+			return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+		}
+	}
+	return 0;
+}
+
+/*
+ * The CPU the process ran on: --source, else the dump's cpuinfo.img
+ * (written by `criu dump --cpu-cap` or `criu cpuinfo dump -D DIR`), else
+ * this machine.  For a dump without cpuinfo.img that is a guess, and a
+ * wrong one can hide code the process selected on its real source CPU.
+ */
 static int load_source(struct check_run *r, mg_error *err)
 {
 	mg_profile_init(&r->source);
 	r->have_source = true;
-	if (r->o.source_path == NULL)
-		return mg_host_profile(&r->source, "this host", err);
-	if (mg_profile_load(r->o.source_path, &r->source, err) != 0) {
-		/* A malformed source profile is bad input to `check`. */
-		err->code = MG_ERR_USAGE;
-		return -1;
+	if (r->o.source_path)
+		return load_profile_file(r->o.source_path, &r->source, err);
+	if (r->o.criu_dir) {
+		struct stat st;
+		if (asprintf(&r->cpuinfo_path, "%s/cpuinfo.img", r->o.criu_dir) < 0) {
+			r->cpuinfo_path = NULL;
+			return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+		}
+		if (stat(r->cpuinfo_path, &st) == 0)
+			return load_profile_file(r->cpuinfo_path, &r->source, err);
+		fprintf(stderr, "migratable: warning: %s has no cpuinfo.img (dump with --cpu-cap, "
+			"or run `criu cpuinfo dump -D %s` on the source): taking this host "
+			"as the CPU the process ran on\n", r->o.criu_dir, r->o.criu_dir);
+		free(r->cpuinfo_path);
+		r->cpuinfo_path = NULL;
 	}
-	if (r->source.name == NULL)
-		r->source.name = strdup(r->o.source_path);
-	return 0;
+	r->source_is_host = true;
+	return mg_host_profile(&r->source, "this host", err);
 }
 
 static int scan_image(struct check_run *r, mg_image *img, mg_error *err)
 {
+	/* The scan keeps the instructions the source CPU can run.  A feature
+	 * the source profile cannot decide (a cpuinfo.img does not record
+	 * CPUID.(7,1), ...) may have been selected there: count it usable,
+	 * which can only widen the requirements. */
+	mg_feature_set usable = r->source.features;
+	mg_fset_union(&usable, &r->source.unknown);
 	mg_scan_options so = {
 		.method = r->o.method,
 		.explain = MG_FEATURE_NONE,
-		.host_features = r->o.source_path ? &r->source.features : NULL,
+		.host_features = r->source_is_host ? NULL : &usable,
 	};
 	int rc = mg_scan_image(img, &so, &r->req, err);
 	mg_image_free(img);
@@ -229,7 +289,7 @@ static int load_requirements(struct check_run *r, mg_error *err)
 		mg_live_install_signal_guard();
 		if (mg_live_open((pid_t)pid, &lo, &img, err) != 0)
 			return -1;
-	} else if (mg_criu_open(r->o.criu_dir, "/", &img, err) != 0) {
+	} else if (mg_criu_open(r->o.criu_dir, r->o.root ? r->o.root : "/", &img, err) != 0) {
 		return -1;
 	}
 	return scan_image(r, img, err);
@@ -237,9 +297,22 @@ static int load_requirements(struct check_run *r, mg_error *err)
 
 static int load_targets(struct check_run *r, mg_error *err)
 {
-	for (size_t i = 0; i < r->o.ntargets; i++)
-		if (mg_targets_load_path(r->o.targets[i], &r->targets, err) != 0)
+	for (size_t i = 0; i < r->o.ntargets; i++) {
+		const char *path = r->o.targets[i];
+		/* `criu cpuinfo dump` run on a destination describes it. */
+		if (mg_criu_is_image_file(path)) {
+			mg_profile p;
+			if (load_profile_file(path, &p, err) != 0)
+				return -1;
+			if (mg_target_list_take(&r->targets, &p, err) != 0) {
+				mg_profile_free(&p);
+				return -1;
+			}
+			continue;
+		}
+		if (mg_targets_load_path(path, &r->targets, err) != 0)
 			return -1;
+	}
 	for (size_t i = 0; i < r->o.ncatalogs; i++)
 		if (mg_catalog_load(r->o.catalogs[i], &r->targets, err) != 0)
 			return -1;
@@ -458,8 +531,10 @@ static int run(struct check_run *r, mg_error *err)
 {
 	size_t counts[3] = { 0, 0, 0 };
 
-	if ((r->o.policy != POLICY_WORKLOAD || r->o.pid_arg || r->o.criu_dir ||
-	     r->o.source_path) && r->o.format != FMT_NFD) {
+	/* The source is needed by the CRIU policies, and by a scan (its
+	 * features bound the requirements), nfd-affinity output included. */
+	if ((r->o.policy != POLICY_WORKLOAD && r->o.format != FMT_NFD) || r->o.pid_arg ||
+	    r->o.criu_dir || r->o.source_path) {
 		if (load_source(r, err) != 0)
 			return -1;
 	}
@@ -507,6 +582,7 @@ int cmd_check(int argc, char **argv)
 	mg_target_list_free(&r.targets);
 	if (r.have_source)
 		mg_profile_free(&r.source);
+	free(r.cpuinfo_path);
 	mg_scan_result_free(r.req);
 	free(r.o.targets);
 	free(r.o.catalogs);

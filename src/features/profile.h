@@ -50,6 +50,12 @@ typedef struct mg_profile {
 	uint32_t xsave_size_max;   /* CPUID.(0xD,0).ECX; 0 if unknown (CRIU cpuinfo.img) */
 	uint32_t criu_caps[64];    /* compel capability words, from a CRIU cpuinfo.img */
 	size_t ncriu_caps;         /* 0 when the profile did not come from one */
+	/* Also from a cpuinfo.img, verbatim (xcr0 above is a repaired copy of
+	 * the mask): what CRIU itself compares at restore. */
+	bool criu_cpuinfo;         /* the profile was read from a cpuinfo.img */
+	uint32_t criu_caps_ver;    /* capability_ver: 1 (12 words) or 2 (19 words) */
+	bool criu_has_xfeatures, criu_has_xsave_size, criu_has_xsave_size_max;
+	uint64_t criu_xfeatures_mask;
 	bool amx_permitted;        /* arch_prctl(ARCH_GET_XCOMP_PERM) allows tile data */
 	mg_feature_set features;   /* usable features */
 	mg_feature_set unknown;    /* features this profile cannot decide */

@@ -2,8 +2,10 @@
  * capability-word layout. */
 #include "process/criu_image.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cpuinfo.pb-c.h"
 
@@ -43,6 +45,21 @@ bool mg_criu_cap_word_location(unsigned word, uint32_t *leaf, uint32_t *subleaf,
 	*subleaf = cap_words[word].subleaf;
 	*reg = cap_words[word].reg;
 	return true;
+}
+
+bool mg_criu_is_image_file(const char *path)
+{
+	uint8_t b[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, b, sizeof(b));
+	close(fd);
+	if (n != (ssize_t)sizeof(b))
+		return false;
+	uint32_t magic = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+			 (uint32_t)b[3] << 24;
+	return magic == MG_CRIU_IMG_COMMON_MAGIC || magic == MG_CRIU_IMG_SERVICE_MAGIC;
 }
 
 int mg_criu_cpuinfo_read(const char *path, mg_criu_cpuinfo *out, mg_error *err)
@@ -89,6 +106,8 @@ int mg_criu_cpuinfo_read(const char *path, mg_criu_cpuinfo *out, mg_error *err)
 	}
 	out->has_xfeatures = x->has_xfeatures_mask;
 	out->xfeatures_mask = x->xfeatures_mask;
+	out->has_xsave_size = x->has_xsave_size;
+	out->has_xsave_size_max = x->has_xsave_size_max;
 	out->xsave_size = x->has_xsave_size ? x->xsave_size : 0;
 	out->xsave_size_max = x->has_xsave_size_max ? x->xsave_size_max : 0;
 	rc = 0;

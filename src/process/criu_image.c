@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -60,6 +61,9 @@ typedef struct criu_file {
 	uint64_t size;
 	uint32_t *build_id;
 	size_t n_build_id;
+	bool checked;               /* found under the root and verified */
+	dev_t dev;                  /* of the file under the root, once checked */
+	ino_t ino;
 } criu_file;
 
 typedef struct criu_priv {
@@ -414,8 +418,10 @@ static size_t elf_build_id(int fd, uint8_t *out, size_t cap)
 	return found;
 }
 
-/* A mapped file under the root must be the one that was dumped. */
-static int check_mapped_file(criu_priv *p, const criu_file *f, mg_error *err)
+/* A mapped file under the root must be the one that was dumped.  Records
+ * its device and inode: CRIU does not keep them, and the analysis tells
+ * the mappings of one file from another's by them. */
+static int check_mapped_file(criu_priv *p, criu_file *f, mg_error *err)
 {
 	int fd = open_under_root(p, f->name);
 	if (fd < 0)
@@ -445,6 +451,11 @@ static int check_mapped_file(criu_priv *p, const criu_file *f, mg_error *err)
 			rc = mg_fail(err, MG_ERR_IO,
 				     "criu:%s: mapped file %s under root %s has another build-id than files.img recorded: it changed since the dump",
 				     p->dir, f->name, p->root);
+	}
+	if (rc == 0) {
+		f->checked = true;
+		f->dev = st.st_dev;
+		f->ino = st.st_ino;
 	}
 	close(fd);
 	return rc;
@@ -503,7 +514,6 @@ static int load_mm(mg_image *img, criu_priv *p, const char *mmfile, mg_error *er
 		rc = mg_fail(err, MG_ERR_INTERNAL, "out of memory");
 		goto out;
 	}
-	GHashTable *checked = g_hash_table_new(g_direct_hash, g_direct_equal);
 	for (size_t i = 0; i < mm->n_vmas && rc == 0; i++) {
 		const VmaEntry *v = mm->vmas[i];
 		if (v->start >= v->end || (v->start | v->end) % PAGE != 0 ||
@@ -528,7 +538,7 @@ static int load_mm(mg_image *img, criu_priv *p, const char *mmfile, mg_error *er
 		p->vma_status[img->nmaps] = v->status;
 		const char *path = special_name(m->kind);
 		if (v->status & (MG_CRIU_VMA_FILE_PRIVATE | MG_CRIU_VMA_FILE_SHARED)) {
-			const criu_file *f = v->shmid <= UINT32_MAX
+			criu_file *f = v->shmid <= UINT32_MAX
 				? g_hash_table_lookup(p->files, GUINT_TO_POINTER((guint)v->shmid)) : NULL;
 			if (f == NULL) {
 				rc = mg_fail(err, MG_ERR_IO, "%s: VMA 0x%" PRIx64 " maps file id %" PRIu64 ", absent from files.img",
@@ -536,16 +546,16 @@ static int load_mm(mg_image *img, criu_priv *p, const char *mmfile, mg_error *er
 				break;
 			}
 			path = f->name;
-			if (!g_hash_table_contains(checked, f)) {
-				g_hash_table_add(checked, (gpointer)f);
-				rc = check_mapped_file(p, f, err);
-			}
+			if (!f->checked && (rc = check_mapped_file(p, f, err)) < 0)
+				break;
+			m->dev_major = major(f->dev);
+			m->dev_minor = minor(f->dev);
+			m->inode = f->ino;
 		}
 		if (path != NULL && (m->path = strdup(path)) == NULL)
 			rc = mg_fail(err, MG_ERR_INTERNAL, "out of memory");
 		img->nmaps++;
 	}
-	g_hash_table_destroy(checked);
 	if (rc < 0)
 		goto out;
 	for (size_t i = 0; i + 1 < mm->n_mm_saved_auxv; i += 2) {

@@ -110,10 +110,15 @@ typedef struct mg_criu_cpuinfo {
 	size_t ncaps;
 	char *model_id;                /* brand string, NULL if not recorded */
 	bool has_xfeatures;
-	uint64_t xfeatures_mask;       /* XCR0 of the dumping host */
+	uint64_t xfeatures_mask;       /* compel's XSAVE mask (see docs/criu.md) */
+	bool has_xsave_size, has_xsave_size_max;   /* absent in old images */
 	uint32_t xsave_size;           /* CPUID.(0xD,0).EBX */
 	uint32_t xsave_size_max;       /* CPUID.(0xD,0).ECX */
 } mg_criu_cpuinfo;
+
+/* Does the file start with CRIU's image magic (IMG_COMMON or service)?
+ * False when it cannot be read. */
+bool mg_criu_is_image_file(const char *path);
 
 /* Read the first x86 entry of a cpuinfo.img (`criu cpuinfo dump`). */
 int mg_criu_cpuinfo_read(const char *path, mg_criu_cpuinfo *out, mg_error *err);
@@ -131,9 +136,10 @@ bool mg_criu_cap_word_location(unsigned word, uint32_t *leaf, uint32_t *subleaf,
 /*
  * Read cpuinfo.img into a profile (mg_profile_init is done here): vendor,
  * family/model/stepping, brand, XCR0 (xfeatures_mask), XSAVE sizes, the
- * raw capability words, and the features the words decide.  Features in
- * CPUID words compel does not record (e.g. CPUID.(7,1)) are put in
- * `unknown`, never silently absent.
+ * raw capability words (criu_caps, criu_caps_ver, criu_xfeatures_mask and
+ * the criu_has_* flags, verbatim for the CRIU policy), and the features
+ * the words decide.  Features in CPUID words compel does not record (e.g.
+ * CPUID.(7,1)) are put in `unknown`, never silently absent.
  */
 int mg_criu_cpuinfo_load(const char *path, mg_profile *out, mg_error *err);
 

@@ -69,6 +69,12 @@ int mg_criu_cpuinfo_load(const char *path, mg_profile *out, mg_error *err)
 	out->xsave_size_max = ci.xsave_size_max;
 	memcpy(out->criu_caps, ci.caps, ci.ncaps * sizeof(uint32_t));
 	out->ncriu_caps = ci.ncaps;
+	out->criu_cpuinfo = true;
+	out->criu_caps_ver = ci.capability_ver;
+	out->criu_has_xfeatures = ci.has_xfeatures;
+	out->criu_xfeatures_mask = ci.xfeatures_mask;
+	out->criu_has_xsave_size = ci.has_xsave_size;
+	out->criu_has_xsave_size_max = ci.has_xsave_size_max;
 
 	/* Maximum leaves first, so the derivation's range rule accepts the
 	 * leaves we rebuild (leaf 7 declares no subleaf above 0: 7.1 and

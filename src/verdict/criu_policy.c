@@ -6,6 +6,8 @@
  */
 #include "verdict/criu_policy.h"
 
+#include "process/criu_image.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -74,42 +76,9 @@ static const uint32_t ins_mask[MG_CRIU_NCAPINTS] = {
 	[W_7_0_EDX] = BIT(2) /* avx512_4vnniw */ | BIT(3) /* avx512_4fmaps */,
 };
 
-/* Which CPUID output compel_cpuid() copies into each word. */
-static const struct {
-	bool filled;
-	uint32_t leaf, subleaf;
-	mg_cpuid_reg reg;
-} word_loc[MG_CRIU_NCAPINTS] = {
-	[W_1_EDX]         = { true, 0x1, 0, MG_EDX },
-	[W_8000_0001_EDX] = { true, 0x80000001, 0, MG_EDX },
-	[W_1_ECX]         = { true, 0x1, 0, MG_ECX },
-	[W_8000_0001_ECX] = { true, 0x80000001, 0, MG_ECX },
-	[W_7_0_EBX]       = { true, 0x7, 0, MG_EBX },
-	[W_D_1_EAX]       = { true, 0xd, 1, MG_EAX },
-	[W_7_0_ECX]       = { true, 0x7, 0, MG_ECX },
-	[W_F_1_EDX]       = { true, 0xf, 1, MG_EDX },
-	[W_8000_0008_EBX] = { true, 0x80000008, 0, MG_EBX },
-	[W_6_EAX]         = { true, 0x6, 0, MG_EAX },
-	[W_8000_000A_EDX] = { true, 0x8000000a, 0, MG_EDX },
-	[W_F_0_EDX]       = { true, 0xf, 0, MG_EDX },
-	[W_8000_0007_EBX] = { true, 0x80000007, 0, MG_EBX },
-	[W_7_0_EDX]       = { true, 0x7, 0, MG_EDX },
-};
-
 uint32_t mg_criu_ins_mask(unsigned w)
 {
 	return w < MG_CRIU_NCAPINTS ? ins_mask[w] : 0;
-}
-
-bool mg_criu_word_location(unsigned w, uint32_t *leaf, uint32_t *subleaf,
-			   mg_cpuid_reg *reg)
-{
-	if (w >= MG_CRIU_NCAPINTS || !word_loc[w].filled)
-		return false;
-	*leaf = word_loc[w].leaf;
-	*subleaf = word_loc[w].subleaf;
-	*reg = word_loc[w].reg;
-	return true;
 }
 
 void mg_criu_ins_features(mg_feature_set *out)
@@ -118,7 +87,7 @@ void mg_criu_ins_features(mg_feature_set *out)
 	for (unsigned w = 0; w < MG_CRIU_NCAPINTS; w++) {
 		uint32_t leaf, sub;
 		mg_cpuid_reg reg;
-		if (!mg_criu_word_location(w, &leaf, &sub, &reg))
+		if (!mg_criu_cap_word_location(w, &leaf, &sub, &reg))
 			continue;
 		for (unsigned b = 0; b < 32; b++)
 			if (ins_mask[w] & BIT(b))
@@ -307,6 +276,58 @@ int mg_compel_cpuinfo_from_profile(const mg_profile *p, mg_compel_cpuinfo *c,
 	return compel_fpuid(d, c, name, err);
 }
 
+/* --- img_to_cpuinfo(): the words of a cpuinfo.img ------------------------------ */
+
+/* NCAPINTS_V1 / NCAPINTS_V2 of criu/arch/x86/include/asm/cpu.h. */
+#define NCAPINTS_V1 12
+#define NCAPINTS_V2 19
+
+int mg_compel_cpuinfo_from_image(const mg_profile *p, const mg_compel_cpuinfo *rt,
+				 mg_compel_cpuinfo *c, mg_error *err)
+{
+	const char *name = p->origin ? p->origin : (p->name ? p->name : "cpuinfo.img");
+	size_t want;
+
+	memset(c, 0, sizeof(*c));
+	if (!p->criu_cpuinfo)
+		return mg_fail(err, MG_ERR_USAGE, "%s: not read from a CRIU cpuinfo.img", name);
+	/* img_to_cpuinfo() refuses these, so CRIU restores nothing. */
+	if (p->vendor == NULL || (strcmp(p->vendor, "GenuineIntel") != 0 &&
+				  strcmp(p->vendor, "AuthenticAMD") != 0))
+		return mg_fail(err, MG_ERR_PROFILE, "%s: the image carries an unknown CPU vendor: "
+			       "CRIU refuses it", name);
+	if (p->criu_caps_ver == 1)
+		want = NCAPINTS_V1;
+	else if (p->criu_caps_ver == 2)
+		want = NCAPINTS_V2;
+	else
+		return mg_fail(err, MG_ERR_PROFILE, "%s: unknown capability version %u: CRIU refuses it",
+			       name, p->criu_caps_ver);
+	if (p->ncriu_caps != want)
+		return mg_fail(err, MG_ERR_PROFILE, "%s: %zu capability words, version %u has %zu: "
+			       "CRIU refuses it", name, p->ncriu_caps, p->criu_caps_ver, want);
+
+	/* What an old image lacks, CRIU takes from the CPU it restores on, so
+	 * those parts always match there: without that CPU we cannot tell. */
+	bool partial = want < NCAPINTS_V2 || !p->criu_has_xfeatures ||
+		       !p->criu_has_xsave_size || !p->criu_has_xsave_size_max;
+	if (partial && rt == NULL)
+		return mg_fail(err, MG_ERR_USAGE, "%s: an old image (capability version %u%s) "
+			       "is completed from the destination CPU", name, p->criu_caps_ver,
+			       p->criu_has_xsave_size_max ? "" : ", no XSAVE sizes");
+	memcpy(c->cap, p->criu_caps, want * sizeof(c->cap[0]));
+	if (want < NCAPINTS_V2)
+		memcpy(&c->cap[want], &rt->cap[want], (NCAPINTS_V2 - want) * sizeof(c->cap[0]));
+	c->intel = strcmp(p->vendor, "GenuineIntel") == 0;
+	c->family = (unsigned)p->family;
+	c->model = (unsigned)p->model;
+	c->stepping = (unsigned)p->stepping;
+	c->xfeatures_mask = p->criu_has_xfeatures ? p->criu_xfeatures_mask : rt->xfeatures_mask;
+	c->xsave_size = p->criu_has_xsave_size ? p->xsave_size : rt->xsave_size;
+	c->xsave_size_max = p->criu_has_xsave_size_max ? p->xsave_size_max : rt->xsave_size_max;
+	return 0;
+}
+
 /* --- cpu_validate_features() ------------------------------------------------------ */
 
 static const char *lnx1_name(unsigned bit)
@@ -324,7 +345,7 @@ static void note_lost_bits(unsigned w, uint32_t lost, const char *rule, mg_verdi
 {
 	uint32_t leaf, sub;
 	mg_cpuid_reg reg;
-	bool located = mg_criu_word_location(w, &leaf, &sub, &reg);
+	bool located = mg_criu_cap_word_location(w, &leaf, &sub, &reg);
 
 	for (unsigned b = 0; b < 32; b++) {
 		if (!(lost & BIT(b)))
@@ -418,6 +439,17 @@ void mg_criu_validate(const mg_compel_cpuinfo *src, const mg_compel_cpuinfo *dst
 		check_cpu(src, dst, v);
 }
 
+/*
+ * The CPU CRIU restores on: compel_cpuid() over its raw CPUID, or the
+ * words a `criu cpuinfo dump` there wrote (the very same, when complete).
+ */
+static int runtime_cpuinfo(const mg_profile *p, mg_compel_cpuinfo *c, mg_error *err)
+{
+	if (p->criu_cpuinfo)
+		return mg_compel_cpuinfo_from_image(p, NULL, c, err);
+	return mg_compel_cpuinfo_from_profile(p, c, err);
+}
+
 void mg_verdict_criu(const mg_profile *source, const mg_profile *target,
 		     unsigned caps, mg_verdict *v)
 {
@@ -425,17 +457,22 @@ void mg_verdict_criu(const mg_profile *source, const mg_profile *target,
 	mg_error err = { 0 };
 
 	mg_verdict_init(v);
-	if (mg_compel_cpuinfo_from_profile(source, &s, &err) != 0) {
-		v->kind = MG_VERDICT_UNKNOWN;
-		mg_verdict_add_reason(v, "source: %s", err.msg);
-		return;
-	}
-	if (mg_compel_cpuinfo_from_profile(target, &d, &err) != 0) {
+	if (runtime_cpuinfo(target, &d, &err) != 0) {
 		/* No CPUID: we cannot tell.  CPUID CRIU rejects: CRIU cannot
 		 * restore there at all. */
 		v->kind = err.code == MG_ERR_PROFILE ? MG_VERDICT_INCOMPATIBLE
 						     : MG_VERDICT_UNKNOWN;
 		mg_verdict_add_reason(v, "%s", err.msg);
+		return;
+	}
+	int rc = source->criu_cpuinfo ? mg_compel_cpuinfo_from_image(source, &d, &s, &err)
+				      : mg_compel_cpuinfo_from_profile(source, &s, &err);
+	if (rc != 0) {
+		/* An image CRIU refuses restores nowhere; a source without
+		 * CPUID decides nothing. */
+		v->kind = source->criu_cpuinfo && err.code == MG_ERR_PROFILE
+			  ? MG_VERDICT_INCOMPATIBLE : MG_VERDICT_UNKNOWN;
+		mg_verdict_add_reason(v, "source: %s", err.msg);
 		return;
 	}
 	mg_criu_validate(&s, &d, caps, v);

@@ -55,6 +55,19 @@ int mg_compel_cpuinfo_from_profile(const mg_profile *p, mg_compel_cpuinfo *out,
 				 mg_error *err);
 
 /*
+ * img_to_cpuinfo(): the compel_cpuinfo_t CRIU builds from a cpuinfo.img
+ * read into profile p (p->criu_cpuinfo): its capability words, XSAVE mask
+ * and sizes, verbatim.  As CRIU does, what an old image lacks (words 12..18
+ * of a version-1 image, a missing mask or size) is taken from `rt`, the
+ * CPU it is restored on; rt may be NULL for a complete image.  Fails
+ * (MG_ERR_PROFILE) where CRIU refuses the image: unknown vendor, unknown
+ * capability version, a word count that does not match it; MG_ERR_USAGE
+ * when the image is partial and rt is NULL.
+ */
+int mg_compel_cpuinfo_from_image(const mg_profile *p, const mg_compel_cpuinfo *rt,
+				 mg_compel_cpuinfo *out, mg_error *err);
+
+/*
  * cpu_validate_features(): may an image dumped on `src` be restored on
  * `dst` under `caps` (MG_CRIU_CAP_*)?  Fills v (compatible/incompatible,
  * missing features where a failing bit maps to one, and a reason per
@@ -64,8 +77,12 @@ void mg_criu_validate(const mg_compel_cpuinfo *src, const mg_compel_cpuinfo *dst
 		      unsigned caps, mg_verdict *v);
 
 /*
- * The whole policy between two profiles: unknown (with a reason) when
- * either has no raw CPUID or CRIU could not even run on the target.
+ * The whole policy between two profiles.  Each is either raw CPUID
+ * (compel_cpuid() is emulated over it) or a cpuinfo.img (its words are
+ * used as recorded; for the source that is what CRIU compares at
+ * restore).  Unknown (with a reason) when either has no raw CPUID nor
+ * words, or the target's image is partial; incompatible when CRIU could
+ * not run on the target or refuses the source image.
  */
 void mg_verdict_criu(const mg_profile *source, const mg_profile *target,
 		     unsigned caps, mg_verdict *v);
@@ -75,11 +92,6 @@ int mg_criu_parse_caps(const char *s, unsigned *out, mg_error *err);
 
 /* Features of our table whose CPUID bit lies in CRIU's x86_ins_capability_mask. */
 void mg_criu_ins_features(mg_feature_set *out);
-
-/* (leaf, subleaf, register) CRIU fills capability word w from; false for
- * the synthetic Linux words and words compel never fills. */
-bool mg_criu_word_location(unsigned w, uint32_t *leaf, uint32_t *subleaf,
-			   mg_cpuid_reg *reg);
 
 /* x86_ins_capability_mask[w] (0 outside the table). */
 uint32_t mg_criu_ins_mask(unsigned w);

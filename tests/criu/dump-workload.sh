@@ -5,6 +5,10 @@
 #   tests/criu/dump-workload.sh [options] WORKLOAD OUTDIR [-- ARG...]
 #
 #   --root DIR          the trixie root (default: built/reused by build-root.sh)
+#   --lib FILE          copy FILE next to the workload inside the root (for
+#                       libraries found through an $ORIGIN rpath); repeatable
+#   --env NAME=VALUE    set NAME in the workload's environment; "{dir}" in
+#                       VALUE is the workload's directory inside the root
 #   --before-dump CMD   run CMD on the host (via sh -c) while the workload
 #                       is live, just before the dump; "{pid}" is replaced
 #                       by its host PID.  A failing CMD aborts the run.
@@ -12,32 +16,39 @@
 #   --leave-running     dump with --leave-running (no restore then)
 #   --ready-timeout S   seconds to wait for "ready" (default 10)
 #
-# WORKLOAD is a binary built on the host; it is copied into the root under
-# /opt/migratable/ (content-addressed, so a dump's mapped files can later
-# be resolved under the root), started there in its own session with cwd
-# /dump/run and stdout/stderr in /dump/run/wl.out, and must print "ready".
+# WORKLOAD is a binary built on the host; it and the --lib files are
+# copied into the root under /opt/migratable/SUM/ (SUM: a hash of their
+# names and contents, so a dump's mapped files can later be resolved
+# under the root), started there in its own session with cwd /dump/run
+# and stdout/stderr in /dump/run/wl.out, and must print "ready".
 # OUTDIR (created) is mounted at /dump inside and receives:
 #   img/           the CRIU images (plus cpuinfo.img, dump.log, restore.log)
-#   run/           the workload's cwd and output (wl.out, its own files)
+#   run/           the workload's cwd and output (wl.out, wl.pid, its files)
 #   maps.before    /proc/PID/maps of the workload just before the dump
 #   result         the key=value lines printed on stdout (below)
 # Stdout: key=value lines: root=, workload=, pid= (host PID at dump time),
 # nspid= (PID inside the namespace: the one CRIU records), dump_ms=,
-# restore_ms=, restored=yes|no|skipped, counter_before=, counter_after=.
+# restore_ms=, restored=yes|no|skipped, progress_before=, progress_after=
+# (the restored process's progress: the number in run/counter if the
+# workload keeps one, else its CPU ticks plus context switches, from
+# /proc; "keeps running" means it grew over 0.3 s).
 #
 # Exit status: 0 success; 77 the root cannot be built here (skip);
 # 1 any failure (the message on stderr names the step; logs are kept).
 set -u
 here=$(dirname "$(realpath "$0")")
 root= before= restore=1 leave=0 ready_timeout=10
+libs=() envs=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--root) root=$2; shift 2 ;;
+	--lib) libs+=("$(realpath "$2")") || exit 1; shift 2 ;;
+	--env) envs+=("$2"); shift 2 ;;
 	--before-dump) before=$2; shift 2 ;;
 	--no-restore) restore=0; shift ;;
 	--leave-running) leave=1; restore=0; shift ;;
 	--ready-timeout) ready_timeout=$2; shift 2 ;;
-	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,37p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
@@ -65,21 +76,33 @@ mkdir -p "$out/img" "$out/run" || die "cannot create $out"
 out=$(realpath "$out")
 rm -f "$out"/img/* "$out/run/wl.out" "$out/maps.before" "$out/result"
 
-# Content-addressed copy of the workload inside the root.
-sum=$(sha256sum "$workload" | cut -c1-16)
-inside_bin=/opt/migratable/$(basename "$workload").$sum
+# Content-addressed copy of the workload and its libraries in the root.
+sum=$(for f in "$workload" ${libs[@]+"${libs[@]}"}; do
+	basename "$f"; sha256sum <"$f"; done | sha256sum | cut -c1-16)
+inside_dir=/opt/migratable/$sum
+inside_bin=$inside_dir/$(basename "$workload")
 if [ ! -x "$root$inside_bin" ]; then
-	mkdir -p "$root/opt/migratable" || exit 1
-	cp "$workload" "$root$inside_bin.tmp.$$" && mv "$root$inside_bin.tmp.$$" "$root$inside_bin" ||
-		die "cannot copy $workload into $root"
+	tmpdir=$root/opt/migratable/.tmp.$$
+	mkdir -p "$tmpdir" && cp "$workload" ${libs[@]+"${libs[@]}"} "$tmpdir/" &&
+		mv -T "$tmpdir" "$root$inside_dir" 2>/dev/null || {
+		rm -rf "$tmpdir"
+		# A concurrent run may have installed the same set first.
+		[ -x "$root$inside_bin" ] || die "cannot copy $workload into $root"
+	}
 fi
+envset=
+for e in ${envs[@]+"${envs[@]}"}; do
+	envset="$envset $(printf '%q' "${e//\{dir\}/$inside_dir}")"
+done
 
 # The session: PID 1 of the namespace starts the workload and reaps.
 args=$(printf ' %q' "$@")
 # Inherited descriptors (the caller's) would point outside the namespace's
 # mounts, which CRIU refuses to dump: close everything above stderr.
 session="for fd in \$(ls /proc/\$\$/fd); do [ \$fd -gt 2 ] && eval \"exec \$fd>&-\"; done 2>/dev/null
-cd /dump/run && setsid $inside_bin$args >wl.out 2>&1 </dev/null &
+cd /dump/run || exit 1
+env$envset setsid $inside_bin$args >wl.out 2>&1 </dev/null &
+echo \$! >wl.pid
 trap 'exit 0' TERM
 while :; do sleep 1 & wait \$!; done"
 "$here/in-root.sh" --bind "$out:/dump" "$root" bash -c "$session" </dev/null >"$out/session.log" 2>&1 &
@@ -111,8 +134,10 @@ until grep -q ready "$out/run/wl.out" 2>/dev/null; do
 	[ "$(date +%s)" -lt "$deadline" ] || die "$(basename "$workload") did not print ready in ${ready_timeout}s ($(head -c 300 "$out/run/wl.out" 2>/dev/null))"
 	sleep 0.05
 done
-nspid=$(sed -n 's/^pid=\([0-9]*\)$/\1/p' "$out/run/wl.out" | head -n 1)
-[ -n "$nspid" ] || die "the workload did not print pid=N"
+# setsid does not fork here (a background job of a shell without job
+# control is no group leader), so $! is the workload's PID.
+nspid=$(cat "$out/run/wl.pid" 2>/dev/null)
+[ -n "$nspid" ] || die "the session did not record the workload's PID"
 
 # Host PID: the process in the namespace's PID ns whose innermost PID is
 # nspid (NSpid in /proc/PID/status lists the PIDs outermost first).
@@ -155,6 +180,19 @@ pid=$hostpid
 nspid=$nspid
 dump_ms=$dump_ms"
 
+# How far the (restored) workload got: its own counter if it keeps one,
+# else utime + stime (whole process) + context switches (main thread).
+progress() {
+	if [ -f "$out/run/counter" ]; then
+		head -n 1 "$out/run/counter"
+		return
+	fi
+	inns sh -c "cat /proc/$nspid/stat /proc/$nspid/status" 2>/dev/null |
+		awk 'NR == 1 { sub(/.*\) /, ""); n = $12 + $13 }
+		     /^(voluntary|nonvoluntary)_ctxt_switches:/ { n += $2; ok = 1 }
+		     END { if (ok) print n; else exit 1 }'
+}
+
 restored=skipped
 if [ "$restore" = 1 ]; then
 	t0=$(now_ms)
@@ -163,20 +201,18 @@ if [ "$restore" = 1 ]; then
 	t1=$(now_ms)
 	result="$result
 restore_ms=$((t1 - t0))"
-	c0=$(head -n 1 "$out/run/counter")
-	sleep 0.3
-	c1=$(head -n 1 "$out/run/counter")
-	if inns kill -0 "$nspid" 2>/dev/null && [ -n "$c0" ] && [ -n "$c1" ] && [ "$c1" -gt "$c0" ]; then
+	c0=$(progress) && sleep 0.3 && c1=$(progress) || c1=
+	if [ -n "$c0" ] && [ -n "$c1" ] && [ "$c1" -gt "$c0" ]; then
 		restored=yes
 	else
 		restored=no
 	fi
 	result="$result
-counter_before=$c0
-counter_after=$c1"
+progress_before=$c0
+progress_after=$c1"
 fi
 result="$result
 restored=$restored"
 echo "$result" >"$out/result"
 echo "$result"
-[ "$restored" != no ] || die "the restored process does not run (counter $c0 -> $c1)"
+[ "$restored" != no ] || die "the restored process does not run (progress $c0 -> ${c1:-gone})"

@@ -1,10 +1,14 @@
 /*
- * test_criu.c - mg_criu_open on real CRIU 4.x dumps.
+ * test_criu.c - CRIU 4.x dumps end to end: mg_criu_open, `migratable scan
+ * --criu-dir` against a live scan of the same process, `migratable check
+ * --criu-dir` and the CRIU policy over cpuinfo.img.
  *
  * The group setup dumps wl_criu_basic with tests/criu/dump-workload.sh
- * (CRIU 4.1 inside a Debian trixie root, see docs/criu.md) and restores
- * it.  Every test skips when the root cannot be built here (no network,
- * not root) or `criu check` fails on this kernel.
+ * (CRIU 4.1 inside a Debian trixie root, see docs/criu.md), scanning it
+ * live just before the dump, and restores it.  The live-vs-dump tests
+ * dump one more workload each.  Every test that needs CRIU skips when the
+ * root cannot be built here (no network, not root) or `criu check` fails
+ * on this kernel.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,11 +21,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
+#include "cpuinfo.pb-c.h"
+#include "features/features.h"
 #include "process/criu_image.h"
 #include "process/image.h"
 #include "support/testutil.h"
+#include "verdict/criu_policy.h"
 
 static struct {
 	bool ready;
@@ -30,6 +40,7 @@ static struct {
 	char out[128];              /* dump-workload OUTDIR */
 	char img[160];              /* OUTDIR/img */
 	char root[512];
+	char live_json[160];        /* OUTDIR/live.json: scan just before the dump */
 	char *result, *wl_out, *maps_before;
 	long nspid;
 	uint64_t heap, handler, guard;
@@ -116,7 +127,12 @@ static int group_setup(void **state)
 		return -1;
 	snprintf(S.out, sizeof(S.out), "%s/dump", S.tmp);
 	snprintf(S.img, sizeof(S.img), "%s/img", S.out);
+	snprintf(S.live_json, sizeof(S.live_json), "%s/live.json", S.tmp);
+	char before[512];
+	snprintf(before, sizeof(before), "'%s' scan {pid} --json --output '%s'",
+		 tu_migratable_bin(), S.live_json);
 	char *argv_dump[] = { "tests/criu/dump-workload.sh", "--root", S.root,
+			      "--before-dump", before,
 			      (char *)tu_workload_path("wl_criu_basic"), S.out, NULL };
 	rc = tu_run(argv_dump, &S.result, &e);
 	if (rc != 0) {
@@ -200,7 +216,11 @@ static void test_tree_and_threads(void **state)
 	mg_image_free(img);
 }
 
-typedef struct pmap { uint64_t start, end; unsigned prot; char path[256]; } pmap;
+typedef struct pmap {
+	uint64_t start, end, inode;
+	unsigned prot, dev_major, dev_minor;
+	char path[256];
+} pmap;
 
 /* /proc/PID/maps as captured before the dump, with [vvar] and
  * [vvar_vclock] merged: CRIU records them as one VVAR VMA. */
@@ -210,7 +230,8 @@ static size_t parse_maps(const char *text, pmap *out, size_t cap)
 	for (const char *l = text; l && *l && n < cap; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
 		pmap m = { 0 };
 		char perms[8] = "", path[256] = "";
-		if (sscanf(l, "%" SCNx64 "-%" SCNx64 " %7s %*s %*s %*s %255[^\n]", &m.start, &m.end, perms, path) < 3)
+		if (sscanf(l, "%" SCNx64 "-%" SCNx64 " %7s %*s %x:%x %" SCNu64 " %255[^\n]", &m.start, &m.end,
+			   perms, &m.dev_major, &m.dev_minor, &m.inode, path) < 6)
 			continue;
 		m.prot = (perms[0] == 'r' ? MG_PROT_READ : 0) | (perms[1] == 'w' ? MG_PROT_WRITE : 0) |
 			 (perms[2] == 'x' ? MG_PROT_EXEC : 0);
@@ -242,6 +263,12 @@ static void test_mappings_match_proc_maps(void **state)
 		if (pm[i].path[0] == '/') {
 			assert_int_equal(m->kind, MG_MAP_FILE);
 			assert_string_equal(m->path, pm[i].path);
+			/* CRIU does not record them: the reader takes them from
+			 * the file under the root, the very file the process
+			 * mapped (the root is its /). */
+			assert_int_equal(m->inode, pm[i].inode);
+			assert_int_equal(m->dev_major, pm[i].dev_major);
+			assert_int_equal(m->dev_minor, pm[i].dev_minor);
 		} else if (pm[i].path[0] == '[') {
 			assert_non_null(m->path);
 			assert_string_equal(m->path, pm[i].path);
@@ -293,7 +320,7 @@ static void test_restored_process_ran(void **state)
 	char buf[16];
 	assert_non_null(kv(S.result, "restored", buf, sizeof(buf)));
 	assert_string_equal(buf, "yes");
-	assert_true(kv_u64(S.result, "counter_after") > kv_u64(S.result, "counter_before"));
+	assert_true(kv_u64(S.result, "progress_after") > kv_u64(S.result, "progress_before"));
 }
 
 static void test_every_image_parses(void **state)
@@ -522,6 +549,741 @@ static void test_framing_in_memory(void **state)
 	assert_non_null(strstr(err.msg, "limit"));
 }
 
+/* --- the CLI ---------------------------------------------------------------- */
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Run migratable with the NULL-terminated arguments; its exit status. */
+static int mig(char **out, char **err, ...)
+{
+	char *argv[32];
+	size_t n = 0;
+	const char *a;
+	va_list ap;
+
+	argv[n++] = (char *)tu_migratable_bin();
+	va_start(ap, err);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	char *o = NULL, *e = NULL;
+	int rc = tu_run(argv, &o, &e);
+	if (out)
+		*out = o;
+	else
+		free(o);
+	if (err)
+		*err = e;
+	else
+		free(e);
+	return rc;
+}
+
+static json_object *load_json(const char *path)
+{
+	json_object *j = json_object_from_file(path);
+	if (j == NULL)
+		fail_msg("%s: not JSON", path);
+	return j;
+}
+
+static json_object *parse_json(const char *text)
+{
+	json_object *j = json_tokener_parse(text ? text : "");
+	if (j == NULL)
+		fail_msg("not JSON: %.300s", text ? text : "(null)");
+	return j;
+}
+
+static json_object *get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+	if (!json_object_object_get_ex(o, key, &v))
+		fail_msg("JSON has no \"%s\"", key);
+	return v;
+}
+
+/* Feature names of a JSON array into a set. */
+static void names_to_set(json_object *arr, const char *what, mg_feature_set *out)
+{
+	mg_fset_clear(out);
+	if (!json_object_is_type(arr, json_type_array))
+		fail_msg("%s: not an array", what);
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		const char *n = json_object_get_string(json_object_array_get_idx(arr, i));
+		mg_feature_id id = mg_feature_by_name(n);
+		if (id == MG_FEATURE_NONE)
+			fail_msg("%s: unknown feature %s", what, n);
+		mg_fset_add(out, id);
+	}
+}
+
+static double stat_of(json_object *root, const char *key)
+{
+	json_object *st, *v;
+	if (!json_object_object_get_ex(root, "stats", &st) || !json_object_object_get_ex(st, key, &v))
+		return -1;
+	return json_object_get_double(v);
+}
+
+/* Save `migratable host --json` once (the targets of the check tests). */
+static const char *host_json(void)
+{
+	static char path[128];
+	if (path[0])
+		return path;
+	snprintf(path, sizeof(path), "%s/host.json", S.tmp);
+	assert_int_equal(mig(NULL, NULL, "host", "--json", "--output", path, NULL), 0);
+	return path;
+}
+
+/* --- live scan vs scan of the dump --------------------------------------------- */
+
+/*
+ * The dump's requirements must be the live scan's, exactly: the same
+ * process, scanned live a few milliseconds before CRIU froze it.
+ */
+static void compare_live_dump(const char *label, const char *live_path, const char *dump_path,
+			      double dump_cmd_ms)
+{
+	json_object *live = load_json(live_path), *dump = load_json(dump_path);
+	mg_feature_set a, b;
+	names_to_set(get(live, "required_features"), live_path, &a);
+	names_to_set(get(dump, "required_features"), dump_path, &b);
+	printf("%s: live %zu features, %.0f functions, %.1f ms; dump %zu features, %.0f functions, "
+	       "%.1f ms (command %.0f ms)\n", label, mg_fset_count(&a), stat_of(live, "functions_reachable"),
+	       stat_of(live, "wall_ms"), mg_fset_count(&b), stat_of(dump, "functions_reachable"),
+	       stat_of(dump, "wall_ms"), dump_cmd_ms);
+	if (!mg_fset_equal(&a, &b)) {
+		mg_feature_set only_live = a, only_dump = b;
+		mg_fset_subtract(&only_live, &b);
+		mg_fset_subtract(&only_dump, &a);
+		char *x = mg_fset_to_string(&only_live), *y = mg_fset_to_string(&only_dump);
+		fail_msg("%s: required_features differ: live only [%s], dump only [%s]", label,
+			 x ? x : "?", y ? y : "?");
+	}
+	json_object_put(live);
+	json_object_put(dump);
+}
+
+static void scan_dump(const char *img, const char *out_json, double *ms)
+{
+	char *err = NULL;
+	double t0 = now_ms();
+	int rc = mig(NULL, &err, "scan", "--criu-dir", img, "--root", S.root, "--json",
+		     "--output", out_json, NULL);
+	*ms = now_ms() - t0;
+	if (rc != 0)
+		fail_msg("scan --criu-dir %s: exit %d: %s", img, rc, err ? err : "");
+	free(err);
+}
+
+typedef struct wl_spec {
+	const char *label;
+	char bin[512];
+	char lib[512];       /* copied next to the binary ($ORIGIN), "" if none */
+	char env[600];       /* NAME=VALUE for the workload, "" if none */
+} wl_spec;
+
+/* Dump w into S.tmp/LABEL after a live scan (LABEL/live.json) and restore
+ * it; skips when the workload does not run inside the root. */
+static char *dump_live(const wl_spec *w, char *outdir, size_t cap)
+{
+	char before[1200];
+	snprintf(outdir, cap, "%s/%s", S.tmp, w->label);
+	snprintf(before, sizeof(before), "'%s' scan {pid} --json --output '%s/live.json'",
+		 tu_migratable_bin(), outdir);
+	char *argv[16];
+	int n = 0;
+	argv[n++] = "tests/criu/dump-workload.sh";
+	argv[n++] = "--root";
+	argv[n++] = S.root;
+	argv[n++] = "--before-dump";
+	argv[n++] = before;
+	if (w->lib[0]) {
+		argv[n++] = "--lib";
+		argv[n++] = (char *)w->lib;
+	}
+	if (w->env[0]) {
+		argv[n++] = "--env";
+		argv[n++] = (char *)w->env;
+	}
+	argv[n++] = (char *)w->bin;
+	argv[n++] = outdir;
+	argv[n] = NULL;
+	char *result = NULL, *e = NULL;
+	int rc = tu_run(argv, &result, &e);
+	if (rc != 0) {
+		if (e && strstr(e, "did not print ready")) {
+			printf("skip: %s does not run inside the root: %s", w->label, e);
+			free(e);
+			free(result);
+			skip();
+		}
+		fail_msg("dump-workload.sh %s: exit %d: %s", w->label, rc, e ? e : "");
+	}
+	free(e);
+	return result;
+}
+
+static void live_vs_dump(const wl_spec *w, char *outdir, size_t cap)
+{
+	char img[600], live[600], dump[600], buf[32];
+	char *result = dump_live(w, outdir, cap);
+	snprintf(img, sizeof(img), "%s/img", outdir);
+	snprintf(live, sizeof(live), "%s/live.json", outdir);
+	snprintf(dump, sizeof(dump), "%s/dump.json", outdir);
+	double ms;
+	scan_dump(img, dump, &ms);
+	compare_live_dump(w->label, live, dump, ms);
+	assert_non_null(kv(result, "restored", buf, sizeof(buf)));
+	assert_string_equal(buf, "yes");
+	printf("%s: criu dump %s ms, ", w->label, kv(result, "dump_ms", buf, sizeof(buf)));
+	printf("restore %s ms; the restored process runs\n", kv(result, "restore_ms", buf, sizeof(buf)));
+	free(result);
+}
+
+static void test_live_vs_dump_criu_basic(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	char dump[256];
+	double ms;
+	snprintf(dump, sizeof(dump), "%s/dump.json", S.tmp);
+	scan_dump(S.img, dump, &ms);
+	compare_live_dump("wl_criu_basic", S.live_json, dump, ms);
+}
+
+static void test_live_vs_dump_demo(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	wl_spec w = { .label = "wl_demo" };
+	char out[256];
+	snprintf(w.bin, sizeof(w.bin), "%s", tu_workload_path("wl_demo"));
+	live_vs_dump(&w, out, sizeof(out));
+}
+
+/* wl_scan_targets executes these (tests/integration/test_scan.c). */
+static const char *const scan_targets_flags[] = {
+	"avx512f", "avx512_vnni", "avx512_vpopcntdq", "avx512_bitalg", "sha_ni",
+	"gfni", "vaes", "adx",
+};
+
+static void expect_dump_explain(const char *img, const char *feature, const char *n1,
+				const char *n2)
+{
+	char *out = NULL;
+	assert_int_equal(mig(&out, NULL, "scan", "--criu-dir", img, "--root", S.root,
+			     "--explain", feature, NULL), 0);
+	if (!strstr(out, n1) || !strstr(out, n2))
+		fail_msg("dump --explain %s lacks '%s' / '%s':\n%s", feature, n1, n2, out);
+	free(out);
+}
+
+static void test_live_vs_dump_scan_targets(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	for (size_t i = 0; i < sizeof(scan_targets_flags) / sizeof(scan_targets_flags[0]); i++)
+		if (!tu_cpu_has(scan_targets_flags[i])) {
+			printf("skip: this CPU lacks %s, which wl_scan_targets executes\n",
+			       scan_targets_flags[i]);
+			skip();
+		}
+	wl_spec w = { .label = "wl_scan_targets" };
+	char out[256], img[300], dump[300];
+	snprintf(w.bin, sizeof(w.bin), "%s", tu_workload_path("wl_scan_targets"));
+	snprintf(w.lib, sizeof(w.lib), "%s", tu_workload_path("libwlplt.so"));
+	live_vs_dump(&w, out, sizeof(out));
+
+	/* Every way code is reached is seen in the dump too. */
+	snprintf(img, sizeof(img), "%s/img", out);
+	snprintf(dump, sizeof(dump), "%s/dump.json", out);
+	json_object *root = load_json(dump);
+	mg_feature_set req;
+	names_to_set(get(root, "required_features"), dump, &req);
+	json_object_put(root);
+	static const char *const expected[] = {
+		"avx512_vnni",        /* heap-held function pointer */
+		"avx512_vpopcntdq",   /* pthread worker */
+		"sha_ni",             /* signal handler (core-*.img sigactions) */
+		"gfni",               /* C++ virtual call */
+		"vaes",               /* lazily bound PLT call */
+		"adx",                /* JIT code (anonymous pages in pages-*.img) */
+	};
+	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
+		if (!mg_fset_has(&req, mg_feature_by_name(expected[i])))
+			fail_msg("the dump's reachable scan misses %s", expected[i]);
+	assert_false(mg_fset_has(&req, mg_feature_by_name("avx512_bitalg")));
+	expect_dump_explain(img, "avx512_vnni", "vnni_fn", "[heap]");
+	expect_dump_explain(img, "sha_ni", "sha_handler", "handler of signal 10");
+	expect_dump_explain(img, "vaes", "wlplt_vaes", "lazy PLT binding");
+	expect_dump_explain(img, "adx", "jit@", "anonymous executable memory");
+}
+
+/* tests/workloads/corpus/build.sh into S.tmp/corpus, once. */
+static const char *corpus_dir(void)
+{
+	static char dir[128];
+	static int state;          /* 0 not tried, 1 built, -1 failed */
+	if (state == 0) {
+		snprintf(dir, sizeof(dir), "%s/corpus", S.tmp);
+		char *argv[] = { "tests/workloads/corpus/build.sh", dir, NULL };
+		char *e = NULL;
+		state = tu_run(argv, NULL, &e) == 0 ? 1 : -1;
+		if (state < 0)
+			printf("corpus build failed: %s\n", e ? e : "");
+		free(e);
+	}
+	return state > 0 ? dir : NULL;
+}
+
+static void corpus_case(const char *name)
+{
+	const char *dir = corpus_dir();
+	if (dir == NULL)
+		skip();
+	wl_spec w = { .label = name };
+	char out[256];
+	snprintf(w.bin, sizeof(w.bin), "%s/%s", dir, name);
+	if (strncmp(name, "corpus_c_", 9) == 0) {
+		/* The plugin it dlopen()s lives next to it in the root. */
+		snprintf(w.lib, sizeof(w.lib), "%s/corpus_plugin.so", dir);
+		snprintf(w.env, sizeof(w.env), "PLUGIN={dir}/corpus_plugin.so");
+	}
+	live_vs_dump(&w, out, sizeof(out));
+}
+
+static void test_live_vs_dump_corpus_c_lazy(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	corpus_case("corpus_c_lazy");
+}
+
+static void test_live_vs_dump_corpus_c_now(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	corpus_case("corpus_c_now");
+}
+
+static void test_live_vs_dump_corpus_cxx(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	corpus_case("corpus_cxx");
+}
+
+/* --- check --criu-dir ------------------------------------------------------------ */
+
+static void test_check_criu_dir(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	const char *host = host_json();
+	char *out = NULL, *err = NULL;
+
+	/* The dump's own CPU (this host) takes it. */
+	int rc = mig(&out, &err, "check", "--criu-dir", S.img, "--root", S.root, "--target", host, NULL);
+	if (rc != 0)
+		fail_msg("check --criu-dir: exit %d\n%s%s", rc, out, err);
+	assert_non_null(strstr(out, "source: criu:"));
+	assert_non_null(strstr(out, "1 targets: 1 compatible, 0 incompatible, 0 unknown"));
+	free(out);
+	free(err);
+
+	/* A target lacking one required feature the psABI baseline does not
+	 * imply: incompatible, that feature missing. */
+	char dump[256], target[256];
+	double ms;
+	snprintf(dump, sizeof(dump), "%s/check-req.json", S.tmp);
+	scan_dump(S.img, dump, &ms);
+	json_object *req = load_json(dump);
+	mg_feature_set rs, v1;
+	names_to_set(get(req, "required_features"), dump, &rs);
+	json_object_put(req);
+	assert_true(mg_x86_64_level_features(1, &v1));
+	mg_feature_set extra = rs;
+	mg_fset_subtract(&extra, &v1);
+	mg_feature_id drop = mg_fset_next(&extra, -1);
+	if (drop < 0) {
+		printf("skip part: every requirement is x86-64-v1 on this CPU\n");
+		return;
+	}
+	const char *dropped = mg_feature_get(drop)->name;
+	mg_fset_remove(&rs, drop);
+	char *names = mg_fset_to_string(&rs);
+	assert_non_null(names);
+	snprintf(target, sizeof(target), "%s/target-minus.json", S.tmp);
+	FILE *f = fopen(target, "w");
+	assert_non_null(f);
+	fprintf(f, "{\"name\": \"minus\", \"features\": [");
+	for (char *p = names, *c; p && *p; p = c ? c + 1 : NULL) {
+		c = strchr(p, ',');
+		fprintf(f, "%s\"%.*s\"", p == names ? "" : ", ", c ? (int)(c - p) : (int)strlen(p), p);
+	}
+	fprintf(f, "]}\n");
+	assert_int_equal(fclose(f), 0);
+	free(names);
+
+	rc = mig(&out, NULL, "check", "--criu-dir", S.img, "--root", S.root, "--target", target,
+		 "--target", host, "--json", NULL);
+	assert_int_equal(rc, 1);
+	json_object *j = parse_json(out);
+	json_object *ts = get(j, "targets");
+	assert_int_equal(json_object_array_length(ts), 2);
+	json_object *t0 = json_object_array_get_idx(ts, 0), *t1 = json_object_array_get_idx(ts, 1);
+	assert_string_equal(json_object_get_string(get(t0, "name")), "minus");
+	assert_string_equal(json_object_get_string(get(t0, "verdict")), "incompatible");
+	mg_feature_set missing;
+	names_to_set(get(t0, "missing"), "missing", &missing);
+	if (!mg_fset_has(&missing, drop))
+		fail_msg("%s is not reported missing:\n%s", dropped, out);
+	assert_string_equal(json_object_get_string(get(t1, "verdict")), "compatible");
+	assert_int_equal(json_object_get_int(get(get(j, "summary"), "incompatible")), 1);
+	/* The dump's cpuinfo.img is the source by default. */
+	assert_non_null(strstr(json_object_get_string(get(j, "source")), "criu:"));
+	json_object_put(j);
+	free(out);
+
+	/* Table form of the same. */
+	rc = mig(&out, NULL, "check", "--criu-dir", S.img, "--root", S.root, "--target", target, NULL);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(out, "incompatible"));
+	assert_non_null(strstr(out, dropped));
+	free(out);
+
+	/* --root only goes with --criu-dir. */
+	assert_int_equal(mig(NULL, NULL, "check", "--requirements", dump, "--root", S.root, NULL), 2);
+}
+
+/* Verdict and reasons of `check --policy criu` (exit status in *rc). */
+static json_object *check_criu(const char *source, const char *target, int *rc)
+{
+	char *out = NULL, *err = NULL;
+	*rc = mig(&out, &err, "check", "--policy", "criu", "--source", source, "--target", target,
+		  "--json", NULL);
+	if (*rc != 0 && *rc != 1)
+		fail_msg("check --policy criu --source %s --target %s: exit %d: %s", source, target,
+			 *rc, err ? err : "");
+	json_object *j = parse_json(out);
+	free(out);
+	free(err);
+	return j;
+}
+
+static json_object *first_target(json_object *j)
+{
+	return json_object_array_get_idx(get(j, "targets"), 0);
+}
+
+/* Set or clear bits of one register of a leaf in a JSON profile's cpuid. */
+static void edit_cpuid(json_object *prof, uint32_t leaf, uint32_t sub, const char *reg,
+		       uint32_t clear, uint32_t add)
+{
+	json_object *arr = get(prof, "cpuid");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *e = json_object_array_get_idx(arr, i);
+		if (strtoul(json_object_get_string(get(e, "leaf")), NULL, 0) != leaf ||
+		    (uint32_t)json_object_get_int(get(e, "subleaf")) != sub)
+			continue;
+		uint32_t v = (uint32_t)strtoul(json_object_get_string(get(e, reg)), NULL, 0);
+		char hex[16];
+		snprintf(hex, sizeof(hex), "0x%x", (v & ~clear) + add);
+		json_object_object_add(e, reg, json_object_new_string(hex));
+		return;
+	}
+	fail_msg("no CPUID leaf 0x%x.%u in the host profile", leaf, sub);
+}
+
+static bool has_reason(json_object *t, const char *needle)
+{
+	json_object *rs;
+	if (!json_object_object_get_ex(t, "reasons", &rs))
+		return false;
+	for (size_t i = 0; i < json_object_array_length(rs); i++)
+		if (strstr(json_object_get_string(json_object_array_get_idx(rs, i)), needle))
+			return true;
+	return false;
+}
+
+static void test_policy_criu_cpuinfo(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	char ci_path[256], edited[256];
+	snprintf(ci_path, sizeof(ci_path), "%s/cpuinfo.img", S.img);
+	const char *host = host_json();
+
+	/* Our compel_cpuid() emulation over this host's CPUID gives exactly
+	 * the words, mask and sizes CRIU recorded here. */
+	mg_profile hp, ip;
+	mg_compel_cpuinfo a, b;
+	mg_error err = { 0 };
+	assert_int_equal(mg_host_profile(&hp, "host", &err), 0);
+	assert_int_equal(mg_compel_cpuinfo_from_profile(&hp, &a, &err), 0);
+	if (mg_criu_cpuinfo_load(ci_path, &ip, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_true(ip.criu_cpuinfo && ip.criu_caps_ver == 2 && ip.ncriu_caps == MG_CRIU_NCAPINTS);
+	assert_int_equal(mg_compel_cpuinfo_from_image(&ip, NULL, &b, &err), 0);
+	for (unsigned w = 0; w < MG_CRIU_NCAPINTS; w++)
+		if (a.cap[w] != b.cap[w])
+			fail_msg("capability word %u: emulated 0x%08x, CRIU 0x%08x", w, a.cap[w], b.cap[w]);
+	assert_int_equal(a.xfeatures_mask, b.xfeatures_mask);
+	assert_int_equal(a.xsave_size, b.xsave_size);
+	assert_int_equal(a.xsave_size_max, b.xsave_size_max);
+	assert_int_equal(a.family, b.family);
+	assert_int_equal(a.model, b.model);
+	mg_profile_free(&hp);
+
+	/* The image against this host: compatible (under all rules). */
+	int rc;
+	json_object *j = check_criu(ci_path, host, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(json_object_get_string(get(first_target(j), "verdict")), "compatible");
+	assert_string_equal(json_object_get_string(get(j, "source")), ci_path);
+	json_object_put(j);
+	char *out = NULL;
+	assert_int_equal(mig(&out, NULL, "check", "--policy", "criu", "--cpu-cap", "all", "--source",
+			     ci_path, "--target", host, NULL), 0);
+	free(out);
+	/* The image as a target (`criu cpuinfo dump` on a destination). */
+	j = check_criu(host, ci_path, &rc);
+	assert_int_equal(rc, 0);
+	json_object_put(j);
+
+	/* A destination without one instruction-set bit the image has. */
+	unsigned word = 0, bit = 0;
+	mg_feature_id lost = MG_FEATURE_NONE;
+	uint32_t leaf = 0, sub = 0;
+	mg_cpuid_reg reg = MG_EAX;
+	for (unsigned w = 0; w < ip.ncriu_caps && lost == MG_FEATURE_NONE; w++) {
+		uint32_t bits = ip.criu_caps[w] & mg_criu_ins_mask(w);
+		if (!mg_criu_cap_word_location(w, &leaf, &sub, &reg))
+			continue;
+		for (unsigned k = 0; k < 32 && lost == MG_FEATURE_NONE; k++)
+			if ((bits >> k) & 1 && w != 0 && w != 4) {   /* keep FPU/XSAVE words intact */
+				lost = mg_feature_by_location(leaf, sub, reg, k);
+				word = w;
+				bit = k;
+			}
+	}
+	assert_true(lost != MG_FEATURE_NONE);
+	static const char *const regname[] = { "eax", "ebx", "ecx", "edx" };
+	json_object *prof = load_json(host);
+	edit_cpuid(prof, leaf, sub, regname[reg], 1u << bit, 0);
+	json_object_object_add(prof, "name", json_object_new_string("edited"));
+	snprintf(edited, sizeof(edited), "%s/host-edited.json", S.tmp);
+	assert_int_equal(json_object_to_file(edited, prof), 0);
+	j = check_criu(ci_path, edited, &rc);
+	assert_int_equal(rc, 1);
+	json_object *t = first_target(j);
+	assert_string_equal(json_object_get_string(get(t, "verdict")), "incompatible");
+	mg_feature_set missing;
+	names_to_set(get(t, "missing"), "missing", &missing);
+	if (!mg_fset_has(&missing, lost))
+		fail_msg("word %u bit %u (%s) cleared, not reported missing: %s", word, bit,
+			 mg_feature_get(lost)->name, json_object_to_json_string(t));
+	json_object_put(j);
+
+	/* Another XSAVE area size: CRIU's fpu rule refuses it. */
+	if (ip.xsave_size != 0) {
+		json_object_put(prof);
+		prof = load_json(host);
+		edit_cpuid(prof, 0xd, 0, "ebx", 0, 64);
+		assert_int_equal(json_object_to_file(edited, prof), 0);
+		j = check_criu(ci_path, edited, &rc);
+		assert_int_equal(rc, 1);
+		t = first_target(j);
+		assert_string_equal(json_object_get_string(get(t, "verdict")), "incompatible");
+		if (!has_reason(t, "xsave_size differs"))
+			fail_msg("no xsave_size reason: %s", json_object_to_json_string(t));
+		json_object_put(j);
+		/* ... which the ins rule alone does not look at. */
+		assert_int_equal(mig(&out, NULL, "check", "--policy", "criu", "--cpu-cap", "ins",
+				     "--source", ci_path, "--target", edited, NULL), 0);
+		free(out);
+	}
+	json_object_put(prof);
+	mg_profile_free(&ip);
+}
+
+/* Write a cpuinfo.img holding one x86 entry. */
+static void write_cpuinfo(const char *path, const CpuinfoX86Entry *x)
+{
+	CpuinfoEntry e = CPUINFO_ENTRY__INIT;
+	CpuinfoX86Entry *px = (CpuinfoX86Entry *)x;
+	e.n_x86_entry = 1;
+	e.x86_entry = &px;
+	size_t len = cpuinfo_entry__get_packed_size(&e);
+	uint8_t *buf = malloc(12 + len);
+	assert_non_null(buf);
+	uint32_t head[3] = { MG_CRIU_IMG_COMMON_MAGIC, MG_CRIU_CPUINFO_MAGIC, (uint32_t)len };
+	memcpy(buf, head, sizeof(head));           /* little-endian host */
+	cpuinfo_entry__pack(&e, buf + 12);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, 12 + len, f), 12 + len);
+	assert_int_equal(fclose(f), 0);
+	free(buf);
+}
+
+/* A version-1 image (12 words, no XSAVE fields): CRIU completes it from
+ * the CPU it restores on; a word count that does not match the version
+ * makes CRIU refuse the image. */
+static void test_policy_criu_old_images(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	char ci_path[256], v1[256], bad[256];
+	snprintf(ci_path, sizeof(ci_path), "%s/cpuinfo.img", S.img);
+	snprintf(v1, sizeof(v1), "%s/cpuinfo-v1.img", S.tmp);
+	snprintf(bad, sizeof(bad), "%s/cpuinfo-bad.img", S.tmp);
+	mg_criu_cpuinfo ci;
+	mg_error err = { 0 };
+	assert_int_equal(mg_criu_cpuinfo_read(ci_path, &ci, &err), 0);
+
+	CpuinfoX86Entry x = CPUINFO_X86_ENTRY__INIT;
+	x.vendor_id = (uint32_t)ci.vendor;
+	x.cpu_family = ci.family;
+	x.model = ci.model;
+	x.stepping = ci.stepping;
+	x.capability_ver = 1;
+	x.n_capability = 12;
+	x.capability = ci.caps;
+	x.model_id = ci.model_id;
+	write_cpuinfo(v1, &x);
+	x.capability_ver = 2;            /* 12 words, version 2 wants 19 */
+	write_cpuinfo(bad, &x);
+
+	mg_profile p, hp;
+	mg_compel_cpuinfo rt, out;
+	assert_int_equal(mg_criu_cpuinfo_load(v1, &p, &err), 0);
+	assert_int_equal(p.criu_caps_ver, 1);
+	assert_int_equal(p.ncriu_caps, 12);
+	assert_false(p.criu_has_xfeatures || p.criu_has_xsave_size || p.criu_has_xsave_size_max);
+	/* Without the destination CPU an old image cannot be completed. */
+	assert_int_equal(mg_compel_cpuinfo_from_image(&p, NULL, &out, &err), -1);
+	assert_int_equal(err.code, MG_ERR_USAGE);
+	assert_int_equal(mg_host_profile(&hp, "host", &err), 0);
+	assert_int_equal(mg_compel_cpuinfo_from_profile(&hp, &rt, &err), 0);
+	rt.cap[18] ^= 0x5a5a0000u;       /* whatever the destination has */
+	rt.xsave_size_max += 8;
+	assert_int_equal(mg_compel_cpuinfo_from_image(&p, &rt, &out, &err), 0);
+	for (unsigned w = 0; w < 12; w++)
+		assert_int_equal(out.cap[w], ci.caps[w]);
+	for (unsigned w = 12; w < MG_CRIU_NCAPINTS; w++)
+		assert_int_equal(out.cap[w], rt.cap[w]);
+	assert_int_equal(out.xfeatures_mask, rt.xfeatures_mask);
+	assert_int_equal(out.xsave_size_max, rt.xsave_size_max);
+	mg_profile_free(&p);
+	mg_profile_free(&hp);
+	mg_criu_cpuinfo_free(&ci);
+
+	const char *host = host_json();
+	int rc;
+	json_object *j = check_criu(v1, host, &rc);
+	assert_int_equal(rc, 0);
+	json_object_put(j);
+	/* As a target, an old image lacks what would decide: unknown. */
+	j = check_criu(host, v1, &rc);
+	assert_int_equal(rc, 1);
+	assert_string_equal(json_object_get_string(get(first_target(j), "verdict")), "unknown");
+	json_object_put(j);
+	j = check_criu(bad, host, &rc);
+	assert_int_equal(rc, 1);
+	json_object *t = first_target(j);
+	assert_string_equal(json_object_get_string(get(t, "verdict")), "incompatible");
+	if (!has_reason(t, "capability words"))
+		fail_msg("no reason naming the word count: %s", json_object_to_json_string(t));
+	json_object_put(j);
+}
+
+/* Corrupt images through the CLI: exit 7 (MG_ERR_IO), one line naming the file. */
+static void expect_cli_io(const char *needle, ...)
+{
+	char *argv[32], *out = NULL, *e = NULL;
+	size_t n = 0;
+	const char *a;
+	va_list ap;
+	argv[n++] = (char *)tu_migratable_bin();
+	va_start(ap, needle);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	int rc = tu_run(argv, &out, &e);
+	if (rc != MG_ERR_IO || e == NULL || strstr(e, needle) == NULL)
+		fail_msg("%s %s: exit %d (want %d), stderr \"%s\" should name %s", argv[1], argv[2], rc,
+			 MG_ERR_IO, e ? e : "", needle);
+	/* One line (warnings aside). */
+	const char *last = strstr(e, "migratable: ");
+	while (last && strstr(last + 1, "migratable: "))
+		last = strstr(last + 1, "migratable: ");
+	assert_non_null(last);
+	assert_ptr_equal(strchr(last, '\n'), last + strlen(last) - 1);
+	free(out);
+	free(e);
+}
+
+static void test_cli_corrupt_images(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	const char *host = host_json();
+	char dir[256], core[320], name[64], ci[320];
+	snprintf(dir, sizeof(dir), "%s/cli-trunc", S.tmp);
+	copy_dump(dir);
+	snprintf(name, sizeof(name), "core-%ld.img", S.nspid);
+	snprintf(core, sizeof(core), "%s/%s", dir, name);
+	struct stat st;
+	assert_int_equal(stat(core, &st), 0);
+	assert_int_equal(truncate(core, st.st_size / 2), 0);
+	expect_cli_io(name, "check", "--criu-dir", dir, "--root", S.root, "--target", host, NULL);
+	expect_cli_io(name, "scan", "--criu-dir", dir, "--root", S.root, NULL);
+
+	/* A truncated cpuinfo.img: the default source, or given as --source. */
+	snprintf(dir, sizeof(dir), "%s/cli-cpuinfo", S.tmp);
+	copy_dump(dir);
+	snprintf(ci, sizeof(ci), "%s/cpuinfo.img", dir);
+	assert_int_equal(stat(ci, &st), 0);
+	assert_int_equal(truncate(ci, st.st_size - 5), 0);
+	expect_cli_io("cpuinfo.img", "check", "--criu-dir", dir, "--root", S.root, "--target", host, NULL);
+	expect_cli_io("cpuinfo.img", "check", "--policy", "criu", "--source", ci, "--target", host, NULL);
+	expect_cli_io("cpuinfo.img", "check", "--policy", "criu", "--source", host, "--target", ci, NULL);
+}
+
+/* A library that changed since the dump: check and scan refuse (exit 7). */
+static void test_cli_changed_library(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	mg_image *img = open_ok(S.img, S.root);
+	char exe[256], root2[256], cmd[800];
+	snprintf(exe, sizeof(exe), "%s", img->exe);
+	mg_image_free(img);
+	snprintf(root2, sizeof(root2), "%s/cli-root", S.tmp);
+	make_root_copy(root2, exe);
+	const char *host = host_json();
+	assert_int_equal(mig(NULL, NULL, "check", "--criu-dir", S.img, "--root", root2,
+			     "--target", host, NULL), 0);
+	snprintf(cmd, sizeof(cmd), "printf 'x' >> '%s/usr/lib/x86_64-linux-gnu/libc.so.6'", root2);
+	assert_int_equal(run_sh(cmd), 0);
+	expect_cli_io("libc.so.6", "check", "--criu-dir", S.img, "--root", root2, "--target", host, NULL);
+	expect_cli_io("libc.so.6", "scan", "--criu-dir", S.img, "--root", root2, NULL);
+	/* Without --root the dump's files are looked up on this host, where
+	 * the workload's copy does not exist. */
+	expect_cli_io("not found", "check", "--criu-dir", S.img, "--target", host, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +1299,17 @@ int main(void)
 		cmocka_unit_test(test_bad_magic),
 		cmocka_unit_test(test_missing_pages),
 		cmocka_unit_test(test_changed_library),
+		cmocka_unit_test(test_live_vs_dump_criu_basic),
+		cmocka_unit_test(test_live_vs_dump_demo),
+		cmocka_unit_test(test_live_vs_dump_scan_targets),
+		cmocka_unit_test(test_live_vs_dump_corpus_c_lazy),
+		cmocka_unit_test(test_live_vs_dump_corpus_c_now),
+		cmocka_unit_test(test_live_vs_dump_corpus_cxx),
+		cmocka_unit_test(test_check_criu_dir),
+		cmocka_unit_test(test_policy_criu_cpuinfo),
+		cmocka_unit_test(test_policy_criu_old_images),
+		cmocka_unit_test(test_cli_corrupt_images),
+		cmocka_unit_test(test_cli_changed_library),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
