@@ -1,8 +1,17 @@
 #!/usr/bin/env python3
 """Summarise bench/gain.sh runs: compatible targets per workload and policy.
 
-usage: summarize.py CRIU_LIKE_JSON VERDICT_DIR REQ_FILE...
-VERDICT_DIR holds `<basename REQ_FILE>.verdicts` (migratable check --format json).
+usage: summarize.py CRIU_LIKE_JSON VERDICT_DIR SOURCE_INFO_JSON REQ_FILE...
+
+VERDICT_DIR holds `<basename REQ_FILE>.verdicts` (migratable check --format
+json) and, where the oracle ran, `<workload>.oracle.verdicts`: the verdicts
+for the features the oracle saw execute.  SOURCE_INFO_JSON describes the
+CRIU-like source: {"kept": [...], "dropped": [...], "dropped_in_mask": [...]}.
+
+A target judged compatible under `workload` (reachable or full) that is
+not compatible with the oracle's features is a contradiction.  Exit 1 if
+there is one, or if the median ratio reachable / criu-like is below
+$GAIN_MIN (default 5, the project's acceptance); 0 otherwise.
 """
 import json
 import os
@@ -10,44 +19,93 @@ import statistics
 import sys
 
 
-def compatible(path):
+def load(path):
     with open(path) as f:
-        doc = json.load(f)
-    return doc["summary"]["compatible"], len(doc["targets"])
+        return json.load(f)
+
+
+def compatible_names(doc):
+    return {t["name"] for t in doc["targets"] if t["verdict"] == "compatible"}
 
 
 def main():
-    criu_path, vdir, reqs = sys.argv[1], sys.argv[2], sys.argv[3:]
-    criu, total = compatible(criu_path)
+    criu_path, vdir, info_path, reqs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+    criu_doc = load(criu_path)
+    criu = len(compatible_names(criu_doc))
+    total = len(criu_doc["targets"])
+    info = load(info_path)
+    gain_min = float(os.environ.get("GAIN_MIN", "5"))
+
     rows = {}
     for req in reqs:
-        with open(req) as f:
-            method = json.load(f).get("method", "reachable")
+        method = load(req).get("method", "reachable")
         name = os.path.basename(req).split(".")[0]
-        n, _ = compatible(os.path.join(vdir, os.path.basename(req) + ".verdicts"))
-        rows.setdefault(name, {})[method] = n
+        doc = load(os.path.join(vdir, os.path.basename(req) + ".verdicts"))
+        rows.setdefault(name, {})[method] = compatible_names(doc)
+    for name in rows:
+        p = os.path.join(vdir, name + ".oracle.verdicts")
+        if os.path.exists(p):
+            rows[name]["oracle"] = compatible_names(load(p))
 
-    print(f"targets: {total}; CRIU-like host policy (source = this host): {criu} compatible")
+    print(f"targets: {total}")
+    print(f"CRIU-like source: this host's features restricted to the catalog's flags; "
+          f"dropped {', '.join(info['dropped']) or '-'}; of these in CRIU's ins mask: "
+          f"{', '.join(info['dropped_in_mask']) or '-'}")
+    print(f"CRIU-like host policy accepts {criu} of {total}")
     print()
-    print(f"{'workload':<28} {'reachable':>9} {'full':>6} {'criu-like':>9} {'ratio':>7}")
-    ratios = []
+    print("| workload | reachable | full | oracle-observed | criu-like | reachable / criu-like | contradictions |")
+    print("|---|---|---|---|---|---|---|")
+    ratios, contradictions, unchecked = [], 0, []
+    fmt = lambda v: "-" if v is None else str(len(v))
     for name in sorted(rows):
         r = rows[name]
-        reach = r.get("reachable")
-        full = r.get("full")
-        ratio = None
-        if reach is not None and criu > 0:
-            ratio = reach / criu
-            ratios.append(ratio)
-        fmt = lambda v: "-" if v is None else str(v)
-        rs = "-" if ratio is None else (f"{ratio:.2f}" if criu else "inf")
-        print(f"{name:<28} {fmt(reach):>9} {fmt(full):>6} {criu:>9} {rs:>7}")
+        reach, full, oracle = r.get("reachable"), r.get("full"), r.get("oracle")
+        rs = "-"
+        if reach is not None:
+            if criu > 0:
+                ratio = len(reach) / criu
+                ratios.append(ratio)
+                rs = f"{ratio:.2f}"
+            else:
+                ratios.append(float("inf"))
+                rs = "inf"
+        bad = set()
+        if oracle is None:
+            cs = "no oracle run"
+            unchecked.append(name)
+        else:
+            for s in (reach, full):
+                if s is not None:
+                    bad |= s - oracle
+            contradictions += len(bad)
+            cs = str(len(bad)) if not bad else f"{len(bad)}: {', '.join(sorted(bad)[:5])}"
+        print(f"| {name} | {fmt(reach)} | {fmt(full)} | {fmt(oracle)} | {criu} | {rs} | {cs} |")
     print()
+    ok = True
     if ratios:
-        print(f"median ratio (reachable / criu-like): {statistics.median(ratios):.2f} "
-              f"over {len(ratios)} workloads")
+        med = statistics.median(ratios)
+        print(f"median ratio (reachable / criu-like): {med:.2f} over {len(ratios)} workloads "
+              f"(acceptance: >= {gain_min:g}: {'yes' if med >= gain_min else 'NO'})")
+        ok = med >= gain_min
+        corpus = [len(r["reachable"]) for n, r in rows.items()
+                  if n != "wl_demo" and "reachable" in r]
+        if criu and len(corpus) != len(ratios) and corpus:
+            print(f"  without wl_demo (the soundness corpus only): "
+                  f"{statistics.median(corpus) / criu:.2f} over {len(corpus)} workloads")
+        seen = [len(r["oracle"]) for r in rows.values() if "oracle" in r]
+        if criu and seen:
+            print(f"  for comparison, the oracle's observed features alone (what a perfectly "
+                  f"precise scan could accept from this run): "
+                  f"{statistics.median(seen) / criu:.2f}")
     else:
-        print("median ratio: n/a (no reachable scans, or CRIU-like accepts no target)")
+        print("median ratio: n/a (no reachable scans)")
+        ok = False
+    print(f"oracle contradictions (targets compatible under workload that lack a feature "
+          f"the oracle saw executed): {contradictions}"
+          + (f"; not checked (no oracle run): {', '.join(unchecked)}" if unchecked else ""))
+    if contradictions:
+        ok = False
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,14 @@
 #   full on one snapshot, then the int3 oracle), start the workload's
 #   activity when the oracle's window opens, stop everything, keep the JSON.
 # Workloads: c_lazy c_now cxx (built by build.sh into $CORPUS, default
-# build/workloads/corpus), python_numpy redis sqlite3 gzip zstd xz openssl.
-# Needs $MIGRATABLE (default build/migratable).  Exit: observe's status
-# (0 sound, 1 misses), 77 if the workload's program is not installed.
+# build/workloads/corpus), python_numpy redis sqlite3 gzip zstd xz openssl,
+# wl_demo ($WORKLOADS_DIR, default build/workloads: `make workloads`).
+# Needs $MIGRATABLE (default build/migratable).  With $SCAN_OUT set, also
+# save `migratable scan PID --json` of the started workload, before the
+# oracle, as $SCAN_OUT.reachable.json and (--method full)
+# $SCAN_OUT.full.json (bench/gain-scan.sh).  Exit: observe's status
+# (0 sound, 1 misses), 77 if the workload's program is not installed,
+# 4 if a $SCAN_OUT scan failed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 name=${1:?usage: drive.sh WORKLOAD OUT.json [SECONDS]}
@@ -15,6 +20,7 @@ out=${2:?usage: drive.sh WORKLOAD OUT.json [SECONDS]}
 secs=${3:-2}
 mig=${MIGRATABLE:-build/migratable}
 corpus=${CORPUS:-build/workloads/corpus}
+wldir=${WORKLOADS_DIR:-build/workloads}
 tmp=$(mktemp -d)
 pid="" helper="" wpid=""
 cleanup() {
@@ -45,6 +51,15 @@ c_lazy|c_now|cxx)
 	pid=$!
 	wait_for "$tmp/w.out" ready || exit 2
 	activity() { kill -USR1 "$pid"; }
+	;;
+wl_demo)
+	prog=$wldir/wl_demo
+	[ -x "$prog" ] || { echo "drive.sh: $prog missing (make workloads)" >&2; exit 2; }
+	"$prog" >"$tmp/w.out" 2>&1 &
+	pid=$!
+	wait_for "$tmp/w.out" ready || exit 2
+	# It works on its own; hangups run its signal handler too.
+	activity() { for _ in 1 2 3; do kill -HUP "$pid"; sleep 0.2; done; }
 	;;
 python_numpy)
 	[ -x /usr/bin/python3 ] || { echo "drive.sh: Debian python3 not installed" >&2; exit 77; }
@@ -107,6 +122,15 @@ openssl)
 	;;
 esac
 
+if [ -n "${SCAN_OUT:-}" ]; then
+	for method in reachable full; do
+		"$mig" scan "$pid" --json --method "$method" >"$SCAN_OUT.$method.json" \
+			2>"$tmp/scan.err" || {
+			echo "drive.sh: scan --method $method of $name failed: $(cat "$tmp/scan.err")" >&2
+			exit 4
+		}
+	done
+fi
 "$mig" observe "$pid" --check --json --seconds "$secs" >"$out" 2>"$tmp/obs.err" &
 obs=$!
 if wait_for "$tmp/obs.err" "window open" 1200; then
