@@ -227,6 +227,11 @@ static int init_ctx(mg_scan_ctx *cx, mg_image *img, const mg_scan_options *opt,
 		cx->host = host.features;
 		mg_profile_free(&host);
 	}
+	/* Without a shadow stack, shadow-stack instructions fault on this host
+	 * as they would on any other: a working process never executes them
+	 * (libgcc's unwinder runs incssp only after rdssp found one). */
+	if (img->shadow_stack == 0)
+		mg_fset_remove(&cx->host, mg_feature_by_name("shstk"));
 	cx->res = calloc(1, sizeof(*cx->res));
 	cx->queue = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	cx->slot_pages = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free);

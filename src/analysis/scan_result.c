@@ -75,10 +75,13 @@ static json_object *opt_string(const char *s)
 	return json_object_new_string(s ? s : "");
 }
 
+/* Evidence for an instruction Zydis could not classify (no feature). */
+#define UNCLASSIFIED "unclassified"
+
 static const char *feature_name(mg_feature_id id)
 {
 	const mg_feature_info *fi = mg_feature_get(id);
-	return fi ? fi->name : "?";
+	return fi ? fi->name : UNCLASSIFIED;
 }
 
 static json_object *evidence_json(const mg_evidence *e)
@@ -111,7 +114,10 @@ static json_object *stats_json(const mg_scan_stats *s)
 	    add(o, "functions_total", json_object_new_int64((int64_t)s->functions_total)) ||
 	    add(o, "bytes_decoded", json_object_new_int64((int64_t)s->bytes_decoded)) ||
 	    add(o, "instructions_decoded", json_object_new_int64((int64_t)s->instructions_decoded)) ||
-	    add(o, "modules", json_object_new_int64((int64_t)s->modules))) {
+	    add(o, "modules", json_object_new_int64((int64_t)s->modules)) ||
+	    add(o, "codemap_ms", json_object_new_double(s->codemap_ms)) ||
+	    add(o, "roots_ms", json_object_new_double(s->roots_ms)) ||
+	    add(o, "decode_ms", json_object_new_double(s->decode_ms))) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -333,9 +339,10 @@ static int read_one_evidence(struct reader *rd, json_object *o, mg_evidence *e)
 		return -1;
 	if (fname == NULL)
 		return bad(rd, "an evidence entry lacks \"%s\"", "feature");
-	e->feature = known_feature(rd, fname, "evidence");
+	bool unclassified = strcmp(fname, UNCLASSIFIED) == 0;
+	e->feature = unclassified ? MG_FEATURE_NONE : known_feature(rd, fname, "evidence");
 	free(fname);
-	if (e->feature < 0)
+	if (e->feature < 0 && !unclassified)
 		return -1;
 	if (get_str(rd, o, "module", "evidence.", &e->module) ||
 	    get_str(rd, o, "function", "evidence.", &e->function) ||
@@ -382,6 +389,12 @@ static int read_stats(struct reader *rd, json_object *root, mg_scan_stats *s)
 		s->pause_ms = json_object_get_double(v);
 	if ((v = field(rd, o, "wall_ms", json_type_double, "stats.", &fail)))
 		s->wall_ms = json_object_get_double(v);
+	if ((v = field(rd, o, "codemap_ms", json_type_double, "stats.", &fail)))
+		s->codemap_ms = json_object_get_double(v);
+	if ((v = field(rd, o, "roots_ms", json_type_double, "stats.", &fail)))
+		s->roots_ms = json_object_get_double(v);
+	if ((v = field(rd, o, "decode_ms", json_type_double, "stats.", &fail)))
+		s->decode_ms = json_object_get_double(v);
 	if (fail)
 		return -1;
 	uint64_t x;

@@ -536,6 +536,10 @@ static int load_mm(mg_image *img, criu_priv *p, const char *mmfile, mg_error *er
 		    mm->mm_start_stack < v->end)
 			m->kind = MG_MAP_STACK;
 		p->vma_status[img->nmaps] = v->status;
+		/* CRIU 4.x dumps a CET shadow stack as a VMA flagged SHSTK
+		 * (criu/arch/x86/shstk.c): without one, the process has none. */
+		if (v->status & MG_CRIU_VMA_AREA_SHSTK)
+			img->shadow_stack = 1;
 		const char *path = special_name(m->kind);
 		if (v->status & (MG_CRIU_VMA_FILE_PRIVATE | MG_CRIU_VMA_FILE_SHARED)) {
 			criu_file *f = v->shmid <= UINT32_MAX
@@ -895,6 +899,7 @@ int mg_criu_open(const char *dir, const char *root, mg_image **out, mg_error *er
 	if (root == NULL || *root == '\0')
 		root = "/";
 	mg_image *img = calloc(1, sizeof(*img));
+
 	criu_priv *p = calloc(1, sizeof(*p));
 	if (img == NULL || p == NULL) {
 		free(img);

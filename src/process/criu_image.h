@@ -60,6 +60,7 @@
 #define MG_CRIU_VMA_AREA_VVAR      (1u << 12)
 #define MG_CRIU_VMA_AREA_AIORING   (1u << 13)
 #define MG_CRIU_VMA_AREA_MEMFD     (1u << 14)
+#define MG_CRIU_VMA_AREA_SHSTK     (1u << 15)   /* CET shadow stack (CRIU 4.x) */
 
 /* --- image files ------------------------------------------------------------- */
 

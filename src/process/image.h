@@ -99,6 +99,12 @@ struct mg_image {
 	uint64_t at_entry;         /* from auxv, 0 if unknown */
 	uint64_t at_sysinfo_ehdr;  /* vDSO base, 0 if none */
 
+	/* CET shadow stack of the process: 1 enabled, 0 not enabled, -1
+	 * unknown.  Shadow-stack instructions (incssp, rstorssp, wrss, ...)
+	 * fault unless it is enabled, so a process without one never runs
+	 * them, on the source or after migration (scan.c). */
+	int shadow_stack;
+
 	bool pointer_guard_known;
 	uint64_t pointer_guard;    /* glibc PTR_MANGLE guard (fs:0x30) */
 

@@ -202,6 +202,7 @@ static int describe(mg_image *img, pid_t pid, mg_error *err)
 		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
 	if (procfs_read_auxv(pid, &img->at_entry, &img->at_sysinfo_ehdr) != 0)
 		return proc_errno_fail(err, pid, "auxv", errno, true);
+	img->shadow_stack = procfs_shadow_stack(pid);
 	return live_mem_attach_ops(img, err);
 }
 

@@ -50,6 +50,10 @@ int procfs_read_stat(pid_t pid, pid_t tid, procfs_stat *st);
 int procfs_status_field(pid_t pid, pid_t tid, const char *key, int base,
 			uint64_t *out);
 
+/* Whether the process runs with a CET shadow stack: 1 yes, 0 no (also
+ * when the kernel cannot give one), -1 if /proc/PID/status is unreadable. */
+int procfs_shadow_stack(pid_t pid);
+
 /* Thread ids in /proc/PID/task, ascending, as a malloc'd array.  -1 with
  * errno set. */
 int procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n);

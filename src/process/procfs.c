@@ -238,3 +238,26 @@ const char *procfs_permission_hint(void)
 		return "run as the process owner or as root (CAP_SYS_PTRACE)";
 	}
 }
+
+int procfs_shadow_stack(pid_t pid)
+{
+	char path[96], *text;
+	task_path(path, sizeof(path), pid, 0, "status");
+	if (procfs_read(path, 65536, &text, NULL) != 0)
+		return -1;
+	/* Kernels with user shadow stack support (6.6+, X86_USER_SHADOW_STACK)
+	 * print the enabled features; without that line no thread can have
+	 * a shadow stack. */
+	int on = 0;
+	char *line = strstr(text, "\nx86_Thread_features:");
+	if (line) {
+		char *end = strchr(line + 1, '\n');
+		if (end)
+			*end = '\0';
+		for (char *tok = strtok(line + 22, " \t"); tok; tok = strtok(NULL, " \t"))
+			if (strcmp(tok, "shstk") == 0)
+				on = 1;
+	}
+	free(text);
+	return on;
+}

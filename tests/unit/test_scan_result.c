@@ -71,6 +71,25 @@ static void test_round_trip(void **state)
 	mg_scan_result_free(b);
 }
 
+/* Evidence of an instruction Zydis could not classify survives a round trip. */
+static void test_unclassified_evidence(void **state)
+{
+	(void)state;
+	mg_scan_result *a = NULL, *b = NULL;
+	mg_error err = { 0 };
+	assert_int_equal(mg_scan_result_load(REQ, &a, &err), 0);
+	assert_true(a->nevidence > 0);
+	a->evidence[0].feature = MG_FEATURE_NONE;
+	char *text = mg_scan_result_to_json(a, &err);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"feature\":\"unclassified\""));
+	assert_int_equal(mg_scan_result_from_json(text, strlen(text), "mem", &b, &err), 0);
+	assert_int_equal(b->evidence[0].feature, MG_FEATURE_NONE);
+	free(text);
+	mg_scan_result_free(a);
+	mg_scan_result_free(b);
+}
+
 /* Parse text; expect MG_ERR_USAGE with a message containing `needle`. */
 static void expect_bad(const char *text, const char *needle)
 {
@@ -129,6 +148,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_fields),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_unclassified_evidence),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_minimal_and_file_errors),
 	};
