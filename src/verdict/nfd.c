@@ -239,17 +239,21 @@ char *mg_nfd_affinity_yaml(const mg_feature_set *required, char **warnings,
 	for (mg_feature_id id = mg_fset_next(required, -1); id >= 0;
 	     id = mg_fset_next(required, id)) {
 		const mg_feature_info *fi = mg_feature_get(id);
-		if (fi->nfd == NULL) {
-			g_string_append_printf(nolabel, "%s%s", nolabel->len ? ", " : "", fi->name);
-			continue;
-		}
-		if (mg_nfd_hidden(fi->nfd)) {
+		/* A flag with no label of its own (lm, fpu) or one NFD hides is
+		 * still expressible when an x86-64 level implies it. */
+		if (fi->nfd == NULL || mg_nfd_hidden(fi->nfd)) {
 			int l = lowest_level(id);
 			if (l > 0) {
 				if (l > level)
 					level = l;
 				continue;
 			}
+		}
+		if (fi->nfd == NULL) {
+			g_string_append_printf(nolabel, "%s%s", nolabel->len ? ", " : "", fi->name);
+			continue;
+		}
+		if (mg_nfd_hidden(fi->nfd)) {
 			g_string_append_printf(warn,
 				"%s: NFD hides cpu-cpuid.%s by default; remove it from "
 				"nfd-worker's cpu.cpuid.attributeBlacklist or no node will match\n",

@@ -231,10 +231,22 @@ static void test_affinity(void **state)
 	free(y);
 	free(warn);
 
-	/* a feature NFD has no label for cannot be expressed */
+	/* lm has no NFD label, but x86-64-v1 (every amd64 node) implies it */
+	mg_fset_remove(&req, F("rdrand"));
+	mg_fset_add(&req, F("lm"));
+	y = mg_nfd_affinity_yaml(&req, &warn, &err);
+	assert_non_null(y);
+	assert_non_null(strstr(y, "kubernetes.io/arch"));
+	free(y);
+	free(warn);
+
+	/* a feature with no NFD label and in no level cannot be expressed */
 	mg_feature_id nolabel = MG_FEATURE_NONE;
+	mg_feature_set v4;
+	assert_true(mg_x86_64_level_features(4, &v4));
 	for (size_t i = 0; i < mg_feature_count(); i++)
-		if (mg_feature_get((mg_feature_id)i)->nfd == NULL) {
+		if (mg_feature_get((mg_feature_id)i)->nfd == NULL &&
+		    !mg_fset_has(&v4, (mg_feature_id)i)) {
 			nolabel = (mg_feature_id)i;
 			break;
 		}
