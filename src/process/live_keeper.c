@@ -92,11 +92,22 @@ static void write_image(out_stream *o, const mg_image *img)
 		put_str(o, img->warnings[i]);
 }
 
+static const int terminal_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP };
+
+static void terminal_signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(terminal_signals) / sizeof(terminal_signals[0]); i++)
+		sigaddset(set, terminal_signals[i]);
+}
+
 static void ignore_terminal_signals(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP };
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		signal(sigs[i], SIG_IGN);
+	for (size_t i = 0; i < sizeof(terminal_signals) / sizeof(terminal_signals[0]); i++)
+		signal(terminal_signals[i], SIG_IGN);
+	sigset_t set;
+	terminal_signal_set(&set);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);   /* blocked across fork; now ignored */
 	/* Out of the terminal's process group: Ctrl-C and `kill -- -PGID`
 	 * aimed at migratable do not reach the keeper. */
 	if (setpgid(0, 0) != 0) {
@@ -290,12 +301,19 @@ int live_snapshot_isolated(pid_t pid, mg_image *img, const mg_live_options *opt,
 	int fds[2];
 	if (pipe(fds) != 0)
 		return mg_fail(err, MG_ERR_INTERNAL, "pipe: %s", strerror(errno));
+	/* The signal guard must see the keeper from the moment it exists:
+	 * hold terminal signals until g_keeper is set. */
+	sigset_t block, saved;
+	terminal_signal_set(&block);
+	sigprocmask(SIG_BLOCK, &block, &saved);
 	fflush(NULL);
 	pid_t child = fork();
 	if (child < 0) {
+		int e = errno;
+		sigprocmask(SIG_SETMASK, &saved, NULL);
 		close(fds[0]);
 		close(fds[1]);
-		return mg_fail(err, MG_ERR_INTERNAL, "fork: %s", strerror(errno));
+		return mg_fail(err, MG_ERR_INTERNAL, "fork: %s", strerror(e));
 	}
 	if (child == 0) {
 		close(fds[0]);
@@ -304,6 +322,7 @@ int live_snapshot_isolated(pid_t pid, mg_image *img, const mg_live_options *opt,
 	close(fds[1]);
 	g_keeper_fd = fds[0];
 	g_keeper = child;
+	sigprocmask(SIG_SETMASK, &saved, NULL);
 
 	in_stream in = { fds[0], false };
 	uint32_t magic = 0;
