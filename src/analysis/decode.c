@@ -5,9 +5,11 @@
  * deduplication by mnemonic: an EVEX vpaddd zmm and a VEX vpaddd xmm are
  * different requirements).  Instructions that carry a code address are
  * edges:
+ * The sweep first summarises a unit independently of the process
+ * (mg_summarize_code: requirement groups and code references read from the
+ * raw encoding), then applies the summary to the process:
  *   - relative call/jmp/jcc                               -> target
  *   - RIP-relative or absolute memory reference to code   -> that code
- *     (read from the raw encoding: see follow_addresses)
  *   - memory read of a slot holding a code address (GOT,
  *     vtable, data)                                       -> the live value
  *     ... and if that slot is a still-lazy PLT slot       -> the symbol,
@@ -16,6 +18,7 @@
  *   - the unit does not end in ret/jmp/call/ud2/hlt       -> next unit
  */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "analysis/engine.h"
@@ -97,15 +100,15 @@ static bool follow_lazy_slot(mg_worker *w, uint32_t unit, uint64_t slot,
 	return true;
 }
 
-static void follow_memory_ref(mg_worker *w, uint32_t unit,
-			      const ZydisDecodedInstruction *insn, uint64_t addr)
+static void follow_memory_ref(mg_worker *w, uint32_t unit, bool is_lea,
+			      uint64_t addr)
 {
 	/* A reference to code itself (lea of a function, or code read as data). */
 	if (is_code(w, addr, unit)) {
 		edge(w, addr, MG_WHY_CODE_REF, unit);
 		return;
 	}
-	if (insn->mnemonic == ZYDIS_MNEMONIC_LEA)
+	if (is_lea)
 		return;    /* address of data: not itself a code pointer */
 	uint64_t value;
 	if (!mg_read_u64(w->cx, addr, &value))
@@ -113,6 +116,22 @@ static void follow_memory_ref(mg_worker *w, uint32_t unit,
 	if (follow_lazy_slot(w, unit, addr, value))
 		return;
 	edge(w, value, MG_WHY_SLOT, unit);
+}
+
+/* --- what a unit's code says, independent of the process ------------------- */
+
+static bool add_ref(mg_unit_summary *s, size_t *cap, uint8_t kind, int64_t value)
+{
+	if (s->nrefs == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		mg_code_ref *r = realloc(s->refs, ncap * sizeof(*r));
+		if (r == NULL)
+			return false;
+		s->refs = r;
+		*cap = ncap;
+	}
+	s->refs[s->nrefs++] = (mg_code_ref){ value, kind };
+	return true;
 }
 
 /* An FS/GS segment override makes an absolute address thread-relative. */
@@ -134,71 +153,192 @@ static bool has_fs_gs_prefix(const ZydisDecodedInstruction *insn)
  *     (with REX.X the index is r12; treating it as absolute only adds a
  *     candidate address, which is harmless)
  *   - moffs forms (mov rax, [imm64])                    -> disp64
+ *   - 32/64-bit immediates (fixed-address code)         -> candidate address
+ * Relative ones are recorded relative to the unit start, so a summary
+ * holds for the same code mapped anywhere.
  */
-static void follow_addresses(mg_worker *w, uint32_t unit, uint64_t ip,
-			     const ZydisDecodedInstruction *insn)
+static bool collect_refs(mg_unit_summary *s, size_t *cap, uint64_t off,
+			 const ZydisDecodedInstruction *insn)
 {
-	uint64_t next = ip + insn->length;
-	for (int i = 0; i < 2; i++)
+	int64_t next = (int64_t)(off + insn->length);
+	bool ok = true;
+	for (int i = 0; i < 2; i++) {
 		if (insn->raw.imm[i].size && insn->raw.imm[i].is_relative)
-			edge(w, next + (uint64_t)insn->raw.imm[i].value.s, MG_WHY_DIRECT, unit);
-
-	uint64_t addr;
+			ok &= add_ref(s, cap, MG_REF_BRANCH, next + insn->raw.imm[i].value.s);
+		else if (insn->raw.imm[i].size >= 32)
+			/* mov r32, imm32 zero-extends: code addresses are positive */
+			ok &= add_ref(s, cap, MG_REF_IMM, insn->raw.imm[i].size == 32
+				      ? (int64_t)(uint32_t)insn->raw.imm[i].value.u
+				      : (int64_t)insn->raw.imm[i].value.u);
+	}
+	uint8_t mem = insn->mnemonic == ZYDIS_MNEMONIC_LEA ? MG_REF_LEA_ABS : MG_REF_MEM_ABS;
 	if (insn->raw.modrm.offset != 0) {
 		if (insn->raw.modrm.mod != 0)
-			return;
+			return ok;
 		if (insn->raw.modrm.rm == 5)
-			addr = next + (uint64_t)insn->raw.disp.value;
-		else if (insn->raw.modrm.rm == 4 && insn->raw.sib.offset != 0 &&
-			 insn->raw.sib.base == 5 && insn->raw.sib.index == 4 &&
-			 !has_fs_gs_prefix(insn))
-			addr = (uint64_t)insn->raw.disp.value;
-		else
-			return;
+			return ok && add_ref(s, cap, mem + 1, next + insn->raw.disp.value);
+		if (insn->raw.modrm.rm == 4 && insn->raw.sib.offset != 0 &&
+		    insn->raw.sib.base == 5 && insn->raw.sib.index == 4 &&
+		    !has_fs_gs_prefix(insn))
+			return ok && add_ref(s, cap, mem, insn->raw.disp.value);
 	} else if (insn->raw.disp.size == 64 && !has_fs_gs_prefix(insn)) {
-		addr = (uint64_t)insn->raw.disp.value;
-	} else {
-		return;
+		return ok && add_ref(s, cap, mem, insn->raw.disp.value);
 	}
-	follow_memory_ref(w, unit, insn, addr);
+	return ok;
 }
 
-static void follow_immediates(mg_worker *w, uint32_t unit,
-			      const ZydisDecodedInstruction *insn)
+static bool add_requirement(mg_unit_summary *s, const mg_feature_set *f, uint64_t off)
 {
-	for (int i = 0; i < 2; i++) {
-		if (insn->raw.imm[i].size < 32 || insn->raw.imm[i].is_relative)
-			continue;
-		uint64_t v = insn->raw.imm[i].value.u;
-		if (insn->raw.imm[i].size == 32)
-			v = (uint32_t)v;   /* mov r32, imm32 zero-extends */
-		edge(w, v, MG_WHY_CODE_REF, unit);
-	}
-}
-
-static void note_features(mg_worker *w, uint32_t unit, uint64_t ip,
-			  const ZydisDecodedInstruction *insn, const uint8_t *bytes)
-{
-	mg_isa_requirement req;
-	mg_instruction_requirement(insn, &req);
-	if (req.kind == MG_ISA_BASELINE)
-		return;
-	if (req.kind == MG_ISA_UNKNOWN) {
-		w->unknown_isa_sites++;
-		mg_note_site(w, unit, ip, MG_FEATURE_NONE, insn, bytes);
-		return;
-	}
-	mg_fset_union(&w->seen, &req.features);
-	/* Code needing what this host lacks cannot have been selected by
-	 * the process's own dispatch: it never runs here. */
-	bool runs_here = mg_fset_is_subset(&req.features, &w->cx->host);
-	for (mg_feature_id f = mg_fset_next(&req.features, -1); f >= 0;
-	     f = mg_fset_next(&req.features, f)) {
-		w->sites[f]++;
-		if (runs_here) {
-			mg_fset_add(&w->required, f);
-			mg_note_site(w, unit, ip, f, insn, bytes);
+	for (uint32_t i = 0; i < s->ngroups; i++) {
+		if (mg_fset_equal(&s->groups[i].features, f)) {
+			s->groups[i].count++;
+			return true;
 		}
+	}
+	mg_req_group *g = realloc(s->groups, (s->ngroups + 1) * sizeof(*g));
+	if (g == NULL)
+		return false;
+	s->groups = g;
+	s->groups[s->ngroups++] = (mg_req_group){ *f, 1, (uint32_t)off };
+	return true;
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+	const mg_code_ref *x = a, *y = b;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return x->value < y->value ? -1 : x->value > y->value;
+}
+
+/* Many references repeat (calls to one function): keep each once. */
+static void unique_refs(mg_unit_summary *s)
+{
+	if (s->nrefs < 2)
+		return;
+	qsort(s->refs, s->nrefs, sizeof(*s->refs), cmp_ref);
+	uint32_t n = 1;
+	for (uint32_t i = 1; i < s->nrefs; i++)
+		if (cmp_ref(&s->refs[i], &s->refs[n - 1]) != 0)
+			s->refs[n++] = s->refs[i];
+	s->nrefs = n;
+}
+
+bool mg_summarize_code(const ZydisDecoder *decoder, const uint8_t *bytes,
+		       size_t len, mg_unit_summary *s)
+{
+	ZydisDecodedInstruction insn;
+	mg_isa_requirement req;
+	size_t cap = 0;
+	bool ok = true;
+
+	memset(s, 0, sizeof(*s));
+	for (size_t off = 0; off < len && ok;) {
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(decoder, NULL, bytes + off,
+								len - off, &insn))) {
+			off++;           /* data or padding: resynchronise */
+			s->ends_flow = false;
+			continue;
+		}
+		s->instructions++;
+		mg_instruction_requirement(&insn, &req);
+		if (req.kind == MG_ISA_FEATURES) {
+			ok = add_requirement(s, &req.features, off);
+		} else if (req.kind == MG_ISA_UNKNOWN) {
+			if (s->unknown++ == 0)
+				s->first_unknown = (uint32_t)off;
+		}
+		ok = ok && collect_refs(s, &cap, off, &insn);
+		s->ends_flow = ends_flow(&insn);
+		off += insn.length;
+	}
+	unique_refs(s);
+	return ok;
+}
+
+void mg_unit_summary_free(mg_unit_summary *s)
+{
+	free(s->groups);
+	free(s->refs);
+	memset(s, 0, sizeof(*s));
+}
+
+/* --- what it means for this process ---------------------------------------- */
+
+static void apply_features(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
+			   const uint8_t *bytes, size_t len)
+{
+	const mg_unit *u = &w->cx->map.units[unit];
+	for (uint32_t i = 0; i < s->ngroups; i++) {
+		const mg_req_group *g = &s->groups[i];
+		mg_fset_union(&w->seen, &g->features);
+		/* Code needing what this host lacks cannot have been selected by
+		 * the process's own dispatch: it never runs here. */
+		bool runs_here = mg_fset_is_subset(&g->features, &w->cx->host);
+		for (mg_feature_id f = mg_fset_next(&g->features, -1); f >= 0;
+		     f = mg_fset_next(&g->features, f)) {
+			w->sites[f] += g->count;
+			if (runs_here && g->first < len) {
+				mg_fset_add(&w->required, f);
+				mg_note_site(w, unit, u->start + g->first, f,
+					     bytes + g->first, len - g->first);
+			}
+		}
+	}
+	if (s->unknown) {
+		w->unknown_isa_sites += s->unknown;
+		if (s->first_unknown < len)
+			mg_note_site(w, unit, u->start + s->first_unknown, MG_FEATURE_NONE,
+				     bytes + s->first_unknown, len - s->first_unknown);
+	}
+}
+
+static void apply_refs(mg_worker *w, uint32_t unit, const mg_unit_summary *s)
+{
+	uint64_t base = w->cx->map.units[unit].start;
+	for (uint32_t i = 0; i < s->nrefs; i++) {
+		const mg_code_ref *r = &s->refs[i];
+		uint64_t rel = base + (uint64_t)r->value, abs = (uint64_t)r->value;
+		switch ((mg_ref_kind)r->kind) {
+		case MG_REF_BRANCH:  edge(w, rel, MG_WHY_DIRECT, unit); break;
+		case MG_REF_IMM:     edge(w, abs, MG_WHY_CODE_REF, unit); break;
+		case MG_REF_MEM_ABS: follow_memory_ref(w, unit, false, abs); break;
+		case MG_REF_MEM_REL: follow_memory_ref(w, unit, false, rel); break;
+		case MG_REF_LEA_ABS: follow_memory_ref(w, unit, true, abs); break;
+		case MG_REF_LEA_REL: follow_memory_ref(w, unit, true, rel); break;
+		}
+	}
+}
+
+/*
+ * --explain FEATURE wants every site, which a summary does not keep:
+ * sweep the unit again, only if it has the feature at all.
+ */
+static void explain_sites(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
+			  const uint8_t *bytes, size_t len)
+{
+	mg_scan_ctx *cx = w->cx;
+	mg_feature_id want = cx->opt->explain;
+	bool has = false;
+	for (uint32_t i = 0; i < s->ngroups && !has; i++)
+		has = mg_fset_has(&s->groups[i].features, want) &&
+		      mg_fset_is_subset(&s->groups[i].features, &cx->host);
+	if (!has)
+		return;
+	ZydisDecodedInstruction insn;
+	mg_isa_requirement req;
+	for (size_t off = 0; off < len;) {
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&cx->decoder, NULL, bytes + off,
+								len - off, &insn))) {
+			off++;
+			continue;
+		}
+		mg_instruction_requirement(&insn, &req);
+		if (req.kind == MG_ISA_FEATURES && mg_fset_has(&req.features, want) &&
+		    mg_fset_is_subset(&req.features, &cx->host))
+			mg_note_site(w, unit, cx->map.units[unit].start + off, want,
+				     bytes + off, len - off);
+		off += insn.length;
 	}
 }
 
@@ -212,28 +352,20 @@ void mg_decode_unit(mg_worker *w, uint32_t unit)
 	if (bytes == NULL)
 		return;
 	size_t len = (size_t)(u->end - u->start);
-	ZydisDecodedInstruction insn;
-	bool last_ends_flow = false;
-
-	for (size_t off = 0; off < len;) {
-		uint64_t ip = u->start + off;
-		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&cx->decoder, NULL,
-								bytes + off, len - off,
-								&insn))) {
-			off++;           /* data or padding: resynchronise */
-			last_ends_flow = false;
-			continue;
-		}
-		w->instructions++;
-		note_features(w, unit, ip, &insn, bytes + off);
-		follow_addresses(w, unit, ip, &insn);
-		if (insn.raw.imm[0].size >= 32)
-			follow_immediates(w, unit, &insn);
-		last_ends_flow = ends_flow(&insn);
-		off += insn.length;
+	mg_unit_summary s;
+	if (!mg_summarize_code(&cx->decoder, bytes, len, &s)) {
+		/* Out of memory mid-unit: what it could need is unknown. */
+		mg_fset_union(&w->required, &cx->host);
+		w->widened = true;
 	}
+	apply_features(w, unit, &s, bytes, len);
+	apply_refs(w, unit, &s);
+	if (cx->opt->explain != MG_FEATURE_NONE)
+		explain_sites(w, unit, &s, bytes, len);
+	w->instructions += s.instructions;
 	w->bytes += len;
-	if (!last_ends_flow && unit + 1 < cx->map.nunits &&
+	if (!s.ends_flow && unit + 1 < cx->map.nunits &&
 	    cx->map.units[unit + 1].start == u->end)
 		edge(w, u->end, MG_WHY_FALLTHROUGH, unit);
+	mg_unit_summary_free(&s);
 }

@@ -57,6 +57,46 @@ typedef struct mg_code_cache {
 	bool tried;
 } mg_code_cache;
 
+/* Instructions of a unit that share one requirement. */
+typedef struct mg_req_group {
+	mg_feature_set features;
+	uint32_t count;            /* how many instructions */
+	uint32_t first;            /* offset of the first, in the unit */
+} mg_req_group;
+
+/* A code address an instruction carries.  *_REL values are relative to
+ * the unit start (RIP-relative forms); the others are absolute. */
+typedef enum mg_ref_kind {
+	MG_REF_BRANCH,             /* call/jmp/jcc target (relative) */
+	MG_REF_IMM,                /* 32/64-bit immediate */
+	MG_REF_MEM_ABS,            /* memory operand: a possible pointer slot */
+	MG_REF_MEM_REL,            /* = MG_REF_MEM_ABS + 1 */
+	MG_REF_LEA_ABS,            /* lea: an address, not a load */
+	MG_REF_LEA_REL             /* = MG_REF_LEA_ABS + 1 */
+} mg_ref_kind;
+
+typedef struct mg_code_ref {
+	int64_t value;
+	uint8_t kind;              /* mg_ref_kind */
+} mg_code_ref;
+
+/*
+ * What a unit's code needs and where it can lead, independent of the
+ * process it is mapped in (decode.c): the same bytes give the same summary
+ * at any address.  Applying it to a process (features on this host, edges
+ * into its code map, pointer slots read from its memory) is separate.
+ */
+typedef struct mg_unit_summary {
+	uint32_t instructions;
+	uint32_t unknown;          /* instructions Zydis could not classify */
+	uint32_t first_unknown;
+	bool ends_flow;            /* last instruction is ret/jmp/call/ud2/hlt */
+	uint32_t ngroups;
+	mg_req_group *groups;
+	uint32_t nrefs;
+	mg_code_ref *refs;         /* sorted, unique */
+} mg_unit_summary;
+
 /* An edge found by a decoding worker, applied by the main thread. */
 typedef struct mg_edge {
 	uint32_t unit;
@@ -86,6 +126,7 @@ typedef struct mg_worker {
 	bool example_kept[MG_FEATURE_SET_BITS + 1];
 	GHashTable *explained;     /* addresses already kept for --explain */
 	GPtrArray *unresolved;     /* char *: lazy symbols nobody defines */
+	bool widened;              /* ran out of memory summarising: host features added */
 } mg_worker;
 
 struct mg_scan_ctx {
@@ -150,12 +191,19 @@ void mg_scan_words(mg_scan_ctx *cx, const uint8_t *buf, size_t len,
 /* Decode one unit: record its features and edges in the worker. */
 void mg_decode_unit(mg_worker *w, uint32_t unit);
 
+/* Summarise len bytes of code (one unit); false if memory ran out (the
+ * summary then holds what was done).  Free with mg_unit_summary_free. */
+bool mg_summarize_code(const ZydisDecoder *decoder, const uint8_t *bytes,
+		       size_t len, mg_unit_summary *s);
+
+void mg_unit_summary_free(mg_unit_summary *s);
+
 /* --- evidence.c ---------------------------------------------------------------- */
 
-/* Record (in the worker) that the instruction at `ip` needs `feature`. */
+/* Record (in the worker) that the instruction at `ip`, whose bytes start
+ * at `bytes` (avail of them readable), needs `feature`. */
 void mg_note_site(mg_worker *w, uint32_t unit, uint64_t ip,
-		  mg_feature_id feature, const ZydisDecodedInstruction *insn,
-		  const uint8_t *bytes);
+		  mg_feature_id feature, const uint8_t *bytes, size_t avail);
 
 /* Keep a worker's evidence candidates that are still wanted, in order. */
 void mg_merge_evidence(mg_scan_ctx *cx, mg_worker *w);

@@ -94,18 +94,18 @@ char *mg_reach_path(mg_scan_ctx *cx, uint32_t unit)
 	return g_string_free(s, FALSE);
 }
 
-static char *format_insn(mg_scan_ctx *cx, uint64_t ip,
-			 const ZydisDecodedInstruction *insn, const uint8_t *bytes)
+static char *format_insn(mg_scan_ctx *cx, uint64_t ip, const uint8_t *bytes,
+			 size_t avail)
 {
 	ZydisDecodedInstruction full;
 	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
 	char text[256];
-	if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&cx->full_decoder, bytes, insn->length,
+	if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&cx->full_decoder, bytes, avail,
 						 &full, ops)) ||
 	    !ZYAN_SUCCESS(ZydisFormatterFormatInstruction(&cx->formatter, &full, ops,
 							  full.operand_count_visible,
 							  text, sizeof(text), ip, NULL)))
-		snprintf(text, sizeof(text), "(%u bytes)", insn->length);
+		snprintf(text, sizeof(text), "(undecodable at 0x%" PRIx64 ")", ip);
 	return strdup(text);
 }
 
@@ -154,8 +154,7 @@ static void push_evidence(GPtrArray *to, mg_evidence *ev)
 }
 
 void mg_note_site(mg_worker *w, uint32_t unit, uint64_t ip,
-		  mg_feature_id feature, const ZydisDecodedInstruction *insn,
-		  const uint8_t *bytes)
+		  mg_feature_id feature, const uint8_t *bytes, size_t avail)
 {
 	if (!want_site(w, feature, ip))
 		return;
@@ -178,7 +177,7 @@ void mg_note_site(mg_worker *w, uint32_t unit, uint64_t ip,
 		snprintf(anon, sizeof(anon), "[anon:0x%" PRIx64 "]", m ? m->start : u->start);
 		ev->module = strdup(m && m->path ? m->path : anon);
 	}
-	ev->instruction = format_insn(cx, ip, insn, bytes);
+	ev->instruction = format_insn(cx, ip, bytes, avail);
 	ev->reached_via = mg_reach_path(cx, unit);
 	push_evidence(w->evidence, ev);
 }

@@ -375,6 +375,9 @@ static void worker_merge(mg_scan_ctx *cx, mg_worker *w)
 	for (size_t f = 0; f < MG_FEATURE_SET_BITS; f++)
 		r->feature_sites[f] += w->sites[f];
 	r->unknown_isa_sites += w->unknown_isa_sites;
+	if (w->widened)
+		mg_image_warn(cx->img, "out of memory while decoding: every feature of "
+			      "this host is assumed required");
 	r->stats.bytes_decoded += w->bytes;
 	r->stats.instructions_decoded += w->instructions;
 	mg_merge_evidence(cx, w);
