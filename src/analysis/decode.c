@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "analysis/engine.h"
+#include "analysis/summary_cache.h"
 #include "features/isa_map.h"
 
 static bool ends_flow(const ZydisDecodedInstruction *insn)
@@ -353,10 +354,16 @@ void mg_decode_unit(mg_worker *w, uint32_t unit)
 		return;
 	size_t len = (size_t)(u->end - u->start);
 	mg_unit_summary s;
-	if (!mg_summarize_code(&cx->decoder, bytes, len, &s)) {
+	/* ELF code is the same in every process that maps the file: its
+	 * summary may come from an earlier scan (keyed by the bytes). */
+	bool cacheable = cx->cache != NULL && u->kind == MG_UNIT_FUNCTION;
+	uint64_t key = cacheable ? mg_summary_key(bytes, len) : 0;
+	bool fresh = !(cacheable && mg_summary_cache_get(cx->cache, key, len, &s));
+	if (fresh && !mg_summarize_code(&cx->decoder, bytes, len, &s)) {
 		/* Out of memory mid-unit: what it could need is unknown. */
 		mg_fset_union(&w->required, &cx->host);
 		w->widened = true;
+		cacheable = false;
 	}
 	apply_features(w, unit, &s, bytes, len);
 	apply_refs(w, unit, &s);
@@ -367,5 +374,10 @@ void mg_decode_unit(mg_worker *w, uint32_t unit)
 	if (!s.ends_flow && unit + 1 < cx->map.nunits &&
 	    cx->map.units[unit + 1].start == u->end)
 		edge(w, u->end, MG_WHY_FALLTHROUGH, unit);
-	mg_unit_summary_free(&s);
+	if (fresh && cacheable) {
+		mg_fresh_summary f = { key, len, s };
+		g_array_append_val(w->fresh, f);      /* the main thread saves it */
+	} else {
+		mg_unit_summary_free(&s);
+	}
 }

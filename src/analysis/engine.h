@@ -127,7 +127,15 @@ typedef struct mg_worker {
 	GHashTable *explained;     /* addresses already kept for --explain */
 	GPtrArray *unresolved;     /* char *: lazy symbols nobody defines */
 	bool widened;              /* ran out of memory summarising: host features added */
+	GArray *fresh;             /* mg_fresh_summary: decoded here, for the cache */
 } mg_worker;
+
+/* A summary a worker computed, handed to the main thread for the cache. */
+typedef struct mg_fresh_summary {
+	uint64_t key;
+	size_t len;
+	mg_unit_summary summary;
+} mg_fresh_summary;
 
 struct mg_scan_ctx {
 	mg_image *img;
@@ -152,6 +160,7 @@ struct mg_scan_ctx {
 	GPtrArray *evidence;       /* mg_evidence * */
 	GHashTable *unresolved;    /* lazily bound symbols no module defines */
 	GMutex slot_lock;          /* guards slot_pages (read by workers) */
+	struct mg_summary_cache *cache;   /* summaries from earlier scans, or NULL */
 	unsigned nthreads;         /* decoding threads */
 };
 

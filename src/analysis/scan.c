@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "analysis/engine.h"
+#include "analysis/summary_cache.h"
 #include "features/profile.h"
 
 #define PAGE 4096u
@@ -238,6 +239,8 @@ static int init_ctx(mg_scan_ctx *cx, mg_image *img, const mg_scan_options *opt,
 	cx->evidence_seen = g_hash_table_new(g_direct_hash, g_direct_equal);
 	g_mutex_init(&cx->slot_lock);
 	cx->nthreads = decode_threads();
+	if (!opt->no_cache)
+		cx->cache = mg_summary_cache_open();
 	cx->evidence = g_ptr_array_new();
 	cx->unresolved = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	if (cx->res == NULL)
@@ -258,6 +261,7 @@ static void free_ctx(mg_scan_ctx *cx)
 	if (cx->unresolved)
 		g_hash_table_destroy(cx->unresolved);
 	g_mutex_clear(&cx->slot_lock);
+	mg_summary_cache_close(cx->cache);
 	for (size_t i = 0; i < cx->ncode; i++)
 		free(cx->code[i].bytes);
 	free(cx->code);
@@ -346,6 +350,7 @@ static void worker_init(mg_worker *w, mg_scan_ctx *cx)
 	w->evidence = g_ptr_array_new();
 	w->explained = g_hash_table_new(g_direct_hash, g_direct_equal);
 	w->unresolved = g_ptr_array_new_with_free_func(g_free);
+	w->fresh = g_array_new(FALSE, FALSE, sizeof(mg_fresh_summary));
 }
 
 static void worker_free(mg_worker *w)
@@ -356,6 +361,9 @@ static void worker_free(mg_worker *w)
 	g_ptr_array_free(w->evidence, TRUE);
 	g_hash_table_destroy(w->explained);
 	g_ptr_array_free(w->unresolved, TRUE);
+	for (guint i = 0; i < w->fresh->len; i++)
+		mg_unit_summary_free(&g_array_index(w->fresh, mg_fresh_summary, i).summary);
+	g_array_free(w->fresh, TRUE);
 }
 
 static gpointer worker_run(gpointer data)
@@ -387,6 +395,10 @@ static void worker_merge(mg_scan_ctx *cx, mg_worker *w)
 	}
 	for (guint i = 0; i < w->unresolved->len; i++)
 		g_hash_table_add(cx->unresolved, g_strdup(g_ptr_array_index(w->unresolved, i)));
+	for (guint i = 0; i < w->fresh->len; i++) {
+		const mg_fresh_summary *f = &g_array_index(w->fresh, mg_fresh_summary, i);
+		mg_summary_cache_put(cx->cache, f->key, f->len, &f->summary);
+	}
 }
 
 /* Small levels are not worth a thread start. */

@@ -34,6 +34,8 @@ typedef struct mg_scan_options {
 	/* Unsound shortcut, off by default: when dlsym is reachable, do not
 	 * treat every exported function as a possible dlsym result. */
 	bool assume_no_dlsym;
+	/* Do not use or update the on-disk unit summaries (summary_cache.h). */
+	bool no_cache;
 } mg_scan_options;
 
 /* One instruction that needs a feature, and how it was reached. */

@@ -51,6 +51,8 @@ static void scan_usage(FILE *out)
 		"  --criu-dir DIR           analyse a CRIU checkpoint instead of a live process\n"
 		"  --root DIR               resolve the checkpoint's mapped files under DIR (default /)\n"
 		"  --wait MS                with COMMAND: let it run MS milliseconds first (default 300)\n"
+		"  --no-cache               decode everything; do not use or update the summaries\n"
+		"                           of earlier scans (~/.cache/migratable, keyed by code bytes)\n"
 		"  --assume-no-dlsym        UNSOUND: even if dlsym is reachable, do not count the\n"
 		"                           exported functions only dlsym could return\n"
 		"\n"
@@ -76,6 +78,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 		{ "json",     no_argument,       NULL, 'j' },
 		{ "explain",  required_argument, NULL, 'e' },
 		{ "assume-no-dlsym", no_argument, NULL, 'D' },
+		{ "no-cache", no_argument, NULL, 'N' },
 		{ "output",   required_argument, NULL, 'o' },
 		{ "criu-dir", required_argument, NULL, 'c' },
 		{ "root",     required_argument, NULL, 'r' },
@@ -110,6 +113,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 			break;
 		case 'j': a->json = true; break;
 		case 'D': a->opt.assume_no_dlsym = true; break;
+		case 'N': a->opt.no_cache = true; break;
 		case 'o': a->output = optarg; break;
 		case 'c': a->criu_dir = optarg; break;
 		case 'r': a->root = optarg; break;

@@ -197,6 +197,65 @@ static void test_bad_pids(void **state)
 	free(out);
 }
 
+static char *required_of(json_object *root)
+{
+	json_object *req;
+	if (!json_object_object_get_ex(root, "required_features", &req))
+		return NULL;
+	return strdup(json_object_to_json_string(req));
+}
+
+/* Summaries cached by one scan give the next exactly the same answer,
+ * and a damaged cache file is ignored, never trusted. */
+static void test_summary_cache(void **state)
+{
+	(void)state;
+	NEEDS_TARGET();
+	char dir[] = "/tmp/mg-cache-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(setenv("MIGRATABLE_CACHE", "0", 1), 0);
+	json_object *plain = scan_json(target, "reachable");
+	assert_int_equal(unsetenv("MIGRATABLE_CACHE"), 0);
+	assert_int_equal(setenv("MIGRATABLE_CACHE_DIR", dir, 1), 0);
+	json_object *cold = scan_json(target, "reachable");
+	json_object *warm = scan_json(target, "reachable");
+
+	char *a = required_of(plain), *b = required_of(cold), *c = required_of(warm);
+	assert_string_equal(a, b);
+	assert_string_equal(a, c);
+	json_object *sa, *sc, *va, *vc;
+	assert_true(json_object_object_get_ex(plain, "stats", &sa));
+	assert_true(json_object_object_get_ex(warm, "stats", &sc));
+	const char *same[] = { "functions_reachable", "instructions_decoded", "bytes_decoded" };
+	for (size_t i = 0; i < 3; i++) {
+		assert_true(json_object_object_get_ex(sa, same[i], &va));
+		assert_true(json_object_object_get_ex(sc, same[i], &vc));
+		assert_int_equal(json_object_get_int64(va), json_object_get_int64(vc));
+	}
+
+	/* Damage every cache file: flip bytes in the middle, then truncate. */
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd),
+		 "for f in %s/summaries-*.bin; do "
+		 "  printf '\\377\\377\\377\\377\\377\\377\\377\\377' | "
+		 "  dd of=$f bs=1 seek=4096 conv=notrunc status=none; "
+		 "  truncate -s 100000 $f; done", dir);
+	assert_int_equal(system(cmd), 0);
+	json_object *damaged = scan_json(target, "reachable");
+	char *d = required_of(damaged);
+	assert_string_equal(a, d);
+
+	assert_int_equal(unsetenv("MIGRATABLE_CACHE_DIR"), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	free(a); free(b); free(c); free(d);
+	json_object_put(plain);
+	json_object_put(cold);
+	json_object_put(warm);
+	json_object_put(damaged);
+	assert_target_healthy(target);
+}
+
 /* Kill or interrupt the tool mid-scan: the target must keep running untraced. */
 static void interrupt_scans(int sig)
 {
@@ -250,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_reachable_finds_every_root_kind),
 		cmocka_unit_test(test_full_finds_unreferenced),
 		cmocka_unit_test(test_explain_shows_how_reached),
+		cmocka_unit_test(test_summary_cache),
 		cmocka_unit_test(test_pause_single_thread),
 		cmocka_unit_test(test_bad_pids),
 		cmocka_unit_test(test_sigkill_mid_scan),

@@ -1,0 +1,286 @@
+/*
+ * summary_cache.c - see summary_cache.h.
+ *
+ * File: $DIR/summaries-<fingerprint>.bin, a header then records
+ *
+ *   header  u32 magic, u32 version, u64 fingerprint
+ *   record  u64 key, u64 len, u32 instructions, u32 unknown,
+ *           u32 first_unknown, u32 ends_flow, u32 ngroups, u32 nrefs,
+ *           ngroups x { u64 bits[4], u32 count, u32 first },
+ *           nrefs   x { i64 value, u64 kind },
+ *           u64 checksum of the record's bytes above
+ *
+ * The fingerprint is a hash of the running executable: any rebuild (new
+ * feature table, ISA map or decoder rules) starts a new file.  Records are
+ * appended under flock(); the reader stops at the first record that does
+ * not validate, checksum included, so a damaged file can cost time but
+ * never change an answer.
+ */
+#include "analysis/summary_cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CACHE_MAGIC    0x3143444du            /* "MDC1" */
+#define CACHE_VERSION  2u
+#define CACHE_FILE_MAX ((size_t)512 << 20)
+#define MAX_GROUPS     4096u
+#define MAX_REFS       (1u << 20)
+#define RECORD_HEAD    40u
+#define GROUP_SIZE     40u
+#define REF_SIZE       16u
+
+struct mg_summary_cache {
+	char *path;
+	uint8_t *data;             /* the file as read */
+	size_t size;
+	GHashTable *index;         /* mixed key -> record offset + 1 */
+	GByteArray *pending;       /* records to append */
+	uint64_t fingerprint;
+};
+
+uint64_t mg_summary_key(const uint8_t *bytes, size_t len)
+{
+	/* 8 bytes at a time, multiply-xorshift mixing: fast, and the
+	 * length is part of the key too. */
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ len;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, bytes + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	for (; i < len; i++)
+		h = (h ^ bytes[i]) * 0x100000001b3ull;
+	h ^= h >> 29;
+	return h * 0xc4ceb9fe1a85ec53ull;
+}
+
+static uint64_t mix(uint64_t key, uint64_t len)
+{
+	return key ^ (len * 0x9e3779b97f4a7c15ull);
+}
+
+static uint64_t exe_fingerprint(void)
+{
+	gchar *exe = NULL;
+	gsize n = 0;
+	if (!g_file_get_contents("/proc/self/exe", &exe, &n, NULL))
+		return 0;
+	uint64_t fp = mg_summary_key((const uint8_t *)exe, n);
+	g_free(exe);
+	return fp;
+}
+
+static char *cache_dir(void)
+{
+	const char *dir = getenv("MIGRATABLE_CACHE_DIR");
+	if (dir && *dir)
+		return g_strdup(dir);
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	if (xdg && *xdg)
+		return g_build_filename(xdg, "migratable", NULL);
+	const char *home = getenv("HOME");
+	if (home && *home)
+		return g_build_filename(home, ".cache", "migratable", NULL);
+	return NULL;
+}
+
+static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+/* Size of the valid record at off, or 0 if it does not validate. */
+static size_t check_record(const mg_summary_cache *c, size_t off)
+{
+	if (c->size - off < RECORD_HEAD)
+		return 0;
+	const uint8_t *p = c->data + off;
+	uint64_t len = rd64(p + 8);
+	uint32_t ngroups = rd32(p + 32), nrefs = rd32(p + 36);
+	if (len == 0 || len > UINT32_MAX || ngroups > MAX_GROUPS || nrefs > MAX_REFS ||
+	    rd32(p + 28) > 1)
+		return 0;
+	size_t body = RECORD_HEAD + (size_t)ngroups * GROUP_SIZE + (size_t)nrefs * REF_SIZE;
+	size_t need = body + 8;
+	if (c->size - off < need || rd64(p + body) != mg_summary_key(p, body))
+		return 0;
+	size_t nfeat = mg_feature_count();
+	for (uint32_t g = 0; g < ngroups; g++) {
+		const uint8_t *q = p + RECORD_HEAD + (size_t)g * GROUP_SIZE;
+		for (size_t bit = nfeat; bit < MG_FEATURE_SET_BITS; bit++)
+			if ((rd64(q + (bit / 64) * 8) >> (bit % 64)) & 1)
+				return 0;       /* a feature this build does not have */
+		if (rd32(q + 32) == 0 || rd32(q + 36) >= len)
+			return 0;
+	}
+	const uint8_t *r = p + RECORD_HEAD + (size_t)ngroups * GROUP_SIZE;
+	for (uint32_t i = 0; i < nrefs; i++)
+		if (rd64(r + (size_t)i * REF_SIZE + 8) > MG_REF_LEA_REL)
+			return 0;
+	return need;
+}
+
+static void index_records(mg_summary_cache *c)
+{
+	if (c->size < 16 || rd32(c->data) != CACHE_MAGIC ||
+	    rd32(c->data + 4) != CACHE_VERSION || rd64(c->data + 8) != c->fingerprint)
+		return;
+	for (size_t off = 16; off < c->size;) {
+		size_t n = check_record(c, off);
+		if (n == 0)
+			break;          /* damaged tail: ignore the rest */
+		uint64_t k = mix(rd64(c->data + off), rd64(c->data + off + 8));
+		g_hash_table_insert(c->index, GSIZE_TO_POINTER(k), GSIZE_TO_POINTER(off + 1));
+		off += n;
+	}
+}
+
+mg_summary_cache *mg_summary_cache_open(void)
+{
+	const char *off = getenv("MIGRATABLE_CACHE");
+	if (off && strcmp(off, "0") == 0)
+		return NULL;
+	char *dir = cache_dir();
+	if (dir == NULL || g_mkdir_with_parents(dir, 0700) != 0) {
+		g_free(dir);
+		return NULL;
+	}
+	mg_summary_cache *c = g_new0(mg_summary_cache, 1);
+	c->fingerprint = exe_fingerprint();
+	char name[64];
+	snprintf(name, sizeof(name), "summaries-%016" PRIx64 ".bin", c->fingerprint);
+	c->path = g_build_filename(dir, name, NULL);
+	g_free(dir);
+	c->index = g_hash_table_new(g_direct_hash, g_direct_equal);
+	c->pending = g_byte_array_new();
+
+	int fd = open(c->path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (size_t)st.st_size <= CACHE_FILE_MAX && st.st_size > 0 &&
+	    flock(fd, LOCK_SH) == 0) {
+		c->data = malloc((size_t)st.st_size);
+		ssize_t got = c->data ? pread(fd, c->data, (size_t)st.st_size, 0) : -1;
+		c->size = got > 0 ? (size_t)got : 0;
+		index_records(c);
+	}
+	if (fd >= 0)
+		close(fd);
+	return c;
+}
+
+bool mg_summary_cache_get(const mg_summary_cache *c, uint64_t key, size_t len,
+			  mg_unit_summary *out)
+{
+	gpointer v = g_hash_table_lookup(c->index, GSIZE_TO_POINTER(mix(key, len)));
+	if (v == NULL)
+		return false;
+	const uint8_t *p = c->data + (GPOINTER_TO_SIZE(v) - 1);
+	if (rd64(p) != key || rd64(p + 8) != len)
+		return false;           /* a different entry mixed to the same slot */
+	memset(out, 0, sizeof(*out));
+	out->instructions = rd32(p + 16);
+	out->unknown = rd32(p + 20);
+	out->first_unknown = rd32(p + 24);
+	out->ends_flow = rd32(p + 28) != 0;
+	out->ngroups = rd32(p + 32);
+	out->nrefs = rd32(p + 36);
+	out->groups = calloc(out->ngroups ? out->ngroups : 1, sizeof(*out->groups));
+	out->refs = calloc(out->nrefs ? out->nrefs : 1, sizeof(*out->refs));
+	if (out->groups == NULL || out->refs == NULL) {
+		mg_unit_summary_free(out);
+		return false;
+	}
+	const uint8_t *q = p + RECORD_HEAD;
+	for (uint32_t g = 0; g < out->ngroups; g++, q += GROUP_SIZE) {
+		for (int k = 0; k < 4; k++)
+			out->groups[g].features.bits[k] = rd64(q + 8 * k);
+		out->groups[g].count = rd32(q + 32);
+		out->groups[g].first = rd32(q + 36);
+	}
+	for (uint32_t i = 0; i < out->nrefs; i++, q += REF_SIZE) {
+		out->refs[i].value = (int64_t)rd64(q);
+		out->refs[i].kind = (uint8_t)rd64(q + 8);
+	}
+	return true;
+}
+
+static void put32(GByteArray *b, uint32_t v) { g_byte_array_append(b, (guint8 *)&v, 4); }
+static void put64(GByteArray *b, uint64_t v) { g_byte_array_append(b, (guint8 *)&v, 8); }
+
+void mg_summary_cache_put(mg_summary_cache *c, uint64_t key, size_t len,
+			  const mg_unit_summary *s)
+{
+	if (c == NULL || len > UINT32_MAX || s->ngroups > MAX_GROUPS || s->nrefs > MAX_REFS ||
+	    c->size + c->pending->len > CACHE_FILE_MAX)
+		return;
+	GByteArray *b = c->pending;
+	size_t start = b->len;
+	put64(b, key);
+	put64(b, len);
+	put32(b, s->instructions);
+	put32(b, s->unknown);
+	put32(b, s->first_unknown);
+	put32(b, s->ends_flow);
+	put32(b, s->ngroups);
+	put32(b, s->nrefs);
+	for (uint32_t g = 0; g < s->ngroups; g++) {
+		for (int k = 0; k < 4; k++)
+			put64(b, s->groups[g].features.bits[k]);
+		put32(b, s->groups[g].count);
+		put32(b, s->groups[g].first);
+	}
+	for (uint32_t i = 0; i < s->nrefs; i++) {
+		put64(b, (uint64_t)s->refs[i].value);
+		put64(b, s->refs[i].kind);
+	}
+	put64(b, mg_summary_key(b->data + start, b->len - start));
+}
+
+static void append_pending(mg_summary_cache *c)
+{
+	int fd = open(c->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	struct stat st;
+	if (flock(fd, LOCK_EX) == 0 && fstat(fd, &st) == 0) {
+		if (st.st_size == 0) {
+			uint8_t head[16];
+			uint32_t magic = CACHE_MAGIC, version = CACHE_VERSION;
+			memcpy(head, &magic, 4);
+			memcpy(head + 4, &version, 4);
+			memcpy(head + 8, &c->fingerprint, 8);
+			if (write(fd, head, sizeof(head)) != (ssize_t)sizeof(head)) {
+				close(fd);
+				return;
+			}
+		}
+		/* One write per batch; a short write leaves a damaged tail,
+		 * which readers ignore. */
+		ssize_t w = write(fd, c->pending->data, c->pending->len);
+		(void)w;
+	}
+	close(fd);
+}
+
+void mg_summary_cache_close(mg_summary_cache *c)
+{
+	if (c == NULL)
+		return;
+	if (c->pending->len)
+		append_pending(c);
+	g_byte_array_free(c->pending, TRUE);
+	g_hash_table_destroy(c->index);
+	free(c->data);
+	g_free(c->path);
+	g_free(c);
+}

@@ -1,0 +1,47 @@
+/*
+ * summary_cache.h - unit summaries kept on disk between scans.
+ *
+ * A unit summary depends only on the unit's bytes (decode.c), so the same
+ * libc, libpython or libcrypto code need not be decoded again by the next
+ * scan of any process.  Entries are keyed by a 64-bit hash of the bytes
+ * and their length, so patched or JIT code simply misses; the file
+ * carries a fingerprint of the feature table and ISA map, so a build with
+ * different tables ignores it.  A damaged file is ignored record by
+ * record, never trusted: every length is bounded.
+ */
+#ifndef MG_ANALYSIS_SUMMARY_CACHE_H
+#define MG_ANALYSIS_SUMMARY_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analysis/engine.h"
+
+typedef struct mg_summary_cache mg_summary_cache;
+
+/*
+ * Open the cache: $MIGRATABLE_CACHE_DIR, else $XDG_CACHE_HOME/migratable,
+ * else $HOME/.cache/migratable.  NULL when caching is off
+ * (MIGRATABLE_CACHE=0) or the directory cannot be used: scans then decode
+ * everything, which is always correct.
+ */
+mg_summary_cache *mg_summary_cache_open(void);
+
+/* Key of a unit's code. */
+uint64_t mg_summary_key(const uint8_t *bytes, size_t len);
+
+/* Copy the cached summary for (key, len) into *out; false on a miss.
+ * Safe to call from several threads once opened. */
+bool mg_summary_cache_get(const mg_summary_cache *c, uint64_t key, size_t len,
+			  mg_unit_summary *out);
+
+/* Queue a fresh summary for saving (main thread). */
+void mg_summary_cache_put(mg_summary_cache *c, uint64_t key, size_t len,
+			  const mg_unit_summary *s);
+
+/* Append the queued summaries to the file (under an exclusive lock) and
+ * free the cache.  Failures only cost the next scan time. */
+void mg_summary_cache_close(mg_summary_cache *c);
+
+#endif
