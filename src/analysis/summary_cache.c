@@ -98,7 +98,22 @@ static char *cache_dir(void)
 static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
-/* Size of the valid record at off, or 0 if it does not validate. */
+/* Size of the record at off from its header, or 0 if it cannot be one. */
+static size_t record_size(const mg_summary_cache *c, size_t off)
+{
+	if (c->size - off < RECORD_HEAD)
+		return 0;
+	const uint8_t *p = c->data + off;
+	uint32_t ngroups = rd32(p + 32), nrefs = rd32(p + 36);
+	if (ngroups > MAX_GROUPS || nrefs > MAX_REFS)
+		return 0;
+	size_t need = RECORD_HEAD + (size_t)ngroups * GROUP_SIZE + (size_t)nrefs * REF_SIZE + 8;
+	return c->size - off < need ? 0 : need;
+}
+
+/* Size of the record at off if it validates completely (checksum, lengths,
+ * feature bits, reference kinds), else 0.  Done when a record is used, so
+ * opening a large cache reads only headers. */
 static size_t check_record(const mg_summary_cache *c, size_t off)
 {
 	if (c->size - off < RECORD_HEAD)
@@ -135,7 +150,7 @@ static void index_records(mg_summary_cache *c)
 	    rd32(c->data + 4) != CACHE_VERSION || rd64(c->data + 8) != c->fingerprint)
 		return;
 	for (size_t off = 16; off < c->size;) {
-		size_t n = check_record(c, off);
+		size_t n = record_size(c, off);
 		if (n == 0)
 			break;          /* damaged tail: ignore the rest */
 		uint64_t k = mix(rd64(c->data + off), rd64(c->data + off + 8));
@@ -168,6 +183,8 @@ mg_summary_cache *mg_summary_cache_open(void)
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    (size_t)st.st_size <= CACHE_FILE_MAX && st.st_size > 0 &&
 	    flock(fd, LOCK_SH) == 0) {
+		/* Read, not mmap: a file truncated under a mapping would
+		 * raise SIGBUS, and a cache must never crash a scan. */
 		c->data = malloc((size_t)st.st_size);
 		ssize_t got = c->data ? pread(fd, c->data, (size_t)st.st_size, 0) : -1;
 		c->size = got > 0 ? (size_t)got : 0;
@@ -184,9 +201,10 @@ bool mg_summary_cache_get(const mg_summary_cache *c, uint64_t key, size_t len,
 	gpointer v = g_hash_table_lookup(c->index, GSIZE_TO_POINTER(mix(key, len)));
 	if (v == NULL)
 		return false;
-	const uint8_t *p = c->data + (GPOINTER_TO_SIZE(v) - 1);
-	if (rd64(p) != key || rd64(p + 8) != len)
-		return false;           /* a different entry mixed to the same slot */
+	size_t off = GPOINTER_TO_SIZE(v) - 1;
+	const uint8_t *p = c->data + off;
+	if (rd64(p) != key || rd64(p + 8) != len || check_record(c, off) == 0)
+		return false;           /* another entry in the slot, or damaged */
 	memset(out, 0, sizeof(*out));
 	out->instructions = rd32(p + 16);
 	out->unknown = rd32(p + 20);
