@@ -376,6 +376,15 @@ static int read_evidence(struct reader *rd, json_object *root, mg_scan_result *r
 	return 0;
 }
 
+/* An optional number of milliseconds in "stats". */
+static void read_ms(struct reader *rd, json_object *o, const char *name,
+		    double *out, int *fail)
+{
+	json_object *v = field(rd, o, name, json_type_double, "stats.", fail);
+	if (v)
+		*out = json_object_get_double(v);
+}
+
 static int read_stats(struct reader *rd, json_object *root, mg_scan_stats *s)
 {
 	int fail = 0;
@@ -384,17 +393,11 @@ static int read_stats(struct reader *rd, json_object *root, mg_scan_stats *s)
 		return -1;
 	if (o == NULL)
 		return 0;
-	json_object *v;
-	if ((v = field(rd, o, "pause_ms", json_type_double, "stats.", &fail)))
-		s->pause_ms = json_object_get_double(v);
-	if ((v = field(rd, o, "wall_ms", json_type_double, "stats.", &fail)))
-		s->wall_ms = json_object_get_double(v);
-	if ((v = field(rd, o, "codemap_ms", json_type_double, "stats.", &fail)))
-		s->codemap_ms = json_object_get_double(v);
-	if ((v = field(rd, o, "roots_ms", json_type_double, "stats.", &fail)))
-		s->roots_ms = json_object_get_double(v);
-	if ((v = field(rd, o, "decode_ms", json_type_double, "stats.", &fail)))
-		s->decode_ms = json_object_get_double(v);
+	read_ms(rd, o, "pause_ms", &s->pause_ms, &fail);
+	read_ms(rd, o, "wall_ms", &s->wall_ms, &fail);
+	read_ms(rd, o, "codemap_ms", &s->codemap_ms, &fail);
+	read_ms(rd, o, "roots_ms", &s->roots_ms, &fail);
+	read_ms(rd, o, "decode_ms", &s->decode_ms, &fail);
 	if (fail)
 		return -1;
 	uint64_t x;
