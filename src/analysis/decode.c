@@ -349,7 +349,8 @@ void mg_decode_unit(mg_worker *w, uint32_t unit)
 	const mg_unit *u = &cx->map.units[unit];
 	if (u->kind == MG_UNIT_VDSO)
 		return;    /* the destination kernel supplies its own */
-	const uint8_t *bytes = mg_unit_code(cx, unit);
+	uint64_t map_hash = 0;
+	const uint8_t *bytes = mg_unit_code(cx, unit, &map_hash);
 	if (bytes == NULL)
 		return;
 	size_t len = (size_t)(u->end - u->start);
@@ -358,7 +359,7 @@ void mg_decode_unit(mg_worker *w, uint32_t unit)
 	 * summary may come from an earlier scan (keyed by the bytes). */
 	bool cacheable = cx->cache != NULL && u->kind == MG_UNIT_FUNCTION;
 	uint64_t key = cacheable ? mg_summary_key(bytes, len) : 0;
-	bool fresh = !(cacheable && mg_summary_cache_get(cx->cache, key, len, &s));
+	bool fresh = !(cacheable && mg_summary_cache_get(cx->cache, map_hash, key, len, &s));
 	if (fresh && !mg_summarize_code(&cx->decoder, bytes, len, &s)) {
 		/* Out of memory mid-unit: what it could need is unknown. */
 		mg_fset_union(&w->required, &cx->host);
@@ -375,7 +376,7 @@ void mg_decode_unit(mg_worker *w, uint32_t unit)
 	    cx->map.units[unit + 1].start == u->end)
 		edge(w, u->end, MG_WHY_FALLTHROUGH, unit);
 	if (fresh && cacheable) {
-		mg_fresh_summary f = { key, len, s };
+		mg_fresh_summary f = { map_hash, key, len, s };
 		g_array_append_val(w->fresh, f);      /* the main thread saves it */
 	} else {
 		mg_unit_summary_free(&s);

@@ -55,6 +55,7 @@ typedef struct mg_code_cache {
 	uint64_t start, end;
 	uint8_t *bytes;        /* NULL until read; read failures leave zeros + warning */
 	bool tried;
+	uint64_t hash;         /* of bytes: names its summary cache file */
 } mg_code_cache;
 
 /* Instructions of a unit that share one requirement. */
@@ -132,6 +133,7 @@ typedef struct mg_worker {
 
 /* A summary a worker computed, handed to the main thread for the cache. */
 typedef struct mg_fresh_summary {
+	uint64_t map_hash;
 	uint64_t key;
 	size_t len;
 	mg_unit_summary summary;
@@ -182,8 +184,9 @@ bool mg_read_u64(mg_scan_ctx *cx, uint64_t addr, uint64_t *out);
  * NULL if unreadable (the result is then widened). */
 const uint8_t *mg_unit_bytes(mg_scan_ctx *cx, uint32_t unit);
 
-/* Bytes of a unit already read by mg_unit_bytes (safe in workers). */
-const uint8_t *mg_unit_code(const mg_scan_ctx *cx, uint32_t unit);
+/* Bytes of a unit already read by mg_unit_bytes (safe in workers), and
+ * the hash of its mapping's bytes in *map_hash. */
+const uint8_t *mg_unit_code(const mg_scan_ctx *cx, uint32_t unit, uint64_t *map_hash);
 
 /* --- roots.c ----------------------------------------------------------------- */
 

@@ -115,12 +115,13 @@ static void widen_unreadable(mg_scan_ctx *cx, const mg_code_cache *cc)
 	mg_fset_union(&cx->res->required, &cx->host);
 }
 
-const uint8_t *mg_unit_code(const mg_scan_ctx *cx, uint32_t unit)
+const uint8_t *mg_unit_code(const mg_scan_ctx *cx, uint32_t unit, uint64_t *map_hash)
 {
 	const mg_unit *u = &cx->map.units[unit];
 	const mg_code_cache *cc = code_cache_for((mg_scan_ctx *)cx, u->start);
 	if (cc == NULL || cc->bytes == NULL || u->end > cc->end)
 		return NULL;
+	*map_hash = cc->hash;
 	return cc->bytes + (u->start - cc->start);
 }
 
@@ -139,6 +140,9 @@ const uint8_t *mg_unit_bytes(mg_scan_ctx *cx, uint32_t unit)
 			free(cc->bytes);
 			cc->bytes = NULL;
 			widen_unreadable(cx, cc);
+		} else if (cx->cache) {
+			cc->hash = mg_summary_key(cc->bytes, len);
+			mg_summary_cache_load(cx->cache, cc->hash);
 		}
 	}
 	return cc->bytes ? cc->bytes + (u->start - cc->start) : NULL;
@@ -397,7 +401,7 @@ static void worker_merge(mg_scan_ctx *cx, mg_worker *w)
 		g_hash_table_add(cx->unresolved, g_strdup(g_ptr_array_index(w->unresolved, i)));
 	for (guint i = 0; i < w->fresh->len; i++) {
 		const mg_fresh_summary *f = &g_array_index(w->fresh, mg_fresh_summary, i);
-		mg_summary_cache_put(cx->cache, f->key, f->len, &f->summary);
+		mg_summary_cache_put(cx->cache, f->map_hash, f->key, f->len, &f->summary);
 	}
 }
 

@@ -1,7 +1,10 @@
 /*
  * summary_cache.c - see summary_cache.h.
  *
- * File: $DIR/summaries-<fingerprint>.bin, a header then records
+ * One file per executable mapping's content:
+ * $DIR/summaries-<fingerprint>/<hash of the mapping's bytes>.bin, so a scan
+ * reads only the files of the libraries its process maps.  A header, then
+ * records
  *
  *   header  u32 magic, u32 version, u64 fingerprint
  *   record  u64 key, u64 len, u32 instructions, u32 unknown,
@@ -38,13 +41,18 @@
 #define GROUP_SIZE     40u
 #define REF_SIZE       16u
 
-struct mg_summary_cache {
-	char *path;
+/* The summaries of one mapping's code. */
+typedef struct cache_file {
 	uint8_t *data;             /* the file as read */
 	size_t size;
 	GHashTable *index;         /* mixed key -> record offset + 1 */
 	GByteArray *pending;       /* records to append */
+} cache_file;
+
+struct mg_summary_cache {
+	char *dir;
 	uint64_t fingerprint;
+	GHashTable *files;         /* mapping hash -> cache_file */
 };
 
 uint64_t mg_summary_key(const uint8_t *bytes, size_t len)
@@ -99,7 +107,7 @@ static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v;
 static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
 /* Size of the record at off from its header, or 0 if it cannot be one. */
-static size_t record_size(const mg_summary_cache *c, size_t off)
+static size_t record_size(const cache_file *c, size_t off)
 {
 	if (c->size - off < RECORD_HEAD)
 		return 0;
@@ -114,7 +122,7 @@ static size_t record_size(const mg_summary_cache *c, size_t off)
 /* Size of the record at off if it validates completely (checksum, lengths,
  * feature bits, reference kinds), else 0.  Done when a record is used, so
  * opening a large cache reads only headers. */
-static size_t check_record(const mg_summary_cache *c, size_t off)
+static size_t check_record(const cache_file *c, size_t off)
 {
 	if (c->size - off < RECORD_HEAD)
 		return 0;
@@ -144,10 +152,10 @@ static size_t check_record(const mg_summary_cache *c, size_t off)
 	return need;
 }
 
-static void index_records(mg_summary_cache *c)
+static void index_records(cache_file *c, uint64_t fingerprint)
 {
 	if (c->size < 16 || rd32(c->data) != CACHE_MAGIC ||
-	    rd32(c->data + 4) != CACHE_VERSION || rd64(c->data + 8) != c->fingerprint)
+	    rd32(c->data + 4) != CACHE_VERSION || rd64(c->data + 8) != fingerprint)
 		return;
 	for (size_t off = 16; off < c->size;) {
 		size_t n = record_size(c, off);
@@ -159,45 +167,84 @@ static void index_records(mg_summary_cache *c)
 	}
 }
 
+static void cache_file_free(gpointer p)
+{
+	cache_file *f = p;
+	if (f == NULL)
+		return;
+	if (f->index)
+		g_hash_table_destroy(f->index);
+	if (f->pending)
+		g_byte_array_free(f->pending, TRUE);
+	free(f->data);
+	g_free(f);
+}
+
 mg_summary_cache *mg_summary_cache_open(void)
 {
 	const char *off = getenv("MIGRATABLE_CACHE");
 	if (off && strcmp(off, "0") == 0)
 		return NULL;
 	char *dir = cache_dir();
-	if (dir == NULL || g_mkdir_with_parents(dir, 0700) != 0) {
-		g_free(dir);
+	if (dir == NULL)
 		return NULL;
-	}
 	mg_summary_cache *c = g_new0(mg_summary_cache, 1);
 	c->fingerprint = exe_fingerprint();
 	char name[64];
-	snprintf(name, sizeof(name), "summaries-%016" PRIx64 ".bin", c->fingerprint);
-	c->path = g_build_filename(dir, name, NULL);
+	snprintf(name, sizeof(name), "summaries-%016" PRIx64, c->fingerprint);
+	c->dir = g_build_filename(dir, name, NULL);
 	g_free(dir);
-	c->index = g_hash_table_new(g_direct_hash, g_direct_equal);
-	c->pending = g_byte_array_new();
+	if (g_mkdir_with_parents(c->dir, 0700) != 0) {
+		g_free(c->dir);
+		g_free(c);
+		return NULL;
+	}
+	c->files = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, cache_file_free);
+	return c;
+}
 
-	int fd = open(c->path, O_RDONLY | O_CLOEXEC);
+static char *file_path(const mg_summary_cache *c, uint64_t map_hash)
+{
+	char name[40];
+	snprintf(name, sizeof(name), "%016" PRIx64 ".bin", map_hash);
+	return g_build_filename(c->dir, name, NULL);
+}
+
+void mg_summary_cache_load(mg_summary_cache *c, uint64_t map_hash)
+{
+	if (c == NULL || g_hash_table_contains(c->files, &map_hash))
+		return;
+	cache_file *f = g_new0(cache_file, 1);
+	f->index = g_hash_table_new(g_direct_hash, g_direct_equal);
+	f->pending = g_byte_array_new();
+	uint64_t *key = g_new(uint64_t, 1);
+	*key = map_hash;
+	g_hash_table_insert(c->files, key, f);
+
+	char *path = file_path(c, map_hash);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	g_free(path);
 	struct stat st;
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    (size_t)st.st_size <= CACHE_FILE_MAX && st.st_size > 0 &&
 	    flock(fd, LOCK_SH) == 0) {
 		/* Read, not mmap: a file truncated under a mapping would
 		 * raise SIGBUS, and a cache must never crash a scan. */
-		c->data = malloc((size_t)st.st_size);
-		ssize_t got = c->data ? pread(fd, c->data, (size_t)st.st_size, 0) : -1;
-		c->size = got > 0 ? (size_t)got : 0;
-		index_records(c);
+		f->data = malloc((size_t)st.st_size);
+		ssize_t got = f->data ? pread(fd, f->data, (size_t)st.st_size, 0) : -1;
+		f->size = got > 0 ? (size_t)got : 0;
+		index_records(f, c->fingerprint);
 	}
 	if (fd >= 0)
 		close(fd);
-	return c;
 }
 
-bool mg_summary_cache_get(const mg_summary_cache *c, uint64_t key, size_t len,
-			  mg_unit_summary *out)
+bool mg_summary_cache_get(const mg_summary_cache *cache, uint64_t map_hash,
+			  uint64_t key, size_t len, mg_unit_summary *out)
 {
+	const cache_file *c = g_hash_table_lookup(cache->files, &map_hash);
+	if (c == NULL)
+		return false;
 	gpointer v = g_hash_table_lookup(c->index, GSIZE_TO_POINTER(mix(key, len)));
 	if (v == NULL)
 		return false;
@@ -235,9 +282,10 @@ bool mg_summary_cache_get(const mg_summary_cache *c, uint64_t key, size_t len,
 static void put32(GByteArray *b, uint32_t v) { g_byte_array_append(b, (guint8 *)&v, 4); }
 static void put64(GByteArray *b, uint64_t v) { g_byte_array_append(b, (guint8 *)&v, 8); }
 
-void mg_summary_cache_put(mg_summary_cache *c, uint64_t key, size_t len,
-			  const mg_unit_summary *s)
+void mg_summary_cache_put(mg_summary_cache *cache, uint64_t map_hash, uint64_t key,
+			  size_t len, const mg_unit_summary *s)
 {
+	cache_file *c = cache ? g_hash_table_lookup(cache->files, &map_hash) : NULL;
 	if (c == NULL || len > UINT32_MAX || s->ngroups > MAX_GROUPS || s->nrefs > MAX_REFS ||
 	    c->size + c->pending->len > CACHE_FILE_MAX)
 		return;
@@ -264,28 +312,29 @@ void mg_summary_cache_put(mg_summary_cache *c, uint64_t key, size_t len,
 	put64(b, mg_summary_key(b->data + start, b->len - start));
 }
 
-static void append_pending(mg_summary_cache *c)
+static void append_pending(const mg_summary_cache *cache, uint64_t map_hash,
+			   const cache_file *c)
 {
-	int fd = open(c->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	char *path = file_path(cache, map_hash);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	g_free(path);
 	if (fd < 0)
 		return;
 	struct stat st;
 	if (flock(fd, LOCK_EX) == 0 && fstat(fd, &st) == 0) {
+		bool ok = true;
 		if (st.st_size == 0) {
 			uint8_t head[16];
 			uint32_t magic = CACHE_MAGIC, version = CACHE_VERSION;
 			memcpy(head, &magic, 4);
 			memcpy(head + 4, &version, 4);
-			memcpy(head + 8, &c->fingerprint, 8);
-			if (write(fd, head, sizeof(head)) != (ssize_t)sizeof(head)) {
-				close(fd);
-				return;
-			}
+			memcpy(head + 8, &cache->fingerprint, 8);
+			ok = write(fd, head, sizeof(head)) == (ssize_t)sizeof(head);
 		}
 		/* One write per batch; a short write leaves a damaged tail,
 		 * which readers ignore. */
-		ssize_t w = write(fd, c->pending->data, c->pending->len);
-		(void)w;
+		if (ok && write(fd, c->pending->data, c->pending->len) < 0)
+			ok = false;
 	}
 	close(fd);
 }
@@ -294,11 +343,15 @@ void mg_summary_cache_close(mg_summary_cache *c)
 {
 	if (c == NULL)
 		return;
-	if (c->pending->len)
-		append_pending(c);
-	g_byte_array_free(c->pending, TRUE);
-	g_hash_table_destroy(c->index);
-	free(c->data);
-	g_free(c->path);
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, c->files);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		const cache_file *f = v;
+		if (f->pending->len)
+			append_pending(c, *(uint64_t *)k, f);
+	}
+	g_hash_table_destroy(c->files);
+	g_free(c->dir);
 	g_free(c);
 }

@@ -235,8 +235,10 @@ static void test_summary_cache(void **state)
 
 	/* Damage every cache file: flip bytes in the middle, then truncate. */
 	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "ls %s/summaries-*/*.bin >/dev/null 2>&1", dir);
+	assert_int_equal(system(cmd), 0);    /* the scans did write cache files */
 	snprintf(cmd, sizeof(cmd),
-		 "for f in %s/summaries-*.bin; do "
+		 "for f in %s/summaries-*/*.bin; do "
 		 "  printf '\\377\\377\\377\\377\\377\\377\\377\\377' | "
 		 "  dd of=$f bs=1 seek=4096 conv=notrunc status=none; "
 		 "  truncate -s 100000 $f; done", dir);
