@@ -355,3 +355,23 @@ void mg_summary_cache_close(mg_summary_cache *c)
 	g_free(c->dir);
 	g_free(c);
 }
+
+size_t mg_summary_cache_scan_bytes(const uint8_t *data, size_t len, uint64_t fingerprint)
+{
+	cache_file f = { 0 };
+	f.data = (uint8_t *)data;   /* only read */
+	f.size = len;
+	f.index = g_hash_table_new(g_direct_hash, g_direct_equal);
+	index_records(&f, fingerprint);
+	size_t valid = 0;
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, f.index);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		size_t off = GPOINTER_TO_SIZE(v) - 1;
+		if (check_record(&f, off) != 0)
+			valid++;
+	}
+	g_hash_table_destroy(f.index);
+	return valid;
+}

@@ -50,4 +50,8 @@ void mg_summary_cache_put(mg_summary_cache *c, uint64_t map_hash, uint64_t key,
  * and free the cache.  Failures only cost the next scan time. */
 void mg_summary_cache_close(mg_summary_cache *c);
 
+/* Index a cache file's bytes as the reader does and count the records that
+ * validate completely (for the fuzz target and tests). */
+size_t mg_summary_cache_scan_bytes(const uint8_t *data, size_t len, uint64_t fingerprint);
+
 #endif
