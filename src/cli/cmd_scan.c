@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "analysis/scan.h"
 #include "cli/commands.h"
 #include "features/profile.h"
+#include "process/criu_image.h"
 #include "process/image.h"
 
 struct scan_args {
@@ -287,6 +289,39 @@ static int emit(const struct scan_args *a, const mg_scan_result *r)
 	return rc;
 }
 
+/*
+ * A checkpoint may be scanned on another machine (the destination, before
+ * `criu restore`): intersecting with this machine's features would drop
+ * exactly the code the destination cannot run.  Use the source CPU from the
+ * dump's cpuinfo.img (features it cannot record count as usable), else
+ * count every feature as usable, which only widens the answer.
+ */
+static int criu_source_features(const char *dir, mg_feature_set *usable, mg_error *err)
+{
+	char path[4096];
+	struct stat st;
+	if (snprintf(path, sizeof(path), "%s/cpuinfo.img", dir) >= (int)sizeof(path))
+		return mg_fail(err, MG_ERR_USAGE, "%s: path too long", dir);
+	mg_fset_clear(usable);
+	if (stat(path, &st) != 0) {
+		fprintf(stderr, "migratable: warning: %s has no cpuinfo.img (criu dump --cpu-cap, "
+			"or criu cpuinfo dump): every feature counts as usable on the source\n", dir);
+		for (size_t f = 0; f < mg_feature_count(); f++)
+			mg_fset_add(usable, (mg_feature_id)f);
+		return 0;
+	}
+	mg_profile src;
+	mg_profile_init(&src);
+	if (mg_criu_cpuinfo_load(path, &src, err) != 0) {
+		mg_profile_free(&src);
+		return -1;
+	}
+	*usable = src.features;
+	mg_fset_union(usable, &src.unknown);
+	mg_profile_free(&src);
+	return 0;
+}
+
 int cmd_scan(int argc, char **argv)
 {
 	struct scan_args a;
@@ -305,11 +340,16 @@ int cmd_scan(int argc, char **argv)
 		a.pid = spawned;
 	}
 	int rc;
-	if (a.criu_dir)
-		rc = mg_criu_open(a.criu_dir, a.root ? a.root : "/", &img, &err);
-	else
+	mg_feature_set source_usable;
+	if (a.criu_dir) {
+		rc = criu_source_features(a.criu_dir, &source_usable, &err);
+		a.opt.host_features = &source_usable;
+		if (rc == 0)
+			rc = mg_criu_open(a.criu_dir, a.root ? a.root : "/", &img, &err);
+	} else {
 		rc = mg_live_open(a.pid, &(mg_live_options){ .read_sigactions = true, .isolate = true },
 				  &img, &err);
+	}
 	mg_scan_result *res = NULL;
 	if (rc == 0)
 		rc = mg_scan_image(img, &a.opt, &res, &err);

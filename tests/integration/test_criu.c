@@ -26,6 +26,7 @@
 
 #include <json-c/json.h>
 
+#include "analysis/scan.h"
 #include "cpuinfo.pb-c.h"
 #include "features/features.h"
 #include "process/criu_image.h"
@@ -1284,6 +1285,36 @@ static void test_cli_changed_library(void **state)
 	expect_cli_io("not found", "check", "--criu-dir", S.img, "--target", host, NULL);
 }
 
+/* Scanning a dump elsewhere: without cpuinfo.img every feature counts as
+ * usable on the source (a warning says so), so the answer can only grow
+ * compared with the dump's own CPU. */
+static void test_scan_dump_without_cpuinfo(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	char dir[256], path[300];
+	snprintf(dir, sizeof(dir), "%s/no-cpuinfo", S.tmp);
+	copy_dump(dir);
+	snprintf(path, sizeof(path), "%s/cpuinfo.img", dir);
+	unlink(path);
+	char *with = NULL, *without = NULL, *err = NULL;
+	assert_int_equal(mig(&with, NULL, "scan", "--criu-dir", S.img, "--root", S.root,
+			     "--json", NULL), 0);
+	assert_int_equal(mig(&without, &err, "scan", "--criu-dir", dir, "--root", S.root,
+			     "--json", NULL), 0);
+	assert_non_null(strstr(err, "no cpuinfo.img"));
+	mg_scan_result *a = NULL, *b = NULL;
+	mg_error e = { 0 };
+	assert_int_equal(mg_scan_result_from_json(with, strlen(with), "with", &a, &e), 0);
+	assert_int_equal(mg_scan_result_from_json(without, strlen(without), "without", &b, &e), 0);
+	assert_true(mg_fset_is_subset(&a->required, &b->required));
+	mg_scan_result_free(a);
+	mg_scan_result_free(b);
+	free(with);
+	free(without);
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1310,6 +1341,7 @@ int main(void)
 		cmocka_unit_test(test_policy_criu_old_images),
 		cmocka_unit_test(test_cli_corrupt_images),
 		cmocka_unit_test(test_cli_changed_library),
+		cmocka_unit_test(test_scan_dump_without_cpuinfo),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
