@@ -559,20 +559,25 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* argv = { migratable, the NULL-terminated arguments in ap..., NULL }. */
+static void build_argv(char *argv[32], va_list ap)
+{
+	size_t n = 0;
+	const char *a;
+	argv[n++] = (char *)tu_migratable_bin();
+	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
+		argv[n++] = (char *)a;
+	argv[n] = NULL;
+}
+
 /* Run migratable with the NULL-terminated arguments; its exit status. */
 static int mig(char **out, char **err, ...)
 {
 	char *argv[32];
-	size_t n = 0;
-	const char *a;
 	va_list ap;
-
-	argv[n++] = (char *)tu_migratable_bin();
 	va_start(ap, err);
-	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-		argv[n++] = (char *)a;
+	build_argv(argv, ap);
 	va_end(ap);
-	argv[n] = NULL;
 	char *o = NULL, *e = NULL;
 	int rc = tu_run(argv, &o, &e);
 	if (out)
@@ -1212,15 +1217,10 @@ static void test_policy_criu_old_images(void **state)
 static void expect_cli_io(const char *needle, ...)
 {
 	char *argv[32], *out = NULL, *e = NULL;
-	size_t n = 0;
-	const char *a;
 	va_list ap;
-	argv[n++] = (char *)tu_migratable_bin();
 	va_start(ap, needle);
-	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-		argv[n++] = (char *)a;
+	build_argv(argv, ap);
 	va_end(ap);
-	argv[n] = NULL;
 	int rc = tu_run(argv, &out, &e);
 	if (rc != MG_ERR_IO || e == NULL || strstr(e, needle) == NULL)
 		fail_msg("%s %s: exit %d (want %d), stderr \"%s\" should name %s", argv[1], argv[2], rc,
