@@ -119,11 +119,15 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 		case 'o': a->output = optarg; break;
 		case 'c': a->criu_dir = optarg; break;
 		case 'r': a->root = optarg; break;
-		case 'w':
-			a->wait_ms = atoi(optarg);
-			if (a->wait_ms < 0 || a->wait_ms > 600000)
+		case 'w': {
+			char *end;
+			errno = 0;
+			long ms = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || ms < 0 || ms > 600000)
 				return fprintf(stderr, "migratable: --wait takes 0..600000 ms\n"), -1;
+			a->wait_ms = (int)ms;
 			break;
+		}
 		case 'e':
 			a->opt.explain = mg_feature_by_name(optarg);
 			if (a->opt.explain == MG_FEATURE_NONE)
