@@ -354,20 +354,37 @@ static int read_one_evidence(struct reader *rd, json_object *o, mg_evidence *e)
 	return 0;
 }
 
-static int read_evidence(struct reader *rd, json_object *root, mg_scan_result *r)
+/*
+ * An optional array member: *arr is NULL and *n 0 when it is absent or
+ * empty; otherwise *items is a zeroed array of *n elements of @size.
+ * Returns -1 (error set) on a wrong type or no memory.
+ */
+static int open_optional_array(struct reader *rd, json_object *root, const char *key,
+			       size_t size, json_object **arr, void **items, size_t *n)
 {
 	int fail = 0;
-	json_object *arr = field(rd, root, "evidence", json_type_array, "", &fail);
+	*items = NULL;
+	*n = 0;
+	*arr = field(rd, root, key, json_type_array, "", &fail);
 	if (fail)
 		return -1;
-	if (arr == NULL)
+	if (*arr == NULL || json_object_array_length(*arr) == 0)
 		return 0;
-	size_t n = json_object_array_length(arr);
-	if (n == 0)
-		return 0;
-	r->evidence = calloc(n, sizeof(*r->evidence));
-	if (r->evidence == NULL)
+	*n = json_object_array_length(*arr);
+	*items = calloc(*n, size);
+	if (*items == NULL)
 		return mg_fail(rd->err, MG_ERR_INTERNAL, "out of memory");
+	return 0;
+}
+
+static int read_evidence(struct reader *rd, json_object *root, mg_scan_result *r)
+{
+	json_object *arr;
+	void *items;
+	size_t n;
+	if (open_optional_array(rd, root, "evidence", sizeof(*r->evidence), &arr, &items, &n))
+		return -1;
+	r->evidence = items;
 	for (size_t i = 0; i < n; i++) {
 		r->nevidence = i + 1;  /* so that free sees partially filled entries */
 		if (read_one_evidence(rd, json_object_array_get_idx(arr, i), &r->evidence[i]))
@@ -416,18 +433,12 @@ static int read_stats(struct reader *rd, json_object *root, mg_scan_stats *s)
 
 static int read_warnings(struct reader *rd, json_object *root, mg_scan_result *r)
 {
-	int fail = 0;
-	json_object *arr = field(rd, root, "warnings", json_type_array, "", &fail);
-	if (fail)
+	json_object *arr;
+	void *items;
+	size_t n;
+	if (open_optional_array(rd, root, "warnings", sizeof(char *), &arr, &items, &n))
 		return -1;
-	if (arr == NULL)
-		return 0;
-	size_t n = json_object_array_length(arr);
-	if (n == 0)
-		return 0;
-	r->warnings = calloc(n, sizeof(char *));
-	if (r->warnings == NULL)
-		return mg_fail(rd->err, MG_ERR_INTERNAL, "out of memory");
+	r->warnings = items;
 	for (size_t i = 0; i < n; i++) {
 		json_object *v = json_object_array_get_idx(arr, i);
 		if (json_object_get_type(v) != json_type_string)
