@@ -1,6 +1,12 @@
 /* testutil.c - see testutil.h. */
 #include "support/testutil.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -241,4 +247,12 @@ bool tu_cpu_has(const char *flag)
 	free(line);
 	fclose(f);
 	return found;
+}
+
+mg_feature_id tu_feature(const char *name)
+{
+	mg_feature_id id = mg_feature_by_name(name);
+	if (id < 0)
+		fail_msg("feature %s not in the table", name);
+	return id;
 }

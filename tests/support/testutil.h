@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "features/features.h"
+
 /* ../shared/data beside the repository (tests run from the repo root),
  * or $MIGRATABLE_SHARED; NULL when absent (tests then skip). */
 const char *tu_shared_data(void);
@@ -49,5 +51,9 @@ char *tu_read_file(const char *path, size_t *len);
 
 /* Does /proc/cpuinfo list this flag (first CPU)? */
 bool tu_cpu_has(const char *flag);
+
+/* The feature of that /proc/cpuinfo name; fails the running test when
+ * the feature table does not know it. */
+mg_feature_id tu_feature(const char *name);
 
 #endif

@@ -13,18 +13,13 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include "support/testutil.h"
 #include "verdict/catalog.h"
 #include "verdict/verdict.h"
 
 #define D "tests/data/verdict/"
 
-static mg_feature_id F(const char *n)
-{
-	mg_feature_id id = mg_feature_by_name(n);
-	if (id < 0)
-		fail_msg("feature %s not in the table", n);
-	return id;
-}
+#define F(name) tu_feature(name)
 
 static const mg_profile *find(const mg_target_list *l, const char *name)
 {

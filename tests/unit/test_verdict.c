@@ -18,13 +18,7 @@
 
 #define D "tests/data/verdict/"
 
-static mg_feature_id F(const char *n)
-{
-	mg_feature_id id = mg_feature_by_name(n);
-	if (id < 0)
-		fail_msg("feature %s not in the table", n);
-	return id;
-}
+#define F(name) tu_feature(name)
 
 static void test_workload_rules(void **state)
 {
