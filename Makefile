@@ -6,6 +6,8 @@
 #   make fuzz            build the libFuzzer targets (clang)
 #   make demo            scan a demo process it starts, check it against CPU targets
 #   make bench           run the benchmarks in bench/
+#   make soundness       scan vs the int3 oracle on the workload corpus (docs/soundness.md)
+#   make gain            compatible AWS types vs CRIU's policy (docs/gain.md; needs ../shared)
 #   make install         install the binary (PREFIX=/usr/local)
 #
 # Plain GNU make on purpose: every source file under src/<stage>/ is picked
@@ -66,7 +68,7 @@ WL_LDFLAGS = -L$(BUILD)/workloads -Wl,-rpath,'$$ORIGIN' -Wl,-z,lazy \
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all check check-sanitize test-bins workloads fuzz bench demo install clean
+.PHONY: all check check-sanitize test-bins workloads fuzz bench soundness gain demo install clean
 .SECONDARY:
 
 all: $(BIN)
@@ -136,6 +138,12 @@ demo: $(BIN) $(WL_LIBS) $(WL_BIN)
 
 bench: $(BIN) $(WL_BIN)
 	bench/run.sh $(BUILD)
+
+soundness: $(BIN) $(WL_LIBS) $(WL_BIN)
+	bench/soundness.sh $(BUILD)
+
+gain: $(BIN) $(WL_LIBS) $(WL_BIN)
+	bench/gain.sh "" "" $(BUILD)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
