@@ -226,30 +226,20 @@ static int cmp_unit(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-#define USER_SPACE_BITS 47
-#define REGION_SHIFT 21
 
 static int build_region_bits(mg_codemap *map)
 {
-	map->region_bits = calloc((size_t)1 << (USER_SPACE_BITS - REGION_SHIFT - 3), 1);
+	map->region_bits = calloc((size_t)1 << (MG_USER_SPACE_BITS - MG_REGION_SHIFT - 3), 1);
 	if (map->region_bits == NULL)
 		return -1;
 	for (size_t i = 0; i < map->nspans; i++) {
-		if (map->span_end[i] > (1ull << USER_SPACE_BITS))
+		if (map->span_end[i] > (1ull << MG_USER_SPACE_BITS))
 			continue;   /* never true for user code; keep the array bounded */
-		for (uint64_t r = map->span_start[i] >> REGION_SHIFT;
-		     r <= (map->span_end[i] - 1) >> REGION_SHIFT; r++)
+		for (uint64_t r = map->span_start[i] >> MG_REGION_SHIFT;
+		     r <= (map->span_end[i] - 1) >> MG_REGION_SHIFT; r++)
 			map->region_bits[r >> 3] |= (uint8_t)(1u << (r & 7));
 	}
 	return 0;
-}
-
-static inline bool in_code_region(const mg_codemap *map, uint64_t addr)
-{
-	if (addr >= (1ull << USER_SPACE_BITS))
-		return false;
-	uint64_t r = addr >> REGION_SHIFT;
-	return (map->region_bits[r >> 3] >> (r & 7)) & 1;
 }
 
 /* Merge adjacent units into spans (units are sorted). */
@@ -317,7 +307,7 @@ static bool in_code_span(const mg_codemap *map, uint64_t addr)
 
 uint32_t mg_codemap_find(const mg_codemap *map, uint64_t addr)
 {
-	if (addr < map->lo || addr >= map->hi || !in_code_region(map, addr) ||
+	if (addr < map->lo || addr >= map->hi || !mg_codemap_in_code_region(map, addr) ||
 	    !in_code_span(map, addr))
 		return MG_NO_UNIT;
 	size_t lo = 0, hi = map->nunits;

@@ -72,6 +72,23 @@ typedef struct mg_codemap {
  */
 int mg_codemap_build(mg_image *img, mg_codemap *map, mg_error *err);
 
+#define MG_USER_SPACE_BITS 47
+#define MG_REGION_SHIFT    21
+
+/*
+ * Is addr in a 2 MiB region that holds any code?  The first, cheapest
+ * filter of mg_codemap_find(), inline so that the memory scan can reject
+ * the hundreds of millions of heap words of a large process without a
+ * call per word.
+ */
+static inline bool mg_codemap_in_code_region(const mg_codemap *map, uint64_t addr)
+{
+	if (addr >= (1ull << MG_USER_SPACE_BITS))
+		return false;
+	uint64_t r = addr >> MG_REGION_SHIFT;
+	return (map->region_bits[r >> 3] >> (r & 7)) & 1;
+}
+
 /* Unit containing a runtime address, MG_NO_UNIT if none. */
 uint32_t mg_codemap_find(const mg_codemap *map, uint64_t addr);
 

@@ -45,12 +45,12 @@ void mg_scan_words(mg_scan_ctx *cx, const uint8_t *buf, size_t len,
 	for (size_t off = skip; off + 8 <= len; off += 8) {
 		uint64_t v;
 		memcpy(&v, buf + off, 8);
-		if (v - lo < hi - lo)
+		if (v - lo < hi - lo && mg_codemap_in_code_region(&cx->map, v))
 			mg_reach_address(cx, v, why, MG_NO_UNIT, detail);
 		if (demangle) {
 			/* glibc PTR_DEMANGLE: ror 0x11, then xor the guard */
 			uint64_t d = ror64(v, 0x11) ^ guard;
-			if (d - lo < hi - lo)
+			if (d - lo < hi - lo && mg_codemap_in_code_region(&cx->map, d))
 				mg_reach_address(cx, d, MG_WHY_MANGLED, MG_NO_UNIT, detail);
 		}
 	}
