@@ -158,15 +158,20 @@ static bool has_fs_gs_prefix(const ZydisDecodedInstruction *insn)
  * Relative ones are recorded relative to the unit start, so a summary
  * holds for the same code mapped anywhere.
  */
-static bool collect_refs(mg_unit_summary *s, size_t *cap, uint64_t off,
+static bool collect_refs(mg_unit_summary *s, size_t *cap, uint64_t off, size_t len,
 			 const ZydisDecodedInstruction *insn)
 {
 	int64_t next = (int64_t)(off + insn->length);
 	bool ok = true;
 	for (int i = 0; i < 2; i++) {
-		if (insn->raw.imm[i].size && insn->raw.imm[i].is_relative)
-			ok &= add_ref(s, cap, MG_REF_BRANCH, next + insn->raw.imm[i].value.s);
-		else if (insn->raw.imm[i].size >= 32)
+		if (insn->raw.imm[i].size && insn->raw.imm[i].is_relative) {
+			/* Most branches (jcc, loops) stay inside the unit, which
+			 * is decoded whole anyway: recording them would only cost
+			 * sorting them away again. */
+			int64_t target = next + insn->raw.imm[i].value.s;
+			if (target < 0 || (uint64_t)target >= len)
+				ok &= add_ref(s, cap, MG_REF_BRANCH, target);
+		} else if (insn->raw.imm[i].size >= 32)
 			/* mov r32, imm32 zero-extends: code addresses are positive */
 			ok &= add_ref(s, cap, MG_REF_IMM, insn->raw.imm[i].size == 32
 				      ? (int64_t)(uint32_t)insn->raw.imm[i].value.u
@@ -212,12 +217,30 @@ static int cmp_ref(const void *a, const void *b)
 	return x->value < y->value ? -1 : x->value > y->value;
 }
 
+/* Insertion sort: most units hold a handful of references, where qsort's
+ * set-up and indirect comparisons cost more than the sorting. */
+static void sort_few_refs(mg_code_ref *r, uint32_t n)
+{
+	for (uint32_t i = 1; i < n; i++) {
+		mg_code_ref x = r[i];
+		uint32_t j = i;
+		while (j > 0 && cmp_ref(&x, &r[j - 1]) < 0) {
+			r[j] = r[j - 1];
+			j--;
+		}
+		r[j] = x;
+	}
+}
+
 /* Many references repeat (calls to one function): keep each once. */
 static void unique_refs(mg_unit_summary *s)
 {
 	if (s->nrefs < 2)
 		return;
-	qsort(s->refs, s->nrefs, sizeof(*s->refs), cmp_ref);
+	if (s->nrefs <= 24)
+		sort_few_refs(s->refs, s->nrefs);
+	else
+		qsort(s->refs, s->nrefs, sizeof(*s->refs), cmp_ref);
 	uint32_t n = 1;
 	for (uint32_t i = 1; i < s->nrefs; i++)
 		if (cmp_ref(&s->refs[i], &s->refs[n - 1]) != 0)
@@ -249,7 +272,7 @@ bool mg_summarize_code(const ZydisDecoder *decoder, const uint8_t *bytes,
 			if (s->unknown++ == 0)
 				s->first_unknown = (uint32_t)off;
 		}
-		ok = ok && collect_refs(s, &cap, off, &insn);
+		ok = ok && collect_refs(s, &cap, off, len, &insn);
 		s->ends_flow = ends_flow(&insn);
 		off += insn.length;
 	}
