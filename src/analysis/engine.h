@@ -193,10 +193,17 @@ const uint8_t *mg_unit_code(const mg_scan_ctx *cx, uint32_t unit, uint64_t *map_
 /* Queue every root of the image; returns -1 on a fatal error. */
 int mg_add_roots(mg_scan_ctx *cx, mg_error *err);
 
+/* --- memscan.c --------------------------------------------------------------- */
+
 /* Scan a buffer of target memory (at runtime address base) for words that
  * are code addresses, plain or PTR_MANGLE'd. */
 void mg_scan_words(mg_scan_ctx *cx, const uint8_t *buf, size_t len,
 		   uint64_t base, mg_reason why, uint32_t detail);
+
+/* Read [start, end) of target memory and scan it as mg_scan_words does
+ * (reason MG_WHY_MEMORY); unreadable pages are skipped with a warning.
+ * Large ranges are read and filtered on two threads (memscan.c). */
+void mg_scan_memory(mg_scan_ctx *cx, uint64_t start, uint64_t end, uint32_t detail);
 
 /* --- decode.c ---------------------------------------------------------------- */
 

@@ -26,62 +26,7 @@
 
 #include "analysis/engine.h"
 
-#define SCAN_CHUNK (1u << 20)          /* bytes read per process_vm_readv */
 #define RED_ZONE 128
-
-static inline uint64_t ror64(uint64_t v, unsigned n)
-{
-	return (v >> n) | (v << (64 - n));
-}
-
-void mg_scan_words(mg_scan_ctx *cx, const uint8_t *buf, size_t len,
-		   uint64_t base, mg_reason why, uint32_t detail)
-{
-	const uint64_t lo = cx->map.lo, hi = cx->map.hi;
-	const bool demangle = cx->img->pointer_guard_known;
-	const uint64_t guard = cx->img->pointer_guard;
-	size_t skip = (8 - (base & 7)) & 7;    /* first 8-byte aligned word */
-
-	for (size_t off = skip; off + 8 <= len; off += 8) {
-		uint64_t v;
-		memcpy(&v, buf + off, 8);
-		if (v - lo < hi - lo && mg_codemap_in_code_region(&cx->map, v))
-			mg_reach_address(cx, v, why, MG_NO_UNIT, detail);
-		if (demangle) {
-			/* glibc PTR_DEMANGLE: ror 0x11, then xor the guard */
-			uint64_t d = ror64(v, 0x11) ^ guard;
-			if (d - lo < hi - lo && mg_codemap_in_code_region(&cx->map, d))
-				mg_reach_address(cx, d, MG_WHY_MANGLED, MG_NO_UNIT, detail);
-		}
-	}
-}
-
-static void scan_range(mg_scan_ctx *cx, uint64_t start, uint64_t end,
-		       uint32_t detail)
-{
-	uint8_t *buf = malloc(SCAN_CHUNK);
-	if (buf == NULL) {
-		mg_image_warn(cx->img, "out of memory scanning 0x%" PRIx64
-			      "; result widened to every function", start);
-		for (size_t u = 0; u < cx->map.nunits; u++)
-			mg_reach_unit(cx, (uint32_t)u, MG_WHY_MEMORY, MG_NO_UNIT, detail);
-		return;
-	}
-	for (uint64_t at = start; at < end;) {
-		size_t want = end - at < SCAN_CHUNK ? (size_t)(end - at) : SCAN_CHUNK;
-		ssize_t got = mg_image_read(cx->img, at, buf, want);
-		if (got <= 0) {
-			/* Unreadable now: skip a page, but say so (soundness). */
-			mg_image_warn(cx->img, "memory at 0x%" PRIx64 " unreadable; "
-				      "code pointers stored there are not seen", at);
-			at = (at | 0xfff) + 1;
-			continue;
-		}
-		mg_scan_words(cx, buf, (size_t)got, at, MG_WHY_MEMORY, detail);
-		at += (uint64_t)got;
-	}
-	free(buf);
-}
 
 /*
  * The GOT (.got, .got.plt) holds the addresses of every function a module
@@ -103,13 +48,13 @@ static void scan_range_outside_got(mg_scan_ctx *cx, uint64_t start, uint64_t end
 		uint64_t ge = lm->module->got.end + lm->bias;
 		if (ge > gs && gs < end && ge > start) {
 			if (gs > start)
-				scan_range(cx, start, gs, detail);
+				mg_scan_memory(cx, start, gs, detail);
 			if (ge < end)
-				scan_range(cx, ge, end, detail);
+				mg_scan_memory(cx, ge, end, detail);
 			return;
 		}
 	}
-	scan_range(cx, start, end, detail);
+	mg_scan_memory(cx, start, end, detail);
 }
 
 /* Is [start, end) of a read-only file mapping relocated data? */
@@ -176,7 +121,7 @@ static void scan_mapping(mg_scan_ctx *cx, const mg_mapping *m, uint32_t index)
 	 * part was copied while the thread was stopped (scanned from the
 	 * copy), unless the copy was truncated. */
 	if (!complete)
-		scan_range(cx, floor, m->end, index);
+		mg_scan_memory(cx, floor, m->end, index);
 }
 
 static void add_thread_roots(mg_scan_ctx *cx, const mg_thread *th)

@@ -283,6 +283,95 @@ static void test_summary_cache(void **state)
 	assert_target_healthy(target);
 }
 
+/* The scan's answer without its "stats" (timings differ between runs). */
+static char *answer_of(json_object *root)
+{
+	json_object_object_del(root, "stats");
+	return strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+}
+
+static pid_t bigmap_pids[2];
+
+static int stop_bigmaps(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 2; i++)
+		if (bigmap_pids[i] > 0)
+			tu_stop(bigmap_pids[i]);
+	memset(bigmap_pids, 0, sizeof(bigmap_pids));
+	return 0;
+}
+
+/* hidden_target - main in wl_bigmap, as hex, read with nm. */
+static void hidden_offset(char *buf, size_t len)
+{
+	char cmd[1024], line[512], type, name[256];
+	unsigned long addr, main_at = 0, hidden_at = 0;
+	snprintf(cmd, sizeof(cmd), "nm %s", tu_workload_path("wl_bigmap"));
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx %c %255s", &addr, &type, name) == 3) {
+			if (strcmp(name, "main") == 0)
+				main_at = addr;
+			else if (strcmp(name, "hidden_target") == 0)
+				hidden_at = addr;
+		}
+	assert_int_equal(pclose(f), 0);
+	assert_true(main_at != 0 && hidden_at != 0);
+	snprintf(buf, len, "%lx", hidden_at - main_at);
+}
+
+static json_object *scan_with_threads(pid_t pid, const char *threads)
+{
+	assert_int_equal(setenv("MIGRATABLE_THREADS", threads, 1), 0);
+	json_object *root = scan_json(pid, "reachable");
+	assert_int_equal(unsetenv("MIGRATABLE_THREADS"), 0);
+	return root;
+}
+
+static int64_t reachable_count(json_object *root)
+{
+	json_object *stats, *n;
+	assert_true(json_object_object_get_ex(root, "stats", &stats));
+	assert_true(json_object_object_get_ex(stats, "functions_reachable", &n));
+	return json_object_get_int64(n);
+}
+
+/*
+ * A code pointer held only in the last page of a 32 MiB anonymous
+ * mapping: large regions are read and filtered on two threads
+ * (memscan.c).  Both ways must reach the function it points to (one more
+ * reachable function than the same program without the pointer) and give
+ * exactly the same answer.
+ */
+static void test_large_region_scan(void **state)
+{
+	(void)state;
+	char off[32];
+	hidden_offset(off, sizeof(off));
+	char *with[] = { (char *)tu_workload_path("wl_bigmap"), off, NULL };
+	char *without[] = { (char *)tu_workload_path("wl_bigmap"), NULL };
+	bigmap_pids[0] = tu_spawn_ready(with, 10000);
+	bigmap_pids[1] = tu_spawn_ready(without, 10000);
+	assert_true(bigmap_pids[0] > 0 && bigmap_pids[1] > 0);
+
+	json_object *one = scan_with_threads(bigmap_pids[0], "1");
+	json_object *two = scan_with_threads(bigmap_pids[0], "2");
+	json_object *none = scan_with_threads(bigmap_pids[1], "2");
+	printf("wl_bigmap: %lld reachable functions with the pointer, %lld without\n",
+	       (long long)reachable_count(two), (long long)reachable_count(none));
+	assert_int_equal(reachable_count(two), reachable_count(none) + 1);
+	char *a = answer_of(one), *b = answer_of(two);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	json_object_put(one);
+	json_object_put(two);
+	json_object_put(none);
+	assert_target_healthy(bigmap_pids[0]);
+}
+
 /* Milliseconds until @pid has no tracer, polling up to @limit_ms. */
 static int wait_untraced(pid_t pid, int limit_ms)
 {
@@ -361,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_summary_cache),
 		cmocka_unit_test_teardown(test_pause_single_thread, stop_idle),
 		cmocka_unit_test(test_bad_pids),
+		cmocka_unit_test_teardown(test_large_region_scan, stop_bigmaps),
 		cmocka_unit_test(test_sigkill_mid_scan),
 		cmocka_unit_test(test_sigint_mid_scan),
 	};
