@@ -9,7 +9,7 @@
  *   v2  CMPXCHG16B LAHF-SAHF POPCNT SSE3 SSE4_1 SSE4_2 SSSE3
  *       -> cx16 lahf_lm popcnt pni sse4_1 sse4_2 ssse3
  *   v3  AVX AVX2 BMI1 BMI2 F16C FMA LZCNT MOVBE OSXSAVE
- *       -> avx avx2 bmi1 bmi2 f16c fma abm movbe osxsave
+ *       -> avx avx2 bmi1 bmi2 f16c fma abm movbe osxsave, plus xsave
  *   v4  AVX512F AVX512BW AVX512CD AVX512DQ AVX512VL
  *       -> avx512f avx512bw avx512cd avx512dq avx512vl
  *
@@ -24,16 +24,20 @@
  *     without long mode cannot run an x86-64 process at all.
  * OSXSAVE is in v3 as the psABI says (AVX is unusable without it); note
  * that /proc/cpuinfo hides osxsave, so a /proc/cpuinfo profile needs it
- * inferred (xsave + avx on Linux imply it).
+ * inferred (xsave + avx on Linux imply it).  XSAVE is added to v3 because
+ * OSXSAVE implies it (CR4.OSXSAVE can only be set on a CPU with XSAVE):
+ * without it a level used as a target would wrongly lack xsave, which
+ * ld.so's lazy-binding trampoline and glibc's string functions need on
+ * any v3 machine.
  */
 #include "features/features.h"
 
 #include <stddef.h>
 
-static const char *const level_names[4][10] = {
+static const char *const level_names[4][11] = {
 	{ "cmov", "cx8", "fpu", "fxsr", "mmx", "sse", "sse2", "lm", NULL },
 	{ "cx16", "lahf_lm", "popcnt", "pni", "sse4_1", "sse4_2", "ssse3", NULL },
-	{ "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "osxsave", NULL },
+	{ "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "osxsave", "xsave", NULL },
 	{ "avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl", NULL },
 };
 
