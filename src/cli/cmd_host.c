@@ -54,6 +54,16 @@ static int print_family(FILE *out, const mg_feature_set *all, mg_family fam)
 	return 0;
 }
 
+/* AMX tile data needs the CPU (CPUID.(7,0):EDX[24]) and the kernel's
+ * per-process permission: say which one is missing. */
+static const char *amx_state(const mg_profile *p)
+{
+	const mg_cpuid_leaf *l = p->has_cpuid ? mg_cpuid_dump_find(&p->cpuid, 7, 0) : NULL;
+	if (l == NULL || !((l->edx >> 24) & 1))
+		return "not on this CPU";
+	return p->amx_permitted ? "permitted" : "not permitted by the kernel";
+}
+
 static int print_summary(FILE *out, const mg_profile *p)
 {
 	fprintf(out, "host:      %s\n", p->name);
@@ -68,7 +78,7 @@ static int print_summary(FILE *out, const mg_profile *p)
 	else
 		fprintf(out, "xcr0:      not readable (OSXSAVE clear)\n");
 	fprintf(out, "xsave:     %u bytes\n", p->xsave_size);
-	fprintf(out, "amx:       %s\n", p->amx_permitted ? "permitted" : "not permitted");
+	fprintf(out, "amx:       %s\n", amx_state(p));
 	fprintf(out, "kernel:    %s\n", p->kernel ? p->kernel : "unknown");
 	fprintf(out, "\n");
 	for (int fam = 0; fam < MG_FAM_COUNT; fam++)
