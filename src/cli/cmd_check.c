@@ -380,7 +380,8 @@ static void explain_table(const struct check_run *r, const mg_feature_set *missi
 	for (mg_feature_id id = mg_fset_next(missing, -1); id >= 0;
 	     id = mg_fset_next(missing, id)) {
 		size_t shown = 0;
-		printf("  %s (%zu sites)\n", mg_feature_get(id)->name, r->req->feature_sites[id]);
+		size_t n = r->req->feature_sites[id];
+		printf("  %s (%zu %s)\n", mg_feature_get(id)->name, n, n == 1 ? "site" : "sites");
 		for (size_t i = 0; i < r->req->nevidence; i++) {
 			const mg_evidence *e = &r->req->evidence[i];
 			if (e->feature != id)

@@ -193,7 +193,8 @@ static pid_t spawn(char **argv, int wait_ms, mg_error *err)
 static void print_feature_line(FILE *out, const mg_scan_result *r, mg_feature_id f)
 {
 	const mg_feature_info *fi = mg_feature_get(f);
-	fprintf(out, "    %-18s %7zu sites", fi->name, r->feature_sites[f]);
+	fprintf(out, "    %-18s %7zu %s", fi->name, r->feature_sites[f],
+		r->feature_sites[f] == 1 ? "site " : "sites");
 	for (size_t i = 0; i < r->nevidence; i++) {
 		const mg_evidence *ev = &r->evidence[i];
 		if (ev->feature != f)
