@@ -17,6 +17,9 @@
 
 #include <json-c/json.h>
 
+#include "features/feature_json.h"
+#include "util/json.h"
+
 const char *mg_scan_method_name(mg_scan_method m)
 {
 	switch (m) {
@@ -51,25 +54,6 @@ void mg_scan_result_free(mg_scan_result *r)
 
 /* --- writing ---------------------------------------------------------------- */
 
-/* json_object_object_add that reports allocation failure. */
-static int add(json_object *obj, const char *key, json_object *val)
-{
-	if (val == NULL)
-		return -1;
-	if (json_object_object_add(obj, key, val) != 0) {
-		json_object_put(val);
-		return -1;
-	}
-	return 0;
-}
-
-static json_object *hex_string(uint64_t v)
-{
-	char buf[32];
-	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
-	return json_object_new_string(buf);
-}
-
 static json_object *opt_string(const char *s)
 {
 	return json_object_new_string(s ? s : "");
@@ -89,13 +73,13 @@ static json_object *evidence_json(const mg_evidence *e)
 	json_object *o = json_object_new_object();
 	if (o == NULL)
 		return NULL;
-	if (add(o, "feature", json_object_new_string(feature_name(e->feature))) ||
-	    add(o, "module", opt_string(e->module)) ||
-	    add(o, "function", opt_string(e->function)) ||
-	    add(o, "address", hex_string(e->address)) ||
-	    add(o, "offset", hex_string(e->offset)) ||
-	    add(o, "instruction", opt_string(e->instruction)) ||
-	    add(o, "reached_via", opt_string(e->reached_via))) {
+	if (mg_json_add(o, "feature", json_object_new_string(feature_name(e->feature))) ||
+	    mg_json_add(o, "module", opt_string(e->module)) ||
+	    mg_json_add(o, "function", opt_string(e->function)) ||
+	    mg_json_add(o, "address", mg_json_hex(e->address)) ||
+	    mg_json_add(o, "offset", mg_json_hex(e->offset)) ||
+	    mg_json_add(o, "instruction", opt_string(e->instruction)) ||
+	    mg_json_add(o, "reached_via", opt_string(e->reached_via))) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -107,17 +91,17 @@ static json_object *stats_json(const mg_scan_stats *s)
 	json_object *o = json_object_new_object();
 	if (o == NULL)
 		return NULL;
-	if (add(o, "pause_ms", json_object_new_double(s->pause_ms)) ||
-	    add(o, "wall_ms", json_object_new_double(s->wall_ms)) ||
-	    add(o, "threads", json_object_new_int64((int64_t)s->threads)) ||
-	    add(o, "functions_reachable", json_object_new_int64((int64_t)s->functions_reachable)) ||
-	    add(o, "functions_total", json_object_new_int64((int64_t)s->functions_total)) ||
-	    add(o, "bytes_decoded", json_object_new_int64((int64_t)s->bytes_decoded)) ||
-	    add(o, "instructions_decoded", json_object_new_int64((int64_t)s->instructions_decoded)) ||
-	    add(o, "modules", json_object_new_int64((int64_t)s->modules)) ||
-	    add(o, "codemap_ms", json_object_new_double(s->codemap_ms)) ||
-	    add(o, "roots_ms", json_object_new_double(s->roots_ms)) ||
-	    add(o, "decode_ms", json_object_new_double(s->decode_ms))) {
+	if (mg_json_add(o, "pause_ms", json_object_new_double(s->pause_ms)) ||
+	    mg_json_add(o, "wall_ms", json_object_new_double(s->wall_ms)) ||
+	    mg_json_add(o, "threads", json_object_new_int64((int64_t)s->threads)) ||
+	    mg_json_add(o, "functions_reachable", json_object_new_int64((int64_t)s->functions_reachable)) ||
+	    mg_json_add(o, "functions_total", json_object_new_int64((int64_t)s->functions_total)) ||
+	    mg_json_add(o, "bytes_decoded", json_object_new_int64((int64_t)s->bytes_decoded)) ||
+	    mg_json_add(o, "instructions_decoded", json_object_new_int64((int64_t)s->instructions_decoded)) ||
+	    mg_json_add(o, "modules", json_object_new_int64((int64_t)s->modules)) ||
+	    mg_json_add(o, "codemap_ms", json_object_new_double(s->codemap_ms)) ||
+	    mg_json_add(o, "roots_ms", json_object_new_double(s->roots_ms)) ||
+	    mg_json_add(o, "decode_ms", json_object_new_double(s->decode_ms))) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -126,23 +110,18 @@ static json_object *stats_json(const mg_scan_stats *s)
 
 static int fill_result_json(json_object *root, const mg_scan_result *r)
 {
-	json_object *req, *ev, *warn, *sites;
+	json_object *ev, *warn, *sites;
 
-	if (add(root, "pid", json_object_new_int64(r->pid)) ||
-	    add(root, "method", json_object_new_string(mg_scan_method_name(r->method))) ||
-	    add(root, "source", opt_string(r->source)))
+	if (mg_json_add(root, "pid", json_object_new_int64(r->pid)) ||
+	    mg_json_add(root, "method", json_object_new_string(mg_scan_method_name(r->method))) ||
+	    mg_json_add(root, "source", opt_string(r->source)))
 		return -1;
 
-	req = json_object_new_array();
-	if (add(root, "required_features", req))
+	if (mg_json_add(root, "required_features", mg_fset_to_json(&r->required)))
 		return -1;
-	for (mg_feature_id id = mg_fset_next(&r->required, -1); id >= 0;
-	     id = mg_fset_next(&r->required, id))
-		if (json_object_array_add(req, json_object_new_string(feature_name(id))))
-			return -1;
 
 	ev = json_object_new_array();
-	if (add(root, "evidence", ev))
+	if (mg_json_add(root, "evidence", ev))
 		return -1;
 	for (size_t i = 0; i < r->nevidence; i++) {
 		json_object *e = evidence_json(&r->evidence[i]);
@@ -152,26 +131,26 @@ static int fill_result_json(json_object *root, const mg_scan_result *r)
 		}
 	}
 
-	if (add(root, "stats", stats_json(&r->stats)))
+	if (mg_json_add(root, "stats", stats_json(&r->stats)))
 		return -1;
 
 	warn = json_object_new_array();
-	if (add(root, "warnings", warn))
+	if (mg_json_add(root, "warnings", warn))
 		return -1;
 	for (size_t i = 0; i < r->nwarnings; i++)
 		if (json_object_array_add(warn, json_object_new_string(r->warnings[i])))
 			return -1;
 
-	if (add(root, "unknown_isa_sites", json_object_new_int64((int64_t)r->unknown_isa_sites)))
+	if (mg_json_add(root, "unknown_isa_sites", json_object_new_int64((int64_t)r->unknown_isa_sites)))
 		return -1;
 
 	sites = json_object_new_object();
-	if (add(root, "feature_sites", sites))
+	if (mg_json_add(root, "feature_sites", sites))
 		return -1;
 	for (size_t id = 0; id < MG_FEATURE_SET_BITS; id++) {
 		if (r->feature_sites[id] == 0)
 			continue;
-		if (add(sites, feature_name((mg_feature_id)id),
+		if (mg_json_add(sites, feature_name((mg_feature_id)id),
 			json_object_new_int64((int64_t)r->feature_sites[id])))
 			return -1;
 	}

@@ -23,6 +23,7 @@
 
 #include "analysis/scan.h"
 #include "cli/commands.h"
+#include "features/feature_json.h"
 #include "features/profile.h"
 #include "process/criu_image.h"
 #include "process/image.h"
@@ -432,14 +433,6 @@ static void print_table(const struct check_run *r, const size_t counts[3])
 		explain_table(r, &all_missing);
 }
 
-static json_object *names_json(const mg_feature_set *s)
-{
-	json_object *a = json_object_new_array();
-	for (mg_feature_id id = mg_fset_next(s, -1); a && id >= 0; id = mg_fset_next(s, id))
-		json_object_array_add(a, json_object_new_string(mg_feature_get(id)->name));
-	return a;
-}
-
 static json_object *evidence_json(const struct check_run *r, const mg_feature_set *missing)
 {
 	json_object *o = json_object_new_object();
@@ -481,8 +474,8 @@ static int print_json(const struct check_run *r, const size_t counts[3])
 		json_object_object_add(t, "name", json_object_new_string(
 					       r->targets.items[i].name ? r->targets.items[i].name : "?"));
 		json_object_object_add(t, "verdict", json_object_new_string(mg_verdict_kind_name(v->kind)));
-		json_object_object_add(t, "missing", names_json(&v->missing));
-		json_object_object_add(t, "unknown", names_json(&v->unknown));
+		json_object_object_add(t, "missing", mg_fset_to_json(&v->missing));
+		json_object_object_add(t, "unknown", mg_fset_to_json(&v->unknown));
 		if (v->nreasons) {
 			json_object *rs = json_object_new_array();
 			for (size_t k = 0; k < v->nreasons; k++)

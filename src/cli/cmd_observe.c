@@ -27,8 +27,10 @@
 #include "analysis/oracle.h"
 #include "analysis/scan.h"
 #include "cli/commands.h"
+#include "features/feature_json.h"
 #include "features/profile.h"
 #include "process/image.h"
+#include "util/json.h"
 
 struct observe_args {
 	pid_t pid;
@@ -121,21 +123,6 @@ static int parse_args(int argc, char **argv, struct observe_args *a)
 	return 0;
 }
 
-static json_object *fset_json(const mg_feature_set *s)
-{
-	json_object *arr = json_object_new_array();
-	for (mg_feature_id f = mg_fset_next(s, -1); f >= 0; f = mg_fset_next(s, f))
-		json_object_array_add(arr, json_object_new_string(mg_feature_get(f)->name));
-	return arr;
-}
-
-static json_object *hex(uint64_t v)
-{
-	char buf[24];
-	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
-	return json_object_new_string(buf);
-}
-
 static json_object *stats_json(const mg_oracle_stats *s)
 {
 	json_object *j = json_object_new_object();
@@ -160,7 +147,7 @@ static json_object *stats_json(const mg_oracle_stats *s)
 static json_object *scan_json(const mg_scan_result *r)
 {
 	json_object *j = json_object_new_object();
-	json_object_object_add(j, "required", fset_json(&r->required));
+	json_object_object_add(j, "required", mg_fset_to_json(&r->required));
 	json_object_object_add(j, "required_count",
 			       json_object_new_int64((int64_t)mg_fset_count(&r->required)));
 	json_object_object_add(j, "units_reachable",
@@ -190,17 +177,17 @@ static json_object *result_json(const struct observe_args *a, const mg_codemap *
 		json_object_object_add(e, "module",
 				       json_object_new_string(mg_oracle_unit_module(map, h->unit)));
 		json_object_object_add(e, "name", json_object_new_string(name));
-		json_object_object_add(e, "address", hex(map->units[h->unit].start));
+		json_object_object_add(e, "address", mg_json_hex(map->units[h->unit].start));
 		json_object_object_add(e, "tid", json_object_new_int(h->tid));
-		json_object_object_add(e, "return_address", hex(h->return_address));
+		json_object_object_add(e, "return_address", mg_json_hex(h->return_address));
 		if (reach)
 			json_object_object_add(e, "reachable", json_object_new_boolean(
 				reach->unit_reachable[h->unit] != 0));
 		json_object_array_add(ex, e);
 	}
 	json_object_object_add(j, "executed", ex);
-	json_object_object_add(j, "features_seen", fset_json(&o->seen));
-	json_object_object_add(j, "features_required", fset_json(&o->required));
+	json_object_object_add(j, "features_seen", mg_fset_to_json(&o->seen));
+	json_object_object_add(j, "features_required", mg_fset_to_json(&o->required));
 	json_object_object_add(j, "unknown_isa_sites",
 			       json_object_new_int64((int64_t)o->unknown_isa_sites));
 	if (reach && full && snd) {
@@ -218,12 +205,12 @@ static json_object *result_json(const struct observe_args *a, const mg_codemap *
 			json_object *e = json_object_new_object();
 			json_object_object_add(e, "module", json_object_new_string(m->module));
 			json_object_object_add(e, "name", json_object_new_string(m->name));
-			json_object_object_add(e, "address", hex(m->address));
+			json_object_object_add(e, "address", mg_json_hex(m->address));
 			json_object_object_add(e, "why", json_object_new_string(m->why ? m->why : "?"));
 			json_object_array_add(ms, e);
 		}
 		json_object_object_add(sd, "unit_misses", ms);
-		json_object_object_add(sd, "feature_misses", fset_json(&snd->feature_misses));
+		json_object_object_add(sd, "feature_misses", mg_fset_to_json(&snd->feature_misses));
 		json_object_object_add(j, "soundness", sd);
 	}
 	json_object *w = json_object_new_array();

@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/json.h"
+
 #define MAX_PROFILE_BYTES  (16u << 20)   /* a full profile is ~20 KiB */
 #define MAX_CPUID_ENTRIES  4096
 #define MAX_NAME_LIST      4096          /* entries of "features"/"unknown" */
@@ -483,30 +485,12 @@ int mg_profile_load(const char *path, mg_profile *out, mg_error *err)
 
 /* --- writing ---------------------------------------------------------------- */
 
-static int add(json_object *obj, const char *key, json_object *v)
-{
-	if (v == NULL)
-		return -1;
-	if (json_object_object_add(obj, key, v) != 0) {
-		json_object_put(v);
-		return -1;
-	}
-	return 0;
-}
-
-static json_object *hex(uint64_t v)
-{
-	char buf[24];
-	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
-	return json_object_new_string(buf);
-}
-
 /* A string or JSON null; json-c represents null as a NULL object, so
- * this cannot use add()'s NULL-means-out-of-memory convention. */
+ * this cannot use mg_json_add()'s NULL-means-out-of-memory convention. */
 static int add_opt_str(json_object *obj, const char *key, const char *s)
 {
 	if (s != NULL)
-		return add(obj, key, json_object_new_string(s));
+		return mg_json_add(obj, key, json_object_new_string(s));
 	return json_object_object_add(obj, key, NULL) == 0 ? 0 : -1;
 }
 
@@ -545,12 +529,12 @@ static json_object *cpuid_entry(const mg_cpuid_leaf *l)
 	json_object *e = json_object_new_object();
 
 	if (e == NULL ||
-	    add(e, "leaf", hex(l->leaf)) < 0 ||
-	    add(e, "subleaf", json_object_new_int64(l->subleaf)) < 0 ||
-	    add(e, "eax", hex(l->eax)) < 0 ||
-	    add(e, "ebx", hex(l->ebx)) < 0 ||
-	    add(e, "ecx", hex(l->ecx)) < 0 ||
-	    add(e, "edx", hex(l->edx)) < 0) {
+	    mg_json_add(e, "leaf", mg_json_hex(l->leaf)) < 0 ||
+	    mg_json_add(e, "subleaf", json_object_new_int64(l->subleaf)) < 0 ||
+	    mg_json_add(e, "eax", mg_json_hex(l->eax)) < 0 ||
+	    mg_json_add(e, "ebx", mg_json_hex(l->ebx)) < 0 ||
+	    mg_json_add(e, "ecx", mg_json_hex(l->ecx)) < 0 ||
+	    mg_json_add(e, "edx", mg_json_hex(l->edx)) < 0) {
 		json_object_put(e);
 		return NULL;
 	}
@@ -580,22 +564,22 @@ static json_object *profile_object(const mg_profile *p)
 
 	if (o == NULL)
 		return NULL;
-	if (add(o, "schema", json_object_new_string(MG_PROFILE_SCHEMA)) < 0 ||
+	if (mg_json_add(o, "schema", json_object_new_string(MG_PROFILE_SCHEMA)) < 0 ||
 	    add_opt_str(o, "name", p->name ? p->name : "unnamed") < 0 ||
 	    add_opt_str(o, "vendor", p->vendor) < 0 ||
-	    add(o, "family", json_object_new_int(p->family)) < 0 ||
-	    add(o, "model", json_object_new_int(p->model)) < 0 ||
-	    add(o, "stepping", json_object_new_int(p->stepping)) < 0 ||
+	    mg_json_add(o, "family", json_object_new_int(p->family)) < 0 ||
+	    mg_json_add(o, "model", json_object_new_int(p->model)) < 0 ||
+	    mg_json_add(o, "stepping", json_object_new_int(p->stepping)) < 0 ||
 	    add_opt_str(o, "brand", p->brand) < 0 ||
 	    add_opt_str(o, "kernel", p->kernel) < 0 ||
-	    add(o, "x86_64_level", json_object_new_int(mg_x86_64_level_of(&p->features))) < 0 ||
-	    add(o, "features", name_array(&p->features)) < 0 ||
+	    mg_json_add(o, "x86_64_level", json_object_new_int(mg_x86_64_level_of(&p->features))) < 0 ||
+	    mg_json_add(o, "features", name_array(&p->features)) < 0 ||
 	    (!mg_fset_is_empty(&p->unknown) &&
-	     add(o, "unknown", name_array(&p->unknown)) < 0) ||
-	    (p->has_xcr0 && add(o, "xcr0", hex(p->xcr0)) < 0) ||
-	    add(o, "xsave_size", json_object_new_int64(p->xsave_size)) < 0 ||
-	    add(o, "amx_permitted", json_object_new_boolean(p->amx_permitted)) < 0 ||
-	    (p->has_cpuid && add(o, "cpuid", cpuid_array(&p->cpuid)) < 0)) {
+	     mg_json_add(o, "unknown", name_array(&p->unknown)) < 0) ||
+	    (p->has_xcr0 && mg_json_add(o, "xcr0", mg_json_hex(p->xcr0)) < 0) ||
+	    mg_json_add(o, "xsave_size", json_object_new_int64(p->xsave_size)) < 0 ||
+	    mg_json_add(o, "amx_permitted", json_object_new_boolean(p->amx_permitted)) < 0 ||
+	    (p->has_cpuid && mg_json_add(o, "cpuid", cpuid_array(&p->cpuid)) < 0)) {
 		json_object_put(o);
 		return NULL;
 	}

@@ -1,0 +1,25 @@
+/*
+ * json.h - small helpers for building JSON output with json-c.
+ *
+ * json-c's constructors return NULL only when out of memory, and
+ * json_object_object_add() fails only then too; these helpers fold both
+ * into one -1 so that writers can chain them with ||.
+ */
+#ifndef MG_UTIL_JSON_H
+#define MG_UTIL_JSON_H
+
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+/*
+ * Add val under key in obj, taking ownership of val.  Returns -1 when val
+ * is NULL (a constructor ran out of memory) or the add fails (val is then
+ * released); 0 otherwise.
+ */
+int mg_json_add(json_object *obj, const char *key, json_object *val);
+
+/* A "0x..." string of v (addresses, CPUID registers); NULL when out of memory. */
+json_object *mg_json_hex(uint64_t v);
+
+#endif
