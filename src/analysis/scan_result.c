@@ -123,13 +123,9 @@ static int fill_result_json(json_object *root, const mg_scan_result *r)
 	ev = json_object_new_array();
 	if (mg_json_add(root, "evidence", ev))
 		return -1;
-	for (size_t i = 0; i < r->nevidence; i++) {
-		json_object *e = evidence_json(&r->evidence[i]);
-		if (e == NULL || json_object_array_add(ev, e)) {
-			json_object_put(e);
+	for (size_t i = 0; i < r->nevidence; i++)
+		if (mg_json_append(ev, evidence_json(&r->evidence[i])))
 			return -1;
-		}
-	}
 
 	if (mg_json_add(root, "stats", stats_json(&r->stats)))
 		return -1;
@@ -138,7 +134,7 @@ static int fill_result_json(json_object *root, const mg_scan_result *r)
 	if (mg_json_add(root, "warnings", warn))
 		return -1;
 	for (size_t i = 0; i < r->nwarnings; i++)
-		if (json_object_array_add(warn, json_object_new_string(r->warnings[i])))
+		if (mg_json_append(warn, json_object_new_string(r->warnings[i])))
 			return -1;
 
 	if (mg_json_add(root, "unknown_isa_sites", json_object_new_int64((int64_t)r->unknown_isa_sites)))

@@ -28,6 +28,7 @@
 #include "process/criu_image.h"
 #include "process/image.h"
 #include "util/error.h"
+#include "util/json.h"
 #include "verdict/catalog.h"
 #include "verdict/criu_policy.h"
 #include "verdict/verdict.h"
@@ -433,65 +434,105 @@ static void print_table(const struct check_run *r, const size_t counts[3])
 		explain_table(r, &all_missing);
 }
 
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+static json_object *site_json(const mg_evidence *e)
+{
+	json_object *s = json_object_new_object();
+	if (s == NULL ||
+	    mg_json_add(s, "module", json_object_new_string(or_empty(e->module))) ||
+	    mg_json_add(s, "function", json_object_new_string(or_empty(e->function))) ||
+	    mg_json_add(s, "address", mg_json_hex(e->address)) ||
+	    mg_json_add(s, "instruction", json_object_new_string(or_empty(e->instruction)))) {
+		json_object_put(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* For each missing feature, the sites that need it. */
 static json_object *evidence_json(const struct check_run *r, const mg_feature_set *missing)
 {
 	json_object *o = json_object_new_object();
 	for (mg_feature_id id = mg_fset_next(missing, -1); o && id >= 0;
 	     id = mg_fset_next(missing, id)) {
 		json_object *a = json_object_new_array();
-		for (size_t i = 0; r->req && i < r->req->nevidence; i++) {
-			const mg_evidence *e = &r->req->evidence[i];
-			if (e->feature != id)
-				continue;
-			json_object *s = json_object_new_object();
-			char addr[32];
-			snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)e->address);
-			json_object_object_add(s, "module", json_object_new_string(e->module ? e->module : ""));
-			json_object_object_add(s, "function", json_object_new_string(e->function ? e->function : ""));
-			json_object_object_add(s, "address", json_object_new_string(addr));
-			json_object_object_add(s, "instruction", json_object_new_string(e->instruction ? e->instruction : ""));
-			json_object_array_add(a, s);
-		}
-		json_object_object_add(o, mg_feature_get(id)->name, a);
+		if (mg_json_add(o, mg_feature_get(id)->name, a))
+			goto fail;
+		for (size_t i = 0; r->req && i < r->req->nevidence; i++)
+			if (r->req->evidence[i].feature == id &&
+			    mg_json_append(a, site_json(&r->req->evidence[i])))
+				goto fail;
 	}
 	return o;
+fail:
+	json_object_put(o);
+	return NULL;
+}
+
+static json_object *target_json(const struct check_run *r, size_t i)
+{
+	const mg_verdict *v = &r->verdicts[i];
+	const char *name = r->targets.items[i].name;
+	json_object *t = json_object_new_object();
+	if (t == NULL ||
+	    mg_json_add(t, "name", json_object_new_string(name ? name : "?")) ||
+	    mg_json_add(t, "verdict", json_object_new_string(mg_verdict_kind_name(v->kind))) ||
+	    mg_json_add(t, "missing", mg_fset_to_json(&v->missing)) ||
+	    mg_json_add(t, "unknown", mg_fset_to_json(&v->unknown)))
+		goto fail;
+	if (v->nreasons) {
+		json_object *rs = json_object_new_array();
+		if (mg_json_add(t, "reasons", rs))
+			goto fail;
+		for (size_t k = 0; k < v->nreasons; k++)
+			if (mg_json_append(rs, json_object_new_string(v->reasons[k])))
+				goto fail;
+	}
+	return t;
+fail:
+	json_object_put(t);
+	return NULL;
+}
+
+static json_object *check_json(const struct check_run *r, const size_t counts[3])
+{
+	json_object *root = json_object_new_object(), *arr = NULL, *sum = NULL;
+	mg_feature_set all_missing;
+
+	mg_fset_clear(&all_missing);
+	if (root == NULL ||
+	    mg_json_add(root, "source", json_object_new_string(source_name(r))) ||
+	    mg_json_add(root, "policy", json_object_new_string(policy_name(r))) ||
+	    mg_json_add(root, "targets", arr = json_object_new_array()))
+		goto fail;
+	for (size_t i = 0; i < r->targets.count; i++) {
+		if (mg_json_append(arr, target_json(r, i)))
+			goto fail;
+		mg_fset_union(&all_missing, &r->verdicts[i].missing);
+	}
+	if (mg_json_add(root, "summary", sum = json_object_new_object()) ||
+	    mg_json_add(sum, "compatible", json_object_new_int64((int64_t)counts[0])) ||
+	    mg_json_add(sum, "incompatible", json_object_new_int64((int64_t)counts[1])) ||
+	    mg_json_add(sum, "unknown", json_object_new_int64((int64_t)counts[2])))
+		goto fail;
+	if (r->o.explain && r->req &&
+	    mg_json_add(root, "evidence", evidence_json(r, &all_missing)))
+		goto fail;
+	return root;
+fail:
+	json_object_put(root);
+	return NULL;
 }
 
 static int print_json(const struct check_run *r, const size_t counts[3])
 {
-	json_object *root = json_object_new_object(), *arr = json_object_new_array();
-	json_object *sum = json_object_new_object();
-	mg_feature_set all_missing;
-
-	if (root == NULL || arr == NULL || sum == NULL)
+	json_object *root = check_json(r, counts);
+	if (root == NULL)
 		return -1;
-	mg_fset_clear(&all_missing);
-	json_object_object_add(root, "source", json_object_new_string(source_name(r)));
-	json_object_object_add(root, "policy", json_object_new_string(policy_name(r)));
-	for (size_t i = 0; i < r->targets.count; i++) {
-		const mg_verdict *v = &r->verdicts[i];
-		json_object *t = json_object_new_object();
-		json_object_object_add(t, "name", json_object_new_string(
-					       r->targets.items[i].name ? r->targets.items[i].name : "?"));
-		json_object_object_add(t, "verdict", json_object_new_string(mg_verdict_kind_name(v->kind)));
-		json_object_object_add(t, "missing", mg_fset_to_json(&v->missing));
-		json_object_object_add(t, "unknown", mg_fset_to_json(&v->unknown));
-		if (v->nreasons) {
-			json_object *rs = json_object_new_array();
-			for (size_t k = 0; k < v->nreasons; k++)
-				json_object_array_add(rs, json_object_new_string(v->reasons[k]));
-			json_object_object_add(t, "reasons", rs);
-		}
-		json_object_array_add(arr, t);
-		mg_fset_union(&all_missing, &v->missing);
-	}
-	json_object_object_add(root, "targets", arr);
-	json_object_object_add(sum, "compatible", json_object_new_int64((int64_t)counts[0]));
-	json_object_object_add(sum, "incompatible", json_object_new_int64((int64_t)counts[1]));
-	json_object_object_add(sum, "unknown", json_object_new_int64((int64_t)counts[2]));
-	json_object_object_add(root, "summary", sum);
-	if (r->o.explain && r->req)
-		json_object_object_add(root, "evidence", evidence_json(r, &all_missing));
 	const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 						       JSON_C_TO_STRING_NOSLASHESCAPE);
 	int rc = s ? (puts(s) < 0 ? -1 : 0) : -1;

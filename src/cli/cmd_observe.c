@@ -123,100 +123,129 @@ static int parse_args(int argc, char **argv, struct observe_args *a)
 	return 0;
 }
 
+static json_object *count(size_t n)
+{
+	return json_object_new_int64((int64_t)n);
+}
+
+/* Release obj and return NULL: the end of a builder that ran out of memory. */
+static json_object *drop(json_object *obj)
+{
+	json_object_put(obj);
+	return NULL;
+}
+
 static json_object *stats_json(const mg_oracle_stats *s)
 {
 	json_object *j = json_object_new_object();
-	json_object_object_add(j, "units", json_object_new_int64((int64_t)s->units));
-	json_object_object_add(j, "planted", json_object_new_int64((int64_t)s->planted));
-	json_object_object_add(j, "skipped_boundary", json_object_new_int64((int64_t)s->skipped_boundary));
-	json_object_object_add(j, "skipped_other", json_object_new_int64((int64_t)s->skipped_other));
-	json_object_object_add(j, "pages_written", json_object_new_int64((int64_t)s->pages_written));
-	json_object_object_add(j, "write_calls", json_object_new_int64((int64_t)s->write_calls));
-	json_object_object_add(j, "plant_ms", json_object_new_double(s->plant_ms));
-	json_object_object_add(j, "restore_ms", json_object_new_double(s->restore_ms));
-	json_object_object_add(j, "window_ms", json_object_new_double(s->window_ms));
-	json_object_object_add(j, "traps", json_object_new_int64((int64_t)s->traps));
-	json_object_object_add(j, "foreign_signals", json_object_new_int64((int64_t)s->foreign_signals));
-	json_object_object_add(j, "threads", json_object_new_int64((int64_t)s->threads));
-	json_object_object_add(j, "new_threads", json_object_new_int64((int64_t)s->new_threads));
-	json_object_object_add(j, "forks_cleaned", json_object_new_int64((int64_t)s->forks_cleaned));
-	json_object_object_add(j, "left_planted", json_object_new_int64((int64_t)s->left_planted));
+	if (j == NULL ||
+	    mg_json_add(j, "units", count(s->units)) ||
+	    mg_json_add(j, "planted", count(s->planted)) ||
+	    mg_json_add(j, "skipped_boundary", count(s->skipped_boundary)) ||
+	    mg_json_add(j, "skipped_other", count(s->skipped_other)) ||
+	    mg_json_add(j, "pages_written", count(s->pages_written)) ||
+	    mg_json_add(j, "write_calls", count(s->write_calls)) ||
+	    mg_json_add(j, "plant_ms", json_object_new_double(s->plant_ms)) ||
+	    mg_json_add(j, "restore_ms", json_object_new_double(s->restore_ms)) ||
+	    mg_json_add(j, "window_ms", json_object_new_double(s->window_ms)) ||
+	    mg_json_add(j, "traps", count(s->traps)) ||
+	    mg_json_add(j, "foreign_signals", count(s->foreign_signals)) ||
+	    mg_json_add(j, "threads", count(s->threads)) ||
+	    mg_json_add(j, "new_threads", count(s->new_threads)) ||
+	    mg_json_add(j, "forks_cleaned", count(s->forks_cleaned)) ||
+	    mg_json_add(j, "left_planted", count(s->left_planted)))
+		return drop(j);
 	return j;
 }
 
 static json_object *scan_json(const mg_scan_result *r)
 {
 	json_object *j = json_object_new_object();
-	json_object_object_add(j, "required", mg_fset_to_json(&r->required));
-	json_object_object_add(j, "required_count",
-			       json_object_new_int64((int64_t)mg_fset_count(&r->required)));
-	json_object_object_add(j, "units_reachable",
-			       json_object_new_int64((int64_t)r->stats.functions_reachable));
-	json_object_object_add(j, "units_total",
-			       json_object_new_int64((int64_t)r->stats.functions_total));
+	if (j == NULL ||
+	    mg_json_add(j, "required", mg_fset_to_json(&r->required)) ||
+	    mg_json_add(j, "required_count", count(mg_fset_count(&r->required))) ||
+	    mg_json_add(j, "units_reachable", count(r->stats.functions_reachable)) ||
+	    mg_json_add(j, "units_total", count(r->stats.functions_total)))
+		return drop(j);
 	return j;
+}
+
+static json_object *hit_json(const mg_codemap *map, const mg_oracle_hit *h,
+			     const mg_scan_result *reach)
+{
+	char name[256];
+	mg_unit_name(map, h->unit, name, sizeof(name));
+	json_object *e = json_object_new_object();
+	if (e == NULL ||
+	    mg_json_add(e, "module", json_object_new_string(mg_oracle_unit_module(map, h->unit))) ||
+	    mg_json_add(e, "name", json_object_new_string(name)) ||
+	    mg_json_add(e, "address", mg_json_hex(map->units[h->unit].start)) ||
+	    mg_json_add(e, "tid", json_object_new_int(h->tid)) ||
+	    mg_json_add(e, "return_address", mg_json_hex(h->return_address)) ||
+	    (reach && mg_json_add(e, "reachable",
+				  json_object_new_boolean(reach->unit_reachable[h->unit] != 0))))
+		return drop(e);
+	return e;
+}
+
+static json_object *miss_json(const mg_oracle_miss *m)
+{
+	json_object *e = json_object_new_object();
+	if (e == NULL ||
+	    mg_json_add(e, "module", json_object_new_string(m->module)) ||
+	    mg_json_add(e, "name", json_object_new_string(m->name)) ||
+	    mg_json_add(e, "address", mg_json_hex(m->address)) ||
+	    mg_json_add(e, "why", json_object_new_string(m->why ? m->why : "?")))
+		return drop(e);
+	return e;
+}
+
+static json_object *soundness_json(const mg_soundness *snd)
+{
+	json_object *sd = json_object_new_object(), *ms = NULL;
+	if (sd == NULL ||
+	    mg_json_add(sd, "executed", count(snd->executed)) ||
+	    mg_json_add(sd, "executed_reachable", count(snd->executed_reachable)) ||
+	    mg_json_add(sd, "unit_misses", ms = json_object_new_array()) ||
+	    mg_json_add(sd, "feature_misses", mg_fset_to_json(&snd->feature_misses)))
+		return drop(sd);
+	for (size_t i = 0; i < snd->nmisses; i++)
+		if (mg_json_append(ms, miss_json(&snd->misses[i])))
+			return drop(sd);
+	return sd;
 }
 
 static json_object *result_json(const struct observe_args *a, const mg_codemap *map,
 				 const mg_oracle_result *o, const mg_scan_result *reach,
 				 const mg_scan_result *full, const mg_soundness *snd)
 {
-	json_object *j = json_object_new_object();
-	json_object_object_add(j, "pid", json_object_new_int(a->pid));
-	json_object_object_add(j, "seconds", json_object_new_double(a->seconds));
-	json_object_object_add(j, "target_exited", json_object_new_boolean(o->target_exited));
-	json_object_object_add(j, "target_execed", json_object_new_boolean(o->target_execed));
-	json_object_object_add(j, "interrupted", json_object_new_boolean(o->interrupted));
-	json_object_object_add(j, "stats", stats_json(&o->stats));
-	json_object *ex = json_object_new_array();
-	for (size_t i = 0; i < o->nhits; i++) {
-		const mg_oracle_hit *h = &o->hits[i];
-		char name[256];
-		mg_unit_name(map, h->unit, name, sizeof(name));
-		json_object *e = json_object_new_object();
-		json_object_object_add(e, "module",
-				       json_object_new_string(mg_oracle_unit_module(map, h->unit)));
-		json_object_object_add(e, "name", json_object_new_string(name));
-		json_object_object_add(e, "address", mg_json_hex(map->units[h->unit].start));
-		json_object_object_add(e, "tid", json_object_new_int(h->tid));
-		json_object_object_add(e, "return_address", mg_json_hex(h->return_address));
-		if (reach)
-			json_object_object_add(e, "reachable", json_object_new_boolean(
-				reach->unit_reachable[h->unit] != 0));
-		json_object_array_add(ex, e);
-	}
-	json_object_object_add(j, "executed", ex);
-	json_object_object_add(j, "features_seen", mg_fset_to_json(&o->seen));
-	json_object_object_add(j, "features_required", mg_fset_to_json(&o->required));
-	json_object_object_add(j, "unknown_isa_sites",
-			       json_object_new_int64((int64_t)o->unknown_isa_sites));
-	if (reach && full && snd) {
-		json_object *s = json_object_new_object();
-		json_object_object_add(s, "reachable", scan_json(reach));
-		json_object_object_add(s, "full", scan_json(full));
-		json_object_object_add(j, "scan", s);
-		json_object *sd = json_object_new_object();
-		json_object_object_add(sd, "executed", json_object_new_int64((int64_t)snd->executed));
-		json_object_object_add(sd, "executed_reachable",
-				       json_object_new_int64((int64_t)snd->executed_reachable));
-		json_object *ms = json_object_new_array();
-		for (size_t i = 0; i < snd->nmisses; i++) {
-			const mg_oracle_miss *m = &snd->misses[i];
-			json_object *e = json_object_new_object();
-			json_object_object_add(e, "module", json_object_new_string(m->module));
-			json_object_object_add(e, "name", json_object_new_string(m->name));
-			json_object_object_add(e, "address", mg_json_hex(m->address));
-			json_object_object_add(e, "why", json_object_new_string(m->why ? m->why : "?"));
-			json_object_array_add(ms, e);
-		}
-		json_object_object_add(sd, "unit_misses", ms);
-		json_object_object_add(sd, "feature_misses", mg_fset_to_json(&snd->feature_misses));
-		json_object_object_add(j, "soundness", sd);
-	}
-	json_object *w = json_object_new_array();
+	json_object *j = json_object_new_object(), *ex = NULL, *w = NULL, *s = NULL;
+	if (j == NULL ||
+	    mg_json_add(j, "pid", json_object_new_int(a->pid)) ||
+	    mg_json_add(j, "seconds", json_object_new_double(a->seconds)) ||
+	    mg_json_add(j, "target_exited", json_object_new_boolean(o->target_exited)) ||
+	    mg_json_add(j, "target_execed", json_object_new_boolean(o->target_execed)) ||
+	    mg_json_add(j, "interrupted", json_object_new_boolean(o->interrupted)) ||
+	    mg_json_add(j, "stats", stats_json(&o->stats)) ||
+	    mg_json_add(j, "executed", ex = json_object_new_array()) ||
+	    mg_json_add(j, "features_seen", mg_fset_to_json(&o->seen)) ||
+	    mg_json_add(j, "features_required", mg_fset_to_json(&o->required)) ||
+	    mg_json_add(j, "unknown_isa_sites", count(o->unknown_isa_sites)))
+		return drop(j);
+	for (size_t i = 0; i < o->nhits; i++)
+		if (mg_json_append(ex, hit_json(map, &o->hits[i], reach)))
+			return drop(j);
+	if (reach && full && snd &&
+	    (mg_json_add(j, "scan", s = json_object_new_object()) ||
+	     mg_json_add(s, "reachable", scan_json(reach)) ||
+	     mg_json_add(s, "full", scan_json(full)) ||
+	     mg_json_add(j, "soundness", soundness_json(snd))))
+		return drop(j);
+	if (mg_json_add(j, "warnings", w = json_object_new_array()))
+		return drop(j);
 	for (size_t i = 0; i < o->nwarnings; i++)
-		json_object_array_add(w, json_object_new_string(o->warnings[i]));
-	json_object_object_add(j, "warnings", w);
+		if (mg_json_append(w, json_object_new_string(o->warnings[i])))
+			return drop(j);
 	return j;
 }
 
@@ -317,9 +346,14 @@ int cmd_observe(int argc, char **argv)
 
 	if (a.json) {
 		json_object *j = result_json(&a, &map, o, reach, full, a.check ? &snd : NULL);
-		puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
-						    JSON_C_TO_STRING_NOSLASHESCAPE));
+		const char *text = j ? json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+								     JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
+		int written = text ? puts(text) : EOF;
 		json_object_put(j);
+		if (written == EOF) {
+			mg_fail(&err, MG_ERR_INTERNAL, "cannot write the JSON result (out of memory or stdout closed)");
+			goto fail;
+		}
 	} else {
 		print_text(&a, &map, o, reach, full, a.check ? &snd : NULL);
 	}

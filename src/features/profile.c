@@ -514,9 +514,7 @@ static json_object *name_array(const mg_feature_set *s)
 	}
 	qsort(names, n, sizeof(names[0]), cmp_name);
 	for (size_t i = 0; i < n; i++) {
-		json_object *v = json_object_new_string(names[i]);
-		if (v == NULL || json_object_array_add(arr, v) != 0) {
-			json_object_put(v);
+		if (mg_json_append(arr, json_object_new_string(names[i]))) {
 			json_object_put(arr);
 			return NULL;
 		}
@@ -548,9 +546,7 @@ static json_object *cpuid_array(const mg_cpuid_dump *d)
 	if (arr == NULL)
 		return NULL;
 	for (size_t i = 0; i < d->count; i++) {
-		json_object *e = cpuid_entry(&d->leaves[i]);
-		if (e == NULL || json_object_array_add(arr, e) != 0) {
-			json_object_put(e);
+		if (mg_json_append(arr, cpuid_entry(&d->leaves[i]))) {
 			json_object_put(arr);
 			return NULL;
 		}

@@ -19,6 +19,9 @@
  */
 int mg_json_add(json_object *obj, const char *key, json_object *val);
 
+/* Append val to the array arr, with mg_json_add()'s ownership and result. */
+int mg_json_append(json_object *arr, json_object *val);
+
 /* A "0x..." string of v (addresses, CPUID registers); NULL when out of memory. */
 json_object *mg_json_hex(uint64_t v);
 
