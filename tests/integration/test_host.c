@@ -202,9 +202,7 @@ static void test_host_output_file(void **state)
 {
 	(void)state;
 	char path[] = "/tmp/mg-host-out-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
+	tu_temp_file(path);
 	char *argv[] = { (char *)tu_migratable_bin(), "host", "--output", path, NULL };
 	char *out = NULL, *err_out = NULL;
 	assert_int_equal(tu_run(argv, &out, &err_out), 0);

@@ -712,9 +712,7 @@ static void test_i386_process(void **state)
 {
 	(void)state;
 	char obj[] = "/tmp/mg-wl-i386-XXXXXX";
-	int fd = mkstemp(obj);
-	assert_true(fd >= 0);
-	close(fd);
+	tu_temp_file(obj);
 	char bin[64];
 	snprintf(bin, sizeof(bin), "%s.bin", obj);
 	char *as[] = { "as", "--32", "-o", obj, "tests/workloads/wl_i386.s", NULL };

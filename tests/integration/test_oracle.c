@@ -201,9 +201,7 @@ static void test_timeout_restores_everything(void **state)
 	pid_t target = spawn_corpus("corpus_c_lazy");
 	assert_true(target > 0);
 	char out[] = "/tmp/mg-oracle-XXXXXX";
-	int fd = mkstemp(out);
-	assert_true(fd >= 0);
-	close(fd);
+	tu_temp_file(out);
 	pid_t obs = spawn_observe(target, "1", NULL, out);
 	sleep_ms(400);
 	kill(target, SIGUSR1);           /* activity inside the window */
@@ -232,9 +230,7 @@ static void stop_at_random(int sig, int rounds)
 	kill(target, SIGUSR1);
 	for (int r = 0; r < rounds; r++) {
 		char out[] = "/tmp/mg-oracle-XXXXXX";
-		int fd = mkstemp(out);
-		assert_true(fd >= 0);
-		close(fd);
+		tu_temp_file(out);
 		long delay = 20 + rand() % 600;
 		fprintf(stderr, "  round %d: %s after %ld ms\n", r, strsignal(sig), delay);
 		pid_t obs = spawn_observe(target, "30", NULL, out);
@@ -279,9 +275,7 @@ static void test_target_exit_ends_window(void **state)
 	pid_t target = spawn_corpus("corpus_c_now");
 	assert_true(target > 0);
 	char out[] = "/tmp/mg-oracle-XXXXXX";
-	int fd = mkstemp(out);
-	assert_true(fd >= 0);
-	close(fd);
+	tu_temp_file(out);
 	pid_t obs = spawn_observe(target, "20", NULL, out);
 	sleep_ms(300);
 	kill(target, SIGUSR1);

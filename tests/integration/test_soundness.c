@@ -44,9 +44,7 @@ static int build_corpus(void **state)
 static json_object *drive(const char *workload)
 {
 	char out[] = "/tmp/mg-sound-XXXXXX";
-	int fd = mkstemp(out);
-	assert_true(fd >= 0);
-	close(fd);
+	tu_temp_file(out);
 	char *argv[] = { "tests/workloads/corpus/drive.sh", (char *)workload, out, "1.5", NULL };
 	char *err = NULL;
 	int rc = tu_run(argv, NULL, &err);

@@ -256,3 +256,11 @@ mg_feature_id tu_feature(const char *name)
 		fail_msg("feature %s not in the table", name);
 	return id;
 }
+
+void tu_temp_file(char *tmpl)
+{
+	int fd = mkstemp(tmpl);
+	if (fd < 0)
+		fail_msg("mkstemp %s: %s", tmpl, strerror(errno));
+	close(fd);
+}

@@ -52,6 +52,10 @@ char *tu_read_file(const char *path, size_t *len);
 /* Does /proc/cpuinfo list this flag (first CPU)? */
 bool tu_cpu_has(const char *flag);
 
+/* Create an empty file from a mkstemp() template (modified in place);
+ * fails the running test when it cannot. */
+void tu_temp_file(char *tmpl);
+
 /* The feature of that /proc/cpuinfo name; fails the running test when
  * the feature table does not know it. */
 mg_feature_id tu_feature(const char *name);
