@@ -33,7 +33,8 @@ static bool cpuid_bit(const mg_cpuid_dump *d, uint32_t leaf, uint32_t subleaf,
 /*
  * The state the OS lets processes use.  Without OSXSAVE there is no XCR0,
  * only the legacy x87/SSE state FXSAVE manages; when XCR0 was not recorded
- * we assume no more than that (profile.c reports the difference as unknown).
+ * we assume no more than that (mg_derive_undecidable reports the difference
+ * as unknown).
  */
 static uint64_t effective_xcr0(const mg_cpuid_dump *d, bool has_xcr0,
 			       uint64_t xcr0)
@@ -162,4 +163,16 @@ int mg_profile_fill_identity(mg_profile *p, mg_error *err)
 	if (xs != NULL)
 		p->xsave_size = xs->ebx;
 	return 0;
+}
+
+void mg_derive_undecidable(const mg_cpuid_dump *d, bool has_xcr0,
+			   const mg_feature_set *features, mg_feature_set *unknown)
+{
+	mg_feature_set any_state;
+
+	if (has_xcr0)
+		return;
+	mg_derive_features(d, true, ~0ull, &any_state);
+	mg_fset_subtract(&any_state, features);
+	mg_fset_union(unknown, &any_state);
 }

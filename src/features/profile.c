@@ -283,21 +283,6 @@ static int check_schema(struct reader *r, json_object *obj)
 	return 0;
 }
 
-/*
- * With CPUID but no XCR0, a feature whose bit is set but whose register
- * state cannot be checked is undecidable, not absent.
- */
-static void mark_undecidable_state(mg_profile *p)
-{
-	mg_feature_set any_state;
-
-	if (p->has_xcr0)
-		return;
-	mg_derive_features(&p->cpuid, true, ~0ull, &any_state);
-	mg_fset_subtract(&any_state, &p->features);
-	mg_fset_union(&p->unknown, &any_state);
-}
-
 static int read_profile(struct reader *r, json_object *obj)
 {
 	mg_profile *p = r->p;
@@ -352,7 +337,7 @@ static int read_profile(struct reader *r, json_object *obj)
 		if (read_cpuid(r, cpuid) < 0)
 			return -1;
 		mg_derive_features(&p->cpuid, p->has_xcr0, p->xcr0, &p->features);
-		mark_undecidable_state(p);
+		mg_derive_undecidable(&p->cpuid, p->has_xcr0, &p->features, &p->unknown);
 		if (mg_profile_fill_identity(p, r->err) < 0)
 			return -1;
 	}

@@ -115,6 +115,16 @@ void mg_cpuid_dump_free(mg_cpuid_dump *d);
 void mg_derive_features(const mg_cpuid_dump *d, bool has_xcr0, uint64_t xcr0,
 			mg_feature_set *out);
 
+/*
+ * When XCR0 was not recorded (has_xcr0 false), a feature whose CPUID bit
+ * is set but whose register state cannot be checked is undecidable, not
+ * absent: add those (not already in features) to unknown.  Every reader
+ * of a dump without XCR0 must call this after mg_derive_features(), or
+ * AVX and the like look absent and requirements on them are dropped.
+ */
+void mg_derive_undecidable(const mg_cpuid_dump *d, bool has_xcr0,
+			   const mg_feature_set *features, mg_feature_set *unknown);
+
 /* Fill vendor, family/model/stepping, brand and xsave_size from the dump. */
 int mg_profile_fill_identity(mg_profile *p, mg_error *err);
 

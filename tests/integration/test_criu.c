@@ -1176,6 +1176,11 @@ static void test_policy_criu_old_images(void **state)
 	assert_int_equal(p.criu_caps_ver, 1);
 	assert_int_equal(p.ncriu_caps, 12);
 	assert_false(p.criu_has_xfeatures || p.criu_has_xsave_size || p.criu_has_xsave_size_max);
+	/* No xfeatures_mask: whether the OS enabled AVX state is unknown,
+	 * so avx is unknown (never absent); SSE state is always enabled. */
+	assert_false(mg_fset_has(&p.features, mg_feature_by_name("avx")));
+	assert_true(mg_fset_has(&p.unknown, mg_feature_by_name("avx")));
+	assert_true(mg_fset_has(&p.features, mg_feature_by_name("sse2")));
 	/* Without the destination CPU an old image cannot be completed. */
 	assert_int_equal(mg_compel_cpuinfo_from_image(&p, NULL, &out, &err), -1);
 	assert_int_equal(err.code, MG_ERR_USAGE);
