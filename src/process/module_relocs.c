@@ -5,6 +5,7 @@
  */
 #include "process/module_priv.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,13 +102,20 @@ static uint64_t read_word(mod_ctx *c, uint64_t vaddr, bool *ok)
 	return v;
 }
 
-static void add_relr(mod_ctx *c, GArray *out, uint64_t where)
+/* RELR keeps the addend in place, so the target must be file-backed:
+ * a word that is not is corrupt (and would let a crafted section emit 63
+ * relocations per 8 bytes of nothing). */
+static int add_relr(mod_ctx *c, GArray *out, uint64_t where, size_t idx, mg_error *err)
 {
 	bool ok;
 	mg_reloc r = { .offset = where, .kind = MG_RELOC_RELATIVE };
 
 	r.addend = (int64_t)read_word(c, where, &ok);
+	if (!ok)
+		return mg_fail(err, MG_ERR_IO, "%s: RELR section %zu relocates 0x%" PRIx64
+			       ", which no file byte backs", c->path, idx, where);
 	g_array_append_val(out, r);
+	return 0;
 }
 
 /*
@@ -132,7 +140,11 @@ static int load_relr(mod_ctx *c, size_t idx, const GElf_Shdr *sh, GArray *out,
 
 		memcpy(&w, (const char *)d->d_buf + i, 8);
 		if ((w & 1) == 0) {
-			add_relr(c, out, w);
+			if (have_base && w < base)
+				return mg_fail(err, MG_ERR_IO, "%s: RELR section %zu is not sorted",
+					       c->path, idx);
+			if (add_relr(c, out, w, idx, err) < 0)
+				return -1;
 			base = w + 8;
 			have_base = true;
 			continue;
@@ -141,8 +153,9 @@ static int load_relr(mod_ctx *c, size_t idx, const GElf_Shdr *sh, GArray *out,
 			return mg_fail(err, MG_ERR_IO, "%s: RELR section %zu starts with a bitmap",
 				       c->path, idx);
 		for (unsigned bit = 1; bit < 64; bit++)
-			if (w & (1ull << bit))
-				add_relr(c, out, base + (bit - 1) * 8);
+			if ((w & (1ull << bit)) &&
+			    add_relr(c, out, base + (bit - 1) * 8, idx, err) < 0)
+				return -1;
 		base += 63 * 8;
 	}
 	return 0;

@@ -782,6 +782,77 @@ static void test_truncation_sweep(void **state)
 	free(w);
 }
 
+/* Offset of the first section of this type in an ELF image, or 0. */
+static size_t section_offset(const unsigned char *elf, uint32_t type, size_t *size)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)elf;
+	const Elf64_Shdr *sh = (const Elf64_Shdr *)(elf + eh->e_shoff);
+	for (int i = 0; i < eh->e_shnum; i++)
+		if (sh[i].sh_type == type) {
+			*size = sh[i].sh_size;
+			return sh[i].sh_offset;
+		}
+	return 0;
+}
+
+/*
+ * Packed relative relocations (ld -z pack-relative-relocs): each one is
+ * read with its in-place addend; a RELR word that relocates bytes no
+ * file byte backs, or an address below the previous one, is corrupt.
+ */
+static void test_relr(void **state)
+{
+	(void)state;
+	char src[160], so[160], *out = NULL, *errs = NULL;
+	mg_error err;
+
+	need_variants();
+	snprintf(src, sizeof(src), "%s/relr.c", tmpdir);
+	snprintf(so, sizeof(so), "%s/relr.so", tmpdir);
+	const char *code = "static int x = 1;\nint *p = &x;\nint *q[4] = { &x, &x, &x, &x };\n";
+	assert_true(write_file(src, code, strlen(code)));
+	char *argv[] = { "gcc", "-shared", "-fPIC", "-Wl,-z,pack-relative-relocs",
+			 "-o", so, src, NULL };
+	int rc = tu_run(argv, &out, &errs);
+	free(out);
+	free(errs);
+	unlink(src);
+	if (rc != 0)
+		skip();     /* a linker without RELR */
+	mg_module *m = load_path(so, &err);
+	assert_non_null(m);
+	size_t relative = 0;
+	for (size_t i = 0; i < m->nrelocs; i++)
+		relative += m->relocs[i].kind == MG_RELOC_RELATIVE;
+	assert_true(relative >= 5);                  /* p and q[0..3] at least */
+	mg_module_free(m);
+
+	size_t len, relr_size = 0;
+	unsigned char *elf = read_all(so, &len);
+	unlink(so);
+	assert_non_null(elf);
+	size_t relr = section_offset(elf, SHT_RELR, &relr_size);
+	assert_true(relr != 0 && relr_size >= 8 && relr + relr_size <= len);
+	uint64_t first;
+	memcpy(&first, elf + relr, 8);
+	assert_int_equal(first & 1, 0);              /* starts with an address */
+
+	uint64_t beyond = 0x7ffffffff000ull;         /* no file byte there */
+	memcpy(elf + relr, &beyond, 8);
+	expect_failure("relr-beyond", elf, len, MG_ERR_IO);
+	memcpy(elf + relr, &first, 8);
+	if (relr_size >= 16) {
+		uint64_t second;
+		memcpy(&second, elf + relr + 8, 8);
+		if ((second & 1) == 0) {                  /* two addresses: swap them */
+			memcpy(elf + relr, &second, 8);
+			memcpy(elf + relr + 8, &first, 8);
+			expect_failure("relr-unsorted", elf, len, MG_ERR_IO);
+		}
+	}
+	free(elf);
+}
+
 /* A real 32-bit object when the assembler can make one. */
 static void test_real_elf32(void **state)
 {
@@ -820,6 +891,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt),
 		cmocka_unit_test(test_truncation_sweep),
 		cmocka_unit_test(test_real_elf32),
+		cmocka_unit_test(test_relr),
 	};
 	return cmocka_run_group_tests_name("module", tests, build_variants, remove_variants);
 }
