@@ -207,7 +207,10 @@ static int read_in_page(mg_image *img, const mg_mapping *m, uint64_t addr,
 	uint32_t st = p->vma_status[m - img->maps];
 	if (st & (MG_CRIU_VMA_AREA_VDSO | MG_CRIU_VMA_AREA_VVAR | MG_CRIU_VMA_AREA_VSYSCALL))
 		return -1;
-	if (st & (MG_CRIU_VMA_FILE_PRIVATE | MG_CRIU_VMA_FILE_SHARED)) {
+	if (st & (MG_CRIU_VMA_ANON_SHARED | MG_CRIU_VMA_AREA_SYSVIPC | MG_CRIU_VMA_AREA_SOCKET |
+		  MG_CRIU_VMA_AREA_AIORING | MG_CRIU_VMA_AREA_MEMFD))
+		return -1;      /* contents live in other images we do not read */
+	if (m->kind == MG_MAP_FILE) {
 		if (m->path == NULL)
 			return -1;
 		int fd = mapping_fd(img, m);
@@ -215,9 +218,6 @@ static int read_in_page(mg_image *img, const mg_mapping *m, uint64_t addr,
 			return -1;
 		return pread_full(fd, buf, len, m->file_offset + (addr - m->start));
 	}
-	if (st & (MG_CRIU_VMA_ANON_SHARED | MG_CRIU_VMA_AREA_SYSVIPC | MG_CRIU_VMA_AREA_SOCKET |
-		  MG_CRIU_VMA_AREA_AIORING | MG_CRIU_VMA_AREA_MEMFD))
-		return -1;      /* contents live in other images we do not read */
 	memset(buf, 0, len);    /* private anonymous page never touched */
 	return 0;
 }
@@ -541,7 +541,9 @@ static int load_mm(mg_image *img, criu_priv *p, const char *mmfile, mg_error *er
 		if (v->status & MG_CRIU_VMA_AREA_SHSTK)
 			img->shadow_stack = 1;
 		const char *path = special_name(m->kind);
-		if (v->status & (MG_CRIU_VMA_FILE_PRIVATE | MG_CRIU_VMA_FILE_SHARED)) {
+		/* By kind, not by the FILE_* bits: CRIU also sets those on memfd
+		 * mappings, whose shmid names a MEMFD entry, not a file. */
+		if (m->kind == MG_MAP_FILE) {
 			criu_file *f = v->shmid <= UINT32_MAX
 				? g_hash_table_lookup(p->files, GUINT_TO_POINTER((guint)v->shmid)) : NULL;
 			if (f == NULL) {
