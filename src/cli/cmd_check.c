@@ -611,8 +611,6 @@ int cmd_check(int argc, char **argv)
 		if (rc < 0)
 			rc = cli_report(&err);
 	}
-	if (fflush(stdout) != 0 && rc == MG_OK)
-		rc = MG_ERR_IO;
 	free(r.verdicts);
 	mg_target_list_free(&r.targets);
 	if (r.have_source)

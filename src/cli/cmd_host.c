@@ -178,10 +178,6 @@ int cmd_host(int argc, char **argv)
 		rc = MG_ERR_INTERNAL;
 		goto out;
 	}
-	if (fflush(stdout) != 0) {
-		fprintf(stderr, "migratable: writing output: %s\n", strerror(errno));
-		rc = MG_ERR_IO;
-	}
 out:
 	free(text);
 	mg_profile_free(&p);

@@ -348,10 +348,11 @@ int cmd_observe(int argc, char **argv)
 		json_object *j = result_json(&a, &map, o, reach, full, a.check ? &snd : NULL);
 		const char *text = j ? json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
 								     JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
-		int written = text ? puts(text) : EOF;
+		if (text != NULL)
+			fprintf(stdout, "%s\n", text);   /* write errors: main() checks stdout */
 		json_object_put(j);
-		if (written == EOF) {
-			mg_fail(&err, MG_ERR_INTERNAL, "cannot write the JSON result (out of memory or stdout closed)");
+		if (text == NULL) {
+			mg_fail(&err, MG_ERR_INTERNAL, "out of memory building the JSON result");
 			goto fail;
 		}
 	} else {

@@ -287,7 +287,7 @@ static int emit(const struct scan_args *a, const mg_scan_result *r)
 	} else {
 		print_human(out, r);
 	}
-	if (out != stdout && fclose(out) != 0) {
+	if (out != stdout && (ferror(out) | fclose(out)) != 0) {
 		fprintf(stderr, "migratable: cannot write %s\n", a->output);
 		rc = MG_ERR_IO;
 	}

@@ -1,6 +1,7 @@
 /*
  * main.c - `migratable <command> ...`: dispatch to src/cli/cmd_*.c.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,6 +43,19 @@ int cli_report(const struct mg_error *err)
 	return err->code == MG_OK ? MG_ERR_INTERNAL : err->code;
 }
 
+/*
+ * Output that never reached its reader (a full disk, a closed pipe) must
+ * not look like success: every command's stdout is checked once, here.
+ * A failure the command already reported keeps its own code.
+ */
+static int finish_output(int rc)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return rc;
+	fprintf(stderr, "migratable: writing output: %s\n", strerror(errno));
+	return rc == MG_OK || rc == MG_INCOMPATIBLE ? MG_ERR_IO : rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -56,7 +70,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[1], commands[i].name) != 0)
 			continue;
-		return commands[i].run(argc - 1, argv + 1);
+		return finish_output(commands[i].run(argc - 1, argv + 1));
 	}
 	fprintf(stderr, "migratable: unknown command '%s' (try 'migratable --help')\n",
 		argv[1]);
