@@ -80,7 +80,22 @@ static void scan_relro_part(mg_scan_ctx *cx, const mg_mapping *m, uint32_t mi_ma
 		scan_range_outside_got(cx, s, e, mi_map);
 }
 
-/* Lowest stack copy start of the threads whose rsp is in m, or 0. */
+/*
+ * Is m the stack mapping of thread th?  The main thread's is [stack];
+ * glibc and musl put a thread's TCB (fs_base) at the top of the stack
+ * mapping they allocate for it.  A stack pointer in any other mapping (a
+ * coroutine stack malloc'ed in the heap, a sigaltstack) proves nothing
+ * about the memory below it, which may hold live heap objects.
+ */
+static bool is_thread_stack(const mg_mapping *m, const mg_thread *th)
+{
+	uint64_t sp = th->regs.rsp, fs = th->regs.fs_base;
+	if (sp < m->start || sp >= m->end)
+		return false;
+	return m->kind == MG_MAP_STACK || (fs >= m->start && fs < m->end);
+}
+
+/* Lowest stack copy start of the threads whose stack m is, or 0. */
 static uint64_t stack_copy_floor(const mg_scan_ctx *cx, const mg_mapping *m,
 				 bool *copy_complete)
 {
@@ -89,7 +104,7 @@ static uint64_t stack_copy_floor(const mg_scan_ctx *cx, const mg_mapping *m,
 	for (size_t t = 0; t < cx->img->nthreads; t++) {
 		const mg_thread *th = &cx->img->threads[t];
 		uint64_t sp = th->regs.rsp;
-		if (sp < m->start || sp >= m->end)
+		if (!is_thread_stack(m, th))
 			continue;
 		if (th->stack == NULL || th->stack_start + th->stack_len < m->end)
 			*copy_complete = false;

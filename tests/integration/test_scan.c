@@ -290,7 +290,7 @@ static char *answer_of(json_object *root)
 	return strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
 }
 
-static pid_t bigmap_pids[2];
+static pid_t bigmap_pids[2];     /* targets with and without the hidden pointer */
 
 static int stop_bigmaps(void **state)
 {
@@ -302,12 +302,12 @@ static int stop_bigmaps(void **state)
 	return 0;
 }
 
-/* hidden_target - main in wl_bigmap, as hex, read with nm. */
-static void hidden_offset(char *buf, size_t len)
+/* hidden_target - main in a workload, as hex, read with nm. */
+static void hidden_offset(const char *workload, char *buf, size_t len)
 {
 	char cmd[1024], line[512], type, name[256];
 	unsigned long addr, main_at = 0, hidden_at = 0;
-	snprintf(cmd, sizeof(cmd), "nm %s", tu_workload_path("wl_bigmap"));
+	snprintf(cmd, sizeof(cmd), "nm %s", tu_workload_path(workload));
 	FILE *f = popen(cmd, "r");
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f))
@@ -349,7 +349,7 @@ static void test_large_region_scan(void **state)
 {
 	(void)state;
 	char off[32];
-	hidden_offset(off, sizeof(off));
+	hidden_offset("wl_bigmap", off, sizeof(off));
 	char *with[] = { (char *)tu_workload_path("wl_bigmap"), off, NULL };
 	char *without[] = { (char *)tu_workload_path("wl_bigmap"), NULL };
 	bigmap_pids[0] = tu_spawn_ready(with, 10000);
@@ -369,6 +369,32 @@ static void test_large_region_scan(void **state)
 	json_object_put(one);
 	json_object_put(two);
 	json_object_put(none);
+	assert_target_healthy(bigmap_pids[0]);
+}
+
+/*
+ * A thread running on a stack malloc'ed in the heap (a coroutine), with a
+ * code pointer in a heap object below that stack: the heap is not a
+ * thread stack, so nothing in it is dead, and the pointer must be found
+ * (one more reachable function than without it).
+ */
+static void test_stack_in_heap(void **state)
+{
+	(void)state;
+	char off[32];
+	hidden_offset("wl_heapstack", off, sizeof(off));
+	char *with[] = { (char *)tu_workload_path("wl_heapstack"), off, NULL };
+	char *without[] = { (char *)tu_workload_path("wl_heapstack"), NULL };
+	bigmap_pids[0] = tu_spawn_ready(with, 10000);
+	bigmap_pids[1] = tu_spawn_ready(without, 10000);
+	assert_true(bigmap_pids[0] > 0 && bigmap_pids[1] > 0);
+	json_object *a = scan_json(bigmap_pids[0], "reachable");
+	json_object *b = scan_json(bigmap_pids[1], "reachable");
+	printf("wl_heapstack: %lld reachable functions with the pointer, %lld without\n",
+	       (long long)reachable_count(a), (long long)reachable_count(b));
+	assert_int_equal(reachable_count(a), reachable_count(b) + 1);
+	json_object_put(a);
+	json_object_put(b);
 	assert_target_healthy(bigmap_pids[0]);
 }
 
@@ -451,6 +477,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_pause_single_thread, stop_idle),
 		cmocka_unit_test(test_bad_pids),
 		cmocka_unit_test_teardown(test_large_region_scan, stop_bigmaps),
+		cmocka_unit_test_teardown(test_stack_in_heap, stop_bigmaps),
 		cmocka_unit_test(test_sigkill_mid_scan),
 		cmocka_unit_test(test_sigint_mid_scan),
 	};
