@@ -78,9 +78,11 @@ static bool read_u64_locked(mg_scan_ctx *cx, uint64_t addr, uint64_t *out)
 	gpointer key = GSIZE_TO_POINTER(page), val;
 	if (!g_hash_table_lookup_extended(cx->slot_pages, key, NULL, &val)) {
 		uint8_t *buf = malloc(PAGE);
-		if (buf && mg_image_read(cx->img, page, buf, PAGE) != PAGE) {
+		if (buf == NULL)    /* no memory to cache it: read just the slot */
+			return mg_image_read(cx->img, addr, out, 8) == 8;
+		if (mg_image_read(cx->img, page, buf, PAGE) != PAGE) {
 			free(buf);
-			buf = NULL;
+			buf = NULL;     /* unreadable: remembered as such */
 		}
 		val = buf;
 		g_hash_table_insert(cx->slot_pages, key, val);
