@@ -188,8 +188,16 @@ mg_summary_cache *mg_summary_cache_open(void)
 	char *dir = cache_dir();
 	if (dir == NULL)
 		return NULL;
+	/* Summaries are only valid for the build that wrote them (its ISA
+	 * map): without a fingerprint of this binary, use no cache at all
+	 * rather than one shared with every other unreadable build. */
+	uint64_t fingerprint = exe_fingerprint();
+	if (fingerprint == 0) {
+		g_free(dir);
+		return NULL;
+	}
 	mg_summary_cache *c = g_new0(mg_summary_cache, 1);
-	c->fingerprint = exe_fingerprint();
+	c->fingerprint = fingerprint;
 	char name[64];
 	snprintf(name, sizeof(name), "summaries-%016" PRIx64, c->fingerprint);
 	c->dir = g_build_filename(dir, name, NULL);
