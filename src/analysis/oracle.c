@@ -970,9 +970,10 @@ int mg_oracle_check(const mg_oracle_result *o, const mg_scan_result *scan,
 		m->module = strdup(mg_oracle_unit_module(map, h->unit));
 		m->name = strdup(name);
 		m->address = map->units[h->unit].start;
-		char *why = explain_miss(h, scan, map);
-		m->why = why ? strdup(why) : NULL;
-		g_free(why);
+		/* GLib >= 2.46 allocates with malloc: free() releases it */
+		m->why = explain_miss(h, scan, map);
+		if (m->module == NULL || m->name == NULL)
+			return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
 	}
 	out->feature_misses = o->required;
 	mg_fset_subtract(&out->feature_misses, &scan->required);
