@@ -69,6 +69,7 @@ typedef struct criu_file {
 typedef struct criu_priv {
 	char *dir, *root;
 	int root_fd;
+	bool root_is_host;          /* --root is this machine's "/" */
 	int pages_fd;
 	criu_pm *pm;
 	size_t npm;
@@ -101,7 +102,10 @@ static int open_under_root(const criu_priv *p, const char *path)
 	how.flags = O_RDONLY | O_CLOEXEC;
 	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 	int fd = (int)syscall(SYS_openat2, p->root_fd, rel, &how, sizeof(how));
-	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+	/* Without openat2 (old kernel, a seccomp filter), plain openat is the
+	 * same thing only when the root is "/": under another root it would
+	 * follow absolute symlinks out of it, so fail instead. */
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM) && p->root_is_host)
 		fd = openat(p->root_fd, rel, O_RDONLY | O_CLOEXEC);
 	return fd;
 }
@@ -931,6 +935,9 @@ int mg_criu_open(const char *dir, const char *root, mg_image **out, mg_error *er
 		mg_image_free(img);
 		return mg_fail(err, MG_ERR_IO, "criu:%s: root %s: %s", dir, root, strerror(e));
 	}
+	struct stat rst, slash;
+	p->root_is_host = fstat(p->root_fd, &rst) == 0 && stat("/", &slash) == 0 &&
+			  rst.st_dev == slash.st_dev && rst.st_ino == slash.st_ino;
 	char mmfile[64];
 	if (load_tree(img, p, err) < 0 || load_files(p, err) < 0)
 		goto fail;
