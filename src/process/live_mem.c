@@ -130,7 +130,10 @@ static int live_open_mapping(mg_image *img, const mg_mapping *m, mg_error *err)
 			       "pid %d: mapped file %s was deleted and %s is not readable: %s",
 			       (int)p->pid, m->path, path, strerror(map_files_errno));
 	/* The process's root: right for chroots and containers. */
-	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)p->pid, m->path);
+	if ((size_t)snprintf(path, sizeof(path), "/proc/%d/root%s", (int)p->pid, m->path) >=
+	    sizeof(path))
+		return mg_fail(err, MG_ERR_IO, "pid %d: mapped file path too long: %.200s...",
+			       (int)p->pid, m->path);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return mg_fail(err, errno == EACCES || errno == EPERM ? MG_ERR_PERMISSION : MG_ERR_IO,
