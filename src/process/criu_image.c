@@ -946,14 +946,7 @@ int mg_criu_open(const char *dir, const char *root, mg_image **out, mg_error *er
 		goto fail;
 	for (size_t i = 0; i < img->nthreads; i++)
 		copy_stack(img, &img->threads[i]);
-	uint64_t fs = img->threads[0].regs.fs_base;
-	uint64_t guard;
-	if (fs != 0 && mg_image_read(img, fs + 0x30, &guard, sizeof(guard)) == (ssize_t)sizeof(guard)) {
-		img->pointer_guard = guard;
-		img->pointer_guard_known = true;
-	} else {
-		mg_image_warn(img, "criu:%s: pointer guard at fs_base+0x30 unreadable", dir);
-	}
+	mg_image_find_pointer_guard(img);
 	*out = img;
 	return 0;
 fail:

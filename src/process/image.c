@@ -70,3 +70,43 @@ void mg_image_free(mg_image *img)
 	free(img->exe);
 	free(img);
 }
+
+bool mg_mapping_is_libc(const mg_mapping *m)
+{
+	if (m->kind != MG_MAP_FILE || m->path == NULL)
+		return false;
+	const char *base = strrchr(m->path, '/');
+	base = base ? base + 1 : m->path;
+	return strncmp(base, "libc.so.6", 9) == 0 || strncmp(base, "libc-2.", 7) == 0;
+}
+
+static bool glibc_mapped(const mg_image *img)
+{
+	for (size_t i = 0; i < img->nmaps; i++)
+		if (mg_mapping_is_libc(&img->maps[i]))
+			return true;
+	return false;
+}
+
+/* glibc tcbhead_t offsets (sysdeps/x86_64/nptl/tls.h). */
+#define TCB_SELF_OFF 0x10
+#define TCB_POINTER_GUARD_OFF 0x30
+
+void mg_image_find_pointer_guard(mg_image *img)
+{
+	for (size_t i = 0; i < img->nthreads; i++) {
+		uint64_t fs = img->threads[i].regs.fs_base;
+		uint64_t tcb[TCB_POINTER_GUARD_OFF / 8 + 1];
+		if (fs == 0 ||
+		    mg_image_read(img, fs, tcb, sizeof(tcb)) != (ssize_t)sizeof(tcb) ||
+		    tcb[0] != fs || tcb[TCB_SELF_OFF / 8] != fs)
+			continue;
+		if (!glibc_mapped(img))
+			break;
+		img->pointer_guard = tcb[TCB_POINTER_GUARD_OFF / 8];
+		img->pointer_guard_known = true;
+		return;
+	}
+	mg_image_warn(img, "glibc pointer guard unknown (no glibc TCB found): "
+		      "mangled pointers are not followed");
+}

@@ -128,6 +128,19 @@ void mg_image_warn(mg_image *img, const char *fmt, ...)
 /* Free everything, including source-private state. */
 void mg_image_free(mg_image *img);
 
+/* Is m a mapping of glibc's libc.so.6? */
+bool mg_mapping_is_libc(const mg_mapping *m);
+
+/*
+ * glibc keeps PTR_MANGLE's guard at fs:0x30 in every thread's TCB.  Set
+ * img->pointer_guard from the first thread whose TCB looks like glibc's
+ * (its self pointers at +0 and +0x10 point at itself) when libc.so.6 is
+ * mapped; otherwise leave it unknown, with a warning, which makes the
+ * analysis treat mangled pointers as unseen (musl, Go, a zero-filled
+ * page of a dump give no guard rather than a wrong one).
+ */
+void mg_image_find_pointer_guard(mg_image *img);
+
 /* --- /proc/PID/maps text (live_maps.c) ---------------------------------------- */
 
 /* Longest maps line accepted: fixed fields plus a PATH_MAX path and the

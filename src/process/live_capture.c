@@ -17,9 +17,6 @@
 #define STACK_COPY_MAX ((size_t)64 << 20)
 /* 64-bit user code segment selector on Linux (__USER_CS). */
 #define USER64_CS 0x33
-/* glibc tcbhead_t offsets (sysdeps/x86_64/nptl/tls.h). */
-#define TCB_SELF_OFF 0x10
-#define TCB_POINTER_GUARD_OFF 0x30
 
 /* Size of the XSAVE area for every feature the CPU supports. */
 static size_t xsave_size(void)
@@ -90,49 +87,6 @@ static void capture_stack(live_session *s, mg_image *img, mg_thread *th)
 	th->stack_len = (size_t)n;
 }
 
-bool live_mapping_is_libc(const mg_mapping *m)
-{
-	if (m->kind != MG_MAP_FILE || m->path == NULL)
-		return false;
-	const char *base = strrchr(m->path, '/');
-	base = base ? base + 1 : m->path;
-	return strncmp(base, "libc.so.6", 9) == 0 || strncmp(base, "libc-2.", 7) == 0;
-}
-
-static bool glibc_mapped(const mg_image *img)
-{
-	for (size_t i = 0; i < img->nmaps; i++)
-		if (live_mapping_is_libc(&img->maps[i]))
-			return true;
-	return false;
-}
-
-/*
- * glibc keeps PTR_MANGLE's guard at fs:0x30 in every thread's TCB.  We
- * trust it only if the TCB looks like glibc's (its self pointers point
- * at itself) and libc.so.6 is mapped; otherwise it stays unknown, which
- * makes the analysis treat mangled pointers as unknown (wider).
- */
-static void capture_pointer_guard(live_session *s, mg_image *img)
-{
-	for (size_t i = 0; i < img->nthreads; i++) {
-		uint64_t fs = img->threads[i].regs.fs_base;
-		uint64_t tcb[TCB_POINTER_GUARD_OFF / 8 + 1];
-		if (fs == 0)
-			continue;
-		if (live_mem_read(s->pid, &s->mem_fd, fs, tcb, sizeof(tcb)) != (ssize_t)sizeof(tcb))
-			continue;
-		if (tcb[0] != fs || tcb[TCB_SELF_OFF / 8] != fs)
-			continue;
-		if (!glibc_mapped(img))
-			break;
-		img->pointer_guard = tcb[TCB_POINTER_GUARD_OFF / 8];
-		img->pointer_guard_known = true;
-		return;
-	}
-	mg_image_warn(img, "glibc pointer guard unknown (no glibc TCB found): mangled pointers are not followed");
-}
-
 int live_capture_threads(live_session *s, mg_image *img, mg_error *err)
 {
 	size_t usable = 0;
@@ -167,6 +121,6 @@ int live_capture_threads(live_session *s, mg_image *img, mg_error *err)
 	}
 	if (img->nthreads == 0)
 		return mg_fail(err, MG_ERR_VANISHED, "pid %d exited during the scan", (int)s->pid);
-	capture_pointer_guard(s, img);
+	mg_image_find_pointer_guard(img);
 	return 0;
 }

@@ -79,7 +79,7 @@ static uint64_t find_gadget(live_session *s, const mg_image *img, uint64_t rip)
 			const mg_mapping *m = &img->maps[i];
 			if (!(m->prot & MG_PROT_EXEC))
 				continue;
-			if ((pass == 0 && m->kind != MG_MAP_VDSO) || (pass == 1 && !live_mapping_is_libc(m)))
+			if ((pass == 0 && m->kind != MG_MAP_VDSO) || (pass == 1 && !mg_mapping_is_libc(m)))
 				continue;
 			uint64_t g = search_syscall(s, m);
 			if (g)

@@ -134,9 +134,6 @@ int live_wait_stop(live_session *s, live_thread *t, int *status, mg_error *err);
  * keeps and injected code must not touch. */
 #define LIVE_RED_ZONE 128
 
-/* Whether m maps glibc's libc.so.6 (or an old libc-2.xx.so). */
-bool live_mapping_is_libc(const mg_mapping *m);
-
 /* Fill img->threads (registers, XSAVE, stacks) from every stopped thread
  * of s, using img->maps; then the pointer guard. */
 int live_capture_threads(live_session *s, mg_image *img, mg_error *err);
