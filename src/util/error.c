@@ -28,17 +28,6 @@ int mg_fail(mg_error *err, int code, const char *fmt, ...)
 	return -1;
 }
 
-int mg_fail_replace(mg_error *err, int code, const char *fmt, ...)
-{
-	if (err == NULL)
-		return -1;
-	va_list ap;
-	va_start(ap, fmt);
-	set_error(err, code, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 void mg_error_clear(mg_error *err)
 {
 	err->code = MG_OK;

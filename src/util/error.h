@@ -41,10 +41,6 @@ typedef struct mg_error {
 int mg_fail(mg_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Like mg_fail but always overwrites, for adding context at an outer level. */
-int mg_fail_replace(mg_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* Reset to "no error". */
 void mg_error_clear(mg_error *err);
 

@@ -102,11 +102,8 @@ void mg_criu_ins_features(mg_feature_set *out)
  * unrecorded leaf reads as zeros. */
 static mg_cpuid_leaf raw(const mg_cpuid_dump *d, uint32_t leaf, uint32_t sub)
 {
-	mg_cpuid_leaf z = { .leaf = leaf, .subleaf = sub };
-	for (size_t i = 0; i < d->count; i++)
-		if (d->leaves[i].leaf == leaf && d->leaves[i].subleaf == sub)
-			return d->leaves[i];
-	return z;
+	const mg_cpuid_leaf *l = mg_cpuid_dump_find_raw(d, leaf, sub);
+	return l ? *l : (mg_cpuid_leaf){ .leaf = leaf, .subleaf = sub };
 }
 
 static bool test_cap(const mg_compel_cpuinfo *c, unsigned f)
@@ -227,8 +224,11 @@ int mg_compel_cpuinfo_from_profile(const mg_profile *p, mg_compel_cpuinfo *c,
 	if (strcmp(vendor, "GenuineIntel") == 0)
 		c->intel = true;
 	else if (strcmp(vendor, "AuthenticAMD") != 0 && strcmp(vendor, "HygonGenuine") != 0)
+		/* p->vendor is the same string with unprintable bytes replaced:
+		 * the raw one comes from an untrusted file. */
 		return mg_fail(err, MG_ERR_PROFILE,
-			       "%s: CPU vendor \"%s\" is not supported by CRIU", name, vendor);
+			       "%s: CPU vendor \"%s\" is not supported by CRIU", name,
+			       p->vendor ? p->vendor : "?");
 
 	/* compel keeps cpuid_level in an int and compares signed. */
 	int32_t level = (int32_t)l0.eax;
