@@ -201,7 +201,11 @@ static int parse_include(struct lv_map *m, xmlNode *inc, const char *file, int d
 		free(fn);
 		return rc;
 	}
-	snprintf(path, sizeof(path), "%s/%s", m->dir, fn);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", m->dir, fn) >= sizeof(path)) {
+		free(fn);
+		return mg_fail(m->err, MG_ERR_USAGE, "%s:%d: <include> path too long", file,
+			       (int)xmlGetLineNo(inc));
+	}
 	free(fn);
 	xmlDoc *doc = read_xml(path, m->err);
 	if (doc == NULL)
@@ -242,13 +246,20 @@ static int add_named(struct lv_map *m, struct lv_model *md, const char *fname,
 	return 0;
 }
 
-static int resolve(struct lv_map *m, struct lv_model *md)
+/* libvirt's own chains are a few models deep; a crafted map could chain
+ * thousands and overflow the stack of this recursion. */
+#define MAX_MODEL_DEPTH 64
+
+static int resolve(struct lv_map *m, struct lv_model *md, int depth)
 {
 	if (md->resolved)
 		return 0;
 	if (md->resolving)
 		return mg_fail(m->err, MG_ERR_USAGE, "%s: model '%s' inherits from itself",
 			       m->dir, md->name);
+	if (depth > MAX_MODEL_DEPTH)
+		return mg_fail(m->err, MG_ERR_USAGE, "%s: model '%s' inherits through more "
+			       "than %d models", m->dir, md->name, MAX_MODEL_DEPTH);
 	md->resolving = true;
 	mg_fset_clear(&md->features);
 	if (md->parent) {
@@ -257,11 +268,11 @@ static int resolve(struct lv_map *m, struct lv_model *md)
 			return mg_fail(m->err, MG_ERR_USAGE,
 				       "%s: model '%s' inherits from unknown model '%s'",
 				       m->dir, md->name, md->parent);
-		if (resolve(m, p))
+		if (resolve(m, p, depth + 1))
 			return -1;
 		md->features = p->features;
-		if (md->vendor == NULL && p->vendor)
-			md->vendor = strdup(p->vendor);
+		if (md->vendor == NULL && p->vendor && (md->vendor = strdup(p->vendor)) == NULL)
+			return mg_fail(m->err, MG_ERR_INTERNAL, "out of memory");
 	}
 	for (guint i = 0; i < md->added->len; i++)
 		if (add_named(m, md, g_ptr_array_index(md->added, i), false))
@@ -318,7 +329,8 @@ int mg_libvirt_load(const char *dir, mg_target_list *out, mg_error *err)
 	struct stat st;
 	int rc = -1;
 
-	snprintf(index, sizeof(index), "%s/index.xml", dir);
+	if ((size_t)snprintf(index, sizeof(index), "%s/index.xml", dir) >= sizeof(index))
+		return mg_fail(err, MG_ERR_USAGE, "libvirt catalog: directory name too long");
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		return mg_fail(err, MG_ERR_USAGE,
 			       "libvirt catalog: no CPU map directory %s (install libvirt, "
@@ -356,7 +368,7 @@ int mg_libvirt_load(const char *dir, mg_target_list *out, mg_error *err)
 	}
 	for (guint i = 0; i < m.order->len; i++) {
 		struct lv_model *md = g_ptr_array_index(m.order, i);
-		if (resolve(&m, md) || emit(&m, md, out))
+		if (resolve(&m, md, 0) || emit(&m, md, out))
 			goto out;
 	}
 	rc = 0;

@@ -112,6 +112,43 @@ static void expect_catalog_error(const char *name, const char *needle)
 	mg_target_list_free(&l);
 }
 
+/* A CPU map of `n` models inheriting in one chain (written to a temp dir). */
+static void write_chain_map(char *dir, int n)
+{
+	char path[256];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/index.xml", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	/* Each model inherits from the next one, so resolving the first in
+	 * file order recurses through all of them. */
+	fprintf(f, "<cpus><arch name='x86'>\n"
+		"<feature name='sse2'><cpuid eax_in='0x01' edx='0x04000000'/></feature>\n");
+	for (int i = 0; i < n - 1; i++)
+		fprintf(f, "<model name='m%d'><model name='m%d'/></model>\n", i, i + 1);
+	fprintf(f, "<model name='m%d'><feature name='sse2'/></model>\n</arch></cpus>\n", n - 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_deep_model_chain(void **state)
+{
+	(void)state;
+	char ok_dir[] = "/tmp/mg-lvchain-XXXXXX", deep_dir[] = "/tmp/mg-lvchain-XXXXXX";
+	char name[64], cmd[128];
+	write_chain_map(ok_dir, 50);            /* deeper than libvirt's own */
+	write_chain_map(deep_dir, 100000);      /* would overflow the stack */
+	mg_target_list l = { 0 };
+	mg_error err = { 0 };
+	snprintf(name, sizeof(name), "libvirt:%s", ok_dir);
+	assert_int_equal(mg_catalog_load(name, &l, &err), 0);
+	assert_int_equal(l.count, 50);
+	mg_target_list_free(&l);
+	snprintf(name, sizeof(name), "libvirt:%s", deep_dir);
+	expect_catalog_error(name, "more than 64 models");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", ok_dir, deep_dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_bad_catalogs(void **state)
 {
 	(void)state;
@@ -261,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_libvirt_installed),
 		cmocka_unit_test(test_libvirt_map),
 		cmocka_unit_test(test_bad_catalogs),
+		cmocka_unit_test(test_deep_model_chain),
 		cmocka_unit_test(test_nfd_nodes),
 		cmocka_unit_test(test_nfd_malformed),
 		cmocka_unit_test(test_affinity),
