@@ -18,7 +18,11 @@
 #include <json-c/json.h>
 
 #include "features/feature_json.h"
+#include "util/file.h"
 #include "util/json.h"
+
+#define MAX_REQUIREMENTS_BYTES ((size_t)64 << 20)  /* a python3+numpy scan is ~30 KiB */
+#define MAX_JSON_DEPTH         16
 
 const char *mg_scan_method_name(mg_scan_method m)
 {
@@ -484,34 +488,13 @@ int mg_scan_result_from_json(const char *text, size_t len, const char *origin,
 			     mg_scan_result **out, mg_error *err)
 {
 	struct reader rd = { .origin = origin ? origin : "requirements", .err = err };
-	json_tokener *tok;
 	json_object *root;
 	mg_scan_result *r;
 
 	*out = NULL;
-	if (len > INT32_MAX)
-		return mg_fail(err, MG_ERR_USAGE, "%s: too large", rd.origin);
-	tok = json_tokener_new();
-	if (tok == NULL)
-		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
-	root = json_tokener_parse_ex(tok, text, (int)len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	size_t used = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (root == NULL || jerr != json_tokener_success) {
-		json_object_put(root);
-		return mg_fail(err, MG_ERR_USAGE, "%s: not valid JSON (%s)", rd.origin,
-			       jerr == json_tokener_continue ? "truncated"
-							     : json_tokener_error_desc(jerr));
-	}
-	for (; used < len; used++) {
-		if (text[used] != ' ' && text[used] != '\n' && text[used] != '\t' &&
-		    text[used] != '\r') {
-			json_object_put(root);
-			return mg_fail(err, MG_ERR_USAGE, "%s: trailing data after the JSON document",
-				       rd.origin);
-		}
-	}
+	if (mg_json_parse(text, len, MAX_REQUIREMENTS_BYTES, MAX_JSON_DEPTH, rd.origin,
+			  MG_ERR_USAGE, &root, err) < 0)
+		return -1;
 	if (json_object_get_type(root) != json_type_object) {
 		json_object_put(root);
 		return mg_fail(err, MG_ERR_USAGE, "%s: expected a JSON object (a saved `scan --json`)",
@@ -538,42 +521,12 @@ int mg_scan_result_from_json(const char *text, size_t len, const char *origin,
 
 int mg_scan_result_load(const char *path, mg_scan_result **out, mg_error *err)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int rc;
-
+	size_t len;
 	*out = NULL;
-	if (f == NULL)
-		return mg_fail(err, MG_ERR_USAGE, "%s: cannot open: %s", path, strerror(errno));
-	for (;;) {
-		if (len == cap) {
-			if (cap >= (64u << 20)) {
-				fclose(f);
-				free(buf);
-				return mg_fail(err, MG_ERR_USAGE, "%s: larger than 64 MiB", path);
-			}
-			cap = cap ? cap * 2 : 65536;
-			char *nb = realloc(buf, cap);
-			if (nb == NULL) {
-				fclose(f);
-				free(buf);
-				return mg_fail(err, MG_ERR_INTERNAL, "out of memory reading %s", path);
-			}
-			buf = nb;
-		}
-		size_t n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		fclose(f);
-		free(buf);
-		return mg_fail(err, MG_ERR_USAGE, "%s: read error", path);
-	}
-	fclose(f);
-	rc = mg_scan_result_from_json(buf ? buf : "", len, path, out, err);
-	free(buf);
+	char *text = mg_read_file(path, MAX_REQUIREMENTS_BYTES, MG_ERR_USAGE, &len, err);
+	if (text == NULL)
+		return -1;
+	int rc = mg_scan_result_from_json(text, len, path, out, err);
+	free(text);
 	return rc;
 }

@@ -9,17 +9,14 @@
  */
 #include "features/profile.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "util/file.h"
 #include "util/json.h"
 
 #define MAX_PROFILE_BYTES  (16u << 20)   /* a full profile is ~20 KiB */
@@ -349,108 +346,22 @@ int mg_profile_from_json(const char *text, size_t len, const char *origin,
 			 mg_profile *out, mg_error *err)
 {
 	struct reader r = { .origin = origin ? origin : "profile", .err = err, .p = out };
-	json_tokener *tok;
 	json_object *obj;
-	size_t end;
 	int rc;
 
 	mg_profile_init(out);
-	if (len == 0)
-		return bad(&r, "is empty");
-	if (len > MAX_PROFILE_BYTES)
-		return bad(&r, "is larger than %u bytes", MAX_PROFILE_BYTES);
-	if (memchr(text, '\0', len) != NULL)
-		return bad(&r, "contains a NUL byte (not a JSON text)");
-	tok = json_tokener_new_ex(MAX_JSON_DEPTH);
-	if (tok == NULL)
-		return oom(&r);
-	/* RFC 8259 only: no trailing commas, single quotes or comments, so a
-	 * profile we accept is one every other JSON reader accepts too. */
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	obj = json_tokener_parse_ex(tok, text, (int)len);
-	if (obj == NULL) {
-		enum json_tokener_error e = json_tokener_get_error(tok);
-		if (e == json_tokener_continue)
-			rc = bad(&r, "truncated JSON (unexpected end of input)");
-		else
-			rc = bad(&r, "invalid JSON at byte %zu: %s",
-				 json_tokener_get_parse_end(tok),
-				 json_tokener_error_desc(e));
-		json_tokener_free(tok);
-		return rc;
-	}
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	while (end < len && (text[end] == ' ' || text[end] == '\t' ||
-			     text[end] == '\n' || text[end] == '\r'))
-		end++;
-	if (end < len)
-		rc = bad(&r, "unexpected data after the JSON value at byte %zu", end);
-	else
-		rc = read_profile(&r, obj);
+	/* RFC 8259 only: a profile we accept is one every other JSON reader
+	 * accepts too. */
+	if (mg_json_parse(text, len, MAX_PROFILE_BYTES, MAX_JSON_DEPTH, r.origin,
+			  MG_ERR_PROFILE, &obj, err) < 0)
+		return -1;
+	rc = read_profile(&r, obj);
 	json_object_put(obj);
 	if (rc == 0 && (out->origin = strdup(r.origin)) == NULL)
 		rc = oom(&r);
 	if (rc < 0)
 		mg_profile_free(out);
 	return rc;
-}
-
-/* Whole file into a NUL-terminated buffer, at most MAX_PROFILE_BYTES. */
-static char *slurp(const char *path, size_t *len, mg_error *err)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	size_t cap = 64 << 10, n = 0;
-	char *buf = NULL;
-
-	if (fd < 0)
-		return mg_fail(err, MG_ERR_IO, "%s: %s", path, strerror(errno)), NULL;
-	if (fstat(fd, &st) != 0) {
-		mg_fail(err, MG_ERR_IO, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		mg_fail(err, MG_ERR_IO, "%s: is a directory", path);
-		goto fail;
-	}
-	if ((buf = malloc(cap + 1)) == NULL)
-		goto nomem;
-	for (;;) {
-		ssize_t got;
-		if (n == cap) {
-			if (cap > MAX_PROFILE_BYTES) {
-				mg_fail(err, MG_ERR_PROFILE, "%s: is larger than %u bytes",
-					path, MAX_PROFILE_BYTES);
-				goto fail;
-			}
-			cap *= 2;
-			char *nb = realloc(buf, cap + 1);
-			if (nb == NULL)
-				goto nomem;
-			buf = nb;
-		}
-		got = read(fd, buf + n, cap - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			mg_fail(err, MG_ERR_IO, "%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	close(fd);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-nomem:
-	mg_fail(err, MG_ERR_INTERNAL, "%s: out of memory", path);
-fail:
-	free(buf);
-	close(fd);
-	return NULL;
 }
 
 int mg_profile_load(const char *path, mg_profile *out, mg_error *err)
@@ -460,7 +371,7 @@ int mg_profile_load(const char *path, mg_profile *out, mg_error *err)
 	int rc;
 
 	mg_profile_init(out);
-	text = slurp(path, &len, err);
+	text = mg_read_file(path, MAX_PROFILE_BYTES, MG_ERR_IO, &len, err);
 	if (text == NULL)
 		return -1;
 	rc = mg_profile_from_json(text, len, path, out, err);

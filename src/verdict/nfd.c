@@ -22,6 +22,12 @@
 #include <json-c/json.h>
 
 #include "features/profile.h"
+#include "util/file.h"
+#include "util/json.h"
+
+/* kubectl output for thousands of nodes runs to tens of MiB. */
+#define MAX_NODES_BYTES ((size_t)256 << 20)
+#define MAX_JSON_DEPTH  32
 
 /* newDefaultConfig() of source/cpu/cpu.go (AVX10 and TDX_GUEST joined
  * the list later; including them is the safe reading for older NFD). */
@@ -152,24 +158,12 @@ static int node_target(json_object *item, size_t idx, const char *origin,
 int mg_nfd_from_json(const char *text, size_t len, const char *origin,
 		     mg_target_list *out, mg_error *err)
 {
-	json_tokener *tok;
 	json_object *root, *items;
 	int rc = 0;
 
-	if (len > INT32_MAX)
-		return mg_fail(err, MG_ERR_USAGE, "%s: too large", origin);
-	tok = json_tokener_new();
-	if (tok == NULL)
-		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
-	root = json_tokener_parse_ex(tok, text, (int)len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	json_tokener_free(tok);
-	if (root == NULL || jerr != json_tokener_success) {
-		json_object_put(root);
-		return mg_fail(err, MG_ERR_USAGE, "%s: not valid JSON (%s)", origin,
-			       jerr == json_tokener_continue ? "truncated"
-							     : json_tokener_error_desc(jerr));
-	}
+	if (mg_json_parse(text, len, MAX_NODES_BYTES, MAX_JSON_DEPTH, origin, MG_ERR_USAGE,
+			  &root, err) < 0)
+		return -1;
 	if (json_object_get_type(root) != json_type_object) {
 		json_object_put(root);
 		return mg_fail(err, MG_ERR_USAGE,
@@ -195,17 +189,12 @@ int mg_nfd_from_json(const char *text, size_t len, const char *origin,
 
 int mg_nfd_load(const char *path, mg_target_list *out, mg_error *err)
 {
-	gchar *text = NULL;
-	gsize len = 0;
-	GError *gerr = NULL;
-
-	if (!g_file_get_contents(path, &text, &len, &gerr)) {
-		mg_fail(err, MG_ERR_USAGE, "nfd:%s: %s", path, gerr->message);
-		g_error_free(gerr);
+	size_t len;
+	char *text = mg_read_file(path, MAX_NODES_BYTES, MG_ERR_USAGE, &len, err);
+	if (text == NULL)
 		return -1;
-	}
 	int rc = mg_nfd_from_json(text, len, path, out, err);
-	g_free(text);
+	free(text);
 	return rc;
 }
 
