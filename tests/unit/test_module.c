@@ -403,7 +403,6 @@ static void test_libc(void **state)
 
 	printf("libc: %.2f ms, %zu functions, %zu relocations, has_symtab=%d, isa_needed=%#x\n",
 	       t1 - t0, m->nfuncs, m->nrelocs, m->has_symtab, m->isa_needed);
-	assert_true(t1 - t0 < 500);   /* generous: sanitizers, shared CPUs */
 	assert_int_equal(m->file_size, (uint64_t)st.st_size);
 	assert_true(m->is_dyn);
 	assert_true(m->has_eh_frame);
