@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@ struct scan_args {
 	const char *output;
 	bool json;
 	int wait_ms;
+	bool wait_given;
 	char **spawn_argv;
 	mg_scan_options opt;
 };
@@ -126,6 +128,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 			if (errno || end == optarg || *end || ms < 0 || ms > 600000)
 				return fprintf(stderr, "migratable: --wait takes 0..600000 ms\n"), -1;
 			a->wait_ms = (int)ms;
+			a->wait_given = true;
 			break;
 		}
 		case 'e':
@@ -142,6 +145,13 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 		}
 	}
 	int rest = argc - optind;
+	/* Options that cannot apply are errors, not silently ignored. */
+	if (a->criu_dir && a->spawn_argv)
+		return fprintf(stderr, "migratable: give --criu-dir DIR or -- COMMAND, not both\n"), -1;
+	if (a->root && !a->criu_dir)
+		return fprintf(stderr, "migratable: --root applies only with --criu-dir\n"), -1;
+	if (a->wait_given && !a->spawn_argv)
+		return fprintf(stderr, "migratable: --wait applies only with -- COMMAND\n"), -1;
 	if (a->criu_dir) {
 		if (rest != 0)
 			return fprintf(stderr, "migratable: --criu-dir takes no PID\n"), -1;
@@ -169,12 +179,17 @@ static double now_ms(void)
 
 static pid_t spawn(char **argv, int wait_ms, mg_error *err)
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		mg_fail(err, MG_ERR_INTERNAL, "fork: %s", strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
+		/* COMMAND is ours to stop: it dies with us even when we are
+		 * killed or interrupted before we can stop it. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(127);
 		execvp(argv[0], argv);
 		fprintf(stderr, "migratable: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

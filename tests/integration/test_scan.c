@@ -398,6 +398,66 @@ static void test_stack_in_heap(void **state)
 	assert_target_healthy(bigmap_pids[0]);
 }
 
+/* Options that cannot apply are refused (exit 2), not ignored. */
+static void test_inapplicable_options(void **state)
+{
+	(void)state;
+	char *both[] = { (char *)tu_migratable_bin(), "scan", "--criu-dir", "/tmp", "--",
+			 "/bin/true", NULL };
+	char *root[] = { (char *)tu_migratable_bin(), "scan", "--root", "/", "1", NULL };
+	char *wait[] = { (char *)tu_migratable_bin(), "scan", "--wait", "10", "1", NULL };
+	char *const *cases[] = { both, root, wait };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out = NULL, *err = NULL;
+		assert_int_equal(tu_run(cases[i], &out, &err), 2);
+		assert_non_null(strstr(err, "migratable: "));
+		free(out);
+		free(err);
+	}
+}
+
+/* `scan -- COMMAND` stops COMMAND even when the tool is interrupted first. */
+static void test_spawned_command_dies_with_tool(void **state)
+{
+	(void)state;
+	pid_t tool = fork();
+	assert_true(tool >= 0);
+	if (tool == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execl(tu_migratable_bin(), "migratable", "scan", "--wait", "5000", "--",
+		      "sleep", "77", (char *)NULL);
+		_exit(127);
+	}
+	/* The command is the tool's only child once it has been started. */
+	char path[64], line[64] = "";
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)tool, (int)tool);
+	for (int i = 0; i < 200 && line[0] == '\0'; i++) {
+		usleep(10000);
+		FILE *f = fopen(path, "r");
+		if (f) {
+			if (fgets(line, sizeof(line), f) == NULL)
+				line[0] = '\0';
+			fclose(f);
+		}
+	}
+	pid_t command = (pid_t)atoi(line);
+	assert_true(command > 0);
+	assert_int_equal(kill(tool, SIGTERM), 0);
+	int status;
+	assert_int_equal(waitpid(tool, &status, 0), tool);
+	char st = 'R';
+	for (int i = 0; i < 200 && st != 0 && st != 'Z'; i++) {
+		usleep(10000);
+		st = tu_proc_state(command);
+	}
+	if (st != 0 && st != 'Z') {
+		kill(command, SIGKILL);
+		fail_msg("sleep 77 (pid %d) outlived the interrupted tool", (int)command);
+	}
+}
+
 /* Milliseconds until @pid has no tracer, polling up to @limit_ms. */
 static int wait_untraced(pid_t pid, int limit_ms)
 {
@@ -476,6 +536,8 @@ int main(void)
 		cmocka_unit_test(test_summary_cache),
 		cmocka_unit_test_teardown(test_pause_single_thread, stop_idle),
 		cmocka_unit_test(test_bad_pids),
+		cmocka_unit_test(test_inapplicable_options),
+		cmocka_unit_test(test_spawned_command_dies_with_tool),
 		cmocka_unit_test_teardown(test_large_region_scan, stop_bigmaps),
 		cmocka_unit_test_teardown(test_stack_in_heap, stop_bigmaps),
 		cmocka_unit_test(test_sigkill_mid_scan),
