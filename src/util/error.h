@@ -15,13 +15,13 @@
 enum mg_exit_code {
 	MG_OK              = 0,
 	MG_INCOMPATIBLE    = 1,  /* check: some target cannot take the process */
-	MG_ERR_USAGE       = 2,  /* bad arguments or malformed input (profile, requirements) */
+	MG_ERR_USAGE       = 2,  /* bad arguments or input; check reports all bad input so */
 	MG_ERR_NO_PROCESS  = 3,  /* no such PID */
 	MG_ERR_PERMISSION  = 4,  /* ptrace or /proc access refused */
 	MG_ERR_UNSUPPORTED = 5,  /* kernel thread, zombie, 32-bit or non-x86 process */
 	MG_ERR_VANISHED    = 6,  /* the process exited or exec'd during the scan */
 	MG_ERR_IO          = 7,  /* unreadable or corrupt file (ELF, CRIU image, ...) */
-	MG_ERR_PROFILE     = 8,  /* malformed CPU profile */
+	MG_ERR_PROFILE     = 8,  /* malformed CPU profile (as the library reports it) */
 	MG_ERR_INTERNAL    = 9,  /* out of memory, unexpected library failure */
 	MG_ERR_INTERRUPTED = 130 /* SIGINT/SIGTERM during a scan */
 };
