@@ -282,19 +282,30 @@ static int load_requirements(struct check_run *r, mg_error *err)
 	if (r->o.pid_arg == NULL && r->o.criu_dir == NULL)
 		return 0;
 	if (r->o.pid_arg) {
-		char *end;
-		errno = 0;
-		long pid = strtol(r->o.pid_arg, &end, 10);
-		if (errno || *end || pid <= 0 || pid > INT32_MAX)
+		pid_t pid;
+		if (cli_parse_pid(r->o.pid_arg, &pid) != 0)
 			return mg_fail(err, MG_ERR_USAGE, "'%s' is not a PID", r->o.pid_arg);
 		mg_live_options lo = { .read_sigactions = true, .isolate = true };
 		mg_live_install_signal_guard();
-		if (mg_live_open((pid_t)pid, &lo, &img, err) != 0)
+		if (mg_live_open(pid, &lo, &img, err) != 0)
 			return -1;
 	} else if (mg_criu_open(r->o.criu_dir, r->o.root ? r->o.root : "/", &img, err) != 0) {
 		return -1;
 	}
 	return scan_image(r, img, err);
+}
+
+/* A PID given to a CRIU policy is not scanned, but must name a process. */
+static int check_pid_exists(const char *arg, mg_error *err)
+{
+	pid_t pid;
+	char path[32];
+	if (cli_parse_pid(arg, &pid) != 0)
+		return mg_fail(err, MG_ERR_USAGE, "'%s' is not a PID", arg);
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	if (access(path, F_OK) != 0)
+		return mg_fail(err, MG_ERR_NO_PROCESS, "no such process: %d", (int)pid);
+	return 0;
 }
 
 static int load_targets(struct check_run *r, mg_error *err)
@@ -573,8 +584,14 @@ static int run(struct check_run *r, mg_error *err)
 		if (load_source(r, err) != 0)
 			return -1;
 	}
-	if (load_requirements(r, err) != 0)
+	/* The CRIU policies compare hosts: scanning a process or dump is
+	 * needed only to explain a verdict by its instructions. */
+	if (r->o.policy == POLICY_WORKLOAD || r->o.format == FMT_NFD || r->o.explain) {
+		if (load_requirements(r, err) != 0)
+			return -1;
+	} else if (r->o.pid_arg && check_pid_exists(r->o.pid_arg, err) != 0) {
 		return -1;
+	}
 	if (r->req)
 		for (size_t i = 0; i < r->req->nwarnings; i++)
 			fprintf(stderr, "migratable: warning: %s\n", r->req->warnings[i]);

@@ -112,14 +112,10 @@ static int parse_args(int argc, char **argv, struct observe_args *a)
 		observe_usage(stderr);
 		return -1;
 	}
-	char *end;
-	errno = 0;
-	long pid = strtol(argv[optind], &end, 10);
-	if (errno || *end || pid <= 0 || pid > 0x3fffffff) {
+	if (cli_parse_pid(argv[optind], &a->pid) != 0) {
 		fprintf(stderr, "migratable observe: bad PID '%s'\n", argv[optind]);
 		return -1;
 	}
-	a->pid = (pid_t)pid;
 	return 0;
 }
 

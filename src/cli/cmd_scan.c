@@ -64,17 +64,6 @@ static void scan_usage(FILE *out)
 		"5 unsupported process, 6 process vanished, 7 unreadable file, 9 internal error.\n");
 }
 
-static int parse_pid(const char *s, pid_t *pid)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || *end || v <= 0 || v > 0x3fffffff)
-		return -1;
-	*pid = (pid_t)v;
-	return 0;
-}
-
 static int parse_args(int argc, char **argv, struct scan_args *a)
 {
 	static const struct option longopts[] = {
@@ -162,7 +151,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 			return fprintf(stderr, "migratable: give a PID or -- COMMAND, not both\n"), -1;
 		return 0;
 	}
-	if (rest != 1 || parse_pid(argv[optind], &a->pid) != 0) {
+	if (rest != 1 || cli_parse_pid(argv[optind], &a->pid) != 0) {
 		fprintf(stderr, "migratable: scan needs one PID (a positive number), "
 			"--criu-dir DIR, or -- COMMAND\n");
 		return -1;

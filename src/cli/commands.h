@@ -5,6 +5,8 @@
 #ifndef MG_CLI_COMMANDS_H
 #define MG_CLI_COMMANDS_H
 
+#include <sys/types.h>
+
 int cmd_host(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_check(int argc, char **argv);
@@ -15,5 +17,8 @@ int cmd_observe(int argc, char **argv);
  * return its exit code. */
 struct mg_error;
 int cli_report(const struct mg_error *err);
+
+/* Parse a PID argument (1 .. 0x3fffffff, the kernel's limit); 0 or -1. */
+int cli_parse_pid(const char *s, pid_t *pid);
 
 #endif

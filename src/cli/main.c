@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
@@ -41,6 +42,17 @@ int cli_report(const struct mg_error *err)
 	fprintf(stderr, "migratable: %s\n",
 		err->msg[0] ? err->msg : mg_exit_code_name(err->code));
 	return err->code == MG_OK ? MG_ERR_INTERNAL : err->code;
+}
+
+int cli_parse_pid(const char *s, pid_t *pid)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > 0x3fffffff)
+		return -1;
+	*pid = (pid_t)v;
+	return 0;
 }
 
 /*
