@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,16 +60,28 @@ static pid_t spawn_corpus(const char *name)
 }
 
 /* Start `migratable observe PID --json ARGS`, stdout to `out`. */
+/* Start `migratable observe`; JSON to `out`.  With window_fd, its stderr
+ * goes to a pipe whose read end is stored there (see wait_window_open). */
 static pid_t spawn_observe(pid_t target, const char *seconds, const char *extra,
-			   const char *out)
+			   const char *out, int *window_fd)
 {
+	int fds[2] = { -1, -1 };
+	if (window_fd && pipe(fds) != 0)
+		return -1;
 	pid_t pid = fork();
-	if (pid != 0)
+	if (pid != 0) {
+		if (window_fd) {
+			close(fds[1]);
+			*window_fd = fds[0];
+		}
 		return pid;
+	}
 	int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0)
 		_exit(127);
 	dup2(fd, STDOUT_FILENO);
+	if (window_fd)
+		dup2(fds[1], STDERR_FILENO);
 	char pidbuf[16];
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)target);
 	char *argv[8] = { (char *)tu_migratable_bin(), "observe", pidbuf, "--json",
@@ -77,6 +90,29 @@ static pid_t spawn_observe(pid_t target, const char *seconds, const char *extra,
 		argv[6] = (char *)extra;
 	execv(argv[0], argv);
 	_exit(127);
+}
+
+/* Block until observe says its window is open (every breakpoint planted),
+ * rather than guess how long planting takes on a loaded machine.  The
+ * pipe stays open (observe may still write to stderr): close it after. */
+static void wait_window_open(int fd)
+{
+	char buf[4096];
+	size_t len = 0;
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		if (poll(&p, 1, 30000) != 1)
+			fail_msg("observe did not open its window within 30 s");
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			fail_msg("observe exited before opening its window: %.*s", (int)len, buf);
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strstr(buf, "window open"))
+			return;
+		if (len == sizeof(buf) - 1)
+			len = 0;       /* keep reading; the line is still to come */
+	}
 }
 
 static int wait_status(pid_t pid)
@@ -202,10 +238,12 @@ static void test_timeout_restores_everything(void **state)
 	assert_true(target > 0);
 	char out[] = "/tmp/mg-oracle-XXXXXX";
 	tu_temp_file(out);
-	pid_t obs = spawn_observe(target, "1", NULL, out);
-	sleep_ms(400);
+	int window;
+	pid_t obs = spawn_observe(target, "1", NULL, out, &window);
+	wait_window_open(window);
 	kill(target, SIGUSR1);           /* activity inside the window */
 	int st = wait_status(obs);
+	close(window);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
 	json_object *j = load_json(out);
@@ -233,7 +271,7 @@ static void stop_at_random(int sig, int rounds)
 		tu_temp_file(out);
 		long delay = 20 + rand() % 600;
 		fprintf(stderr, "  round %d: %s after %ld ms\n", r, strsignal(sig), delay);
-		pid_t obs = spawn_observe(target, "30", NULL, out);
+		pid_t obs = spawn_observe(target, "30", NULL, out, NULL);
 		sleep_ms(delay);
 		kill(obs, sig);
 		int st = wait_status(obs);
@@ -276,12 +314,14 @@ static void test_target_exit_ends_window(void **state)
 	assert_true(target > 0);
 	char out[] = "/tmp/mg-oracle-XXXXXX";
 	tu_temp_file(out);
-	pid_t obs = spawn_observe(target, "20", NULL, out);
-	sleep_ms(300);
+	int window;
+	pid_t obs = spawn_observe(target, "20", NULL, out, &window);
+	wait_window_open(window);
 	kill(target, SIGUSR1);
-	sleep_ms(200);
+	sleep_ms(200);                   /* its activity runs under breakpoints */
 	kill(target, SIGUSR2);
 	int st = wait_status(obs);
+	close(window);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
 	json_object *j = load_json(out), *v, *ex;
