@@ -45,6 +45,7 @@
 typedef struct cache_file {
 	uint8_t *data;             /* the file as read */
 	size_t size;
+	size_t valid_end;          /* end of its last sound record; 0: none */
 	GHashTable *index;         /* mixed key -> record offset + 1 */
 	GByteArray *pending;       /* records to append */
 } cache_file;
@@ -157,7 +158,8 @@ static void index_records(cache_file *c, uint64_t fingerprint)
 	if (c->size < 16 || rd32(c->data) != CACHE_MAGIC ||
 	    rd32(c->data + 4) != CACHE_VERSION || rd64(c->data + 8) != fingerprint)
 		return;
-	for (size_t off = 16; off < c->size;) {
+	size_t off = 16;
+	while (off < c->size) {
 		size_t n = record_size(c, off);
 		if (n == 0)
 			break;          /* damaged tail: ignore the rest */
@@ -165,6 +167,7 @@ static void index_records(cache_file *c, uint64_t fingerprint)
 		g_hash_table_insert(c->index, GSIZE_TO_POINTER(k), GSIZE_TO_POINTER(off + 1));
 		off += n;
 	}
+	c->valid_end = off;
 }
 
 static void cache_file_free(gpointer p)
@@ -329,8 +332,15 @@ static void append_pending(const mg_summary_cache *cache, uint64_t map_hash,
 	if (fd < 0)
 		return;
 	struct stat st;
-	if (flock(fd, LOCK_EX) == 0 && fstat(fd, &st) == 0) {
+	if (flock(fd, LOCK_EX) == 0 && fstat(fd, &st) == 0 &&
+	    (size_t)st.st_size <= CACHE_FILE_MAX) {
 		bool ok = true;
+		/* Records appended after a damaged tail (a bad header, a short
+		 * write) would never be found again: if the file is still what
+		 * we read, cut it back to its sound part first. */
+		if ((size_t)st.st_size == c->size && c->valid_end < c->size &&
+		    ftruncate(fd, (off_t)c->valid_end) == 0)
+			st.st_size = (off_t)c->valid_end;
 		if (st.st_size == 0) {
 			uint8_t head[16];
 			uint32_t magic = CACHE_MAGIC, version = CACHE_VERSION;
@@ -339,10 +349,13 @@ static void append_pending(const mg_summary_cache *cache, uint64_t map_hash,
 			memcpy(head + 8, &cache->fingerprint, 8);
 			ok = write(fd, head, sizeof(head)) == (ssize_t)sizeof(head);
 		}
-		/* One write per batch; a short write leaves a damaged tail,
-		 * which readers ignore. */
-		if (ok && write(fd, c->pending->data, c->pending->len) < 0)
-			ok = false;
+		/* One write per batch; a short one is cut off again, so that
+		 * the next batch does not land after a damaged record. */
+		if (ok && write(fd, c->pending->data, c->pending->len) !=
+			  (ssize_t)c->pending->len &&
+		    ftruncate(fd, st.st_size) != 0) {
+			/* Left damaged: readers stop at the bad record. */
+		}
 	}
 	close(fd);
 }
