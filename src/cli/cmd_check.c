@@ -246,8 +246,9 @@ static int load_source(struct check_run *r, mg_error *err)
 		if (stat(r->cpuinfo_path, &st) == 0)
 			return load_profile_file(r->cpuinfo_path, &r->source, err);
 		fprintf(stderr, "migratable: warning: %s has no cpuinfo.img (dump with --cpu-cap, "
-			"or run `criu cpuinfo dump -D %s` on the source): taking this host "
-			"as the CPU the process ran on\n", r->o.criu_dir, r->o.criu_dir);
+			"or run `criu cpuinfo dump -D %s` on the source): every feature counts "
+			"as usable on the source; the CRIU policies take this host as the "
+			"source\n", r->o.criu_dir, r->o.criu_dir);
 		free(r->cpuinfo_path);
 		r->cpuinfo_path = NULL;
 	}
@@ -263,10 +264,16 @@ static int scan_image(struct check_run *r, mg_image *img, mg_error *err)
 	 * which can only widen the requirements. */
 	mg_feature_set usable = r->source.features;
 	mg_fset_union(&usable, &r->source.unknown);
+	/* A dump without cpuinfo.img may be checked on the destination:
+	 * this machine says nothing about the source, so (as scan does)
+	 * count every feature usable, which only widens the answer. */
+	if (r->o.criu_dir && r->source_is_host)
+		for (size_t f = 0; f < mg_feature_count(); f++)
+			mg_fset_add(&usable, (mg_feature_id)f);
 	mg_scan_options so = {
 		.method = r->o.method,
 		.explain = MG_FEATURE_NONE,
-		.host_features = r->source_is_host ? NULL : &usable,
+		.host_features = &usable,    /* the source profile is already read */
 	};
 	int rc = mg_scan_image(img, &so, &r->req, err);
 	mg_image_free(img);
