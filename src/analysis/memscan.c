@@ -10,10 +10,11 @@
  *   main thread:   read chunk k+1          | follow the hits of chunk k
  *   filter thread: filter the words of chunk k
  *
- * Only the main thread reads the image (back-ends keep unlocked state such
- * as cached file descriptors) and only it touches the reach state
- * (mg_reach_address); the filter thread reads nothing but its buffer and
- * the code map, which no longer changes once roots are being added.  Hits
+ * The filter thread never reads the image (back-ends keep unlocked state
+ * such as cached file descriptors; the decoding workers that run later
+ * read it under slot_lock) and never touches the reach state
+ * (mg_reach_address): it reads nothing but its buffer and the code map,
+ * which no longer changes once roots are being added.  Hits
  * are followed in address order, so the result is the sequential one.
  */
 #include <inttypes.h>

@@ -18,16 +18,22 @@
 /* 64-bit user code segment selector on Linux (__USER_CS). */
 #define USER64_CS 0x33
 
-/* Size of the XSAVE area for every feature the CPU supports. */
+/* Size of the XSAVE area for every feature the CPU supports.  Computed
+ * once: under a hypervisor CPUID traps, and this runs per thread inside
+ * the pause. */
 static size_t xsave_size(void)
 {
-	unsigned a, b, c, d;
-	if (__get_cpuid_max(0, NULL) >= 0xd) {
-		__cpuid_count(0xd, 0, a, b, c, d);
-		if (c >= 576 && c <= (1u << 20))
-			return c;
+	static size_t size;
+	if (size == 0) {
+		unsigned a, b, c, d;
+		size = 4096;
+		if (__get_cpuid_max(0, NULL) >= 0xd) {
+			__cpuid_count(0xd, 0, a, b, c, d);
+			if (c >= 576 && c <= (1u << 20))
+				size = c;
+		}
 	}
-	return 4096;
+	return size;
 }
 
 static void capture_xstate(pid_t tid, mg_thread *th)
