@@ -402,8 +402,10 @@ static size_t elf_build_id(int fd, uint8_t *out, size_t cap)
 			GElf_Phdr ph;
 			if (gelf_getphdr(e, (int)i, &ph) == NULL || ph.p_type != PT_NOTE)
 				continue;
+			/* 8-byte aligned note segments use the 8-byte note layout
+			 * (as module.c's load_notes reads them). */
 			Elf_Data *d = elf_getdata_rawchunk(e, (int64_t)ph.p_offset, ph.p_filesz,
-							   ELF_T_NHDR);
+							   ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
 			if (d == NULL)
 				continue;
 			size_t off = 0, name_off, desc_off;
