@@ -76,8 +76,7 @@ uint32_t mg_cpuid_dump_max_leaf(const mg_cpuid_dump *d, uint32_t base)
 	return ok ? max : 0;
 }
 
-/* Basic leaves whose subleaf 0 EAX is the highest valid subleaf. */
-static bool counts_subleaves(uint32_t leaf)
+bool mg_cpuid_leaf_counts_subleaves(uint32_t leaf)
 {
 	switch (leaf) {
 	case 0x7: case 0x14: case 0x17: case 0x18: case 0x1D: case 0x24:
@@ -103,7 +102,7 @@ const mg_cpuid_leaf *mg_cpuid_dump_find(const mg_cpuid_dump *d, uint32_t leaf,
 		return NULL;
 	/* Likewise a subleaf above the one subleaf 0 declares the highest
 	 * (leaf 7 subleaf 1 on a CPU whose 7.0:EAX is 0) does not exist. */
-	if (subleaf > 0 && counts_subleaves(leaf)) {
+	if (subleaf > 0 && mg_cpuid_leaf_counts_subleaves(leaf)) {
 		const mg_cpuid_leaf *s0 = mg_cpuid_dump_find_raw(d, leaf, 0);
 		if (s0 == NULL || subleaf > s0->eax)
 			return NULL;

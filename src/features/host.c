@@ -125,23 +125,16 @@ static int record_basic_leaf(mg_cpuid_dump *d, uint32_t leaf, mg_error *err)
 		return record_upto(d, leaf, 3, err);
 	case 0x12:
 		return record_while(d, leaf, 2, sgx_epc_valid, err);
-	case 0x7:
-	case 0x14:
-	case 0x17:
-	case 0x18:
-	case 0x1D:
-	case 0x24:
+	default:
+		if (!mg_cpuid_leaf_counts_subleaves(leaf))
+			return record(d, leaf, 0, NULL, err);
 		/* Subleaf 0 EAX is the highest valid subleaf. */
 		if (record(d, leaf, 0, &r0, err) < 0)
 			return -1;
-		if (r0.a == 0)
-			return 0;
 		for (uint32_t s = 1; s <= r0.a && s < MAX_SUBLEAVES; s++)
 			if (record(d, leaf, s, NULL, err) < 0)
 				return -1;
 		return 0;
-	default:
-		return record(d, leaf, 0, NULL, err);
 	}
 }
 

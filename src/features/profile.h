@@ -101,6 +101,11 @@ const mg_cpuid_leaf *mg_cpuid_dump_find_raw(const mg_cpuid_dump *d,
  */
 uint32_t mg_cpuid_dump_max_leaf(const mg_cpuid_dump *d, uint32_t base);
 
+/* Basic leaves whose subleaf 0 EAX is the highest valid subleaf (7, 0x14,
+ * 0x17, 0x18, 0x1D, 0x24): one list for recording a host and for the
+ * lookup rule above. */
+bool mg_cpuid_leaf_counts_subleaves(uint32_t leaf);
+
 void mg_cpuid_dump_free(mg_cpuid_dump *d);
 
 /* --- derivation ------------------------------------------------------------- */
