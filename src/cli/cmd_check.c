@@ -201,30 +201,6 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 
 /* --- inputs ---------------------------------------------------------------------- */
 
-/* A profile file: a CRIU cpuinfo.img (by its magic) or JSON.  A cpuinfo.img
- * that cannot be read keeps MG_ERR_IO; a malformed JSON profile is bad
- * input to `check` (MG_ERR_USAGE). */
-static int load_profile_file(const char *path, mg_profile *p, mg_error *err)
-{
-	if (mg_criu_is_image_file(path)) {
-		if (mg_criu_cpuinfo_load(path, p, err) != 0)
-			return -1;
-	} else if (mg_profile_load(path, p, err) != 0) {
-		err->code = MG_ERR_USAGE;
-		return -1;
-	}
-	/* Name it after the file: "criu-cpuinfo" or a missing name says
-	 * less than the path. */
-	if (p->name == NULL || p->criu_cpuinfo) {
-		free(p->name);
-		if ((p->name = strdup(path)) == NULL) {
-			mg_profile_free(p);
-			return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
-		}
-	}
-	return 0;
-}
-
 /*
  * The CPU the process ran on: --source, else the dump's cpuinfo.img
  * (written by `criu dump --cpu-cap` or `criu cpuinfo dump -D DIR`), else
@@ -236,7 +212,7 @@ static int load_source(struct check_run *r, mg_error *err)
 	mg_profile_init(&r->source);
 	r->have_source = true;
 	if (r->o.source_path)
-		return load_profile_file(r->o.source_path, &r->source, err);
+		return mg_profile_load_file(r->o.source_path, &r->source, err);
 	if (r->o.criu_dir) {
 		struct stat st;
 		if (asprintf(&r->cpuinfo_path, "%s/cpuinfo.img", r->o.criu_dir) < 0) {
@@ -244,7 +220,7 @@ static int load_source(struct check_run *r, mg_error *err)
 			return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
 		}
 		if (stat(r->cpuinfo_path, &st) == 0)
-			return load_profile_file(r->cpuinfo_path, &r->source, err);
+			return mg_profile_load_file(r->cpuinfo_path, &r->source, err);
 		fprintf(stderr, "migratable: warning: %s has no cpuinfo.img (dump with --cpu-cap, "
 			"or run `criu cpuinfo dump -D %s` on the source): every feature counts "
 			"as usable on the source; the CRIU policies take this host as the "
@@ -318,19 +294,9 @@ static int check_pid_exists(const char *arg, mg_error *err)
 static int load_targets(struct check_run *r, mg_error *err)
 {
 	for (size_t i = 0; i < r->o.ntargets; i++) {
-		const char *path = r->o.targets[i];
-		/* `criu cpuinfo dump` run on a destination describes it. */
-		if (mg_criu_is_image_file(path)) {
-			mg_profile p;
-			if (load_profile_file(path, &p, err) != 0)
-				return -1;
-			if (mg_target_list_take(&r->targets, &p, err) != 0) {
-				mg_profile_free(&p);
-				return -1;
-			}
-			continue;
-		}
-		if (mg_targets_load_path(path, &r->targets, err) != 0)
+		/* A file or directory of profiles; a cpuinfo.img from
+		 * `criu cpuinfo dump` run on a destination describes it. */
+		if (mg_targets_load_path(r->o.targets[i], &r->targets, err) != 0)
 			return -1;
 	}
 	for (size_t i = 0; i < r->o.ncatalogs; i++)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "process/criu_image.h"
 #include "verdict/criu_policy.h"
 
 const char *mg_verdict_kind_name(mg_verdict_kind k)
@@ -111,26 +112,31 @@ void mg_target_list_free(mg_target_list *l)
 	l->count = l->capacity = 0;
 }
 
+int mg_profile_load_file(const char *path, mg_profile *p, mg_error *err)
+{
+	if (mg_criu_is_image_file(path)) {
+		if (mg_criu_cpuinfo_load(path, p, err) != 0)
+			return -1;
+		/* "criu-cpuinfo" says less than the path. */
+		free(p->name);
+		if ((p->name = strdup(path)) == NULL) {
+			mg_profile_free(p);
+			return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+		}
+		return 0;
+	}
+	if (mg_profile_load(path, p, err) != 0) {
+		err->code = MG_ERR_USAGE;    /* a bad profile is bad input to check */
+		return -1;
+	}
+	return 0;
+}
+
 static int load_file(const char *path, mg_target_list *out, mg_error *err)
 {
 	mg_profile p;
-	mg_error e = { 0 };
-
-	mg_profile_init(&p);
-	if (mg_profile_load(path, &p, &e) != 0) {
-		mg_profile_free(&p);
-		/* Any unreadable target is bad input to `check`. */
-		return mg_fail(err, MG_ERR_USAGE, "%s",
-			       e.msg[0] ? e.msg : "malformed profile");
-	}
-	if (p.name == NULL) {
-		const char *base = strrchr(path, '/');
-		p.name = strdup(base ? base + 1 : path);
-		if (p.name == NULL) {
-			mg_profile_free(&p);
-			return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
-		}
-	}
+	if (mg_profile_load_file(path, &p, err) != 0)
+		return -1;
 	if (mg_target_list_take(out, &p, err) != 0) {
 		mg_profile_free(&p);
 		return -1;

@@ -84,8 +84,16 @@ int mg_target_list_take(mg_target_list *l, mg_profile *p, mg_error *err);
 void mg_target_list_free(mg_target_list *l);
 
 /*
- * Add the profiles of a file, or of every *.json file in a directory
- * (sorted by name, not recursive).  Errors name the file (MG_ERR_USAGE).
+ * Read one profile file as check takes it: a CRIU cpuinfo.img (by its
+ * magic; named after the path) or a JSON profile.  A malformed or missing
+ * JSON profile is MG_ERR_USAGE (bad input to check); an unreadable
+ * cpuinfo.img keeps MG_ERR_IO.  Errors name the file.
+ */
+int mg_profile_load_file(const char *path, mg_profile *p, mg_error *err);
+
+/*
+ * Add the profiles of a file (as mg_profile_load_file), or of every *.json
+ * file in a directory (sorted by name, not recursive).
  */
 int mg_targets_load_path(const char *path, mg_target_list *out, mg_error *err);
 
