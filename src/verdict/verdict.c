@@ -166,7 +166,15 @@ static int load_dir(const char *path, mg_target_list *out, mg_error *err)
 	if (dir == NULL)
 		return mg_fail(err, MG_ERR_USAGE, "%s: cannot open directory: %s", path,
 			       strerror(errno));
-	while ((de = readdir(dir)) != NULL) {
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(dir)) == NULL) {
+			/* NULL is also an error: a partly read directory must
+			 * not pass for the whole catalog. */
+			if (errno != 0)
+				rc = mg_fail(err, MG_ERR_IO, "%s: %s", path, strerror(errno));
+			break;
+		}
 		if (!is_json_name(de->d_name))
 			continue;
 		if (n == cap) {
@@ -184,6 +192,8 @@ static int load_dir(const char *path, mg_target_list *out, mg_error *err)
 		}
 		n++;
 	}
+	if (rc != 0)
+		goto out;
 	if (n == 0) {
 		rc = mg_fail(err, MG_ERR_USAGE, "%s: no *.json profiles in this directory", path);
 		goto out;
