@@ -48,9 +48,9 @@ static bool ends_flow(const ZydisDecodedInstruction *insn)
 	}
 }
 
-/* A still-lazy PLT slot points back into its own module's PLT: resolve
- * the symbol as the dynamic linker will, by name; every module that
- * exports it is taken (a superset of the one the linker picks). */
+/* Queue an edge from unit parent to the unit holding addr (for the main
+ * thread to apply between levels); in-unit targets and non-code are
+ * ignored. */
 static void edge(mg_worker *w, uint64_t addr, mg_reason why, uint32_t parent)
 {
 	const mg_codemap *map = &w->cx->map;
@@ -73,6 +73,9 @@ static bool is_code(mg_worker *w, uint64_t addr, uint32_t parent)
 	       mg_codemap_find(map, addr) != MG_NO_UNIT;
 }
 
+/* A still-lazy PLT slot points back into its own module's PLT: resolve
+ * the symbol as the dynamic linker will, by name; every module that
+ * exports it is taken (a superset of the one the linker picks). */
 static bool follow_lazy_slot(mg_worker *w, uint32_t unit, uint64_t slot,
 			     uint64_t value)
 {

@@ -53,7 +53,7 @@ typedef struct mg_unit_state {
 /* Per executable mapping: its bytes, read once after the process resumed. */
 typedef struct mg_code_cache {
 	uint64_t start, end;
-	uint8_t *bytes;        /* NULL until read; read failures leave zeros + warning */
+	uint8_t *bytes;        /* NULL until read, or unreadable (with a warning) */
 	bool tried;
 	uint64_t hash;         /* of bytes: names its summary cache file */
 } mg_code_cache;

@@ -46,8 +46,6 @@ static void describe_root(mg_scan_ctx *cx, const mg_unit_state *st,
 	case MG_WHY_REGISTER:
 	case MG_WHY_XSTATE:
 	case MG_WHY_STACK:
-		snprintf(buf, len, "%s %u", mg_reason_name(st->why), st->detail);
-		return;
 	case MG_WHY_SIGNAL:
 		snprintf(buf, len, "%s %u", mg_reason_name(st->why), st->detail);
 		return;
@@ -132,14 +130,19 @@ static bool want_site(mg_worker *w, mg_feature_id f, uint64_t ip)
 	return true;
 }
 
-void mg_evidence_free(mg_evidence *ev)
+void mg_evidence_clear(mg_evidence *ev)
 {
-	if (ev == NULL)
-		return;
 	free(ev->module);
 	free(ev->function);
 	free(ev->instruction);
 	free(ev->reached_via);
+}
+
+void mg_evidence_free(mg_evidence *ev)
+{
+	if (ev == NULL)
+		return;
+	mg_evidence_clear(ev);
 	free(ev);
 }
 

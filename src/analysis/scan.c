@@ -340,9 +340,11 @@ static void widen_for_dlsym(mg_scan_ctx *cx)
 			if (!fn->exported)
 				continue;
 			uint32_t u = mg_codemap_find(&cx->map, fn->start + lm->bias);
-			if (u != MG_NO_UNIT && !cx->state[u].queued)
+			if (u == MG_NO_UNIT)
+				continue;
+			if (!cx->state[u].queued)
 				added++;
-			mg_reach_address(cx, fn->start + lm->bias, MG_WHY_DLSYM, MG_NO_UNIT, 0);
+			mg_reach_unit(cx, u, MG_WHY_DLSYM, MG_NO_UNIT, 0);
 		}
 	}
 	cx->res->dlsym_widened = added;

@@ -49,6 +49,9 @@ typedef struct mg_evidence {
 	char *reached_via;     /* "thread 1234 pc", "stack of 1234 <- ...", "heap pointer", ... */
 } mg_evidence;
 
+/* Free the strings of an evidence entry (not the entry itself). */
+void mg_evidence_clear(mg_evidence *ev);
+
 typedef struct mg_scan_stats {
 	double pause_ms;
 	double wall_ms;

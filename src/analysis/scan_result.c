@@ -33,21 +33,13 @@ const char *mg_scan_method_name(mg_scan_method m)
 	return "unknown";
 }
 
-static void free_evidence(mg_evidence *e)
-{
-	free(e->module);
-	free(e->function);
-	free(e->instruction);
-	free(e->reached_via);
-}
-
 void mg_scan_result_free(mg_scan_result *r)
 {
 	if (r == NULL)
 		return;
 	free(r->source);
 	for (size_t i = 0; i < r->nevidence; i++)
-		free_evidence(&r->evidence[i]);
+		mg_evidence_clear(&r->evidence[i]);
 	free(r->evidence);
 	for (size_t i = 0; i < r->nwarnings; i++)
 		free(r->warnings[i]);
