@@ -41,7 +41,10 @@ typedef struct bp {
 	uint32_t unit;
 	uint8_t orig;
 	bool armed;              /* 0xCC is (believed to be) in memory */
+	bool planted;            /* was armed at some time: a fork child's copy
+				  * may still hold it after the parent's hit */
 } bp;
+
 
 typedef enum task_kind { K_THREAD, K_VFORK, K_FORK, K_UNKNOWN } task_kind;
 typedef enum task_state { T_RUNNING, T_STOPPED, T_EXPECTED, T_GONE } task_state;
@@ -71,6 +74,14 @@ typedef struct oracle {
 	bool holding;            /* teardown: keep stopped tasks stopped */
 	bool target_gone;
 } oracle;
+
+/* Is b's byte to be restored in pid?  In the target: if still armed.  In a
+ * fork child: if ever planted, since the child copied the memory while
+ * it was armed and the parent's later hits did not reach the copy. */
+static bool to_restore(const oracle *o, const bp *b, pid_t pid)
+{
+	return pid == o->pid ? b->armed : b->planted;
+}
 
 static volatile sig_atomic_t stop_requested;
 
@@ -244,7 +255,7 @@ static void write_page(oracle *o, int fd, pid_t pid, size_t first, size_t last,
 			b->orig = buf[off];
 			buf[off] = INT3;
 		} else {
-			if (!b->armed)
+			if (!to_restore(o, b, pid))
 				continue;
 			if (buf[off] != INT3) {
 				if (pid == o->pid)
@@ -264,6 +275,7 @@ static void write_page(oracle *o, int fd, pid_t pid, size_t first, size_t last,
 		if (o->opt->poke == MG_POKE_WORD && pid == o->pid) {
 			if (poke_byte(o, fd, word_tid, b->addr, buf[off]) == 0) {
 				b->armed = plant;
+				b->planted |= plant;
 				o->res->stats.write_calls++;
 			}
 		}
@@ -282,7 +294,7 @@ static void write_page(oracle *o, int fd, pid_t pid, size_t first, size_t last,
 	for (size_t i = first; i < last; i++) {
 		size_t off = (size_t)(o->bps[i].addr - page);
 		if (plant && buf[off] == INT3 && o->bps[i].orig != INT3)
-			o->bps[i].armed = true;
+			o->bps[i].armed = o->bps[i].planted = true;
 		else if (!plant)
 			o->bps[i].armed = false;
 	}
@@ -301,7 +313,7 @@ static void write_all(oracle *o, int fd, pid_t pid, bool plant)
 			j++;
 		bool any = plant;
 		for (size_t k = i; k < j && !any; k++)
-			any = o->bps[k].armed;
+			any = to_restore(o, &o->bps[k], pid);
 		if (any)
 			write_page(o, fd, pid, i, j, plant);
 		i = j;
