@@ -80,6 +80,10 @@ static bool follow_lazy_slot(mg_worker *w, uint32_t unit, uint64_t slot,
 			     uint64_t value)
 {
 	mg_scan_ctx *cx = w->cx;
+	/* A lazy slot holds PLT code; most values read here are data, and a
+	 * bitmap load rejects them before the linear module search. */
+	if (!mg_codemap_in_code_region(&cx->map, value))
+		return false;
 	uint32_t mi = mg_codemap_module_at(&cx->map, slot);
 	if (mi == MG_NO_MODULE)
 		return false;
