@@ -93,25 +93,6 @@ static int run(char *const argv[], char **out)
 	return rc;
 }
 
-/* Whole binary file (tu_read_file stops at the first NUL). */
-static unsigned char *read_all(const char *path, size_t *len)
-{
-	struct stat st;
-	unsigned char *buf = NULL;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) == 0 && (buf = malloc((size_t)st.st_size + 1)) != NULL &&
-	    pread(fd, buf, (size_t)st.st_size, 0) != (ssize_t)st.st_size) {
-		free(buf);
-		buf = NULL;
-	}
-	*len = (size_t)st.st_size;
-	close(fd);
-	return buf;
-}
-
 static bool write_file(const char *path, const void *buf, size_t len)
 {
 	FILE *f = fopen(path, "wb");
@@ -706,7 +687,7 @@ static void test_corrupt(void **state)
 	unsigned char *libc;
 
 	need_variants();
-	libc = read_all(LIBC, &len);
+	libc = (unsigned char *)tu_read_file(LIBC, &len);
 	assert_true(len > 1000000);
 	assert_non_null(libc);
 
@@ -767,7 +748,7 @@ static void test_truncation_sweep(void **state)
 	size_t len;
 
 	need_variants();
-	unsigned char *w = read_all(variant_path[V_NORMAL], &len);
+	unsigned char *w = (unsigned char *)tu_read_file(variant_path[V_NORMAL], &len);
 	assert_true(len > 4096);
 	assert_non_null(w);
 	for (size_t cut = 0; cut < len; cut += 1 + len / 97) {
@@ -827,7 +808,7 @@ static void test_relr(void **state)
 	mg_module_free(m);
 
 	size_t len, relr_size = 0;
-	unsigned char *elf = read_all(so, &len);
+	unsigned char *elf = (unsigned char *)tu_read_file(so, &len);
 	unlink(so);
 	assert_non_null(elf);
 	size_t relr = section_offset(elf, SHT_RELR, &relr_size);
