@@ -17,6 +17,7 @@
 #include "features/features.h"
 #include "features/profile.h"
 #include "util/error.h"
+#include "util/file.h"
 
 static void host_usage(FILE *out)
 {
@@ -87,40 +88,15 @@ static int print_summary(FILE *out, const mg_profile *p)
 	return 0;
 }
 
-/* Write to FILE.tmp then rename, so a reader never sees half a profile. */
+/* Write-then-rename: a reader never sees half a profile. */
 static int save_json(const char *path, const char *json, mg_error *err)
 {
-	size_t plen = strlen(path);
-	char *tmp = malloc(plen + 16);
-	FILE *f;
-	int rc = 0;
-
-	if (tmp == NULL)
-		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
-	snprintf(tmp, plen + 16, "%s.tmp.%d", path, (int)getpid());
-	f = fopen(tmp, "w");
-	if (f == NULL) {
-		rc = mg_fail(err, MG_ERR_IO, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (fputs(json, f) == EOF) {
-		rc = mg_fail(err, MG_ERR_IO, "%s: %s", tmp, strerror(errno));
-		fclose(f);
-		unlink(tmp);
-		goto out;
-	}
-	if (fclose(f) != 0) {
-		rc = mg_fail(err, MG_ERR_IO, "%s: %s", tmp, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	if (rename(tmp, path) != 0) {
-		rc = mg_fail(err, MG_ERR_IO, "%s: %s", path, strerror(errno));
-		unlink(tmp);
-	}
-out:
-	free(tmp);
-	return rc;
+	char *tmp;
+	FILE *f = mg_atomic_open(path, &tmp, err);
+	if (f == NULL)
+		return -1;
+	fputs(json, f);       /* a failed write sets the stream's error: checked below */
+	return mg_atomic_close(f, tmp, path, true, err);
 }
 
 int cmd_host(int argc, char **argv)

@@ -23,6 +23,7 @@
 #include "features/profile.h"
 #include "process/criu_image.h"
 #include "process/image.h"
+#include "util/file.h"
 
 struct scan_args {
 	pid_t pid;
@@ -273,13 +274,13 @@ static void print_explain(FILE *out, const mg_scan_result *r, mg_feature_id f)
 static int emit(const struct scan_args *a, const mg_scan_result *r)
 {
 	FILE *out = stdout;
-	if (a->output && (out = fopen(a->output, "w")) == NULL) {
-		fprintf(stderr, "migratable: cannot write %s: %s\n", a->output, strerror(errno));
-		return MG_ERR_IO;
-	}
+	char *tmp = NULL;
+	mg_error err = { 0 };
+	/* --output FILE: write-then-rename, so a failure leaves FILE as it was. */
+	if (a->output && (out = mg_atomic_open(a->output, &tmp, &err)) == NULL)
+		return cli_report(&err);
 	int rc = MG_OK;
 	if (a->json) {
-		mg_error err = { 0 };
 		char *json = mg_scan_result_to_json(r, &err);
 		if (json == NULL)
 			rc = cli_report(&err);
@@ -291,10 +292,8 @@ static int emit(const struct scan_args *a, const mg_scan_result *r)
 	} else {
 		print_human(out, r);
 	}
-	if (out != stdout && (ferror(out) | fclose(out)) != 0) {
-		fprintf(stderr, "migratable: cannot write %s\n", a->output);
-		rc = MG_ERR_IO;
-	}
+	if (out != stdout && mg_atomic_close(out, tmp, a->output, rc == MG_OK, &err) != 0)
+		rc = cli_report(&err);
 	return rc;
 }
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -64,4 +65,34 @@ char *mg_read_file(const char *path, size_t max, int code, size_t *len, mg_error
 	buf[n] = '\0';
 	*len = n;
 	return buf;
+}
+
+FILE *mg_atomic_open(const char *path, char **tmp, mg_error *err)
+{
+	if (asprintf(tmp, "%s.tmp.%d", path, (int)getpid()) < 0) {
+		*tmp = NULL;
+		mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	FILE *f = fopen(*tmp, "w");
+	if (f == NULL) {
+		mg_fail(err, MG_ERR_IO, "%s: %s", *tmp, strerror(errno));
+		free(*tmp);
+		*tmp = NULL;
+	}
+	return f;
+}
+
+int mg_atomic_close(FILE *f, char *tmp, const char *path, bool keep, mg_error *err)
+{
+	int rc = 0;
+	bool failed = ferror(f) != 0;
+	if (fclose(f) != 0 || failed)
+		rc = mg_fail(err, MG_ERR_IO, "%s: %s", tmp, failed ? "write error" : strerror(errno));
+	if (rc == 0 && keep && rename(tmp, path) != 0)
+		rc = mg_fail(err, MG_ERR_IO, "%s: %s", path, strerror(errno));
+	if (rc != 0 || !keep)
+		unlink(tmp);
+	free(tmp);
+	return rc;
 }
