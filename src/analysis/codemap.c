@@ -89,6 +89,29 @@ static uint32_t find_or_add_instance(mg_codemap *map, mg_module *mod,
 	return (uint32_t)map->nmodules++;
 }
 
+static void inode_key(const mg_mapping *m, char *key, size_t len)
+{
+	snprintf(key, len, "%u:%u:%" PRIu64, m->dev_major, m->dev_minor, m->inode);
+}
+
+/* (device, inode) -> the first executable mapping of that file: a data
+ * mapping (GOT, RELRO) belongs to the module its file's code is.  Built
+ * once, so that processes with many mappings are not scanned per mapping. */
+static GHashTable *index_exec_files(const mg_image *img)
+{
+	GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	for (size_t i = 0; i < img->nmaps; i++) {
+		const mg_mapping *o = &img->maps[i];
+		char key[64];
+		if (!(o->prot & MG_PROT_EXEC) || o->kind != MG_MAP_FILE)
+			continue;
+		inode_key(o, key, sizeof(key));
+		if (!g_hash_table_contains(h, key))
+			g_hash_table_insert(h, g_strdup(key), (gpointer)o);
+	}
+	return h;
+}
+
 /* Parse the ELF behind mapping m, once per (device, inode).  NULL (and a
  * warning on the image) if it cannot be parsed. */
 static mg_module *module_for_mapping(mg_image *img, mg_codemap *map,
@@ -168,6 +191,7 @@ static int add_module_units(mg_codemap *map, unit_vec *units, uint32_t mi,
 }
 
 static int add_mapping(mg_image *img, mg_codemap *map, GHashTable *cache,
+		       GHashTable *exec_by_inode,
 		       unit_vec *units, const mg_mapping *m, mg_error *err)
 {
 	mg_unit whole = { m->start, m->end, MG_NO_MODULE, MG_UNIT_JIT, NULL };
@@ -190,13 +214,11 @@ static int add_mapping(mg_image *img, mg_codemap *map, GHashTable *cache,
 	if (m->prot & MG_PROT_EXEC) {
 		mod = module_for_mapping(img, map, cache, m);
 	} else {
-		for (size_t i = 0; i < img->nmaps && mod == NULL; i++) {
-			const mg_mapping *o = &img->maps[i];
-			if ((o->prot & MG_PROT_EXEC) && o->kind == MG_MAP_FILE &&
-			    o->inode == m->inode && o->dev_major == m->dev_major &&
-			    o->dev_minor == m->dev_minor)
-				mod = module_for_mapping(img, map, cache, o);
-		}
+		char key[64];
+		inode_key(m, key, sizeof(key));
+		const mg_mapping *o = g_hash_table_lookup(exec_by_inode, key);
+		if (o != NULL)
+			mod = module_for_mapping(img, map, cache, o);
 		if (mod == NULL)
 			return 0;
 	}
@@ -265,12 +287,14 @@ int mg_codemap_build(mg_image *img, mg_codemap *map, mg_error *err)
 {
 	memset(map, 0, sizeof(*map));
 	GHashTable *cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	GHashTable *exec_by_inode = index_exec_files(img);
 	unit_vec units = { 0 };
 	int rc = 0;
 
 	for (size_t i = 0; i < img->nmaps && rc == 0; i++)
-		rc = add_mapping(img, map, cache, &units, &img->maps[i], err);
+		rc = add_mapping(img, map, cache, exec_by_inode, &units, &img->maps[i], err);
 	g_hash_table_destroy(cache);
+	g_hash_table_destroy(exec_by_inode);
 	if (rc != 0) {
 		free(units.v);
 		mg_codemap_free(map);
