@@ -302,8 +302,18 @@ static int load_targets(struct check_run *r, mg_error *err)
 	for (size_t i = 0; i < r->o.ncatalogs; i++)
 		if (mg_catalog_load(r->o.catalogs[i], &r->targets, err) != 0)
 			return -1;
-	if (r->o.ntargets == 0 && r->o.ncatalogs == 0)
-		return mg_catalog_load("x86-64-levels", &r->targets, err);
+	if (r->o.ntargets == 0 && r->o.ncatalogs == 0 &&
+	    mg_catalog_load("x86-64-levels", &r->targets, err) != 0)
+		return -1;
+	/* A newer catalog may name features this build does not know: they
+	 * are ignored (the target looks less capable, never more), but say so. */
+	for (size_t i = 0; i < r->targets.count; i++) {
+		const mg_profile *t = &r->targets.items[i];
+		if (t->ignored_names)
+			fprintf(stderr, "migratable: warning: %s: %zu feature name(s) unknown to "
+				"this build ignored (first: %s)\n", t->name, t->ignored_names,
+				t->first_ignored ? t->first_ignored : "?");
+	}
 	return 0;
 }
 

@@ -83,6 +83,20 @@ static int check(char **out, char **err, ...)
 	return tu_run(argv, out, err);
 }
 
+/* A feature name from a newer catalog is ignored, with a warning. */
+static void test_cli_warns_unknown_names(void **state)
+{
+	(void)state;
+	char *out = NULL, *err = NULL;
+	int rc = check(&out, &err, "--requirements", D "req-avx512.json",
+		       "--target", D "newer/newer.json", NULL);
+	assert_true(rc == 0 || rc == 1);
+	assert_non_null(strstr(err, "newer-cpu: 1 feature name(s) unknown to this build "
+			       "ignored (first: avx42_future_extension)"));
+	free(out);
+	free(err);
+}
+
 static void test_cli_json(void **state)
 {
 	(void)state;
@@ -216,6 +230,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_workload_rules),
 		cmocka_unit_test(test_cli_json),
+		cmocka_unit_test(test_cli_warns_unknown_names),
 		cmocka_unit_test(test_cli_bad_input),
 		cmocka_unit_test(test_cli_criu_policy),
 		cmocka_unit_test(test_cli_affinity),
