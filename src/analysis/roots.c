@@ -26,8 +26,6 @@
 
 #include "analysis/engine.h"
 
-#define RED_ZONE 128
-
 /*
  * The GOT (.got, .got.plt) holds the addresses of every function a module
  * imports, bound or not, whether or not anything still calls them.  Its
@@ -108,7 +106,7 @@ static uint64_t stack_copy_floor(const mg_scan_ctx *cx, const mg_mapping *m,
 			continue;
 		if (th->stack == NULL || th->stack_start + th->stack_len < m->end)
 			*copy_complete = false;
-		uint64_t s = sp - RED_ZONE < m->start ? m->start : sp - RED_ZONE;
+		uint64_t s = sp - MG_STACK_RED_ZONE < m->start ? m->start : sp - MG_STACK_RED_ZONE;
 		if (floor == 0 || s < floor)
 			floor = s;
 	}

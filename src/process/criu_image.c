@@ -41,7 +41,6 @@
 #include "pstree.pb-c.h"
 
 #define PAGE 4096u
-#define RED_ZONE 128u
 #define AT_NULL_ 0
 #define AT_ENTRY_ 9
 #define AT_SYSINFO_EHDR_ 33
@@ -804,40 +803,6 @@ out:
 	return rc;
 }
 
-/* Copy the stack from rsp - red zone to the end of its mapping. */
-static void copy_stack(mg_image *img, mg_thread *t)
-{
-	uint64_t sp = t->regs.rsp;
-	const mg_mapping *m = mg_image_find_mapping(img, sp);
-	if (m == NULL) {
-		mg_image_warn(img, "thread %d: rsp 0x%llx is outside every mapping; no stack copied",
-			      (int)t->tid, (unsigned long long)sp);
-		return;
-	}
-	uint64_t from = sp >= m->start + RED_ZONE ? sp - RED_ZONE : m->start;
-	uint64_t len = m->end - from;
-	if (len > MG_CRIU_STACK_MAX) {
-		mg_image_warn(img, "thread %d: stack copy capped at %u bytes", (int)t->tid, MG_CRIU_STACK_MAX);
-		len = MG_CRIU_STACK_MAX;
-	}
-	uint8_t *buf = malloc(len);
-	if (buf == NULL)
-		return;
-	ssize_t n = mg_image_read(img, from, buf, len);
-	if (n <= 0) {
-		free(buf);
-		mg_image_warn(img, "thread %d: stack at 0x%llx unreadable from the dump",
-			      (int)t->tid, (unsigned long long)from);
-		return;
-	}
-	if ((uint64_t)n < len)
-		mg_image_warn(img, "thread %d: only %zd of %llu stack bytes readable from the dump",
-			      (int)t->tid, n, (unsigned long long)len);
-	t->stack_start = from;
-	t->stack = buf;
-	t->stack_len = (size_t)n;
-}
-
 /* --- entry point -------------------------------------------------------------- */
 
 static int load_tree(mg_image *img, criu_priv *p, mg_error *err)
@@ -947,7 +912,7 @@ int mg_criu_open(const char *dir, const char *root, mg_image **out, mg_error *er
 	if (load_mm(img, p, mmfile, err) < 0 || load_pagemap(img, p, img->pid, err) < 0)
 		goto fail;
 	for (size_t i = 0; i < img->nthreads; i++)
-		copy_stack(img, &img->threads[i]);
+		mg_image_copy_stack(img, &img->threads[i]);
 	mg_image_find_pointer_guard(img);
 	*out = img;
 	return 0;

@@ -38,7 +38,6 @@
 #define MG_CRIU_VMAS_MAX     (1u << 20)
 #define MG_CRIU_THREADS_MAX  (1u << 16)
 #define MG_CRIU_PAGEMAP_MAX  (1u << 22)    /* pagemap entries */
-#define MG_CRIU_STACK_MAX    (64u << 20)   /* bytes copied per thread stack */
 
 /* pagemap_entry.flags (criu/include/pagemap.h). */
 #define MG_CRIU_PE_PARENT   (1u << 0)

@@ -110,3 +110,42 @@ void mg_image_find_pointer_guard(mg_image *img)
 	mg_image_warn(img, "glibc pointer guard unknown (no glibc TCB found): "
 		      "mangled pointers are not followed");
 }
+
+void mg_image_copy_stack(mg_image *img, mg_thread *th)
+{
+	uint64_t rsp = th->regs.rsp;
+	const mg_mapping *m = mg_image_find_mapping(img, rsp);
+	if (m == NULL && rsp > 0)
+		m = mg_image_find_mapping(img, rsp - 1);   /* empty stack: rsp == end */
+	if (m == NULL) {
+		mg_image_warn(img, "thread %d: stack pointer %#llx is in no mapping; stack not captured",
+			      (int)th->tid, (unsigned long long)rsp);
+		return;
+	}
+	uint64_t start = rsp - m->start >= MG_STACK_RED_ZONE ? rsp - MG_STACK_RED_ZONE : m->start;
+	size_t len = (size_t)(m->end - start);
+	if (len > MG_STACK_COPY_MAX) {
+		mg_image_warn(img, "thread %d: stack copy truncated to %zu MiB of %zu MiB",
+			      (int)th->tid, MG_STACK_COPY_MAX >> 20, len >> 20);
+		len = MG_STACK_COPY_MAX;
+	}
+	uint8_t *buf = malloc(len);
+	if (buf == NULL) {
+		mg_image_warn(img, "thread %d: out of memory copying %zu bytes of stack",
+			      (int)th->tid, len);
+		return;
+	}
+	ssize_t n = mg_image_read(img, start, buf, len);
+	if (n <= 0) {
+		mg_image_warn(img, "thread %d: stack at %#llx unreadable; not captured",
+			      (int)th->tid, (unsigned long long)start);
+		free(buf);
+		return;
+	}
+	if ((size_t)n < len)
+		mg_image_warn(img, "thread %d: only %zd of %zu stack bytes readable",
+			      (int)th->tid, n, len);
+	th->stack_start = start;
+	th->stack = buf;
+	th->stack_len = (size_t)n;
+}

@@ -128,6 +128,19 @@ void mg_image_warn(mg_image *img, const char *fmt, ...)
 /* Free everything, including source-private state. */
 void mg_image_free(mg_image *img);
 
+/* The System V x86-64 red zone: live data below rsp that a stack copy
+ * keeps and injected code must not touch. */
+#define MG_STACK_RED_ZONE 128
+/* A larger stack copy is truncated (with a warning). */
+#define MG_STACK_COPY_MAX ((size_t)64 << 20)
+
+/*
+ * Copy th's live stack (rsp - red zone .. end of its mapping, at most
+ * MG_STACK_COPY_MAX) into th->stack through mg_image_read; problems are
+ * warnings on the image (the analysis then scans the mapping instead).
+ */
+void mg_image_copy_stack(mg_image *img, mg_thread *th);
+
 /* Is m a mapping of glibc's libc.so.6? */
 bool mg_mapping_is_libc(const mg_mapping *m);
 

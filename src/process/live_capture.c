@@ -13,8 +13,6 @@
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 
-/* A larger stack copy is truncated (with a warning). */
-#define STACK_COPY_MAX ((size_t)64 << 20)
 /* 64-bit user code segment selector on Linux (__USER_CS). */
 #define USER64_CS 0x33
 
@@ -54,45 +52,6 @@ static void capture_xstate(pid_t tid, mg_thread *th)
 	th->has_xstate = true;
 }
 
-static void capture_stack(live_session *s, mg_image *img, mg_thread *th)
-{
-	uint64_t rsp = th->regs.rsp;
-	const mg_mapping *m = mg_image_find_mapping(img, rsp);
-	if (m == NULL && rsp > 0)
-		m = mg_image_find_mapping(img, rsp - 1);   /* empty stack: rsp == end */
-	if (m == NULL) {
-		mg_image_warn(img, "thread %d: stack pointer %#llx is in no mapping; stack not captured",
-			      (int)th->tid, (unsigned long long)rsp);
-		return;
-	}
-	uint64_t start = rsp - m->start >= LIVE_RED_ZONE ? rsp - LIVE_RED_ZONE : m->start;
-	size_t len = (size_t)(m->end - start);
-	if (len > STACK_COPY_MAX) {
-		mg_image_warn(img, "thread %d: stack copy truncated to %zu MiB of %zu MiB",
-			      (int)th->tid, STACK_COPY_MAX >> 20, len >> 20);
-		len = STACK_COPY_MAX;
-	}
-	uint8_t *buf = malloc(len);
-	if (buf == NULL) {
-		mg_image_warn(img, "thread %d: out of memory copying %zu bytes of stack",
-			      (int)th->tid, len);
-		return;
-	}
-	ssize_t n = live_mem_read(s->pid, &s->mem_fd, start, buf, len);
-	if (n <= 0) {
-		mg_image_warn(img, "thread %d: stack at %#llx unreadable; not captured",
-			      (int)th->tid, (unsigned long long)start);
-		free(buf);
-		return;
-	}
-	if ((size_t)n < len)
-		mg_image_warn(img, "thread %d: only %zd of %zu stack bytes readable",
-			      (int)th->tid, n, len);
-	th->stack_start = start;
-	th->stack = buf;
-	th->stack_len = (size_t)n;
-}
-
 int live_capture_threads(live_session *s, mg_image *img, mg_error *err)
 {
 	size_t usable = 0;
@@ -123,7 +82,7 @@ int live_capture_threads(live_session *s, mg_image *img, mg_error *err)
 				       "pid %d: thread %d runs 32-bit code (cs=%#llx); only x86-64 is supported",
 				       (int)s->pid, (int)t->tid, (unsigned long long)th->regs.cs);
 		capture_xstate(t->tid, th);
-		capture_stack(s, img, th);
+		mg_image_copy_stack(img, th);
 	}
 	if (img->nthreads == 0)
 		return mg_fail(err, MG_ERR_VANISHED, "pid %d exited during the scan", (int)s->pid);

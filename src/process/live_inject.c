@@ -98,9 +98,9 @@ static uint64_t find_gadget(live_session *s, const mg_image *img, uint64_t rip)
 /* Scratch below the red zone, 16-aligned, inside a writable mapping. */
 static uint64_t pick_scratch(const mg_image *img, uint64_t rsp)
 {
-	if (rsp < LIVE_RED_ZONE + 64)
+	if (rsp < MG_STACK_RED_ZONE + 64)
 		return 0;
-	uint64_t scratch = (rsp - LIVE_RED_ZONE - sizeof(struct kernel_sigaction)) & ~(uint64_t)15;
+	uint64_t scratch = (rsp - MG_STACK_RED_ZONE - sizeof(struct kernel_sigaction)) & ~(uint64_t)15;
 	const mg_mapping *m = mg_image_find_mapping(img, scratch);
 	if (m == NULL || !(m->prot & MG_PROT_WRITE) ||
 	    scratch + sizeof(struct kernel_sigaction) > m->end)

@@ -130,9 +130,6 @@ int live_wait_stop(live_session *s, live_thread *t, int *status, mg_error *err);
 
 /* --- live_capture.c ----------------------------------------------------------- */
 
-/* The System V x86-64 red zone: live data below rsp that a stack copy
- * keeps and injected code must not touch. */
-#define LIVE_RED_ZONE 128
 
 /* Fill img->threads (registers, XSAVE, stacks) from every stopped thread
  * of s, using img->maps; then the pointer guard. */
