@@ -109,7 +109,7 @@ static void assert_c_mechanisms_seen(json_object *j)
 {
 	static const char *names[] = {
 		"f_heap", "f_data", "cmp_bmi1", "thread_bmi2", "on_usr1_adx", "f_tls",
-		"f_tail_target", "after_longjmp", "plugin_gfni", "jit@", "cbrt",
+		"f_tail_target", "after_longjmp", "plugin_rdseed", "jit@", "cbrt",
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (!executed(j, names[i]))

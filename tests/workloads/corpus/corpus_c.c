@@ -1,13 +1,17 @@
 /*
  * corpus_c.c - every way C code reaches a function indirectly, each
  * reaching a function with a distinct CPU extension, so a miss of the
- * scan shows up both as a unit and as a feature.
+ * scan shows up both as a unit and as a feature.  The extensions are ones
+ * glibc's own code does not need (so a missed root cannot hide behind
+ * glibc's requirements) and that most x86-64 CPUs have (so the check has
+ * teeth on most test machines, and the gain table of docs/gain.md
+ * measures the mechanisms, not a rare marker).
  *
  *   heap function pointer -> popcnt      data table pointer  -> lzcnt
  *   qsort comparator      -> andn (bmi1) pthread_create      -> pdep (bmi2)
  *   atexit handler        -> movbe       SIGUSR1 handler     -> adcx (adx)
- *   __thread pointer      -> sha1nexte   tail call           -> aesenc
- *   after longjmp         -> vpclmulqdq  dlsym'd plugin      -> gf2p8affineqb
+ *   __thread pointer      -> rdrand      tail call           -> aesenc
+ *   after longjmp         -> pclmulqdq   dlsym'd plugin      -> rdseed
  *   JIT code              -> vcvtph2ps (f16c)
  *   lazy/now PLT          -> libm functions first called after the scan
  *   fork child            -> its copy of the code (the oracle cleans it)
@@ -102,8 +106,10 @@ static void on_usr2(int sig)
 
 __attribute__((noinline)) static uint64_t f_tls(uint64_t x)
 {
-	if (__builtin_cpu_supports("sha"))
-		__asm__ volatile("sha1nexte %%xmm1, %%xmm0" ::: "xmm0", "xmm1");
+	uint64_t r = 0;
+	if (__builtin_cpu_supports("rdrnd"))
+		__asm__ volatile("rdrand %0" : "=r"(r) :: "cc");
+	sink += r & 1;
 	return x + 1;
 }
 
@@ -125,8 +131,8 @@ static uint64_t f_tail(fn_t g, uint64_t x)
 
 __attribute__((noinline)) static uint64_t after_longjmp(uint64_t x)
 {
-	if (__builtin_cpu_supports("vpclmulqdq"))
-		__asm__ volatile("vpclmulqdq $0, %%ymm1, %%ymm2, %%ymm0" ::: "xmm0", "xmm1", "xmm2");
+	if (__builtin_cpu_supports("pclmul"))
+		__asm__ volatile("pclmulqdq $0, %%xmm1, %%xmm0" ::: "xmm0", "xmm1");
 	return x ^ 5;
 }
 
@@ -152,7 +158,7 @@ int main(void)
 
 	const char *plugin_path = getenv("PLUGIN");
 	void *plugin = dlopen(plugin_path ? plugin_path : "corpus_plugin.so", RTLD_NOW);
-	fn_t plugin_fn = plugin ? (fn_t)dlsym(plugin, "plugin_gfni") : NULL;
+	fn_t plugin_fn = plugin ? (fn_t)dlsym(plugin, "plugin_rdseed") : NULL;
 	if (plugin_fn == NULL) {
 		fprintf(stderr, "corpus_c: plugin: %s\n", dlerror());
 		return 1;

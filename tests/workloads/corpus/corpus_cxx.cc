@@ -1,6 +1,7 @@
 // corpus_cxx.cc - C++ virtual dispatch, std::function and std::sort with
-// a lambda: the vtable target needs FMA, the std::function target
-// AVX-512 VBMI.  SIGUSR1 starts the activity, SIGUSR2 ends it.
+// a lambda: the vtable targets need FMA and PCLMULQDQ, the std::function
+// target RDRAND (extensions libstdc++ and glibc do not need here, see
+// corpus_c.c).  SIGUSR1 starts the activity, SIGUSR2 ends it.
 #include <algorithm>
 #include <csignal>
 #include <cstdint>
@@ -30,17 +31,18 @@ struct Square : Shape {
 struct Circle : Shape {
 	__attribute__((noinline)) uint64_t area(uint64_t x) override
 	{
-		if (__builtin_cpu_supports("avx512vbmi"))
-			__asm__ volatile("vpermb %%zmm1, %%zmm2, %%zmm0" ::: "xmm0", "xmm1", "xmm2");
+		if (__builtin_cpu_supports("pclmul"))
+			__asm__ volatile("pclmulqdq $0, %%xmm1, %%xmm0" ::: "xmm0", "xmm1");
 		return 3 * x * x;
 	}
 };
 
 __attribute__((noinline)) static uint64_t via_function(uint64_t x)
 {
-	if (__builtin_cpu_supports("avx512vnni"))
-		__asm__ volatile("vpdpbusd %%zmm1, %%zmm2, %%zmm0" ::: "xmm0", "xmm1", "xmm2");
-	return x + 2;
+	uint64_t r = 0;
+	if (__builtin_cpu_supports("rdrnd"))
+		__asm__ volatile("rdrand %0" : "=r"(r) :: "cc");
+	return x + 2 + (r & 1);
 }
 
 extern "C" void on_usr1(int) { active = 1; }
