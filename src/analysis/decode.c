@@ -48,6 +48,20 @@ static bool ends_flow(const ZydisDecodedInstruction *insn)
 	}
 }
 
+/*
+ * Alignment padding after a unit's last jump (the `nopw`/`xchg %ax,%ax`
+ * that ends every .plt.sec and .plt.got entry, or the int3s some linkers
+ * fill with) runs only if something falls into it, so it keeps whatever
+ * the instruction before it decided: after a jmp nothing falls through;
+ * after a conditional branch or plain code, execution still slides over
+ * the padding into the next unit.
+ */
+static bool is_padding(const ZydisDecodedInstruction *insn)
+{
+	return insn->mnemonic == ZYDIS_MNEMONIC_NOP ||
+	       insn->mnemonic == ZYDIS_MNEMONIC_INT3;
+}
+
 /* Queue an edge from unit parent to the unit holding addr (for the main
  * thread to apply between levels); in-unit targets and non-code are
  * ignored. */
@@ -280,7 +294,8 @@ bool mg_summarize_code(const ZydisDecoder *decoder, const uint8_t *bytes,
 				s->first_unknown = (uint32_t)off;
 		}
 		ok = ok && collect_refs(s, &cap, off, len, &insn);
-		s->ends_flow = ends_flow(&insn);
+		if (!is_padding(&insn))
+			s->ends_flow = ends_flow(&insn);
 		off += insn.length;
 	}
 	unique_refs(s);
