@@ -149,7 +149,12 @@ static void criu_destroy(mg_image *img)
 
 /* --- memory ------------------------------------------------------------------- */
 
-static const criu_pm *find_pm(const criu_priv *p, uint64_t addr)
+/*
+ * The pagemap entry holding addr, or NULL; *next is then where the first
+ * entry above addr starts (UINT64_MAX if none), so a caller knows how far
+ * the pages without an entry go.
+ */
+static const criu_pm *find_pm(const criu_priv *p, uint64_t addr, uint64_t *next)
 {
 	size_t lo = 0, hi = p->npm;
 	while (lo < hi) {
@@ -161,6 +166,7 @@ static const criu_pm *find_pm(const criu_priv *p, uint64_t addr)
 		else
 			return &p->pm[mid];
 	}
+	*next = lo < p->npm ? p->pm[lo].start : UINT64_MAX;
 	return NULL;
 }
 
@@ -182,7 +188,8 @@ static int mapping_fd(mg_image *img, const mg_mapping *m)
 	return fd;
 }
 
-static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+/* Read up to len bytes at off; fewer only at end of file or on an error. */
+static size_t pread_upto(int fd, void *buf, size_t len, uint64_t off)
 {
 	size_t got = 0;
 	while (got < len) {
@@ -190,22 +197,38 @@ static int pread_full(int fd, void *buf, size_t len, uint64_t off)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return -1;
+			break;
 		got += (size_t)n;
 	}
-	return 0;
+	return got;
 }
 
-/* Read [addr, addr+len) lying within one page of mapping m. */
-static int read_in_page(mg_image *img, const mg_mapping *m, uint64_t addr,
-			void *buf, size_t len)
+static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	return pread_upto(fd, buf, len, off) == len ? 0 : -1;
+}
+
+/*
+ * Read from addr in mapping m as many of want bytes as one source holds:
+ * the rest of a pagemap entry (pages-*.img), or the pages up to the next
+ * entry (the mapped file, or zeroes for anonymous memory never touched).
+ * Returns the bytes read, or -1 when that source is not in the dump.
+ * One pread per run, not per page: a 2 GiB heap is a few dozen entries.
+ */
+static ssize_t read_run(mg_image *img, const mg_mapping *m, uint64_t addr,
+			void *buf, size_t want)
 {
 	criu_priv *p = img->priv;
-	const criu_pm *pm = find_pm(p, addr);
+	uint64_t next;
+	const criu_pm *pm = find_pm(p, addr, &next);
+	uint64_t run_end = pm != NULL ? pm->end : next;
+	size_t len = run_end - addr < want ? (size_t)(run_end - addr) : want;
 	if (pm != NULL) {
 		if (!(pm->flags & MG_CRIU_PE_PRESENT) || (pm->flags & MG_CRIU_PE_PARENT))
 			return -1;      /* in a parent image or lazy: not here */
-		return pread_full(p->pages_fd, buf, len, pm->pages_off + (addr - pm->start));
+		if (pread_full(p->pages_fd, buf, len, pm->pages_off + (addr - pm->start)) < 0)
+			return -1;
+		return (ssize_t)len;
 	}
 	uint32_t st = p->vma_status[m - img->maps];
 	if (st & (MG_CRIU_VMA_AREA_VDSO | MG_CRIU_VMA_AREA_VVAR | MG_CRIU_VMA_AREA_VSYSCALL))
@@ -219,10 +242,13 @@ static int read_in_page(mg_image *img, const mg_mapping *m, uint64_t addr,
 		int fd = mapping_fd(img, m);
 		if (fd < 0)
 			return -1;
-		return pread_full(fd, buf, len, m->file_offset + (addr - m->start));
+		/* A mapping may run past the end of its file (the process would
+		 * get SIGBUS there): what lies before the end is still good. */
+		size_t got = pread_upto(fd, buf, len, m->file_offset + (addr - m->start));
+		return got > 0 ? (ssize_t)got : -1;
 	}
-	memset(buf, 0, len);    /* private anonymous page never touched */
-	return 0;
+	memset(buf, 0, len);    /* private anonymous pages never touched */
+	return (ssize_t)len;
 }
 
 static ssize_t criu_read(mg_image *img, uint64_t addr, void *buf, size_t len)
@@ -233,15 +259,13 @@ static ssize_t criu_read(mg_image *img, uint64_t addr, void *buf, size_t len)
 		const mg_mapping *m = mg_image_find_mapping(img, a);
 		if (m == NULL)
 			break;
-		uint64_t lim = (a & ~(uint64_t)(PAGE - 1)) + PAGE;
-		if (m->end < lim)
-			lim = m->end;
-		size_t chunk = len - done;
-		if (chunk > lim - a)
-			chunk = (size_t)(lim - a);
-		if (read_in_page(img, m, a, (uint8_t *)buf + done, chunk) < 0)
+		size_t want = len - done;
+		if (want > m->end - a)
+			want = (size_t)(m->end - a);
+		ssize_t n = read_run(img, m, a, (uint8_t *)buf + done, want);
+		if (n <= 0)
 			break;
-		done += chunk;
+		done += (size_t)n;
 	}
 	return done > 0 ? (ssize_t)done : -1;
 }
