@@ -67,7 +67,7 @@ static bool is_padding(const ZydisDecodedInstruction *insn)
  * ignored. */
 static void edge(mg_worker *w, uint64_t addr, mg_reason why, uint32_t parent)
 {
-	const mg_codemap *map = &w->cx->map;
+	const mg_codemap *map = w->cx->map;
 	if (addr >= map->units[parent].start && addr < map->units[parent].end)
 		return;    /* most branches stay inside the unit */
 	uint32_t u = mg_codemap_find(map, addr);
@@ -82,7 +82,7 @@ static void edge(mg_worker *w, uint64_t addr, mg_reason why, uint32_t parent)
 /* Is addr code?  (Then a memory operand at addr is not a pointer slot.) */
 static bool is_code(mg_worker *w, uint64_t addr, uint32_t parent)
 {
-	const mg_codemap *map = &w->cx->map;
+	const mg_codemap *map = w->cx->map;
 	return (addr >= map->units[parent].start && addr < map->units[parent].end) ||
 	       mg_codemap_find(map, addr) != MG_NO_UNIT;
 }
@@ -96,12 +96,12 @@ static bool follow_lazy_slot(mg_worker *w, uint32_t unit, uint64_t slot,
 	mg_scan_ctx *cx = w->cx;
 	/* A lazy slot holds PLT code; most values read here are data, and a
 	 * bitmap load rejects them before the linear module search. */
-	if (!mg_codemap_in_code_region(&cx->map, value))
+	if (!mg_codemap_in_code_region(cx->map, value))
 		return false;
-	uint32_t mi = mg_codemap_module_at(&cx->map, slot);
+	uint32_t mi = mg_codemap_module_at(cx->map, slot);
 	if (mi == MG_NO_MODULE)
 		return false;
-	const mg_loaded_module *lm = &cx->map.modules[mi];
+	const mg_loaded_module *lm = &cx->map->modules[mi];
 	if (value < lm->lo || value >= lm->hi ||
 	    !mg_module_in_plt(lm->module, value - lm->bias))
 		return false;
@@ -109,8 +109,8 @@ static bool follow_lazy_slot(mg_worker *w, uint32_t unit, uint64_t slot,
 	if (r == NULL || r->symbol == NULL || r->kind != MG_RELOC_JUMP_SLOT)
 		return false;
 	bool found = false;
-	for (size_t i = 0; i < cx->map.nmodules; i++) {
-		const mg_loaded_module *o = &cx->map.modules[i];
+	for (size_t i = 0; i < cx->map->nmodules; i++) {
+		const mg_loaded_module *o = &cx->map->modules[i];
 		const mg_function *f = mg_module_lookup_export(o->module, r->symbol);
 		if (f == NULL)
 			continue;
@@ -314,7 +314,7 @@ void mg_unit_summary_free(mg_unit_summary *s)
 static void apply_features(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
 			   const uint8_t *bytes, size_t len)
 {
-	const mg_unit *u = &w->cx->map.units[unit];
+	const mg_unit *u = &w->cx->map->units[unit];
 	for (uint32_t i = 0; i < s->ngroups; i++) {
 		const mg_req_group *g = &s->groups[i];
 		mg_fset_union(&w->seen, &g->features);
@@ -341,7 +341,7 @@ static void apply_features(mg_worker *w, uint32_t unit, const mg_unit_summary *s
 
 static void apply_refs(mg_worker *w, uint32_t unit, const mg_unit_summary *s)
 {
-	uint64_t base = w->cx->map.units[unit].start;
+	uint64_t base = w->cx->map->units[unit].start;
 	for (uint32_t i = 0; i < s->nrefs; i++) {
 		const mg_code_ref *r = &s->refs[i];
 		uint64_t rel = base + (uint64_t)r->value, abs = (uint64_t)r->value;
@@ -382,7 +382,7 @@ static void explain_sites(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
 		mg_instruction_requirement(&insn, &req);
 		if (req.kind == MG_ISA_FEATURES && mg_fset_has(&req.features, want) &&
 		    mg_fset_is_subset(&req.features, &cx->host))
-			mg_note_site(w, unit, cx->map.units[unit].start + off, want,
+			mg_note_site(w, unit, cx->map->units[unit].start + off, want,
 				     bytes + off, len - off);
 		off += insn.length;
 	}
@@ -391,7 +391,7 @@ static void explain_sites(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
 void mg_decode_unit(mg_worker *w, uint32_t unit)
 {
 	mg_scan_ctx *cx = w->cx;
-	const mg_unit *u = &cx->map.units[unit];
+	const mg_unit *u = &cx->map->units[unit];
 	if (u->kind == MG_UNIT_VDSO)
 		return;    /* the destination kernel supplies its own */
 	uint64_t map_hash = 0;
@@ -417,8 +417,8 @@ void mg_decode_unit(mg_worker *w, uint32_t unit)
 		explain_sites(w, unit, &s, bytes, len);
 	w->instructions += s.instructions;
 	w->bytes += len;
-	if (!s.ends_flow && unit + 1 < cx->map.nunits &&
-	    cx->map.units[unit + 1].start == u->end)
+	if (!s.ends_flow && unit + 1 < cx->map->nunits &&
+	    cx->map->units[unit + 1].start == u->end)
 		edge(w, u->end, MG_WHY_FALLTHROUGH, unit);
 	if (fresh && cacheable) {
 		mg_fresh_summary f = { map_hash, key, len, s };

@@ -143,7 +143,8 @@ struct mg_scan_ctx {
 	mg_image *img;
 	const mg_scan_options *opt;
 	mg_scan_result *res;
-	mg_codemap map;
+	const mg_codemap *map;     /* opt->map, or own_map */
+	mg_codemap own_map;        /* built by this scan unless the caller gave one */
 	mg_feature_set host;
 
 	ZydisDecoder decoder;       /* minimal mode: the sweep */

@@ -82,7 +82,7 @@ char *mg_reach_path(mg_scan_ctx *cx, uint32_t unit)
 	describe_root(cx, root, buf, sizeof(buf));
 	g_string_append(s, buf);
 	for (size_t i = n; i-- > 0;) {
-		mg_unit_name(&cx->map, chain[i], buf, sizeof(buf));
+		mg_unit_name(cx->map, chain[i], buf, sizeof(buf));
 		if (i + 1 == n)
 			g_string_append_printf(s, " -> %s", buf);
 		else
@@ -162,18 +162,18 @@ void mg_note_site(mg_worker *w, uint32_t unit, uint64_t ip,
 	if (!want_site(w, feature, ip))
 		return;
 	mg_scan_ctx *cx = w->cx;
-	const mg_unit *u = &cx->map.units[unit];
+	const mg_unit *u = &cx->map->units[unit];
 	mg_evidence *ev = calloc(1, sizeof(*ev));
 	if (ev == NULL)
 		return;
 	char name[256];
-	mg_unit_name(&cx->map, unit, name, sizeof(name));
+	mg_unit_name(cx->map, unit, name, sizeof(name));
 	ev->feature = feature;
 	ev->address = ip;
 	ev->offset = ip - u->start;
 	ev->function = strdup(name);
 	if (u->module != MG_NO_MODULE) {
-		ev->module = strdup(cx->map.modules[u->module].name);
+		ev->module = strdup(cx->map->modules[u->module].name);
 	} else {
 		const mg_mapping *m = mg_image_find_mapping(cx->img, ip);
 		char anon[64];

@@ -45,7 +45,7 @@ static inline uint64_t ror64(uint64_t v, unsigned n)
 static void filter_words(const mg_scan_ctx *cx, const uint8_t *buf, size_t len,
 			 uint64_t base, mg_reason why, GArray *hits)
 {
-	const mg_codemap *map = &cx->map;
+	const mg_codemap *map = cx->map;
 	const uint64_t lo = map->lo, hi = map->hi;
 	const bool demangle = cx->img->pointer_guard_known;
 	const uint64_t guard = cx->img->pointer_guard;
@@ -91,7 +91,7 @@ static void widen_all(mg_scan_ctx *cx, uint64_t start, uint32_t detail)
 {
 	mg_image_warn(cx->img, "out of memory scanning 0x%" PRIx64
 		      "; result widened to every function", start);
-	for (size_t u = 0; u < cx->map.nunits; u++)
+	for (size_t u = 0; u < cx->map->nunits; u++)
 		mg_reach_unit(cx, (uint32_t)u, MG_WHY_MEMORY, MG_NO_UNIT, detail);
 }
 

@@ -39,9 +39,9 @@
 static void scan_range_outside_got(mg_scan_ctx *cx, uint64_t start, uint64_t end,
 				   uint32_t detail)
 {
-	uint32_t mi = mg_codemap_module_at(&cx->map, start);
+	uint32_t mi = mg_codemap_module_at(cx->map, start);
 	if (mi != MG_NO_MODULE) {
-		const mg_loaded_module *lm = &cx->map.modules[mi];
+		const mg_loaded_module *lm = &cx->map->modules[mi];
 		uint64_t gs = lm->module->got.start + lm->bias;
 		uint64_t ge = lm->module->got.end + lm->bias;
 		if (ge > gs && gs < end && ge > start) {
@@ -58,10 +58,10 @@ static void scan_range_outside_got(mg_scan_ctx *cx, uint64_t start, uint64_t end
 /* Is [start, end) of a read-only file mapping relocated data? */
 static void scan_relro_part(mg_scan_ctx *cx, const mg_mapping *m, uint32_t mi_map)
 {
-	uint32_t mi = mg_codemap_module_at(&cx->map, m->start);
+	uint32_t mi = mg_codemap_module_at(cx->map, m->start);
 	if (mi == MG_NO_MODULE)
 		return;        /* a data file (locale archive, ...): no pointers */
-	const mg_loaded_module *lm = &cx->map.modules[mi];
+	const mg_loaded_module *lm = &cx->map->modules[mi];
 	if (!lm->module->is_dyn) {
 		/* Fixed-address executable: read-only tables hold absolute
 		 * code addresses without any relocation. */
@@ -178,8 +178,8 @@ static void add_signal_roots(mg_scan_ctx *cx)
 
 static void add_module_roots(mg_scan_ctx *cx)
 {
-	for (size_t i = 0; i < cx->map.nmodules; i++) {
-		const mg_loaded_module *lm = &cx->map.modules[i];
+	for (size_t i = 0; i < cx->map->nmodules; i++) {
+		const mg_loaded_module *lm = &cx->map->modules[i];
 		if (lm->module->dt_fini)
 			mg_reach_address(cx, lm->module->dt_fini + lm->bias,
 					 MG_WHY_FINI, MG_NO_UNIT, (uint32_t)i);
@@ -188,8 +188,8 @@ static void add_module_roots(mg_scan_ctx *cx)
 
 static void add_whole_units(mg_scan_ctx *cx)
 {
-	for (size_t u = 0; u < cx->map.nunits; u++) {
-		const mg_unit *unit = &cx->map.units[u];
+	for (size_t u = 0; u < cx->map->nunits; u++) {
+		const mg_unit *unit = &cx->map->units[u];
 		if (unit->kind == MG_UNIT_JIT)
 			mg_reach_unit(cx, (uint32_t)u, MG_WHY_JIT, MG_NO_UNIT, 0);
 		else if (unit->kind == MG_UNIT_OPAQUE)
@@ -201,7 +201,7 @@ int mg_add_roots(mg_scan_ctx *cx, mg_error *err)
 {
 	(void)err;
 	if (cx->opt->method == MG_METHOD_FULL) {
-		for (size_t u = 0; u < cx->map.nunits; u++)
+		for (size_t u = 0; u < cx->map->nunits; u++)
 			mg_reach_unit(cx, (uint32_t)u, MG_WHY_FULL, MG_NO_UNIT, 0);
 		return 0;
 	}
@@ -215,7 +215,7 @@ int mg_add_roots(mg_scan_ctx *cx, mg_error *err)
 		/* Without the handler addresses any function could be one. */
 		mg_image_warn(cx->img, "signal handlers could not be read; every "
 			      "function is treated as reachable");
-		for (size_t u = 0; u < cx->map.nunits; u++)
+		for (size_t u = 0; u < cx->map->nunits; u++)
 			mg_reach_unit(cx, (uint32_t)u, MG_WHY_SIGNAL, MG_NO_UNIT, 0);
 	}
 	if (!cx->img->pointer_guard_known)

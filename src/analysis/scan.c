@@ -30,7 +30,7 @@ void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
 		   uint32_t parent, uint32_t detail)
 {
 	mg_unit_state *st = &cx->state[unit];
-	if (st->queued || cx->map.units[unit].kind == MG_UNIT_VDSO)
+	if (st->queued || cx->map->units[unit].kind == MG_UNIT_VDSO)
 		return;     /* the vDSO and vsyscall page come from the destination kernel */
 	st->queued = 1;
 	st->why = (uint8_t)why;
@@ -43,13 +43,13 @@ bool mg_reach_address(mg_scan_ctx *cx, uint64_t addr, mg_reason why,
 		      uint32_t parent, uint32_t detail)
 {
 	/* Most edges (jcc, loops) stay inside the unit being decoded. */
-	if (parent != MG_NO_UNIT && addr >= cx->map.units[parent].start &&
-	    addr < cx->map.units[parent].end)
+	if (parent != MG_NO_UNIT && addr >= cx->map->units[parent].start &&
+	    addr < cx->map->units[parent].end)
 		return true;
-	uint32_t unit = mg_codemap_find(&cx->map, addr);
+	uint32_t unit = mg_codemap_find(cx->map, addr);
 	if (unit == MG_NO_UNIT)
 		return false;
-	if (cx->map.units[unit].kind != MG_UNIT_VDSO)
+	if (cx->map->units[unit].kind != MG_UNIT_VDSO)
 		mg_reach_unit(cx, unit, why, parent, detail);
 	return true;
 }
@@ -119,7 +119,7 @@ static void widen_unreadable(mg_scan_ctx *cx, const mg_code_cache *cc)
 
 const uint8_t *mg_unit_code(const mg_scan_ctx *cx, uint32_t unit, uint64_t *map_hash)
 {
-	const mg_unit *u = &cx->map.units[unit];
+	const mg_unit *u = &cx->map->units[unit];
 	const mg_code_cache *cc = code_cache_for((mg_scan_ctx *)cx, u->start);
 	if (cc == NULL || cc->bytes == NULL || u->end > cc->end)
 		return NULL;
@@ -129,7 +129,7 @@ const uint8_t *mg_unit_code(const mg_scan_ctx *cx, uint32_t unit, uint64_t *map_
 
 const uint8_t *mg_unit_bytes(mg_scan_ctx *cx, uint32_t unit)
 {
-	const mg_unit *u = &cx->map.units[unit];
+	const mg_unit *u = &cx->map->units[unit];
 	mg_code_cache *cc = code_cache_for(cx, u->start);
 	if (cc == NULL || u->end > cc->end)
 		return NULL;
@@ -256,7 +256,7 @@ static int init_ctx(mg_scan_ctx *cx, mg_image *img, const mg_scan_options *opt,
 
 static void free_ctx(mg_scan_ctx *cx)
 {
-	mg_codemap_free(&cx->map);
+	mg_codemap_free(&cx->own_map);   /* zeroed when never built */
 	free(cx->state);
 	if (cx->queue)
 		g_array_free(cx->queue, TRUE);
@@ -304,13 +304,13 @@ static const char *const dlsym_entries[] = { "dlsym", "dlvsym", "__libc_dlsym" }
 
 static bool dlsym_reachable(mg_scan_ctx *cx)
 {
-	for (size_t i = 0; i < cx->map.nmodules; i++) {
-		const mg_loaded_module *lm = &cx->map.modules[i];
+	for (size_t i = 0; i < cx->map->nmodules; i++) {
+		const mg_loaded_module *lm = &cx->map->modules[i];
 		for (size_t k = 0; k < sizeof(dlsym_entries) / sizeof(dlsym_entries[0]); k++) {
 			const mg_function *f = mg_module_lookup_export(lm->module, dlsym_entries[k]);
 			if (f == NULL)
 				continue;
-			uint32_t u = mg_codemap_find(&cx->map, f->start + lm->bias);
+			uint32_t u = mg_codemap_find(cx->map, f->start + lm->bias);
 			if (u != MG_NO_UNIT && cx->state[u].done)
 				return true;
 		}
@@ -333,13 +333,13 @@ static void widen_for_dlsym(mg_scan_ctx *cx)
 		return;
 	}
 	size_t added = 0;
-	for (size_t i = 0; i < cx->map.nmodules; i++) {
-		const mg_loaded_module *lm = &cx->map.modules[i];
+	for (size_t i = 0; i < cx->map->nmodules; i++) {
+		const mg_loaded_module *lm = &cx->map->modules[i];
 		for (size_t f = 0; f < lm->module->nfuncs; f++) {
 			const mg_function *fn = &lm->module->funcs[f];
 			if (!fn->exported)
 				continue;
-			uint32_t u = mg_codemap_find(&cx->map, fn->start + lm->bias);
+			uint32_t u = mg_codemap_find(cx->map, fn->start + lm->bias);
 			if (u == MG_NO_UNIT)
 				continue;
 			if (!cx->state[u].queued)
@@ -424,7 +424,7 @@ static void decode_level(mg_scan_ctx *cx, guint from, guint to)
 	for (size_t i = 0; i < n; i++) {
 		cx->state[units[i]].done = 1;
 		mg_unit_bytes(cx, units[i]);      /* read code before threads start */
-		total += cx->map.units[units[i]].end - cx->map.units[units[i]].start;
+		total += cx->map->units[units[i]].end - cx->map->units[units[i]].start;
 	}
 	unsigned nw = total < PARALLEL_MIN_BYTES ? 1 : cx->nthreads;
 	mg_worker w[8];
@@ -435,7 +435,7 @@ static void decode_level(mg_scan_ctx *cx, guint from, guint to)
 		uint64_t share = 0, want = total / nw;
 		w[k].units = units + i;
 		while (i < n && (k == nw - 1 || share < want)) {
-			share += cx->map.units[units[i]].end - cx->map.units[units[i]].start;
+			share += cx->map->units[units[i]].end - cx->map->units[units[i]].start;
 			i++;
 		}
 		w[k].nunits = (size_t)(units + i - w[k].units);
@@ -490,13 +490,13 @@ static int finish_result(mg_scan_ctx *cx, mg_error *err)
 	r->method = cx->opt->method;
 	r->stats.pause_ms = cx->img->pause_ms;
 	r->stats.threads = cx->img->nthreads;
-	r->stats.functions_total = cx->map.nunits;
-	r->stats.modules = cx->map.nmodules;
-	r->unit_reachable = calloc(cx->map.nunits ? cx->map.nunits : 1, 1);
+	r->stats.functions_total = cx->map->nunits;
+	r->stats.modules = cx->map->nmodules;
+	r->unit_reachable = calloc(cx->map->nunits ? cx->map->nunits : 1, 1);
 	if (r->unit_reachable == NULL)
 		return mg_fail(err, MG_ERR_INTERNAL, "out of memory (unit set)");
-	r->nunits = cx->map.nunits;
-	for (size_t u = 0; u < cx->map.nunits; u++)
+	r->nunits = cx->map->nunits;
+	for (size_t u = 0; u < cx->map->nunits; u++)
 		if (cx->state[u].done) {
 			r->stats.functions_reachable++;
 			r->unit_reachable[u] = 1;
@@ -510,12 +510,14 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 	double t0 = now_ms();
 	mg_scan_ctx cx;
 	*out = NULL;
-	if (init_ctx(&cx, img, opt, err) != 0 ||
-	    mg_codemap_build(img, &cx.map, err) != 0 ||
+	if (init_ctx(&cx, img, opt, err) != 0)
+		goto fail;
+	cx.map = opt->map != NULL ? opt->map : &cx.own_map;
+	if ((opt->map == NULL && mg_codemap_build(img, &cx.own_map, err) != 0) ||
 	    build_code_caches(&cx, err) != 0)
 		goto fail;
 	double t_map = now_ms();
-	cx.state = calloc(cx.map.nunits ? cx.map.nunits : 1, sizeof(*cx.state));
+	cx.state = calloc(cx.map->nunits ? cx.map->nunits : 1, sizeof(*cx.state));
 	if (cx.state == NULL) {
 		mg_fail(err, MG_ERR_INTERNAL, "out of memory (unit state)");
 		goto fail;

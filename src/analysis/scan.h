@@ -36,6 +36,10 @@ typedef struct mg_scan_options {
 	bool assume_no_dlsym;
 	/* Do not use or update the on-disk unit summaries (summary_cache.h). */
 	bool no_cache;
+	/* The code map of this same image, built by the caller (who frees it
+	 * after the call), so several scans and the oracle share one map and
+	 * one unit numbering; NULL: the scan builds its own. */
+	const struct mg_codemap *map;
 } mg_scan_options;
 
 /* One instruction that needs a feature, and how it was reached. */

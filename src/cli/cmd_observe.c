@@ -322,17 +322,19 @@ int cmd_observe(int argc, char **argv)
 	mg_live_options lopt = { .read_sigactions = true };
 	if (mg_live_open(a.pid, &lopt, &img, &err) != 0)
 		goto fail;
+	if (mg_codemap_build(img, &map, &err) != 0)
+		goto fail;
+	have_map = true;
 	if (a.check) {
-		mg_scan_options so = { MG_METHOD_REACHABLE, MG_FEATURE_NONE, &host.features };
+		/* Both scans and the oracle number units by this one map. */
+		mg_scan_options so = { .method = MG_METHOD_REACHABLE, .explain = MG_FEATURE_NONE,
+				       .host_features = &host.features, .map = &map };
 		if (mg_scan_image(img, &so, &reach, &err) != 0)
 			goto fail;
 		so.method = MG_METHOD_FULL;
 		if (mg_scan_image(img, &so, &full, &err) != 0)
 			goto fail;
 	}
-	if (mg_codemap_build(img, &map, &err) != 0)
-		goto fail;
-	have_map = true;
 	mg_oracle_options oo = { a.seconds, a.poke, &host.features, NULL,
 				announce_window, NULL };
 	if (mg_oracle_observe(a.pid, img, &map, &oo, &o, &err) != 0)
