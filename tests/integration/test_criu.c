@@ -6,7 +6,8 @@
  * The group setup dumps wl_criu_basic with tests/criu/dump-workload.sh
  * (CRIU 4.1 inside a Debian trixie root, see docs/criu.md), scanning it
  * live just before the dump, and restores it.  The live-vs-dump tests
- * dump one more workload each.  Every test that needs CRIU skips when the
+ * dump one more workload each, the memfd tests wl_memfd (without and with
+ * an executable memfd mapping).  Every test that needs CRIU skips when the
  * root cannot be built here (no network, not root) or `criu check` fails
  * on this kernel.
  */
@@ -695,6 +696,7 @@ typedef struct wl_spec {
 	char bin[512];
 	char lib[512];       /* copied next to the binary ($ORIGIN), "" if none */
 	char env[600];       /* NAME=VALUE for the workload, "" if none */
+	const char *arg;     /* one argument for the workload, NULL if none */
 } wl_spec;
 
 /* Dump w into S.tmp/LABEL after a live scan (LABEL/live.json) and restore
@@ -722,6 +724,10 @@ static char *dump_live(const wl_spec *w, char *outdir, size_t cap)
 	}
 	argv[n++] = (char *)w->bin;
 	argv[n++] = outdir;
+	if (w->arg != NULL) {
+		argv[n++] = "--";
+		argv[n++] = (char *)w->arg;
+	}
 	argv[n] = NULL;
 	char *result = NULL, *e = NULL;
 	int rc = tu_run(argv, &result, &e);
@@ -886,6 +892,169 @@ static void test_live_vs_dump_corpus_cxx(void **state)
 	(void)state;
 	NEED_DUMP();
 	corpus_case("corpus_cxx");
+}
+
+/* --- memfd mappings ------------------------------------------------------------ */
+
+/* The first warning of a scan's JSON that holds needle, or NULL. */
+static const char *find_warning(json_object *scan, const char *needle)
+{
+	json_object *ws = get(scan, "warnings");
+	for (size_t i = 0; i < json_object_array_length(ws); i++) {
+		const char *w = json_object_get_string(json_object_array_get_idx(ws, i));
+		if (w != NULL && strstr(w, needle) != NULL)
+			return w;
+	}
+	return NULL;
+}
+
+/* reached_via of the evidence for feature in a scan's JSON, or NULL. */
+static const char *reached_via(json_object *scan, const char *feature, uint64_t *addr)
+{
+	json_object *ev = get(scan, "evidence");
+	for (size_t i = 0; i < json_object_array_length(ev); i++) {
+		json_object *e = json_object_array_get_idx(ev, i);
+		if (strcmp(json_object_get_string(get(e, "feature")), feature) != 0)
+			continue;
+		*addr = strtoull(json_object_get_string(get(e, "address")), NULL, 0);
+		return json_object_get_string(get(e, "reached_via"));
+	}
+	return NULL;
+}
+
+/* The memfd mapping of the dump holding addr: kept, its contents unreadable. */
+static void expect_memfd_mapping(mg_image *img, uint64_t addr, unsigned prot)
+{
+	const mg_mapping *m = mg_image_find_mapping(img, addr);
+	if (m == NULL)
+		fail_msg("no mapping at 0x%" PRIx64 " in the dump", addr);
+	assert_int_equal(m->kind, MG_MAP_OTHER);
+	assert_true(m->shared);
+	assert_int_equal(m->prot, prot);
+	/* Not zeros: a zero page would hide the code pointers stored there. */
+	uint64_t word;
+	assert_int_equal(mg_image_read(img, addr, &word, sizeof(word)), -1);
+	assert_int_equal(mg_image_read(img, m->start, &word, sizeof(word)), -1);
+}
+
+/*
+ * wl_memfd keeps the only pointer to gfni_fn in a memfd it maps MAP_SHARED
+ * (and, with "exec", code: sha1msg1, in a second, executable mapping of
+ * it).  CRIU 4.1 dumps a memfd's contents to memfd.img and
+ * pagemap-shmem-<shmid>.img, which the reader does not read.  The dump
+ * must open (it was refused when a memfd VMA was taken for a file absent
+ * from files.img), CRIU must restore it, and the scan of the dump must
+ * never shrink silently: unreadable code is taken as needing every
+ * feature the source CPU has, and a warning names it; unreadable data is
+ * named in a warning (code pointers stored there are not seen), and only
+ * what the live scan found through it may be missing from the dump.  The
+ * live scan just before the dump reads the memfd and finds both.
+ */
+static void memfd_case(const char *label, bool exec)
+{
+	wl_spec w = { .label = label, .arg = exec ? "exec" : NULL };
+	char out[256], path[600], img_dir[600], live_path[600], dump_path[600], buf[32], needle[96];
+	snprintf(w.bin, sizeof(w.bin), "%s", tu_workload_path("wl_memfd"));
+	char *result = dump_live(&w, out, sizeof(out));
+	assert_non_null(kv(result, "restored", buf, sizeof(buf)));
+	assert_string_equal(buf, "yes");
+	snprintf(path, sizeof(path), "%s/run/wl.out", out);
+	char *wl_out = tu_read_file(path, NULL);
+	assert_non_null(wl_out);
+	uint64_t data = kv_u64(wl_out, "data"), code = kv_u64(wl_out, "code");
+	assert_true(data != 0 && kv_u64(wl_out, "target") != 0);
+	assert_int_equal(code != 0, exec);
+	free(wl_out);
+
+	snprintf(img_dir, sizeof(img_dir), "%s/img", out);
+	mg_image *img = open_ok(img_dir, S.root);
+	expect_memfd_mapping(img, data, MG_PROT_READ | MG_PROT_WRITE);
+	if (exec)
+		expect_memfd_mapping(img, code, MG_PROT_READ | MG_PROT_EXEC);
+	mg_image_free(img);
+
+	double ms;
+	snprintf(live_path, sizeof(live_path), "%s/live.json", out);
+	snprintf(dump_path, sizeof(dump_path), "%s/dump.json", out);
+	scan_dump(img_dir, dump_path, &ms);         /* exit 0, else it fails */
+	json_object *live = load_json(live_path), *dump = load_json(dump_path);
+	mg_feature_set lf, df, lost, gained;
+	names_to_set(get(live, "required_features"), live_path, &lf);
+	names_to_set(get(dump, "required_features"), dump_path, &df);
+	lost = lf;
+	mg_fset_subtract(&lost, &df);
+	gained = df;
+	mg_fset_subtract(&gained, &lf);
+
+	/* The live scan reads the memfd: gfni_fn is reached through the
+	 * pointer in it, sha1msg1 in its executable mapping. */
+	uint64_t at;
+	const char *via;
+	snprintf(needle, sizeof(needle), "(/memfd:wl_memfd at 0x%" PRIx64 ")", data);
+	if (tu_cpu_has("gfni") && ((via = reached_via(live, "gfni", &at)) == NULL || !strstr(via, needle)))
+		fail_msg("%s: the live scan does not reach gfni_fn %s: %s", label, needle,
+			 via ? via : "not required");
+	if (exec && tu_cpu_has("sha_ni") && (reached_via(live, "sha_ni", &at) == NULL || at != code))
+		fail_msg("%s: the live scan does not see sha1msg1 at 0x%" PRIx64, label, code);
+
+	/* The dump: unreadable data is named ... */
+	snprintf(needle, sizeof(needle), "memory at 0x%" PRIx64 " unreadable", data);
+	if (find_warning(dump, needle) == NULL)
+		fail_msg("%s: no warning \"%s\" in the scan of the dump: %s", label, needle,
+			 json_object_to_json_string(get(dump, "warnings")));
+	mg_feature_id gfni = mg_feature_by_name("gfni");
+	mg_fset_remove(&lost, gfni);
+	if (!mg_fset_is_empty(&lost)) {
+		char *x = mg_fset_to_string(&lost);
+		fail_msg("%s: the dump misses [%s], not only what the memfd holds", label, x ? x : "?");
+	}
+	if (exec) {
+		/* ... unreadable code widens to every feature of the source CPU. */
+		snprintf(needle, sizeof(needle), "code at 0x%" PRIx64 "-0x%" PRIx64 " unreadable", code,
+			 code + 4096);
+		if (find_warning(dump, needle) == NULL)
+			fail_msg("%s: no warning \"%s\" in the scan of the dump: %s", label, needle,
+				 json_object_to_json_string(get(dump, "warnings")));
+		char ci_path[700];
+		mg_profile src;
+		mg_error err = { 0 };
+		snprintf(ci_path, sizeof(ci_path), "%s/cpuinfo.img", img_dir);
+		if (mg_criu_cpuinfo_load(ci_path, &src, &err) != 0)
+			fail_msg("%s", err.msg);
+		mg_fset_remove(&src.features, mg_feature_by_name("shstk"));   /* no shadow stack */
+		assert_true(mg_fset_is_subset(&src.features, &df));
+		assert_true(mg_fset_is_subset(&lf, &df));
+		mg_profile_free(&src);
+	} else if (!mg_fset_is_empty(&gained)) {
+		char *x = mg_fset_to_string(&gained);
+		fail_msg("%s: the dump requires [%s] the live scan does not", label, x ? x : "?");
+	}
+	printf("%s: live %zu features, dump %zu%s, %.0f functions; gfni %s; criu dump %s ms, ",
+	       label, mg_fset_count(&lf), mg_fset_count(&df),
+	       exec ? " (the memfd's code: every source feature)" : "",
+	       stat_of(dump, "functions_reachable"),
+	       mg_fset_has(&df, gfni) ? "in the dump"
+				      : "live only (its one pointer is in the memfd: warned)",
+	       kv(result, "dump_ms", buf, sizeof(buf)));
+	printf("restore %s ms, scan of the dump %.0f ms\n", kv(result, "restore_ms", buf, sizeof(buf)),
+	       ms);
+	json_object_put(live);
+	json_object_put(dump);
+	free(result);
+}
+
+static void test_memfd_data(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	memfd_case("wl_memfd", false);
+}
+
+static void test_memfd_exec(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	memfd_case("wl_memfd_exec", true);
 }
 
 /* --- check --criu-dir ------------------------------------------------------------ */
@@ -1341,6 +1510,8 @@ int main(void)
 		cmocka_unit_test(test_live_vs_dump_corpus_c_lazy),
 		cmocka_unit_test(test_live_vs_dump_corpus_c_now),
 		cmocka_unit_test(test_live_vs_dump_corpus_cxx),
+		cmocka_unit_test(test_memfd_data),
+		cmocka_unit_test(test_memfd_exec),
 		cmocka_unit_test(test_check_criu_dir),
 		cmocka_unit_test(test_policy_criu_cpuinfo),
 		cmocka_unit_test(test_policy_criu_old_images),

@@ -1,0 +1,129 @@
+/*
+ * wl_memfd - code pointers and code held in a memfd, for the CRIU tests.
+ *
+ *   wl_memfd [exec]
+ *
+ * Creates a memfd (memfd_create) of two pages and maps its first page
+ * MAP_SHARED, readable and writable; the first word there is the address
+ * of gfni_fn (gf2p8affineqb), which no instruction and no other memory
+ * of the process refers to: a scan finds gfni_fn only by reading the
+ * memfd.  With "exec", the second page holds code (sha1msg1; ret),
+ * written with pwrite() and mapped MAP_SHARED, readable and executable.
+ * Each function is called once when the CPU has its extension.  CRIU
+ * dumps a memfd's contents in images of their own (memfd.img,
+ * pagemap-shmem-*.img), not in the process's pagemap.
+ *
+ * Prints (one per line, then "ready"):
+ *   pid=N              its PID as it sees it
+ *   data=0xADDR len=N  the data mapping of the memfd
+ *   target=0xADDR      gfni_fn, the word at data
+ *   code=0xADDR len=N  the code mapping (with "exec" only)
+ * then rewrites ./counter (a decimal count, bumped every 20 ms) so a test
+ * can see that a restored copy still runs.
+ */
+#define _GNU_SOURCE     /* memfd_create */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE_LEN 4096
+
+static void *volatile data_map;
+static void *volatile code_map;
+
+/* Reached only through the word in the memfd. */
+__attribute__((used, noinline)) static void gfni_fn(void)
+{
+	__asm__ volatile("gf2p8affineqb $0, %%xmm2, %%xmm1" ::: "xmm1", "xmm2");
+}
+
+/* sha1msg1 %xmm2, %xmm1; ret */
+static const unsigned char sha_code[] = { 0x0f, 0x38, 0xc9, 0xca, 0xc3 };
+
+static int setup(int exec)
+{
+	int fd = memfd_create("wl_memfd", 0);
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, 2 * PAGE_LEN) != 0)
+		return -1;
+	void **data = mmap(NULL, PAGE_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (data == MAP_FAILED)
+		return -1;
+	data[0] = (void *)gfni_fn;
+	data_map = data;
+	if (exec) {
+		if (pwrite(fd, sha_code, sizeof(sha_code), PAGE_LEN) != (ssize_t)sizeof(sha_code))
+			return -1;
+		void *code = mmap(NULL, PAGE_LEN, PROT_READ | PROT_EXEC, MAP_SHARED, fd, PAGE_LEN);
+		if (code == MAP_FAILED)
+			return -1;
+		code_map = code;
+	}
+	/* The mappings keep the memfd alive. */
+	return close(fd);
+}
+
+/* Called once through these pointers, then cleared, so that afterwards
+ * nothing in the process refers to setup() or to the calls below. */
+static int (*volatile setup_hook)(int) = setup;
+
+static void call_once(void)
+{
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("gfni"))
+		(*(void (**)(void))data_map)();
+	if (code_map != NULL && __builtin_cpu_supports("sha"))
+		((void (*)(void))code_map)();
+}
+
+static void (*volatile call_hook)(void) = call_once;
+
+/* Overwrite the dead stack below us, where setup's frames were. */
+__attribute__((noinline)) static void scrub_stack(void)
+{
+	volatile char junk[8192];
+	explicit_bzero((void *)junk, sizeof(junk));
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	int exec = argc > 1 && strcmp(argv[1], "exec") == 0;
+	if (setup_hook(exec) != 0) {
+		perror("wl_memfd: setup");
+		return 1;
+	}
+	setup_hook = NULL;
+	call_hook();
+	call_hook = NULL;
+	scrub_stack();
+
+	int fd = open("counter", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return 1;
+	printf("pid=%d\n", (int)getpid());
+	printf("data=%p len=%d\n", data_map, PAGE_LEN);
+	printf("target=%p\n", *(void *volatile *)data_map);
+	if (code_map != NULL)
+		printf("code=%p len=%d\n", code_map, PAGE_LEN);
+	printf("ready\n");
+	fflush(stdout);
+	scrub_stack();
+
+	for (unsigned long n = 0;; n++) {
+		char buf[32];
+		int len = snprintf(buf, sizeof(buf), "%lu\n", n);
+		if (pwrite(fd, buf, (size_t)len, 0) != len)
+			return 1;
+		sleep_ms(20);
+	}
+}
