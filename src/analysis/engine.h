@@ -165,6 +165,7 @@ struct mg_scan_ctx {
 	GMutex slot_lock;          /* guards slot_pages (read by workers) */
 	struct mg_summary_cache *cache;   /* summaries from earlier scans, or NULL */
 	unsigned nthreads;         /* decoding threads */
+	bool all_units_reached;    /* some memory was unreadable: every unit queued */
 };
 
 /* --- scan.c ------------------------------------------------------------------ */

@@ -87,28 +87,47 @@ void mg_scan_words(mg_scan_ctx *cx, const uint8_t *buf, size_t len,
 }
 
 /* Without the memory to scan, any function could be pointed to. */
-static void widen_all(mg_scan_ctx *cx, uint64_t start, uint32_t detail)
+static void reach_every_unit(mg_scan_ctx *cx, uint32_t detail)
 {
-	mg_image_warn(cx->img, "out of memory scanning 0x%" PRIx64
-		      "; result widened to every function", start);
+	if (cx->all_units_reached)
+		return;
+	cx->all_units_reached = true;
 	for (size_t u = 0; u < cx->map->nunits; u++)
 		mg_reach_unit(cx, (uint32_t)u, MG_WHY_MEMORY, MG_NO_UNIT, detail);
 }
 
-/* Read up to one chunk at *at into buf; on an unreadable page, warn, step
- * over it and return 0. */
-static size_t read_chunk(mg_scan_ctx *cx, uint64_t *at, uint64_t end, uint8_t *buf)
+static void widen_all(mg_scan_ctx *cx, uint64_t start, uint32_t detail)
+{
+	mg_image_warn(cx->img, "out of memory scanning 0x%" PRIx64
+		      "; result widened to every function", start);
+	reach_every_unit(cx, detail);
+}
+
+/*
+ * Read up to one chunk at *at into buf.  On memory that cannot be read
+ * (a CRIU dump without those pages, a device mapping), step over the
+ * whole unreadable run, say so once for it, and widen: a word there could
+ * point to any function (soundness first).  Returns 0 then.
+ */
+static size_t read_chunk(mg_scan_ctx *cx, uint64_t *at, uint64_t end, uint8_t *buf,
+			 uint32_t detail)
 {
 	size_t want = end - *at < SCAN_CHUNK ? (size_t)(end - *at) : SCAN_CHUNK;
 	ssize_t got = mg_image_read(cx->img, *at, buf, want);
-	if (got <= 0) {
-		/* Unreadable now: skip a page, but say so (soundness). */
-		mg_image_warn(cx->img, "memory at 0x%" PRIx64 " unreadable; "
-			      "code pointers stored there are not seen", *at);
+	if (got > 0)
+		return (size_t)got;
+	uint64_t from = *at;
+	uint8_t probe;
+	do
 		*at = (*at | 0xfff) + 1;
-		return 0;
-	}
-	return (size_t)got;
+	while (*at < end && mg_image_read(cx->img, *at, &probe, 1) <= 0);
+	if (*at > end)
+		*at = end;
+	mg_image_warn(cx->img, "memory at 0x%" PRIx64 "-0x%" PRIx64 " unreadable; a code "
+		      "pointer stored there could name any function: every function "
+		      "is treated as reachable", from, *at);
+	reach_every_unit(cx, detail);
+	return 0;
 }
 
 static void scan_sequential(mg_scan_ctx *cx, uint64_t start, uint64_t end,
@@ -121,7 +140,7 @@ static void scan_sequential(mg_scan_ctx *cx, uint64_t start, uint64_t end,
 	}
 	for (uint64_t at = start; at < end;) {
 		uint64_t from = at;
-		size_t got = read_chunk(cx, &at, end, buf);
+		size_t got = read_chunk(cx, &at, end, buf, detail);
 		if (got == 0)
 			continue;
 		mg_scan_words(cx, buf, got, from, MG_WHY_MEMORY, detail);
@@ -201,7 +220,7 @@ static void run_pipeline(mg_scan_ctx *cx, pipeline *p, uint64_t start, uint64_t 
 		}
 		scan_job *j = idle[--nidle];
 		j->base = at;
-		j->len = read_chunk(cx, &at, end, j->buf);
+		j->len = read_chunk(cx, &at, end, j->buf, detail);
 		if (j->len == 0) {
 			idle[nidle++] = j;
 			continue;
