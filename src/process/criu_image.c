@@ -37,6 +37,7 @@
 #include "fdinfo.pb-c.h"
 #include "inventory.pb-c.h"
 #include "mm.pb-c.h"
+#include "memfd.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "pstree.pb-c.h"
 
@@ -45,6 +46,7 @@
 #define AT_ENTRY_ 9
 #define AT_SYSINFO_EHDR_ 33
 #define CRIU_FD_TYPE_REG 1
+#define CRIU_FD_TYPE_MEMFD 18
 #define CRIU_MARCH_X86_64 1
 #define CRIU_REGS_COMPAT 2
 
@@ -53,6 +55,15 @@ typedef struct criu_pm {
 	uint32_t flags;             /* MG_CRIU_PE_* */
 	uint64_t pages_off;         /* offset in pages-<id>.img when PRESENT */
 } criu_pm;
+
+/* One pagemap image and the pages file it names: a task's private memory,
+ * or one shared memory object (memfd, shared anonymous mapping). */
+typedef struct page_store {
+	criu_pm *pm;                /* sorted, non-overlapping */
+	size_t npm;
+	int pages_fd;
+	bool partial;               /* some entries in a parent image or lazy */
+} page_store;
 
 typedef struct criu_file {
 	char *name;
@@ -69,10 +80,11 @@ typedef struct criu_priv {
 	char *dir, *root;
 	int root_fd;
 	bool root_is_host;          /* --root is this machine's "/" */
-	int pages_fd;
-	criu_pm *pm;
-	size_t npm;
+	page_store mem;             /* the task's private pages */
 	uint32_t *vma_status;       /* parallel to img->maps */
+	uint64_t *vma_shmid;        /* parallel: shared memory object, 0 if none */
+	GHashTable *memfd_inodes;   /* memfd file id -> inode_id (files.img) */
+	GHashTable *shmem;          /* shmid -> page_store* (NULL: not in the dump) */
 	GHashTable *files;          /* file id -> criu_file* */
 	GHashTable *open_files;     /* path -> fd + 1 (file-backed reads) */
 } criu_priv;
@@ -126,6 +138,23 @@ static void close_fd_value(gpointer data)
 		close(fd);
 }
 
+static void page_store_clear(page_store *s)
+{
+	if (s->pages_fd >= 0)
+		close(s->pages_fd);
+	free(s->pm);
+	memset(s, 0, sizeof(*s));
+	s->pages_fd = -1;
+}
+
+static void page_store_free(gpointer data)
+{
+	page_store *s = data;
+	if (s != NULL)
+		page_store_clear(s);
+	free(s);
+}
+
 static void criu_destroy(mg_image *img)
 {
 	criu_priv *p = img->priv;
@@ -135,12 +164,15 @@ static void criu_destroy(mg_image *img)
 		g_hash_table_destroy(p->files);
 	if (p->open_files)
 		g_hash_table_destroy(p->open_files);
-	if (p->pages_fd >= 0)
-		close(p->pages_fd);
+	if (p->memfd_inodes)
+		g_hash_table_destroy(p->memfd_inodes);
+	if (p->shmem)
+		g_hash_table_destroy(p->shmem);
+	page_store_clear(&p->mem);
 	if (p->root_fd >= 0)
 		close(p->root_fd);
-	free(p->pm);
 	free(p->vma_status);
+	free(p->vma_shmid);
 	free(p->dir);
 	free(p->root);
 	free(p);
@@ -154,19 +186,19 @@ static void criu_destroy(mg_image *img)
  * entry above addr starts (UINT64_MAX if none), so a caller knows how far
  * the pages without an entry go.
  */
-static const criu_pm *find_pm(const criu_priv *p, uint64_t addr, uint64_t *next)
+static const criu_pm *find_pm(const page_store *s, uint64_t addr, uint64_t *next)
 {
-	size_t lo = 0, hi = p->npm;
+	size_t lo = 0, hi = s->npm;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (addr < p->pm[mid].start)
+		if (addr < s->pm[mid].start)
 			hi = mid;
-		else if (addr >= p->pm[mid].end)
+		else if (addr >= s->pm[mid].end)
 			lo = mid + 1;
 		else
-			return &p->pm[mid];
+			return &s->pm[mid];
 	}
-	*next = lo < p->npm ? p->pm[lo].start : UINT64_MAX;
+	*next = lo < s->npm ? s->pm[lo].start : UINT64_MAX;
 	return NULL;
 }
 
@@ -209,6 +241,50 @@ static int pread_full(int fd, void *buf, size_t len, uint64_t off)
 }
 
 /*
+ * Read from position pos of a page store as many of want bytes as one run
+ * holds: the rest of a pagemap entry, or (*hole set) the distance to the
+ * next entry, which the caller fills.  -1 when the entry's pages are not
+ * in this dump (a parent image, lazy pages).
+ */
+static ssize_t read_store(const page_store *s, uint64_t pos, void *buf, size_t want,
+			  bool *hole)
+{
+	uint64_t next;
+	const criu_pm *pm = find_pm(s, pos, &next);
+	uint64_t run_end = pm != NULL ? pm->end : next;
+	size_t len = run_end - pos < want ? (size_t)(run_end - pos) : want;
+	*hole = pm == NULL;
+	if (pm == NULL)
+		return (ssize_t)len;
+	if (!(pm->flags & MG_CRIU_PE_PRESENT) || (pm->flags & MG_CRIU_PE_PARENT))
+		return -1;      /* in a parent image or lazy: not here */
+	if (pread_full(s->pages_fd, buf, len, pm->pages_off + (pos - pm->start)) < 0)
+		return -1;
+	return (ssize_t)len;
+}
+
+/*
+ * A shared memory object (memfd, shared anonymous memory) is dumped once,
+ * in pagemap-shmem-<shmid>.img, indexed by offset in the object; pages it
+ * does not list were never written and read as zeroes, as after a restore.
+ */
+static ssize_t read_shared(mg_image *img, const mg_mapping *m, uint64_t addr,
+			   void *buf, size_t want)
+{
+	criu_priv *p = img->priv;
+	uint64_t shmid = p->vma_shmid[m - img->maps];
+	const page_store *s = shmid != 0
+		? g_hash_table_lookup(p->shmem, GSIZE_TO_POINTER((gsize)shmid)) : NULL;
+	if (s == NULL)
+		return -1;      /* its pages are not in this dump */
+	bool hole;
+	ssize_t n = read_store(s, m->file_offset + (addr - m->start), buf, want, &hole);
+	if (n > 0 && hole)
+		memset(buf, 0, (size_t)n);
+	return n;
+}
+
+/*
  * Read from addr in mapping m as many of want bytes as one source holds:
  * the rest of a pagemap entry (pages-*.img), or the pages up to the next
  * entry (the mapped file, or zeroes for anonymous memory never touched).
@@ -219,22 +295,17 @@ static ssize_t read_run(mg_image *img, const mg_mapping *m, uint64_t addr,
 			void *buf, size_t want)
 {
 	criu_priv *p = img->priv;
-	uint64_t next;
-	const criu_pm *pm = find_pm(p, addr, &next);
-	uint64_t run_end = pm != NULL ? pm->end : next;
-	size_t len = run_end - addr < want ? (size_t)(run_end - addr) : want;
-	if (pm != NULL) {
-		if (!(pm->flags & MG_CRIU_PE_PRESENT) || (pm->flags & MG_CRIU_PE_PARENT))
-			return -1;      /* in a parent image or lazy: not here */
-		if (pread_full(p->pages_fd, buf, len, pm->pages_off + (addr - pm->start)) < 0)
-			return -1;
-		return (ssize_t)len;
-	}
 	uint32_t st = p->vma_status[m - img->maps];
+	if (st & (MG_CRIU_VMA_ANON_SHARED | MG_CRIU_VMA_AREA_MEMFD))
+		return read_shared(img, m, addr, buf, want);
+	bool hole;
+	ssize_t n = read_store(&p->mem, addr, buf, want, &hole);
+	if (n <= 0 || !hole)
+		return n;
+	want = (size_t)n;       /* pages without an entry, up to the next */
 	if (st & (MG_CRIU_VMA_AREA_VDSO | MG_CRIU_VMA_AREA_VVAR | MG_CRIU_VMA_AREA_VSYSCALL))
 		return -1;
-	if (st & (MG_CRIU_VMA_ANON_SHARED | MG_CRIU_VMA_AREA_SYSVIPC | MG_CRIU_VMA_AREA_SOCKET |
-		  MG_CRIU_VMA_AREA_AIORING | MG_CRIU_VMA_AREA_MEMFD))
+	if (st & (MG_CRIU_VMA_AREA_SYSVIPC | MG_CRIU_VMA_AREA_SOCKET | MG_CRIU_VMA_AREA_AIORING))
 		return -1;      /* contents live in other images we do not read */
 	if (m->kind == MG_MAP_FILE) {
 		if (m->path == NULL)
@@ -244,11 +315,11 @@ static ssize_t read_run(mg_image *img, const mg_mapping *m, uint64_t addr,
 			return -1;
 		/* A mapping may run past the end of its file (the process would
 		 * get SIGBUS there): what lies before the end is still good. */
-		size_t got = pread_upto(fd, buf, len, m->file_offset + (addr - m->start));
+		size_t got = pread_upto(fd, buf, want, m->file_offset + (addr - m->start));
 		return got > 0 ? (ssize_t)got : -1;
 	}
-	memset(buf, 0, len);    /* private anonymous pages never touched */
-	return (ssize_t)len;
+	memset(buf, 0, want);   /* private anonymous pages never touched */
+	return (ssize_t)want;
 }
 
 static ssize_t criu_read(mg_image *img, uint64_t addr, void *buf, size_t len)
@@ -382,6 +453,12 @@ static int load_files(criu_priv *p, mg_error *err)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		FileEntry *fe = (FileEntry *)msgs[i];
+		if (fe->type == CRIU_FD_TYPE_MEMFD && fe->memfd != NULL) {
+			/* inode + 1: an inode id 0 must not read as "absent" */
+			g_hash_table_replace(p->memfd_inodes, GUINT_TO_POINTER(fe->id),
+					     GSIZE_TO_POINTER((gsize)fe->memfd->inode_id + 1));
+			continue;
+		}
 		if (fe->type != CRIU_FD_TYPE_REG || fe->reg == NULL)
 			continue;
 		criu_file *f = calloc(1, sizeof(*f));
@@ -539,7 +616,8 @@ static int load_mm(mg_image *img, criu_priv *p, const char *mmfile, mg_error *er
 	}
 	img->maps = calloc(mm->n_vmas, sizeof(*img->maps));
 	p->vma_status = calloc(mm->n_vmas, sizeof(*p->vma_status));
-	if (img->maps == NULL || p->vma_status == NULL) {
+	p->vma_shmid = calloc(mm->n_vmas, sizeof(*p->vma_shmid));
+	if (img->maps == NULL || p->vma_status == NULL || p->vma_shmid == NULL) {
 		rc = mg_fail(err, MG_ERR_INTERNAL, "out of memory");
 		goto out;
 	}
@@ -565,6 +643,8 @@ static int load_mm(mg_image *img, criu_priv *p, const char *mmfile, mg_error *er
 		    mm->mm_start_stack < v->end)
 			m->kind = MG_MAP_STACK;
 		p->vma_status[img->nmaps] = v->status;
+		if (v->status & (MG_CRIU_VMA_ANON_SHARED | MG_CRIU_VMA_AREA_MEMFD))
+			p->vma_shmid[img->nmaps] = v->shmid;    /* memfd: resolved later */
 		/* CRIU 4.x dumps a CET shadow stack as a VMA flagged SHSTK
 		 * (criu/arch/x86/shstk.c): without one, the process has none. */
 		if (v->status & MG_CRIU_VMA_AREA_SHSTK)
@@ -619,10 +699,9 @@ static int cmp_pm(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static int load_pagemap(mg_image *img, criu_priv *p, pid_t pid, mg_error *err)
+/* Load pagemap image `file` and open the pages file its head names. */
+static int load_page_store(criu_priv *p, const char *file, page_store *s, mg_error *err)
 {
-	char file[64];
-	snprintf(file, sizeof(file), "pagemap-%d.img", (int)pid);
 	char *name = join(p->dir, file);
 	ProtobufCMessage **msgs;
 	size_t n;
@@ -633,13 +712,12 @@ static int load_pagemap(mg_image *img, criu_priv *p, pid_t pid, mg_error *err)
 		return -1;
 	}
 	int rc = 0;
-	bool unavailable = false;
 	uint64_t off = 0;
 	char pages[64];
 	snprintf(pages, sizeof(pages), "pages-%u.img", ((PagemapHead *)msgs[0])->pages_id);
 	char *pages_path = join(p->dir, pages);
-	p->pm = calloc(n, sizeof(*p->pm));
-	if (p->pm == NULL || pages_path == NULL) {
+	s->pm = calloc(n, sizeof(*s->pm));
+	if (s->pm == NULL || pages_path == NULL) {
 		rc = mg_fail(err, MG_ERR_INTERNAL, "out of memory");
 		goto out;
 	}
@@ -653,7 +731,7 @@ static int load_pagemap(mg_image *img, criu_priv *p, pid_t pid, mg_error *err)
 				     name, i, e->vaddr, e->nr_pages);
 			goto out;
 		}
-		criu_pm *pm = &p->pm[p->npm++];
+		criu_pm *pm = &s->pm[s->npm++];
 		pm->start = e->vaddr;
 		pm->end = e->vaddr + bytes;
 		pm->flags = flags;
@@ -661,33 +739,120 @@ static int load_pagemap(mg_image *img, criu_priv *p, pid_t pid, mg_error *err)
 			pm->pages_off = off;
 			off += bytes;
 		} else {
-			unavailable = true;
+			s->partial = true;
 		}
 	}
-	qsort(p->pm, p->npm, sizeof(*p->pm), cmp_pm);
-	for (size_t i = 1; i < p->npm; i++)
-		if (p->pm[i].start < p->pm[i - 1].end) {
-			rc = mg_fail(err, MG_ERR_IO, "%s: overlapping entries at 0x%" PRIx64, name, p->pm[i].start);
+	qsort(s->pm, s->npm, sizeof(*s->pm), cmp_pm);
+	for (size_t i = 1; i < s->npm; i++)
+		if (s->pm[i].start < s->pm[i - 1].end) {
+			rc = mg_fail(err, MG_ERR_IO, "%s: overlapping entries at 0x%" PRIx64, name, s->pm[i].start);
 			goto out;
 		}
-	p->pages_fd = open(pages_path, O_RDONLY | O_CLOEXEC);
-	if (p->pages_fd < 0) {
+	s->pages_fd = open(pages_path, O_RDONLY | O_CLOEXEC);
+	if (s->pages_fd < 0) {
 		rc = mg_fail(err, MG_ERR_IO, "%s: %s (named by %s)", pages_path, strerror(errno), name);
 		goto out;
 	}
 	struct stat st;
-	if (fstat(p->pages_fd, &st) != 0 || (uint64_t)st.st_size < off) {
+	if (fstat(s->pages_fd, &st) != 0 || (uint64_t)st.st_size < off) {
 		rc = mg_fail(err, MG_ERR_IO, "%s: truncated: %s needs %" PRIu64 " bytes of pages, the file has %lld",
 			     pages_path, name, off, (long long)st.st_size);
 		goto out;
 	}
-	if (unavailable)
-		mg_image_warn(img, "criu:%s: some pages are in a parent image or left to lazy-pages; reads of them fail",
-			      p->dir);
 out:
 	free(pages_path);
 	free(name);
 	free_msgs(msgs, n);
+	return rc;
+}
+
+static int load_pagemap(mg_image *img, criu_priv *p, pid_t pid, mg_error *err)
+{
+	char file[64];
+	snprintf(file, sizeof(file), "pagemap-%d.img", (int)pid);
+	if (load_page_store(p, file, &p->mem, err) < 0)
+		return -1;
+	if (p->mem.partial)
+		mg_image_warn(img, "criu:%s: some pages are in a parent image or left to lazy-pages; reads of them fail",
+			      p->dir);
+	return 0;
+}
+
+/*
+ * The pages of every shared memory object a VMA maps.  A missing or
+ * unusable pagemap-shmem image is not fatal: the object's reads fail and
+ * the scan widens (with a warning naming the range).
+ */
+static int load_shared_memory(mg_image *img, criu_priv *p, mg_error *err)
+{
+	for (size_t i = 0; i < img->nmaps; i++) {
+		uint64_t shmid = p->vma_shmid[i];
+		gpointer key = GSIZE_TO_POINTER((gsize)shmid);
+		if (shmid == 0 || g_hash_table_contains(p->shmem, key))
+			continue;
+		char file[64];
+		snprintf(file, sizeof(file), "pagemap-shmem-%" PRIu64 ".img", shmid);
+		page_store *s = calloc(1, sizeof(*s));
+		if (s == NULL)
+			return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+		s->pages_fd = -1;
+		mg_error why = { 0 };
+		if (load_page_store(p, file, s, &why) < 0) {
+			mg_image_warn(img, "criu:%s: shared memory at 0x%" PRIx64 ": %s", p->dir,
+				      img->maps[i].start, why.msg);
+			page_store_free(s);
+			s = NULL;
+		}
+		g_hash_table_insert(p->shmem, key, s);
+	}
+	return 0;
+}
+
+/* memfd.img: inode_id -> shmid, to resolve the memfd VMAs' shmids. */
+static int load_memfd_inodes(criu_priv *p, GHashTable *shmid_of, mg_error *err)
+{
+	char *path = join(p->dir, "memfd.img");
+	if (path == NULL)
+		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+	bool present = access(path, F_OK) == 0;
+	free(path);
+	if (!present)
+		return 0;       /* no memfd in the dump */
+	ProtobufCMessage **msgs;
+	size_t n;
+	if (load_messages(p, "memfd.img", MG_CRIU_MEMFD_INODE_MAGIC, &memfd_inode_entry__descriptor,
+			  &memfd_inode_entry__descriptor, 1u << 20, &msgs, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const MemfdInodeEntry *e = (MemfdInodeEntry *)msgs[i];
+		if (e->shmid != 0 && e->inode_id <= G_MAXSIZE)
+			g_hash_table_replace(shmid_of, GSIZE_TO_POINTER((gsize)e->inode_id),
+					     GSIZE_TO_POINTER((gsize)e->shmid));
+	}
+	free_msgs(msgs, n);
+	return 0;
+}
+
+/*
+ * A memfd VMA's shmid (set by load_mm) is a files.img id: turn it into the
+ * memfd's shmem id (files.img memfd entry -> memfd.img inode), or 0 when
+ * the dump does not say.  Shared anonymous VMAs already carry theirs.
+ */
+static int resolve_memfd_shmids(mg_image *img, criu_priv *p, mg_error *err)
+{
+	GHashTable *shmid_of = g_hash_table_new(g_direct_hash, g_direct_equal);
+	int rc = load_memfd_inodes(p, shmid_of, err);
+	for (size_t i = 0; i < img->nmaps && rc == 0; i++) {
+		if (!(p->vma_status[i] & MG_CRIU_VMA_AREA_MEMFD))
+			continue;
+		uint64_t id = p->vma_shmid[i];
+		gsize inode1 = id <= UINT32_MAX
+			? GPOINTER_TO_SIZE(g_hash_table_lookup(p->memfd_inodes, GSIZE_TO_POINTER((gsize)id)))
+			: 0;
+		p->vma_shmid[i] = inode1 == 0 ? 0
+			: GPOINTER_TO_SIZE(g_hash_table_lookup(shmid_of, GSIZE_TO_POINTER(inode1 - 1)));
+	}
+	g_hash_table_destroy(shmid_of);
 	return rc;
 }
 
@@ -905,11 +1070,13 @@ int mg_criu_open(const char *dir, const char *root, mg_image **out, mg_error *er
 	}
 	img->ops = &criu_ops;
 	img->priv = p;
-	p->root_fd = p->pages_fd = -1;
+	p->root_fd = p->mem.pages_fd = -1;
 	p->dir = strdup(dir);
 	p->root = strdup(root);
 	p->files = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, criu_file_free);
 	p->open_files = g_hash_table_new_full(g_str_hash, g_str_equal, free, close_fd_value);
+	p->memfd_inodes = g_hash_table_new(g_direct_hash, g_direct_equal);
+	p->shmem = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, page_store_free);
 	if (p->dir == NULL || p->root == NULL || asprintf(&img->source, "criu:%s", dir) < 0) {
 		img->source = NULL;
 		mg_image_free(img);
@@ -933,7 +1100,8 @@ int mg_criu_open(const char *dir, const char *root, mg_image **out, mg_error *er
 	if (load_tree(img, p, err) < 0 || load_files(p, err) < 0)
 		goto fail;
 	snprintf(mmfile, sizeof(mmfile), "mm-%d.img", (int)img->pid);
-	if (load_mm(img, p, mmfile, err) < 0 || load_pagemap(img, p, img->pid, err) < 0)
+	if (load_mm(img, p, mmfile, err) < 0 || load_pagemap(img, p, img->pid, err) < 0 ||
+	    resolve_memfd_shmids(img, p, err) < 0 || load_shared_memory(img, p, err) < 0)
 		goto fail;
 	for (size_t i = 0; i < img->nthreads; i++)
 		mg_image_copy_stack(img, &img->threads[i]);

@@ -31,6 +31,7 @@
 #define MG_CRIU_PAGEMAP_MAGIC      0x56084025u
 #define MG_CRIU_FILES_MAGIC        0x56303138u
 #define MG_CRIU_CPUINFO_MAGIC      0x61404013u
+#define MG_CRIU_MEMFD_INODE_MAGIC  0x48453499u
 
 /* Bounds on untrusted image contents. */
 #define MG_CRIU_FILE_MAX     (256u << 20)  /* one protobuf image file, bytes */

@@ -922,8 +922,8 @@ static const char *reached_via(json_object *scan, const char *feature, uint64_t 
 	return NULL;
 }
 
-/* The memfd mapping of the dump holding addr: kept, its contents unreadable. */
-static void expect_memfd_mapping(mg_image *img, uint64_t addr, unsigned prot)
+/* The memfd mapping of the dump holding addr: kept (kind OTHER, shared). */
+static const mg_mapping *memfd_mapping(mg_image *img, uint64_t addr, unsigned prot)
 {
 	const mg_mapping *m = mg_image_find_mapping(img, addr);
 	if (m == NULL)
@@ -931,29 +931,58 @@ static void expect_memfd_mapping(mg_image *img, uint64_t addr, unsigned prot)
 	assert_int_equal(m->kind, MG_MAP_OTHER);
 	assert_true(m->shared);
 	assert_int_equal(m->prot, prot);
-	/* Not zeros: a zero page would hide the code pointers stored there. */
-	uint64_t word;
-	assert_int_equal(mg_image_read(img, addr, &word, sizeof(word)), -1);
-	assert_int_equal(mg_image_read(img, m->start, &word, sizeof(word)), -1);
+	return m;
+}
+
+/* Scan the dump into LABEL/NAME.json; its required features in *set. */
+static json_object *scan_dump_set(const char *out, const char *img_dir, const char *name,
+				  mg_feature_set *set, double *ms)
+{
+	char path[700];
+	snprintf(path, sizeof(path), "%s/%s.json", out, name);
+	scan_dump(img_dir, path, ms);               /* exit 0, else it fails */
+	json_object *j = load_json(path);
+	names_to_set(get(j, "required_features"), path, set);
+	return j;
+}
+
+/* Fail unless a equals b (feature sets of two scans). */
+static void expect_same_features(const char *label, const mg_feature_set *a,
+				 const mg_feature_set *b)
+{
+	mg_feature_set x = *a, y = *b;
+	mg_fset_subtract(&x, b);
+	mg_fset_subtract(&y, a);
+	if (!mg_fset_is_empty(&x) || !mg_fset_is_empty(&y)) {
+		char *xs = mg_fset_to_string(&x), *ys = mg_fset_to_string(&y);
+		fail_msg("%s: live only [%s], dump only [%s]", label, xs ? xs : "?", ys ? ys : "?");
+	}
+}
+
+/* Remove the dump's pagemap-shmem images: the memfd's pages are gone. */
+static void drop_shmem_pages(const char *img_dir)
+{
+	char cmd[800];
+	snprintf(cmd, sizeof(cmd), "rm -f '%s'/pagemap-shmem-*.img", img_dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 /*
  * wl_memfd keeps the only pointer to gfni_fn in a memfd it maps MAP_SHARED
  * (and, with "exec", code: sha1msg1, in a second, executable mapping of
- * it).  CRIU 4.1 dumps a memfd's contents to memfd.img and
- * pagemap-shmem-<shmid>.img, which the reader does not read.  The dump
- * must open (it was refused when a memfd VMA was taken for a file absent
- * from files.img), CRIU must restore it, and the scan of the dump must
- * never shrink: unreadable code is taken as needing every feature the
- * source CPU has, unreadable data makes every function reachable (a code
- * pointer stored there could name any), and a warning names each; so the
- * dump needs at least what the live scan just before it found (the live
- * scan reads the memfd and finds both functions).
+ * it).  CRIU 4.1 keeps a memfd's pages in pagemap-shmem-<shmid>.img
+ * (files.img memfd entry -> memfd.img -> shmid), indexed by offset in the
+ * memfd.  The reader follows that chain, so the scan of the dump must
+ * equal the live scan just before it, both reaching gfni_fn through the
+ * memfd (it was refused once, then widened, before the chain was read).
+ * Without those images the dump must still never shrink: unreadable data
+ * makes every function reachable, unreadable code every feature of the
+ * source CPU, each with a warning naming the range.
  */
 static void memfd_case(const char *label, bool exec)
 {
 	wl_spec w = { .label = label, .arg = exec ? "exec" : NULL };
-	char out[256], path[600], img_dir[600], live_path[600], dump_path[600], buf[32], needle[96];
+	char out[256], path[600], img_dir[600], live_path[600], buf[32], needle[96];
 	snprintf(w.bin, sizeof(w.bin), "%s", tu_workload_path("wl_memfd"));
 	char *result = dump_live(&w, out, sizeof(out));
 	assert_non_null(kv(result, "restored", buf, sizeof(buf)));
@@ -962,59 +991,72 @@ static void memfd_case(const char *label, bool exec)
 	char *wl_out = tu_read_file(path, NULL);
 	assert_non_null(wl_out);
 	uint64_t data = kv_u64(wl_out, "data"), code = kv_u64(wl_out, "code");
-	assert_true(data != 0 && kv_u64(wl_out, "target") != 0);
+	uint64_t target = kv_u64(wl_out, "target");
+	assert_true(data != 0 && target != 0);
 	assert_int_equal(code != 0, exec);
 	free(wl_out);
 
+	/* The reader reads the memfd: its first word is gfni_fn's address. */
 	snprintf(img_dir, sizeof(img_dir), "%s/img", out);
 	mg_image *img = open_ok(img_dir, S.root);
-	expect_memfd_mapping(img, data, MG_PROT_READ | MG_PROT_WRITE);
-	if (exec)
-		expect_memfd_mapping(img, code, MG_PROT_READ | MG_PROT_EXEC);
+	const mg_mapping *dm = memfd_mapping(img, data, MG_PROT_READ | MG_PROT_WRITE);
+	uint64_t word = 0;
+	assert_int_equal(mg_image_read(img, data, &word, sizeof(word)), (ssize_t)sizeof(word));
+	assert_int_equal(word, target);
+	uint8_t page[4096];
+	assert_int_equal(mg_image_read(img, dm->start, page, sizeof(page)), (ssize_t)sizeof(page));
+	if (exec) {
+		memfd_mapping(img, code, MG_PROT_READ | MG_PROT_EXEC);
+		static const uint8_t sha1msg1_ret[] = { 0x0f, 0x38, 0xc9, 0xca, 0xc3 };  /* wl_memfd.c */
+		assert_int_equal(mg_image_read(img, code, page, sizeof(sha1msg1_ret)),
+				 (ssize_t)sizeof(sha1msg1_ret));
+		assert_memory_equal(page, sha1msg1_ret, sizeof(sha1msg1_ret));
+	}
 	mg_image_free(img);
 
-	double ms;
+	double ms, ms_gone;
 	snprintf(live_path, sizeof(live_path), "%s/live.json", out);
-	snprintf(dump_path, sizeof(dump_path), "%s/dump.json", out);
-	scan_dump(img_dir, dump_path, &ms);         /* exit 0, else it fails */
-	json_object *live = load_json(live_path), *dump = load_json(dump_path);
-	mg_feature_set lf, df, lost;
+	json_object *live = load_json(live_path);
+	mg_feature_set lf, df, gf;
 	names_to_set(get(live, "required_features"), live_path, &lf);
-	names_to_set(get(dump, "required_features"), dump_path, &df);
-	lost = lf;
-	mg_fset_subtract(&lost, &df);
+	json_object *dump = scan_dump_set(out, img_dir, "dump", &df, &ms);
 
-	/* The live scan reads the memfd: gfni_fn is reached through the
-	 * pointer in it, sha1msg1 in its executable mapping. */
-	uint64_t at;
-	const char *via;
-	snprintf(needle, sizeof(needle), "(/memfd:wl_memfd at 0x%" PRIx64 ")", data);
-	if (tu_cpu_has("gfni") && ((via = reached_via(live, "gfni", &at)) == NULL || !strstr(via, needle)))
-		fail_msg("%s: the live scan does not reach gfni_fn %s: %s", label, needle,
-			 via ? via : "not required");
-	if (exec && tu_cpu_has("sha_ni") && (reached_via(live, "sha_ni", &at) == NULL || at != code))
-		fail_msg("%s: the live scan does not see sha1msg1 at 0x%" PRIx64, label, code);
-
-	/* The dump: unreadable data is named, and widens (a word there could
-	 * point to any function), so nothing the live scan needs is lost. */
-	snprintf(needle, sizeof(needle), "memory at 0x%" PRIx64 "-", data);
-	const char *warned = find_warning(dump, needle);
-	if (warned == NULL || strstr(warned, "every function is treated as reachable") == NULL)
-		fail_msg("%s: no widening warning \"%s...\" in the scan of the dump: %s", label,
-			 needle, json_object_to_json_string(get(dump, "warnings")));
-	mg_feature_id gfni = mg_feature_by_name("gfni");
-	if (!mg_fset_is_empty(&lost)) {
-		char *x = mg_fset_to_string(&lost);
-		fail_msg("%s: the dump misses [%s]", label, x ? x : "?");
+	/* Live and dump: the same features, gfni_fn reached through the memfd
+	 * in both, sha1msg1 seen in its executable mapping. */
+	expect_same_features(label, &lf, &df);
+	json_object *scans[2] = { live, dump };
+	for (int i = 0; i < 2; i++) {
+		uint64_t at;
+		const char *via;
+		snprintf(needle, sizeof(needle), " at 0x%" PRIx64 ") -> gfni_fn", data);
+		if (tu_cpu_has("gfni") && ((via = reached_via(scans[i], "gfni", &at)) == NULL ||
+					   !strstr(via, needle)))
+			fail_msg("%s: the %s scan does not reach gfni_fn%s: %s", label,
+				 i ? "dump" : "live", needle, via ? via : "not required");
+		if (exec && tu_cpu_has("sha_ni") && (reached_via(scans[i], "sha_ni", &at) == NULL ||
+						     at != code))
+			fail_msg("%s: the %s scan does not see sha1msg1 at 0x%" PRIx64, label,
+				 i ? "dump" : "live", code);
 	}
-	assert_true(stat_of(dump, "functions_reachable") >= stat_of(live, "functions_reachable"));
+	if (find_warning(dump, "unreadable") != NULL)
+		fail_msg("%s: %s", label, find_warning(dump, "unreadable"));
+
+	/* Without the memfd's pages: widened, and said. */
+	drop_shmem_pages(img_dir);
+	json_object *gone = scan_dump_set(out, img_dir, "dump-without-shmem", &gf, &ms_gone);
+	snprintf(needle, sizeof(needle), "memory at 0x%" PRIx64 "-", data);
+	const char *warned = find_warning(gone, needle);
+	if (warned == NULL || strstr(warned, "every function is treated as reachable") == NULL)
+		fail_msg("%s: no widening warning \"%s...\": %s", label, needle,
+			 json_object_to_json_string(get(gone, "warnings")));
+	assert_true(mg_fset_is_subset(&lf, &gf));
+	assert_true(stat_of(gone, "functions_reachable") >= stat_of(dump, "functions_reachable"));
 	if (exec) {
-		/* ... unreadable code widens to every feature of the source CPU. */
 		snprintf(needle, sizeof(needle), "code at 0x%" PRIx64 "-0x%" PRIx64 " unreadable", code,
 			 code + 4096);
-		if (find_warning(dump, needle) == NULL)
-			fail_msg("%s: no warning \"%s\" in the scan of the dump: %s", label, needle,
-				 json_object_to_json_string(get(dump, "warnings")));
+		if (find_warning(gone, needle) == NULL)
+			fail_msg("%s: no warning \"%s\": %s", label, needle,
+				 json_object_to_json_string(get(gone, "warnings")));
 		char ci_path[700];
 		mg_profile src;
 		mg_error err = { 0 };
@@ -1022,20 +1064,18 @@ static void memfd_case(const char *label, bool exec)
 		if (mg_criu_cpuinfo_load(ci_path, &src, &err) != 0)
 			fail_msg("%s", err.msg);
 		mg_fset_remove(&src.features, mg_feature_by_name("shstk"));   /* no shadow stack */
-		assert_true(mg_fset_is_subset(&src.features, &df));
-		assert_true(mg_fset_is_subset(&lf, &df));
+		assert_true(mg_fset_is_subset(&src.features, &gf));
 		mg_profile_free(&src);
 	}
-	printf("%s: live %zu features, dump %zu%s, %.0f functions; gfni %s; criu dump %s ms, ",
-	       label, mg_fset_count(&lf), mg_fset_count(&df),
-	       exec ? " (the memfd's code: every source feature)" : "",
-	       stat_of(dump, "functions_reachable"),
-	       mg_fset_has(&df, gfni) ? "in the dump" : "not required (CPU without gfni)",
-	       kv(result, "dump_ms", buf, sizeof(buf)));
+	printf("%s: live %zu features, dump %zu (%.0f functions), without the shmem pages %zu "
+	       "(%.0f functions); criu dump %s ms, ", label, mg_fset_count(&lf),
+	       mg_fset_count(&df), stat_of(dump, "functions_reachable"), mg_fset_count(&gf),
+	       stat_of(gone, "functions_reachable"), kv(result, "dump_ms", buf, sizeof(buf)));
 	printf("restore %s ms, scan of the dump %.0f ms\n", kv(result, "restore_ms", buf, sizeof(buf)),
 	       ms);
 	json_object_put(live);
 	json_object_put(dump);
+	json_object_put(gone);
 	free(result);
 }
 
