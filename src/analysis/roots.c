@@ -55,12 +55,31 @@ static void scan_range_outside_got(mg_scan_ctx *cx, uint64_t start, uint64_t end
 	mg_scan_memory(cx, start, end, detail);
 }
 
+/*
+ * A read-only mapping of a file that is not an ELF module holds data from
+ * the file (a locale archive, a font, a database).  Code addresses only
+ * make sense to this process instance (ASLR), so a file can hold them only
+ * if the process wrote it: a memfd, a file in /dev/shm, or one it deleted
+ * after use.  Those are scanned; other files are assumed pointer-free
+ * (docs/analysis.md), which saves reading large databases from disk.
+ */
+static bool written_by_process(const mg_mapping *m)
+{
+	if (m->deleted)
+		return true;
+	return m->path != NULL && (strncmp(m->path, "/memfd:", 7) == 0 ||
+				   strncmp(m->path, "/dev/shm/", 9) == 0);
+}
+
 /* Is [start, end) of a read-only file mapping relocated data? */
 static void scan_relro_part(mg_scan_ctx *cx, const mg_mapping *m, uint32_t mi_map)
 {
 	uint32_t mi = mg_codemap_module_at(cx->map, m->start);
-	if (mi == MG_NO_MODULE)
-		return;        /* a data file (locale archive, ...): no pointers */
+	if (mi == MG_NO_MODULE) {
+		if (written_by_process(m))
+			scan_range_outside_got(cx, m->start, m->end, mi_map);
+		return;
+	}
 	const mg_loaded_module *lm = &cx->map->modules[mi];
 	if (!lm->module->is_dyn) {
 		/* Fixed-address executable: read-only tables hold absolute

@@ -979,9 +979,11 @@ static void drop_shmem_pages(const char *img_dir)
  * makes every function reachable, unreadable code every feature of the
  * source CPU, each with a warning naming the range.
  */
-static void memfd_case(const char *label, bool exec)
+static void memfd_case(const char *label, const char *arg)
 {
-	wl_spec w = { .label = label, .arg = exec ? "exec" : NULL };
+	bool exec = arg != NULL && strcmp(arg, "exec") == 0;
+	bool ro = arg != NULL && strcmp(arg, "ro") == 0;
+	wl_spec w = { .label = label, .arg = arg };
 	char out[256], path[600], img_dir[600], live_path[600], buf[32], needle[96];
 	snprintf(w.bin, sizeof(w.bin), "%s", tu_workload_path("wl_memfd"));
 	char *result = dump_live(&w, out, sizeof(out));
@@ -999,7 +1001,8 @@ static void memfd_case(const char *label, bool exec)
 	/* The reader reads the memfd: its first word is gfni_fn's address. */
 	snprintf(img_dir, sizeof(img_dir), "%s/img", out);
 	mg_image *img = open_ok(img_dir, S.root);
-	const mg_mapping *dm = memfd_mapping(img, data, MG_PROT_READ | MG_PROT_WRITE);
+	const mg_mapping *dm = memfd_mapping(img, data, ro ? MG_PROT_READ
+							      : MG_PROT_READ | MG_PROT_WRITE);
 	uint64_t word = 0;
 	assert_int_equal(mg_image_read(img, data, &word, sizeof(word)), (ssize_t)sizeof(word));
 	assert_int_equal(word, target);
@@ -1083,14 +1086,23 @@ static void test_memfd_data(void **state)
 {
 	(void)state;
 	NEED_DUMP();
-	memfd_case("wl_memfd", false);
+	memfd_case("wl_memfd", NULL);
 }
 
 static void test_memfd_exec(void **state)
 {
 	(void)state;
 	NEED_DUMP();
-	memfd_case("wl_memfd_exec", true);
+	memfd_case("wl_memfd_exec", "exec");
+}
+
+/* A read-only memfd page is still the process's data, not a file's: the
+ * live scan must read it (it skipped it as a data file once). */
+static void test_memfd_readonly(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	memfd_case("wl_memfd_ro", "ro");
 }
 
 /* --- check --criu-dir ------------------------------------------------------------ */
@@ -1548,6 +1560,7 @@ int main(void)
 		cmocka_unit_test(test_live_vs_dump_corpus_cxx),
 		cmocka_unit_test(test_memfd_data),
 		cmocka_unit_test(test_memfd_exec),
+		cmocka_unit_test(test_memfd_readonly),
 		cmocka_unit_test(test_check_criu_dir),
 		cmocka_unit_test(test_policy_criu_cpuinfo),
 		cmocka_unit_test(test_policy_criu_old_images),

@@ -1,7 +1,7 @@
 /*
  * wl_memfd - code pointers and code held in a memfd, for the CRIU tests.
  *
- *   wl_memfd [exec]
+ *   wl_memfd [exec | ro]
  *
  * Creates a memfd (memfd_create) of two pages and maps its first page
  * MAP_SHARED, readable and writable; the first word there is the address
@@ -9,6 +9,8 @@
  * of the process refers to: a scan finds gfni_fn only by reading the
  * memfd.  With "exec", the second page holds code (sha1msg1; ret),
  * written with pwrite() and mapped MAP_SHARED, readable and executable.
+ * With "ro", the data page is made read-only once written (a live scan
+ * must still read it: it is not an ELF file's data).
  * Each function is called once when the CPU has its extension.  CRIU
  * dumps a memfd's contents in images of their own (memfd.img,
  * pagemap-shmem-*.img), not in the process's pagemap.
@@ -43,7 +45,7 @@ __attribute__((used, noinline)) static void gfni_fn(void)
 /* sha1msg1 %xmm2, %xmm1; ret */
 static const unsigned char sha_code[] = { 0x0f, 0x38, 0xc9, 0xca, 0xc3 };
 
-static int setup(int exec)
+static int setup(int exec, int ro)
 {
 	int fd = memfd_create("wl_memfd", 0);
 	if (fd < 0)
@@ -55,6 +57,8 @@ static int setup(int exec)
 		return -1;
 	data[0] = (void *)gfni_fn;
 	data_map = data;
+	if (ro && mprotect(data, PAGE_LEN, PROT_READ) != 0)
+		return -1;
 	if (exec) {
 		if (pwrite(fd, sha_code, sizeof(sha_code), PAGE_LEN) != (ssize_t)sizeof(sha_code))
 			return -1;
@@ -69,7 +73,7 @@ static int setup(int exec)
 
 /* Called once through these pointers, then cleared, so that afterwards
  * nothing in the process refers to setup() or to the calls below. */
-static int (*volatile setup_hook)(int) = setup;
+static int (*volatile setup_hook)(int, int) = setup;
 
 static void call_once(void)
 {
@@ -98,7 +102,8 @@ static void sleep_ms(long ms)
 int main(int argc, char **argv)
 {
 	int exec = argc > 1 && strcmp(argv[1], "exec") == 0;
-	if (setup_hook(exec) != 0) {
+	int ro = argc > 1 && strcmp(argv[1], "ro") == 0;
+	if (setup_hook(exec, ro) != 0) {
 		perror("wl_memfd: setup");
 		return 1;
 	}
