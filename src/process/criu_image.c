@@ -249,7 +249,7 @@ static int pread_full(int fd, void *buf, size_t len, uint64_t off)
 static ssize_t read_store(const page_store *s, uint64_t pos, void *buf, size_t want,
 			  bool *hole)
 {
-	uint64_t next;
+	uint64_t next = UINT64_MAX;    /* set by find_pm when it finds no entry */
 	const criu_pm *pm = find_pm(s, pos, &next);
 	uint64_t run_end = pm != NULL ? pm->end : next;
 	size_t len = run_end - pos < want ? (size_t)(run_end - pos) : want;
