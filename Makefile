@@ -65,6 +65,12 @@ WL_CFLAGS := -O1 -g -fno-inline -fno-omit-frame-pointer -Wall -Wextra -Werror
 # under tests/workloads/lib/ are found next to the workload ($ORIGIN).
 WL_LDFLAGS = -L$(BUILD)/workloads -Wl,-rpath,'$$ORIGIN' -Wl,-z,lazy \
              $(shell sed -n 's|^// LDLIBS: ||p' $<) -lpthread -ldl
+# The soundness corpus (test_oracle, test_soundness, test_criu): built once
+# per build directory by its own script, never with sanitizers; the stamp
+# (TU_CORPUS_STAMP in tests/support/testutil.h) says the build is complete.
+CORPUS_DEPS  := tests/workloads/corpus/build.sh \
+                $(sort $(wildcard tests/workloads/corpus/*.c tests/workloads/corpus/*.cc))
+CORPUS_STAMP := $(BUILD)/workloads/corpus/.stamp
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
@@ -111,8 +117,13 @@ $(BUILD)/workloads/%: tests/workloads/%.cc $(WL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(WL_CFLAGS) -o $@ $< $(WL_LDFLAGS)
 
-test-bins: $(BIN) $(TEST_BIN) $(WL_LIBS) $(WL_BIN)
-workloads: $(WL_LIBS) $(WL_BIN)
+$(CORPUS_STAMP): $(CORPUS_DEPS)
+	@rm -f $@
+	tests/workloads/corpus/build.sh $(@D)
+	@touch $@
+
+test-bins: $(BIN) $(TEST_BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
+workloads: $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
 
 check: test-bins
 	tests/run-tests.sh $(BUILD)

@@ -553,67 +553,12 @@ static void test_framing_in_memory(void **state)
 
 /* --- the CLI ---------------------------------------------------------------- */
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* argv = { migratable, the NULL-terminated arguments in ap..., NULL }. */
-static void build_argv(char *argv[32], va_list ap)
-{
-	size_t n = 0;
-	const char *a;
-	argv[n++] = (char *)tu_migratable_bin();
-	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-		argv[n++] = (char *)a;
-	argv[n] = NULL;
-}
-
-/* Run migratable with the NULL-terminated arguments; its exit status. */
-static int mig(char **out, char **err, ...)
-{
-	char *argv[32];
-	va_list ap;
-	va_start(ap, err);
-	build_argv(argv, ap);
-	va_end(ap);
-	char *o = NULL, *e = NULL;
-	int rc = tu_run(argv, &o, &e);
-	if (out)
-		*out = o;
-	else
-		free(o);
-	if (err)
-		*err = e;
-	else
-		free(e);
-	return rc;
-}
-
-static json_object *load_json(const char *path)
-{
-	json_object *j = json_object_from_file(path);
-	if (j == NULL)
-		fail_msg("%s: not JSON", path);
-	return j;
-}
-
 static json_object *parse_json(const char *text)
 {
 	json_object *j = json_tokener_parse(text ? text : "");
 	if (j == NULL)
 		fail_msg("not JSON: %.300s", text ? text : "(null)");
 	return j;
-}
-
-static json_object *get(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-	if (!json_object_object_get_ex(o, key, &v))
-		fail_msg("JSON has no \"%s\"", key);
-	return v;
 }
 
 /* Feature names of a JSON array into a set. */
@@ -646,7 +591,7 @@ static const char *host_json(void)
 	if (path[0])
 		return path;
 	snprintf(path, sizeof(path), "%s/host.json", S.tmp);
-	assert_int_equal(mig(NULL, NULL, "host", "--json", "--output", path, NULL), 0);
+	assert_int_equal(tu_migratable(NULL, NULL, "host", "--json", "--output", path, NULL), 0);
 	return path;
 }
 
@@ -659,10 +604,10 @@ static const char *host_json(void)
 static void compare_live_dump(const char *label, const char *live_path, const char *dump_path,
 			      double dump_cmd_ms)
 {
-	json_object *live = load_json(live_path), *dump = load_json(dump_path);
+	json_object *live = tu_load_json(live_path), *dump = tu_load_json(dump_path);
 	mg_feature_set a, b;
-	names_to_set(get(live, "required_features"), live_path, &a);
-	names_to_set(get(dump, "required_features"), dump_path, &b);
+	names_to_set(tu_json_get(live, "required_features"), live_path, &a);
+	names_to_set(tu_json_get(dump, "required_features"), dump_path, &b);
 	printf("%s: live %zu features, %.0f functions, %.1f ms; dump %zu features, %.0f functions, "
 	       "%.1f ms (command %.0f ms)\n", label, mg_fset_count(&a), stat_of(live, "functions_reachable"),
 	       stat_of(live, "wall_ms"), mg_fset_count(&b), stat_of(dump, "functions_reachable"),
@@ -682,10 +627,10 @@ static void compare_live_dump(const char *label, const char *live_path, const ch
 static void scan_dump(const char *img, const char *out_json, double *ms)
 {
 	char *err = NULL;
-	double t0 = now_ms();
-	int rc = mig(NULL, &err, "scan", "--criu-dir", img, "--root", S.root, "--json",
+	double t0 = tu_now_ms();
+	int rc = tu_migratable(NULL, &err, "scan", "--criu-dir", img, "--root", S.root, "--json",
 		     "--output", out_json, NULL);
-	*ms = now_ms() - t0;
+	*ms = tu_now_ms() - t0;
 	if (rc != 0)
 		fail_msg("scan --criu-dir %s: exit %d: %s", img, rc, err ? err : "");
 	free(err);
@@ -792,7 +737,7 @@ static void expect_dump_explain(const char *img, const char *feature, const char
 				const char *n2)
 {
 	char *out = NULL;
-	assert_int_equal(mig(&out, NULL, "scan", "--criu-dir", img, "--root", S.root,
+	assert_int_equal(tu_migratable(&out, NULL, "scan", "--criu-dir", img, "--root", S.root,
 			     "--explain", feature, NULL), 0);
 	if (!strstr(out, n1) || !strstr(out, n2))
 		fail_msg("dump --explain %s lacks '%s' / '%s':\n%s", feature, n1, n2, out);
@@ -818,9 +763,9 @@ static void test_live_vs_dump_scan_targets(void **state)
 	/* Every way code is reached is seen in the dump too. */
 	snprintf(img, sizeof(img), "%s/img", out);
 	snprintf(dump, sizeof(dump), "%s/dump.json", out);
-	json_object *root = load_json(dump);
+	json_object *root = tu_load_json(dump);
 	mg_feature_set req;
-	names_to_set(get(root, "required_features"), dump, &req);
+	names_to_set(tu_json_get(root, "required_features"), dump, &req);
 	json_object_put(root);
 	static const char *const expected[] = {
 		"avx512_vnni",        /* heap-held function pointer */
@@ -840,26 +785,9 @@ static void test_live_vs_dump_scan_targets(void **state)
 	expect_dump_explain(img, "adx", "jit@", "anonymous executable memory");
 }
 
-/* tests/workloads/corpus/build.sh into S.tmp/corpus, once. */
-static const char *corpus_dir(void)
-{
-	static char dir[128];
-	static int state;          /* 0 not tried, 1 built, -1 failed */
-	if (state == 0) {
-		snprintf(dir, sizeof(dir), "%s/corpus", S.tmp);
-		char *argv[] = { "tests/workloads/corpus/build.sh", dir, NULL };
-		char *e = NULL;
-		state = tu_run(argv, NULL, &e) == 0 ? 1 : -1;
-		if (state < 0)
-			printf("corpus build failed: %s\n", e ? e : "");
-		free(e);
-	}
-	return state > 0 ? dir : NULL;
-}
-
 static void corpus_case(const char *name)
 {
-	const char *dir = corpus_dir();
+	const char *dir = tu_corpus_dir();
 	if (dir == NULL)
 		skip();
 	wl_spec w = { .label = name };
@@ -899,7 +827,7 @@ static void test_live_vs_dump_corpus_cxx(void **state)
 /* The first warning of a scan's JSON that holds needle, or NULL. */
 static const char *find_warning(json_object *scan, const char *needle)
 {
-	json_object *ws = get(scan, "warnings");
+	json_object *ws = tu_json_get(scan, "warnings");
 	for (size_t i = 0; i < json_object_array_length(ws); i++) {
 		const char *w = json_object_get_string(json_object_array_get_idx(ws, i));
 		if (w != NULL && strstr(w, needle) != NULL)
@@ -911,13 +839,13 @@ static const char *find_warning(json_object *scan, const char *needle)
 /* reached_via of the evidence for feature in a scan's JSON, or NULL. */
 static const char *reached_via(json_object *scan, const char *feature, uint64_t *addr)
 {
-	json_object *ev = get(scan, "evidence");
+	json_object *ev = tu_json_get(scan, "evidence");
 	for (size_t i = 0; i < json_object_array_length(ev); i++) {
 		json_object *e = json_object_array_get_idx(ev, i);
-		if (strcmp(json_object_get_string(get(e, "feature")), feature) != 0)
+		if (strcmp(json_object_get_string(tu_json_get(e, "feature")), feature) != 0)
 			continue;
-		*addr = strtoull(json_object_get_string(get(e, "address")), NULL, 0);
-		return json_object_get_string(get(e, "reached_via"));
+		*addr = strtoull(json_object_get_string(tu_json_get(e, "address")), NULL, 0);
+		return json_object_get_string(tu_json_get(e, "reached_via"));
 	}
 	return NULL;
 }
@@ -941,8 +869,8 @@ static json_object *scan_dump_set(const char *out, const char *img_dir, const ch
 	char path[700];
 	snprintf(path, sizeof(path), "%s/%s.json", out, name);
 	scan_dump(img_dir, path, ms);               /* exit 0, else it fails */
-	json_object *j = load_json(path);
-	names_to_set(get(j, "required_features"), path, set);
+	json_object *j = tu_load_json(path);
+	names_to_set(tu_json_get(j, "required_features"), path, set);
 	return j;
 }
 
@@ -1019,9 +947,9 @@ static void memfd_case(const char *label, const char *arg)
 
 	double ms, ms_gone;
 	snprintf(live_path, sizeof(live_path), "%s/live.json", out);
-	json_object *live = load_json(live_path);
+	json_object *live = tu_load_json(live_path);
 	mg_feature_set lf, df, gf;
-	names_to_set(get(live, "required_features"), live_path, &lf);
+	names_to_set(tu_json_get(live, "required_features"), live_path, &lf);
 	json_object *dump = scan_dump_set(out, img_dir, "dump", &df, &ms);
 
 	/* Live and dump: the same features, gfni_fn reached through the memfd
@@ -1051,7 +979,7 @@ static void memfd_case(const char *label, const char *arg)
 	const char *warned = find_warning(gone, needle);
 	if (warned == NULL || strstr(warned, "every function is treated as reachable") == NULL)
 		fail_msg("%s: no widening warning \"%s...\": %s", label, needle,
-			 json_object_to_json_string(get(gone, "warnings")));
+			 json_object_to_json_string(tu_json_get(gone, "warnings")));
 	assert_true(mg_fset_is_subset(&lf, &gf));
 	assert_true(stat_of(gone, "functions_reachable") >= stat_of(dump, "functions_reachable"));
 	if (exec) {
@@ -1059,7 +987,7 @@ static void memfd_case(const char *label, const char *arg)
 			 code + 4096);
 		if (find_warning(gone, needle) == NULL)
 			fail_msg("%s: no warning \"%s\": %s", label, needle,
-				 json_object_to_json_string(get(gone, "warnings")));
+				 json_object_to_json_string(tu_json_get(gone, "warnings")));
 		char ci_path[700];
 		mg_profile src;
 		mg_error err = { 0 };
@@ -1115,7 +1043,7 @@ static void test_check_criu_dir(void **state)
 	char *out = NULL, *err = NULL;
 
 	/* The dump's own CPU (this host) takes it. */
-	int rc = mig(&out, &err, "check", "--criu-dir", S.img, "--root", S.root, "--target", host, NULL);
+	int rc = tu_migratable(&out, &err, "check", "--criu-dir", S.img, "--root", S.root, "--target", host, NULL);
 	if (rc != 0)
 		fail_msg("check --criu-dir: exit %d\n%s%s", rc, out, err);
 	assert_non_null(strstr(out, "source: criu:"));
@@ -1129,9 +1057,9 @@ static void test_check_criu_dir(void **state)
 	double ms;
 	snprintf(dump, sizeof(dump), "%s/check-req.json", S.tmp);
 	scan_dump(S.img, dump, &ms);
-	json_object *req = load_json(dump);
+	json_object *req = tu_load_json(dump);
 	mg_feature_set rs, v1;
-	names_to_set(get(req, "required_features"), dump, &rs);
+	names_to_set(tu_json_get(req, "required_features"), dump, &rs);
 	json_object_put(req);
 	assert_true(mg_x86_64_level_features(1, &v1));
 	mg_feature_set extra = rs;
@@ -1157,42 +1085,42 @@ static void test_check_criu_dir(void **state)
 	assert_int_equal(fclose(f), 0);
 	free(names);
 
-	rc = mig(&out, NULL, "check", "--criu-dir", S.img, "--root", S.root, "--target", target,
+	rc = tu_migratable(&out, NULL, "check", "--criu-dir", S.img, "--root", S.root, "--target", target,
 		 "--target", host, "--json", NULL);
 	assert_int_equal(rc, 1);
 	json_object *j = parse_json(out);
-	json_object *ts = get(j, "targets");
+	json_object *ts = tu_json_get(j, "targets");
 	assert_int_equal(json_object_array_length(ts), 2);
 	json_object *t0 = json_object_array_get_idx(ts, 0), *t1 = json_object_array_get_idx(ts, 1);
-	assert_string_equal(json_object_get_string(get(t0, "name")), "minus");
-	assert_string_equal(json_object_get_string(get(t0, "verdict")), "incompatible");
+	assert_string_equal(json_object_get_string(tu_json_get(t0, "name")), "minus");
+	assert_string_equal(json_object_get_string(tu_json_get(t0, "verdict")), "incompatible");
 	mg_feature_set missing;
-	names_to_set(get(t0, "missing"), "missing", &missing);
+	names_to_set(tu_json_get(t0, "missing"), "missing", &missing);
 	if (!mg_fset_has(&missing, drop))
 		fail_msg("%s is not reported missing:\n%s", dropped, out);
-	assert_string_equal(json_object_get_string(get(t1, "verdict")), "compatible");
-	assert_int_equal(json_object_get_int(get(get(j, "summary"), "incompatible")), 1);
+	assert_string_equal(json_object_get_string(tu_json_get(t1, "verdict")), "compatible");
+	assert_int_equal(json_object_get_int(tu_json_get(tu_json_get(j, "summary"), "incompatible")), 1);
 	/* The dump's cpuinfo.img is the source by default. */
-	assert_non_null(strstr(json_object_get_string(get(j, "source")), "criu:"));
+	assert_non_null(strstr(json_object_get_string(tu_json_get(j, "source")), "criu:"));
 	json_object_put(j);
 	free(out);
 
 	/* Table form of the same. */
-	rc = mig(&out, NULL, "check", "--criu-dir", S.img, "--root", S.root, "--target", target, NULL);
+	rc = tu_migratable(&out, NULL, "check", "--criu-dir", S.img, "--root", S.root, "--target", target, NULL);
 	assert_int_equal(rc, 1);
 	assert_non_null(strstr(out, "incompatible"));
 	assert_non_null(strstr(out, dropped));
 	free(out);
 
 	/* --root only goes with --criu-dir. */
-	assert_int_equal(mig(NULL, NULL, "check", "--requirements", dump, "--root", S.root, NULL), 2);
+	assert_int_equal(tu_migratable(NULL, NULL, "check", "--requirements", dump, "--root", S.root, NULL), 2);
 }
 
 /* Verdict and reasons of `check --policy criu` (exit status in *rc). */
 static json_object *check_criu(const char *source, const char *target, int *rc)
 {
 	char *out = NULL, *err = NULL;
-	*rc = mig(&out, &err, "check", "--policy", "criu", "--source", source, "--target", target,
+	*rc = tu_migratable(&out, &err, "check", "--policy", "criu", "--source", source, "--target", target,
 		  "--json", NULL);
 	if (*rc != 0 && *rc != 1)
 		fail_msg("check --policy criu --source %s --target %s: exit %d: %s", source, target,
@@ -1205,20 +1133,20 @@ static json_object *check_criu(const char *source, const char *target, int *rc)
 
 static json_object *first_target(json_object *j)
 {
-	return json_object_array_get_idx(get(j, "targets"), 0);
+	return json_object_array_get_idx(tu_json_get(j, "targets"), 0);
 }
 
 /* Set or clear bits of one register of a leaf in a JSON profile's cpuid. */
 static void edit_cpuid(json_object *prof, uint32_t leaf, uint32_t sub, const char *reg,
 		       uint32_t clear, uint32_t add)
 {
-	json_object *arr = get(prof, "cpuid");
+	json_object *arr = tu_json_get(prof, "cpuid");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *e = json_object_array_get_idx(arr, i);
-		if (strtoul(json_object_get_string(get(e, "leaf")), NULL, 0) != leaf ||
-		    (uint32_t)json_object_get_int(get(e, "subleaf")) != sub)
+		if (strtoul(json_object_get_string(tu_json_get(e, "leaf")), NULL, 0) != leaf ||
+		    (uint32_t)json_object_get_int(tu_json_get(e, "subleaf")) != sub)
 			continue;
-		uint32_t v = (uint32_t)strtoul(json_object_get_string(get(e, reg)), NULL, 0);
+		uint32_t v = (uint32_t)strtoul(json_object_get_string(tu_json_get(e, reg)), NULL, 0);
 		char hex[16];
 		snprintf(hex, sizeof(hex), "0x%x", (v & ~clear) + add);
 		json_object_object_add(e, reg, json_object_new_string(hex));
@@ -1271,11 +1199,11 @@ static void test_policy_criu_cpuinfo(void **state)
 	int rc;
 	json_object *j = check_criu(ci_path, host, &rc);
 	assert_int_equal(rc, 0);
-	assert_string_equal(json_object_get_string(get(first_target(j), "verdict")), "compatible");
-	assert_string_equal(json_object_get_string(get(j, "source")), ci_path);
+	assert_string_equal(json_object_get_string(tu_json_get(first_target(j), "verdict")), "compatible");
+	assert_string_equal(json_object_get_string(tu_json_get(j, "source")), ci_path);
 	json_object_put(j);
 	char *out = NULL;
-	assert_int_equal(mig(&out, NULL, "check", "--policy", "criu", "--cpu-cap", "all", "--source",
+	assert_int_equal(tu_migratable(&out, NULL, "check", "--policy", "criu", "--cpu-cap", "all", "--source",
 			     ci_path, "--target", host, NULL), 0);
 	free(out);
 	/* The image as a target (`criu cpuinfo dump` on a destination). */
@@ -1301,7 +1229,7 @@ static void test_policy_criu_cpuinfo(void **state)
 	}
 	assert_true(lost != MG_FEATURE_NONE);
 	static const char *const regname[] = { "eax", "ebx", "ecx", "edx" };
-	json_object *prof = load_json(host);
+	json_object *prof = tu_load_json(host);
 	edit_cpuid(prof, leaf, sub, regname[reg], 1u << bit, 0);
 	json_object_object_add(prof, "name", json_object_new_string("edited"));
 	snprintf(edited, sizeof(edited), "%s/host-edited.json", S.tmp);
@@ -1309,9 +1237,9 @@ static void test_policy_criu_cpuinfo(void **state)
 	j = check_criu(ci_path, edited, &rc);
 	assert_int_equal(rc, 1);
 	json_object *t = first_target(j);
-	assert_string_equal(json_object_get_string(get(t, "verdict")), "incompatible");
+	assert_string_equal(json_object_get_string(tu_json_get(t, "verdict")), "incompatible");
 	mg_feature_set missing;
-	names_to_set(get(t, "missing"), "missing", &missing);
+	names_to_set(tu_json_get(t, "missing"), "missing", &missing);
 	if (!mg_fset_has(&missing, lost))
 		fail_msg("word %u bit %u (%s) cleared, not reported missing: %s", word, bit,
 			 mg_feature_get(lost)->name, json_object_to_json_string(t));
@@ -1320,18 +1248,18 @@ static void test_policy_criu_cpuinfo(void **state)
 	/* Another XSAVE area size: CRIU's fpu rule refuses it. */
 	if (ip.xsave_size != 0) {
 		json_object_put(prof);
-		prof = load_json(host);
+		prof = tu_load_json(host);
 		edit_cpuid(prof, 0xd, 0, "ebx", 0, 64);
 		assert_int_equal(json_object_to_file(edited, prof), 0);
 		j = check_criu(ci_path, edited, &rc);
 		assert_int_equal(rc, 1);
 		t = first_target(j);
-		assert_string_equal(json_object_get_string(get(t, "verdict")), "incompatible");
+		assert_string_equal(json_object_get_string(tu_json_get(t, "verdict")), "incompatible");
 		if (!has_reason(t, "xsave_size differs"))
 			fail_msg("no xsave_size reason: %s", json_object_to_json_string(t));
 		json_object_put(j);
 		/* ... which the ins rule alone does not look at. */
-		assert_int_equal(mig(&out, NULL, "check", "--policy", "criu", "--cpu-cap", "ins",
+		assert_int_equal(tu_migratable(&out, NULL, "check", "--policy", "criu", "--cpu-cap", "ins",
 				     "--source", ci_path, "--target", edited, NULL), 0);
 		free(out);
 	}
@@ -1424,12 +1352,12 @@ static void test_policy_criu_old_images(void **state)
 	/* As a target, an old image lacks what would decide: unknown. */
 	j = check_criu(host, v1, &rc);
 	assert_int_equal(rc, 1);
-	assert_string_equal(json_object_get_string(get(first_target(j), "verdict")), "unknown");
+	assert_string_equal(json_object_get_string(tu_json_get(first_target(j), "verdict")), "unknown");
 	json_object_put(j);
 	j = check_criu(bad, host, &rc);
 	assert_int_equal(rc, 1);
 	json_object *t = first_target(j);
-	assert_string_equal(json_object_get_string(get(t, "verdict")), "incompatible");
+	assert_string_equal(json_object_get_string(tu_json_get(t, "verdict")), "incompatible");
 	if (!has_reason(t, "capability words"))
 		fail_msg("no reason naming the word count: %s", json_object_to_json_string(t));
 	json_object_put(j);
@@ -1438,10 +1366,10 @@ static void test_policy_criu_old_images(void **state)
 /* Corrupt images through the CLI: exit 7 (MG_ERR_IO), one line naming the file. */
 static void expect_cli_io(const char *needle, ...)
 {
-	char *argv[32], *out = NULL, *e = NULL;
+	char *argv[TU_ARGV_MAX], *out = NULL, *e = NULL;
 	va_list ap;
 	va_start(ap, needle);
-	build_argv(argv, ap);
+	tu_migratable_argv(argv, NULL, ap);
 	va_end(ap);
 	int rc = tu_run(argv, &out, &e);
 	if (rc != MG_ERR_IO || e == NULL || strstr(e, needle) == NULL)
@@ -1496,7 +1424,7 @@ static void test_cli_changed_library(void **state)
 	snprintf(root2, sizeof(root2), "%s/cli-root", S.tmp);
 	make_root_copy(root2, exe);
 	const char *host = host_json();
-	assert_int_equal(mig(NULL, NULL, "check", "--criu-dir", S.img, "--root", root2,
+	assert_int_equal(tu_migratable(NULL, NULL, "check", "--criu-dir", S.img, "--root", root2,
 			     "--target", host, NULL), 0);
 	snprintf(cmd, sizeof(cmd), "printf 'x' >> '%s/usr/lib/x86_64-linux-gnu/libc.so.6'", root2);
 	assert_int_equal(run_sh(cmd), 0);
@@ -1520,9 +1448,9 @@ static void test_scan_dump_without_cpuinfo(void **state)
 	snprintf(path, sizeof(path), "%s/cpuinfo.img", dir);
 	unlink(path);
 	char *with = NULL, *without = NULL, *err = NULL;
-	assert_int_equal(mig(&with, NULL, "scan", "--criu-dir", S.img, "--root", S.root,
+	assert_int_equal(tu_migratable(&with, NULL, "scan", "--criu-dir", S.img, "--root", S.root,
 			     "--json", NULL), 0);
-	assert_int_equal(mig(&without, &err, "scan", "--criu-dir", dir, "--root", S.root,
+	assert_int_equal(tu_migratable(&without, &err, "scan", "--criu-dir", dir, "--root", S.root,
 			     "--json", NULL), 0);
 	assert_non_null(strstr(err, "no cpuinfo.img"));
 	mg_scan_result *a = NULL, *b = NULL;

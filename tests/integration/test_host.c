@@ -79,10 +79,9 @@ static const char *kernel_policy(const mg_profile *p, const char *flags,
 
 static void run_host_json(mg_profile *p, json_object **obj)
 {
-	char *argv[] = { (char *)tu_migratable_bin(), "host", "--json", NULL };
 	char *out = NULL, *err_out = NULL;
 	mg_error err = { 0 };
-	int rc = tu_run(argv, &out, &err_out);
+	int rc = tu_migratable(&out, &err_out, "host", "--json", NULL);
 
 	if (rc != 0)
 		fail_msg("migratable host --json exited %d: %s", rc, err_out ? err_out : "");
@@ -177,24 +176,17 @@ static void test_host_matches_cpuinfo(void **state)
 static void test_host_usage(void **state)
 {
 	(void)state;
-	char *help[] = { (char *)tu_migratable_bin(), "host", "--help", NULL };
-	char *bad[] = { (char *)tu_migratable_bin(), "host", "--frob", NULL };
-	char *human[] = { (char *)tu_migratable_bin(), "host", "--name", "box1", NULL };
-	char *out = NULL, *err = NULL;
+	char *out = NULL;
 
-	assert_int_equal(tu_run(help, &out, &err), 0);
+	assert_int_equal(tu_migratable(&out, NULL, "host", "--help", NULL), 0);
 	assert_non_null(strstr(out, "usage: migratable host"));
 	free(out);
-	free(err);
-	assert_int_equal(tu_run(bad, &out, &err), MG_ERR_USAGE);
-	free(out);
-	free(err);
-	assert_int_equal(tu_run(human, &out, &err), 0);
+	assert_int_equal(tu_migratable(NULL, NULL, "host", "--frob", NULL), MG_ERR_USAGE);
+	assert_int_equal(tu_migratable(&out, NULL, "host", "--name", "box1", NULL), 0);
 	assert_non_null(strstr(out, "host:      box1"));
 	assert_non_null(strstr(out, "level:     x86-64-v"));
 	assert_non_null(strstr(out, "usable"));
 	free(out);
-	free(err);
 }
 
 /* --output writes a profile that loads back with the same features. */
@@ -203,9 +195,7 @@ static void test_host_output_file(void **state)
 	(void)state;
 	char path[] = "/tmp/mg-host-out-XXXXXX";
 	tu_temp_file(path);
-	char *argv[] = { (char *)tu_migratable_bin(), "host", "--output", path, NULL };
-	char *out = NULL, *err_out = NULL;
-	assert_int_equal(tu_run(argv, &out, &err_out), 0);
+	assert_int_equal(tu_migratable(NULL, NULL, "host", "--output", path, NULL), 0);
 	mg_profile saved, host;
 	mg_error err = { 0 };
 	if (mg_profile_load(path, &saved, &err) != 0)
@@ -215,8 +205,6 @@ static void test_host_output_file(void **state)
 	mg_profile_free(&saved);
 	mg_profile_free(&host);
 	unlink(path);
-	free(out);
-	free(err_out);
 }
 
 int main(void)

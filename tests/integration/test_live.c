@@ -111,24 +111,44 @@ static int read_line(int fd, char *buf, size_t size, int timeout_ms)
 	return 0;
 }
 
-/*
- * Start a workload with stdin and stdout piped; *ready_line gets its
- * first line, which must contain "ready".  Own process group, so
- * tu_stop() kills it.
- */
-static pid_t spawn_piped(char *const argv[], int *in_fd, int *out_fd,
-			 char *ready_line, size_t size)
+/* A workload started with its stdin and stdout piped (start_piped). */
+typedef struct piped {
+	pid_t pid;
+	int in, out;            /* write end of its stdin, read end of its stdout */
+	char line[256];         /* the line next_line() read last */
+} piped;
+
+/* Read w's next line into w->line (without newline) within timeout_ms. */
+static int next_line(piped *w, int timeout_ms)
 {
+	return read_line(w->out, w->line, sizeof(w->line), timeout_ms);
+}
+
+/* w's next line (within 2 s) must be want. */
+static void expect_line(piped *w, const char *want)
+{
+	assert_int_equal(next_line(w, 2000), 0);
+	assert_string_equal(w->line, want);
+}
+
+/*
+ * Start a workload (with arg unless NULL), stdin and stdout piped; its
+ * first line, in w->line, must contain "ready".  Own process group, so
+ * tu_stop() kills it.  Fails the running test when it cannot.
+ */
+static void start_piped(piped *w, const char *workload, const char *arg)
+{
+	char *argv[] = { (char *)tu_workload_path(workload), (char *)arg, NULL };
 	int in[2], out[2];
 	if (pipe(in) != 0 || pipe(out) != 0)
-		return -1;
+		fail_msg("pipe: %s", strerror(errno));
 	pid_t pid = fork();
 	if (pid < 0)
-		return -1;
+		fail_msg("fork: %s", strerror(errno));
 	if (pid == 0) {
-		setpgid(0, 0);
-		dup2(in[0], STDIN_FILENO);
-		dup2(out[1], STDOUT_FILENO);
+		if (setpgid(0, 0) != 0 || dup2(in[0], STDIN_FILENO) < 0 ||
+		    dup2(out[1], STDOUT_FILENO) < 0)
+			_exit(127);
 		close(in[0]);
 		close(in[1]);
 		close(out[0]);
@@ -139,13 +159,22 @@ static pid_t spawn_piped(char *const argv[], int *in_fd, int *out_fd,
 	track(pid);
 	close(in[0]);
 	close(out[1]);
-	*in_fd = in[1];
-	*out_fd = out[0];
-	if (read_line(out[0], ready_line, size, 5000) != 0 || !strstr(ready_line, "ready")) {
+	w->pid = pid;
+	w->in = in[1];
+	w->out = out[0];
+	memset(w->line, 0, sizeof(w->line));   /* a timed-out read_line() adds no NUL */
+	if (read_line(w->out, w->line, sizeof(w->line), 5000) != 0 || !strstr(w->line, "ready")) {
 		stop(pid);
-		return -1;
+		fail_msg("%s did not print ready (got \"%s\")", workload, w->line);
 	}
-	return pid;
+}
+
+/* Close w's pipes and stop it. */
+static void stop_piped(piped *w)
+{
+	close(w->in);
+	close(w->out);
+	stop(w->pid);
 }
 
 /* Every thread of pid is running (not in a ptrace- or job-stop) and has
@@ -370,14 +399,12 @@ static void test_maps_parse_self(void **state)
 static void test_sleeper_snapshot(void **state)
 {
 	(void)state;
-	char *argv[] = { (char *)tu_workload_path("wl_sleeper"), "--deleted-map", NULL };
-	char line[256];
-	int in_fd, out_fd;
-	pid_t pid = spawn_piped(argv, &in_fd, &out_fd, line, sizeof(line));
-	assert_true(pid > 0);
+	piped w;
+	start_piped(&w, "wl_sleeper", "--deleted-map");
+	pid_t pid = w.pid;
 	unsigned long long guard = 0;
 	void *marker = NULL, *deleted = NULL;
-	assert_int_equal(sscanf(line, "ready guard=%llx marker=%p deleted=%p", &guard, &marker,
+	assert_int_equal(sscanf(w.line, "ready guard=%llx marker=%p deleted=%p", &guard, &marker,
 				&deleted), 3);
 	sleep_us(20000);   /* let it enter nanosleep */
 
@@ -460,26 +487,21 @@ static void test_sleeper_snapshot(void **state)
 
 	/* The interrupted nanosleep restarted and kept its full duration. */
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(read_line(out_fd, line, sizeof(line), 2000), 0);
-		if (strncmp(line, "slept ok", 8) != 0)
-			fail_msg("sleeper after snapshot: %s", line);
+		assert_int_equal(next_line(&w, 2000), 0);
+		if (strncmp(w.line, "slept ok", 8) != 0)
+			fail_msg("sleeper after snapshot: %s", w.line);
 	}
-	close(in_fd);
-	close(out_fd);
-	stop(pid);
+	stop_piped(&w);
 }
 
 /* Snapshots in a row while the sleeper sleeps: every sleep stays whole. */
 static void test_sleeper_repeated_injection(void **state)
 {
 	(void)state;
-	char *argv[] = { (char *)tu_workload_path("wl_sleeper"), NULL };
-	char line[256];
-	int in_fd, out_fd;
-	pid_t pid = spawn_piped(argv, &in_fd, &out_fd, line, sizeof(line));
-	assert_true(pid > 0);
+	piped w;
+	start_piped(&w, "wl_sleeper", NULL);
 	for (int i = 0; i < 20; i++) {
-		mg_image *img = snapshot(pid, true);
+		mg_image *img = snapshot(w.pid, true);
 		assert_true(img->sigactions_known);
 		assert_int_equal(img->nsigactions, 1);
 		mg_image_free(img);
@@ -488,21 +510,19 @@ static void test_sleeper_repeated_injection(void **state)
 	/* Every sleep reported during (and just after) the snapshots. */
 	int ok = 0;
 	for (long end = now_us() + 700000; now_us() < end; ) {
-		if (read_line(out_fd, line, sizeof(line), 400) != 0)
+		if (next_line(&w, 400) != 0)
 			break;
-		if (strncmp(line, "slept ok", 8) != 0)
-			fail_msg("sleeper after snapshots: %s", line);
+		if (strncmp(w.line, "slept ok", 8) != 0)
+			fail_msg("sleeper after snapshots: %s", w.line);
 		ok++;
 	}
 	assert_true(ok >= 3);
 	/* The handler still runs. */
-	assert_int_equal(kill(pid, SIGUSR1), 0);
+	assert_int_equal(kill(w.pid, SIGUSR1), 0);
 	do
-		assert_int_equal(read_line(out_fd, line, sizeof(line), 2000), 0);
-	while (strcmp(line, "usr1") != 0);
-	close(in_fd);
-	close(out_fd);
-	stop(pid);
+		assert_int_equal(next_line(&w, 2000), 0);
+	while (strcmp(w.line, "usr1") != 0);
+	stop_piped(&w);
 }
 
 static void test_threads_snapshot(void **state)
@@ -533,13 +553,11 @@ static void test_threads_snapshot(void **state)
 static void test_sighandler_snapshot(void **state)
 {
 	(void)state;
-	char *argv[] = { (char *)tu_workload_path("wl_sighandler"), NULL };
-	char line[256];
-	int in_fd, out_fd;
-	pid_t pid = spawn_piped(argv, &in_fd, &out_fd, line, sizeof(line));
-	assert_true(pid > 0);
+	piped w;
+	start_piped(&w, "wl_sighandler", NULL);
+	pid_t pid = w.pid;
 	void *h1 = NULL, *h2 = NULL;
-	assert_int_equal(sscanf(line, "ready handler1=%p handler2=%p", &h1, &h2), 2);
+	assert_int_equal(sscanf(w.line, "ready handler1=%p handler2=%p", &h1, &h2), 2);
 	sleep_us(20000);   /* let it block in read() */
 
 	mg_image *img = snapshot(pid, true);
@@ -557,28 +575,24 @@ static void test_sighandler_snapshot(void **state)
 	mg_image_free(img);
 
 	/* The interrupted read() restarted: it gets exactly our byte. */
-	assert_int_equal(write(in_fd, "x", 1), 1);
-	assert_int_equal(read_line(out_fd, line, sizeof(line), 2000), 0);
-	assert_string_equal(line, "read x");
+	assert_int_equal(write(w.in, "x", 1), 1);
+	expect_line(&w, "read x");
 	/* The handlers still work. */
 	assert_int_equal(kill(pid, SIGUSR1), 0);
-	assert_int_equal(read_line(out_fd, line, sizeof(line), 2000), 0);
-	assert_string_equal(line, "got usr1");
+	expect_line(&w, "got usr1");
 	assert_int_equal(kill(pid, SIGUSR2), 0);
-	assert_int_equal(read_line(out_fd, line, sizeof(line), 2000), 0);
-	assert_string_equal(line, "got usr2");
-	assert_int_equal(write(in_fd, "y", 1), 1);
-	assert_int_equal(read_line(out_fd, line, sizeof(line), 2000), 0);
-	assert_string_equal(line, "read y");
+	expect_line(&w, "got usr2");
+	assert_int_equal(write(w.in, "y", 1), 1);
+	expect_line(&w, "read y");
 
 	/* EOF: it exits 0 (not 3, a broken read). */
-	close(in_fd);
+	close(w.in);
 	int status;
 	untrack(pid);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	close(out_fd);
+	close(w.out);
 }
 
 /* A process already stopped by SIGSTOP stays stopped, and its handlers are

@@ -33,20 +33,18 @@
 
 #include "support/testutil.h"
 
-static char corpus[PATH_MAX];
+static const char *corpus;
 
-static int build_corpus(void **state)
+static int group_setup(void **state)
 {
 	(void)state;
-	snprintf(corpus, sizeof(corpus), "%s", tu_workload_path("corpus"));
-	char *argv[] = { "tests/workloads/corpus/build.sh", corpus, NULL };
-	if (tu_run(argv, NULL, NULL) != 0) {
-		fprintf(stderr, "cannot build the corpus into %s\n", corpus);
+	corpus = tu_corpus_dir();
+	if (corpus == NULL)
 		return -1;
-	}
-	char plugin[PATH_MAX + 32];
+	char plugin[PATH_MAX];
 	snprintf(plugin, sizeof(plugin), "%s/corpus_plugin.so", corpus);
-	setenv("PLUGIN", plugin, 1);
+	if (setenv("PLUGIN", plugin, 1) != 0)
+		return -1;
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	return 0;
 }
@@ -59,16 +57,17 @@ static pid_t spawn_corpus(const char *name)
 	return tu_spawn_ready(argv, 5000);
 }
 
-/* Start `migratable observe PID --json ARGS`, stdout to `out`. */
-/* Start `migratable observe`; JSON to `out`.  With window_fd, its stderr
- * goes to a pipe whose read end is stored there (see wait_window_open). */
-static pid_t spawn_observe(pid_t target, const char *seconds, const char *extra,
-			   const char *out, int *window_fd)
+/* Start `migratable observe PID --json --seconds SECONDS`; JSON to `out`.
+ * With window_fd, its stderr goes to a pipe whose read end is stored
+ * there (see wait_window_open).  Fails the running test when it cannot. */
+static pid_t spawn_observe(pid_t target, const char *seconds, const char *out, int *window_fd)
 {
 	int fds[2] = { -1, -1 };
 	if (window_fd && pipe(fds) != 0)
-		return -1;
+		fail_msg("pipe: %s", strerror(errno));
 	pid_t pid = fork();
+	if (pid < 0)
+		fail_msg("fork: %s", strerror(errno));
 	if (pid != 0) {
 		if (window_fd) {
 			close(fds[1]);
@@ -84,10 +83,8 @@ static pid_t spawn_observe(pid_t target, const char *seconds, const char *extra,
 		dup2(fds[1], STDERR_FILENO);
 	char pidbuf[16];
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)target);
-	char *argv[8] = { (char *)tu_migratable_bin(), "observe", pidbuf, "--json",
-			  "--seconds", (char *)seconds };
-	if (extra)
-		argv[6] = (char *)extra;
+	char *argv[] = { (char *)tu_migratable_bin(), "observe", pidbuf, "--json",
+			 "--seconds", (char *)seconds, NULL };
 	execv(argv[0], argv);
 	_exit(127);
 }
@@ -216,47 +213,58 @@ static void assert_exits_normally(pid_t target)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
-static json_object *load_json(const char *path)
-{
-	json_object *j = json_object_from_file(path);
-	assert_non_null(j);
-	return j;
-}
-
 static int64_t stat_of(json_object *j, const char *key)
 {
-	json_object *s, *v;
-	assert_true(json_object_object_get_ex(j, "stats", &s));
-	assert_true(json_object_object_get_ex(s, key, &v));
-	return json_object_get_int64(v);
+	return json_object_get_int64(tu_json_get(tu_json_get(j, "stats"), key));
+}
+
+/* A corpus program under `migratable observe` with its window open. */
+typedef struct observed {
+	pid_t target, obs;
+	int window;                  /* observe's stderr (wait_window_open) */
+	char out[32];                /* its JSON report */
+} observed;
+
+/* Start program and observe it for `seconds`; once every breakpoint is
+ * planted, start the program's activity (SIGUSR1) inside the window. */
+static void observe_window(observed *o, const char *program, const char *seconds)
+{
+	o->target = spawn_corpus(program);
+	assert_true(o->target > 0);
+	snprintf(o->out, sizeof(o->out), "/tmp/mg-oracle-XXXXXX");
+	tu_temp_file(o->out);
+	o->obs = spawn_observe(o->target, seconds, o->out, &o->window);
+	wait_window_open(o->window);
+	assert_int_equal(kill(o->target, SIGUSR1), 0);
+}
+
+/* observe must end with status 0; its report (json_object_put it). */
+static json_object *observe_report(observed *o)
+{
+	int st = wait_status(o->obs);
+	close(o->window);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	json_object *j = tu_load_json(o->out);
+	unlink(o->out);
+	return j;
 }
 
 static void test_timeout_restores_everything(void **state)
 {
 	(void)state;
-	pid_t target = spawn_corpus("corpus_c_lazy");
-	assert_true(target > 0);
-	char out[] = "/tmp/mg-oracle-XXXXXX";
-	tu_temp_file(out);
-	int window;
-	pid_t obs = spawn_observe(target, "1", NULL, out, &window);
-	wait_window_open(window);
-	kill(target, SIGUSR1);           /* activity inside the window */
-	int st = wait_status(obs);
-	close(window);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-	json_object *j = load_json(out);
+	observed o;
+	observe_window(&o, "corpus_c_lazy", "1");
+	json_object *j = observe_report(&o);
 	assert_true(stat_of(j, "planted") > 1000);
 	assert_true(stat_of(j, "traps") > 20);
 	assert_true(stat_of(j, "new_threads") >= 1);     /* pthread_create in the window */
 	assert_true(stat_of(j, "forks_cleaned") >= 1);   /* fork child got its bytes back */
 	json_object_put(j);
-	unlink(out);
-	assert_clean_and_alive(target);
+	assert_clean_and_alive(o.target);
 	sleep_ms(100);                   /* keeps running (forks, threads) afterwards */
-	assert_clean_and_alive(target);
-	assert_exits_normally(target);
+	assert_clean_and_alive(o.target);
+	assert_exits_normally(o.target);
 }
 
 /* End the oracle with `sig` at a random moment, `rounds` times, on one
@@ -265,15 +273,15 @@ static void stop_at_random(int sig, int rounds)
 {
 	pid_t target = spawn_corpus("corpus_c_now");
 	assert_true(target > 0);
-	kill(target, SIGUSR1);
+	assert_int_equal(kill(target, SIGUSR1), 0);
 	for (int r = 0; r < rounds; r++) {
 		char out[] = "/tmp/mg-oracle-XXXXXX";
 		tu_temp_file(out);
 		long delay = 20 + rand() % 600;
 		fprintf(stderr, "  round %d: %s after %ld ms\n", r, strsignal(sig), delay);
-		pid_t obs = spawn_observe(target, "30", NULL, out, NULL);
+		pid_t obs = spawn_observe(target, "30", out, NULL);
 		sleep_ms(delay);
-		kill(obs, sig);
+		assert_int_equal(kill(obs, sig), 0);
 		int st = wait_status(obs);
 		/* A signal during the snapshot (before anything is planted)
 		 * ends it with status 130; inside the window it ends the
@@ -281,10 +289,8 @@ static void stop_at_random(int sig, int rounds)
 		assert_true(WIFEXITED(st));
 		assert_true(WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 130);
 		if (WEXITSTATUS(st) == 0) {
-			json_object *j = load_json(out);
-			json_object *v;
-			assert_true(json_object_object_get_ex(j, "interrupted", &v));
-			assert_true(json_object_get_boolean(v));
+			json_object *j = tu_load_json(out);
+			assert_true(json_object_get_boolean(tu_json_get(j, "interrupted")));
 			json_object_put(j);
 		}
 		unlink(out);
@@ -310,34 +316,21 @@ static void test_sigterm_restores_everything(void **state)
 static void test_target_exit_ends_window(void **state)
 {
 	(void)state;
-	pid_t target = spawn_corpus("corpus_c_now");
-	assert_true(target > 0);
-	char out[] = "/tmp/mg-oracle-XXXXXX";
-	tu_temp_file(out);
-	int window;
-	pid_t obs = spawn_observe(target, "20", NULL, out, &window);
-	wait_window_open(window);
-	kill(target, SIGUSR1);
+	observed o;
+	observe_window(&o, "corpus_c_now", "20");
 	sleep_ms(200);                   /* its activity runs under breakpoints */
-	kill(target, SIGUSR2);
-	int st = wait_status(obs);
-	close(window);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-	json_object *j = load_json(out), *v, *ex;
-	assert_true(json_object_object_get_ex(j, "target_exited", &v));
-	assert_true(json_object_get_boolean(v));
-	assert_true(json_object_object_get_ex(j, "executed", &ex));
+	assert_int_equal(kill(o.target, SIGUSR2), 0);
+	json_object *j = observe_report(&o);
+	assert_true(json_object_get_boolean(tu_json_get(j, "target_exited")));
+	json_object *ex = tu_json_get(j, "executed");
 	bool saw_atexit = false;
 	for (size_t i = 0; i < json_object_array_length(ex); i++) {
-		json_object *name;
-		json_object_object_get_ex(json_object_array_get_idx(ex, i), "name", &name);
+		json_object *name = tu_json_get(json_object_array_get_idx(ex, i), "name");
 		saw_atexit |= strcmp(json_object_get_string(name), "at_exit_movbe") == 0;
 	}
 	assert_true(saw_atexit);
 	json_object_put(j);
-	unlink(out);
-	st = wait_status(target);
+	int st = wait_status(o.target);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
@@ -345,14 +338,10 @@ static void test_target_exit_ends_window(void **state)
 static void test_bad_arguments(void **state)
 {
 	(void)state;
-	char *a1[] = { (char *)tu_migratable_bin(), "observe", NULL };
-	char *a2[] = { (char *)tu_migratable_bin(), "observe", "1x", NULL };
-	char *a3[] = { (char *)tu_migratable_bin(), "observe", "1", "--seconds", "0", NULL };
-	char *a4[] = { (char *)tu_migratable_bin(), "observe", "999999999", NULL };
-	assert_int_equal(tu_run(a1, NULL, NULL), 2);
-	assert_int_equal(tu_run(a2, NULL, NULL), 2);
-	assert_int_equal(tu_run(a3, NULL, NULL), 2);
-	assert_int_equal(tu_run(a4, NULL, NULL), 3);   /* no such process */
+	assert_int_equal(tu_migratable(NULL, NULL, "observe", NULL), 2);
+	assert_int_equal(tu_migratable(NULL, NULL, "observe", "1x", NULL), 2);
+	assert_int_equal(tu_migratable(NULL, NULL, "observe", "1", "--seconds", "0", NULL), 2);
+	assert_int_equal(tu_migratable(NULL, NULL, "observe", "999999999", NULL), 3);   /* no such process */
 }
 
 int main(void)
@@ -364,5 +353,5 @@ int main(void)
 		cmocka_unit_test(test_sigterm_restores_everything),
 		cmocka_unit_test(test_target_exit_ends_window),
 	};
-	return cmocka_run_group_tests(tests, build_corpus, NULL);
+	return cmocka_run_group_tests(tests, group_setup, NULL);
 }

@@ -65,19 +65,14 @@ static void assert_target_healthy(pid_t pid)
 	assert_int_equal(tu_tracer_pid(pid), 0);
 }
 
-/* Run `migratable scan <pid> <extra...>`; returns exit status, output in *out. */
+/* Run `migratable scan <pid> <extra...>` (the extras up to the first
+ * NULL); returns exit status, output in *out. */
 static int scan(pid_t pid, const char *a1, const char *a2, const char *a3, char **out)
 {
 	char pidbuf[16];
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
-	char *argv[8] = { (char *)tu_migratable_bin(), "scan", pidbuf };
-	int n = 3;
-	if (a1) argv[n++] = (char *)a1;
-	if (a2) argv[n++] = (char *)a2;
-	if (a3) argv[n++] = (char *)a3;
-	argv[n] = NULL;
 	char *err = NULL;
-	int rc = tu_run(argv, out, &err);
+	int rc = tu_migratable(out, &err, "scan", pidbuf, a1, a2, a3, NULL);
 	if (rc != 0)
 		fprintf(stderr, "scan exited %d: %s\n", rc, err ? err : "");
 	free(err);
@@ -170,13 +165,6 @@ static int stop_idle(void **state)
 	return 0;
 }
 
-static double now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
 /*
  * The pause is measured and reported.  Its goal (under 10 ms) lives in
  * bench/, not here: a loaded CI machine can delay the stopped threads'
@@ -189,13 +177,10 @@ static void test_pause_single_thread(void **state)
 	char *argv[] = { (char *)tu_workload_path("wl_idle"), NULL };
 	idle_pid = tu_spawn_ready(argv, 5000);
 	assert_true(idle_pid > 0);
-	double t0 = now_ms();
+	double t0 = tu_now_ms();
 	json_object *root = scan_json(idle_pid, "reachable");
-	double wall = now_ms() - t0;
-	json_object *stats, *pause;
-	assert_true(json_object_object_get_ex(root, "stats", &stats));
-	assert_true(json_object_object_get_ex(stats, "pause_ms", &pause));
-	double ms = json_object_get_double(pause);
+	double wall = tu_now_ms() - t0;
+	double ms = json_object_get_double(tu_json_get(tu_json_get(root, "stats"), "pause_ms"));
 	printf("pause for a single-threaded process: %.3f ms (scan wall time %.1f ms)\n", ms, wall);
 	assert_true(ms > 0.0 && ms < wall);
 	json_object_put(root);
@@ -205,21 +190,14 @@ static void test_pause_single_thread(void **state)
 static void test_bad_pids(void **state)
 {
 	(void)state;
-	char *out = NULL;
-	char *bad[] = { (char *)tu_migratable_bin(), "scan", "12abc", NULL };
-	assert_int_equal(tu_run(bad, &out, NULL), 2);                    /* not a PID */
-	free(out);
-	char *argv[] = { (char *)tu_migratable_bin(), "scan", "4000000", NULL };
 	char *err = NULL;
-	assert_int_equal(tu_run(argv, &out, &err), 3);                   /* no such process */
+	assert_int_equal(tu_migratable(NULL, NULL, "scan", "12abc", NULL), 2);       /* not a PID */
+	assert_int_equal(tu_migratable(NULL, &err, "scan", "4000000", NULL), 3);    /* no such process */
 	assert_non_null(strstr(err, "4000000"));
 	/* exactly one line */
 	assert_ptr_equal(strchr(err, '\n'), err + strlen(err) - 1);
-	free(out);
 	free(err);
-	char *kthread[] = { (char *)tu_migratable_bin(), "scan", "2", NULL };
-	assert_int_equal(tu_run(kthread, &out, NULL), 5);                /* kthreadd */
-	free(out);
+	assert_int_equal(tu_migratable(NULL, NULL, "scan", "2", NULL), 5);          /* kthreadd */
 }
 
 static char *required_of(json_object *root)
@@ -332,10 +310,29 @@ static json_object *scan_with_threads(pid_t pid, const char *threads)
 
 static int64_t reachable_count(json_object *root)
 {
-	json_object *stats, *n;
-	assert_true(json_object_object_get_ex(root, "stats", &stats));
-	assert_true(json_object_object_get_ex(stats, "functions_reachable", &n));
-	return json_object_get_int64(n);
+	return json_object_get_int64(tu_json_get(tu_json_get(root, "stats"), "functions_reachable"));
+}
+
+/* Start workload with (bigmap_pids[0]) and without (bigmap_pids[1]) the
+ * argument that makes it hide a pointer to hidden_target. */
+static void start_with_and_without(const char *workload)
+{
+	char off[32];
+	hidden_offset(workload, off, sizeof(off));
+	char *with[] = { (char *)tu_workload_path(workload), off, NULL };
+	bigmap_pids[0] = tu_spawn_ready(with, 10000);
+	char *without[] = { (char *)tu_workload_path(workload), NULL };
+	bigmap_pids[1] = tu_spawn_ready(without, 10000);
+	assert_true(bigmap_pids[0] > 0 && bigmap_pids[1] > 0);
+}
+
+/* The hidden pointer reaches exactly one more function. */
+static void expect_one_more_reachable(const char *workload, json_object *with,
+				      json_object *without)
+{
+	printf("%s: %lld reachable functions with the pointer, %lld without\n", workload,
+	       (long long)reachable_count(with), (long long)reachable_count(without));
+	assert_int_equal(reachable_count(with), reachable_count(without) + 1);
 }
 
 /*
@@ -348,20 +345,11 @@ static int64_t reachable_count(json_object *root)
 static void test_large_region_scan(void **state)
 {
 	(void)state;
-	char off[32];
-	hidden_offset("wl_bigmap", off, sizeof(off));
-	char *with[] = { (char *)tu_workload_path("wl_bigmap"), off, NULL };
-	char *without[] = { (char *)tu_workload_path("wl_bigmap"), NULL };
-	bigmap_pids[0] = tu_spawn_ready(with, 10000);
-	bigmap_pids[1] = tu_spawn_ready(without, 10000);
-	assert_true(bigmap_pids[0] > 0 && bigmap_pids[1] > 0);
-
+	start_with_and_without("wl_bigmap");
 	json_object *one = scan_with_threads(bigmap_pids[0], "1");
 	json_object *two = scan_with_threads(bigmap_pids[0], "2");
 	json_object *none = scan_with_threads(bigmap_pids[1], "2");
-	printf("wl_bigmap: %lld reachable functions with the pointer, %lld without\n",
-	       (long long)reachable_count(two), (long long)reachable_count(none));
-	assert_int_equal(reachable_count(two), reachable_count(none) + 1);
+	expect_one_more_reachable("wl_bigmap", two, none);
 	char *a = answer_of(one), *b = answer_of(two);
 	assert_string_equal(a, b);
 	free(a);
@@ -381,18 +369,10 @@ static void test_large_region_scan(void **state)
 static void test_stack_in_heap(void **state)
 {
 	(void)state;
-	char off[32];
-	hidden_offset("wl_heapstack", off, sizeof(off));
-	char *with[] = { (char *)tu_workload_path("wl_heapstack"), off, NULL };
-	char *without[] = { (char *)tu_workload_path("wl_heapstack"), NULL };
-	bigmap_pids[0] = tu_spawn_ready(with, 10000);
-	bigmap_pids[1] = tu_spawn_ready(without, 10000);
-	assert_true(bigmap_pids[0] > 0 && bigmap_pids[1] > 0);
+	start_with_and_without("wl_heapstack");
 	json_object *a = scan_json(bigmap_pids[0], "reachable");
 	json_object *b = scan_json(bigmap_pids[1], "reachable");
-	printf("wl_heapstack: %lld reachable functions with the pointer, %lld without\n",
-	       (long long)reachable_count(a), (long long)reachable_count(b));
-	assert_int_equal(reachable_count(a), reachable_count(b) + 1);
+	expect_one_more_reachable("wl_heapstack", a, b);
 	json_object_put(a);
 	json_object_put(b);
 	assert_target_healthy(bigmap_pids[0]);
@@ -461,11 +441,9 @@ static void test_spawned_command_dies_with_tool(void **state)
 /* Milliseconds until @pid has no tracer, polling up to @limit_ms. */
 static int wait_untraced(pid_t pid, int limit_ms)
 {
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	double t0 = tu_now_ms();
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		int ms = (int)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		int ms = (int)(tu_now_ms() - t0);
 		if (tu_tracer_pid(pid) == 0 || ms >= limit_ms)
 			return ms;
 		usleep(1000);

@@ -17,7 +17,6 @@
 #include <cmocka.h>
 
 #include <json-c/json.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,17 +24,14 @@
 
 #include "support/testutil.h"
 
-static char corpus[PATH_MAX];
-
-static int build_corpus(void **state)
+/* drive.sh finds the corpus and migratable through the environment. */
+static int group_setup(void **state)
 {
 	(void)state;
-	snprintf(corpus, sizeof(corpus), "%s", tu_workload_path("corpus"));
-	char *argv[] = { "tests/workloads/corpus/build.sh", corpus, NULL };
-	if (tu_run(argv, NULL, NULL) != 0)
+	const char *corpus = tu_corpus_dir();
+	if (corpus == NULL || setenv("CORPUS", corpus, 1) != 0 ||
+	    setenv("MIGRATABLE", tu_migratable_bin(), 1) != 0)
 		return -1;
-	setenv("CORPUS", corpus, 1);
-	setenv("MIGRATABLE", tu_migratable_bin(), 1);
 	return 0;
 }
 
@@ -62,41 +58,35 @@ static json_object *drive(const char *workload)
 	return j;
 }
 
-static json_object *get(json_object *j, const char *key)
-{
-	json_object *v = NULL;
-	if (!json_object_object_get_ex(j, key, &v))
-		fail_msg("JSON has no '%s'", key);
-	return v;
-}
-
 /* Zero misses, printed in full if not. */
 static void assert_sound(json_object *j, const char *workload)
 {
-	json_object *s = get(j, "soundness");
-	json_object *misses = get(s, "unit_misses"), *fmiss = get(s, "feature_misses");
+	json_object *s = tu_json_get(j, "soundness");
+	json_object *misses = tu_json_get(s, "unit_misses");
+	json_object *fmiss = tu_json_get(s, "feature_misses");
 	size_t n = json_object_array_length(misses);
 	for (size_t i = 0; i < n; i++) {
 		json_object *m = json_object_array_get_idx(misses, i);
 		fprintf(stderr, "SOUNDNESS MISS (%s): %s at %s in %s: %s\n", workload,
-			json_object_get_string(get(m, "name")),
-			json_object_get_string(get(m, "address")),
-			json_object_get_string(get(m, "module")),
-			json_object_get_string(get(m, "why")));
+			json_object_get_string(tu_json_get(m, "name")),
+			json_object_get_string(tu_json_get(m, "address")),
+			json_object_get_string(tu_json_get(m, "module")),
+			json_object_get_string(tu_json_get(m, "why")));
 	}
 	if (json_object_array_length(fmiss))
 		fprintf(stderr, "FEATURE MISS (%s): %s\n", workload,
 			json_object_to_json_string(fmiss));
 	assert_int_equal(n, 0);
 	assert_int_equal(json_object_array_length(fmiss), 0);
-	assert_true(json_object_get_int64(get(s, "executed")) > 0);
+	assert_true(json_object_get_int64(tu_json_get(s, "executed")) > 0);
 }
 
 static bool executed(json_object *j, const char *name)
 {
-	json_object *ex = get(j, "executed");
+	json_object *ex = tu_json_get(j, "executed");
 	for (size_t i = 0; i < json_object_array_length(ex); i++) {
-		const char *n = json_object_get_string(get(json_object_array_get_idx(ex, i), "name"));
+		json_object *unit = json_object_array_get_idx(ex, i);
+		const char *n = json_object_get_string(tu_json_get(unit, "name"));
 		if (strcmp(n, name) == 0 || (name[strlen(name) - 1] == '@' &&
 					     strncmp(n, name, strlen(name)) == 0))
 			return true;
@@ -117,29 +107,38 @@ static void assert_c_mechanisms_seen(json_object *j)
 	}
 }
 
+/* drive() a workload and assert_sound() its run; json_object_put() it. */
+static json_object *drive_sound(const char *workload)
+{
+	json_object *j = drive(workload);
+	assert_sound(j, workload);
+	return j;
+}
+
+/* The C corpus program, lazy or immediate binding. */
+static void c_corpus(const char *workload)
+{
+	json_object *j = drive_sound(workload);
+	assert_c_mechanisms_seen(j);
+	json_object_put(j);
+}
+
 static void test_c_lazy(void **state)
 {
 	(void)state;
-	json_object *j = drive("c_lazy");
-	assert_sound(j, "c_lazy");
-	assert_c_mechanisms_seen(j);
-	json_object_put(j);
+	c_corpus("c_lazy");
 }
 
 static void test_c_now(void **state)
 {
 	(void)state;
-	json_object *j = drive("c_now");
-	assert_sound(j, "c_now");
-	assert_c_mechanisms_seen(j);
-	json_object_put(j);
+	c_corpus("c_now");
 }
 
 static void test_cxx(void **state)
 {
 	(void)state;
-	json_object *j = drive("cxx");
-	assert_sound(j, "cxx");
+	json_object *j = drive_sound("cxx");
 	assert_true(executed(j, "_ZN6Square4areaEm"));   /* vtable */
 	assert_true(executed(j, "_ZN6Circle4areaEm"));
 	assert_true(executed(j, "_ZL12via_functionm"));  /* std::function */
@@ -149,26 +148,21 @@ static void test_cxx(void **state)
 static void test_python_numpy(void **state)
 {
 	(void)state;
-	json_object *j = drive("python_numpy");
-	assert_sound(j, "python_numpy");
-	assert_true(json_object_array_length(get(j, "executed")) > 100);
+	json_object *j = drive_sound("python_numpy");
+	assert_true(json_object_array_length(tu_json_get(j, "executed")) > 100);
 	json_object_put(j);
 }
 
 static void test_sqlite3(void **state)
 {
 	(void)state;
-	json_object *j = drive("sqlite3");
-	assert_sound(j, "sqlite3");
-	json_object_put(j);
+	json_object_put(drive_sound("sqlite3"));
 }
 
 static void test_zstd(void **state)
 {
 	(void)state;
-	json_object *j = drive("zstd");
-	assert_sound(j, "zstd");
-	json_object_put(j);
+	json_object_put(drive_sound("zstd"));
 }
 
 int main(void)
@@ -181,5 +175,5 @@ int main(void)
 		cmocka_unit_test(test_sqlite3),
 		cmocka_unit_test(test_zstd),
 	};
-	return cmocka_run_group_tests(tests, build_corpus, NULL);
+	return cmocka_run_group_tests(tests, group_setup, NULL);
 }

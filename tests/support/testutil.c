@@ -49,11 +49,75 @@ const char *tu_migratable_bin(void)
 	return bin && *bin ? bin : "build/migratable";
 }
 
-static long now_ms(void)
+const char *tu_corpus_dir(void)
+{
+	static char dir[4096];
+	char stamp[4096 + 16];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", tu_workload_path("corpus"));
+	snprintf(stamp, sizeof(stamp), "%s/%s", dir, TU_CORPUS_STAMP);
+	if (stat(stamp, &st) != 0) {
+		fprintf(stderr, "the corpus is not built (%s: %s); "
+			"`make BUILD=DIR workloads` builds it\n", stamp, strerror(errno));
+		return NULL;
+	}
+	return dir;
+}
+
+void tu_migratable_argv(char *argv[TU_ARGV_MAX], const char *first, va_list ap)
+{
+	size_t n = 0;
+	const char *a;
+	argv[n++] = (char *)tu_migratable_bin();
+	if (first != NULL)
+		argv[n++] = (char *)first;
+	while ((a = va_arg(ap, const char *)) != NULL) {
+		if (n == TU_ARGV_MAX - 1)
+			fail_msg("more than %d arguments for migratable", TU_ARGV_MAX - 2);
+		argv[n++] = (char *)a;
+	}
+	argv[n] = NULL;
+}
+
+int tu_migratable_v(char **out, char **err, const char *first, va_list ap)
+{
+	char *argv[TU_ARGV_MAX];
+	tu_migratable_argv(argv, first, ap);
+	return tu_run(argv, out, err);
+}
+
+int tu_migratable(char **out, char **err, ...)
+{
+	va_list ap;
+	va_start(ap, err);
+	int rc = tu_migratable_v(out, err, NULL, ap);
+	va_end(ap);
+	return rc;
+}
+
+double tu_now_ms(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		fail_msg("clock_gettime: %s", strerror(errno));
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+json_object *tu_load_json(const char *path)
+{
+	json_object *j = json_object_from_file(path);
+	if (j == NULL)
+		fail_msg("%s: not JSON (%s)", path, json_util_get_last_err());
+	return j;
+}
+
+json_object *tu_json_get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+	if (!json_object_object_get_ex(o, key, &v))
+		fail_msg("JSON has no \"%s\"", key);
+	return v;
 }
 
 pid_t tu_spawn_ready(char *const argv[], int timeout_ms)
@@ -78,13 +142,13 @@ pid_t tu_spawn_ready(char *const argv[], int timeout_ms)
 	close(fds[1]);
 	char buf[4096];
 	size_t used = 0;
-	long deadline = now_ms() + timeout_ms;
+	double deadline = tu_now_ms() + timeout_ms;
 	for (;;) {
-		long left = deadline - now_ms();
+		int left = (int)(deadline - tu_now_ms());
 		if (left <= 0)
 			break;
 		struct pollfd p = { .fd = fds[0], .events = POLLIN };
-		int r = poll(&p, 1, (int)left);
+		int r = poll(&p, 1, left);
 		if (r <= 0)
 			continue;
 		ssize_t n = read(fds[0], buf + used, sizeof(buf) - 1 - used);

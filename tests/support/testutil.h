@@ -5,9 +5,12 @@
 #ifndef MG_TESTS_TESTUTIL_H
 #define MG_TESTS_TESTUTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+#include <json-c/json.h>
 
 #include "features/features.h"
 
@@ -21,6 +24,50 @@ const char *tu_workload_path(const char *name);
 
 /* Path of the migratable binary ($MIGRATABLE_BIN, default build/migratable). */
 const char *tu_migratable_bin(void);
+
+/*
+ * The soundness corpus (tests/workloads/corpus/build.sh), built once per
+ * build directory by make (`make workloads`, a prerequisite of `make
+ * check`) into $MIGRATABLE_WORKLOADS/corpus, which holds a file named
+ * TU_CORPUS_STAMP once the build is complete.  Returns that directory
+ * (static buffer), or NULL after printing why when it is not built.
+ * Tests only read it, so concurrent test binaries never race on it.
+ */
+#define TU_CORPUS_STAMP ".stamp"
+const char *tu_corpus_dir(void);
+
+/* Most arguments tu_migratable_argv() stores, the final NULL included. */
+#define TU_ARGV_MAX 32
+
+/*
+ * argv = { tu_migratable_bin(), first, the arguments in ap up to their
+ * NULL, NULL }; without first when it is NULL.  Fails the running test
+ * when they do not fit in TU_ARGV_MAX.
+ */
+void tu_migratable_argv(char *argv[TU_ARGV_MAX], const char *first, va_list ap);
+
+/*
+ * Run migratable with the NULL-terminated arguments after err, as
+ * tu_run() does: its stdout and stderr into *out and *err (caller frees;
+ * either pointer may be NULL: not kept); returns tu_run()'s status.
+ *   rc = tu_migratable(&out, NULL, "scan", pidbuf, "--json", NULL);
+ */
+int tu_migratable(char **out, char **err, ...);
+
+/* The same with the arguments { first (unless NULL), ap... }, for
+ * variadic wrappers such as `check ARGS...`. */
+int tu_migratable_v(char **out, char **err, const char *first, va_list ap);
+
+/* Milliseconds on CLOCK_MONOTONIC (for durations and deadlines). */
+double tu_now_ms(void);
+
+/* Parse a JSON file; fails the running test when it cannot
+ * (json_object_put() the result). */
+json_object *tu_load_json(const char *path);
+
+/* Member key of the JSON object o; fails the running test when it has
+ * none.  Borrowed from o (no reference taken). */
+json_object *tu_json_get(json_object *o, const char *key);
 
 /*
  * Start argv[0] (absolute path) with argv, stdout piped; wait up to

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "process/module.h"
@@ -74,13 +73,6 @@ static mg_module *load_path(const char *path, mg_error *err)
 		m = NULL;
 	close(fd);
 	return m;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 static int run(char *const argv[], char **out)
@@ -375,9 +367,9 @@ static void test_libc(void **state)
 
 	if (stat(LIBC, &st) != 0)
 		skip();
-	double t0 = now_ms();
+	double t0 = tu_now_ms();
 	mg_module *m = load_path(LIBC, &err);
-	double t1 = now_ms();
+	double t1 = tu_now_ms();
 	if (m == NULL)
 		print_error("%s\n", err.msg);
 	assert_non_null(m);
@@ -481,9 +473,9 @@ static void test_load_times(void **state)
 
 		if (stat(paths[i], &st) != 0)
 			continue;
-		double t0 = now_ms();
+		double t0 = tu_now_ms();
 		mg_module *m = load_path(paths[i], &err);
-		double t1 = now_ms();
+		double t1 = tu_now_ms();
 		if (m == NULL)
 			print_error("%s\n", err.msg);
 		assert_non_null(m);

@@ -209,12 +209,9 @@ static void test_aws_catalog(void **state)
 			fail_msg("%s", err.msg);
 
 		/* Compare with the file's own lists, read independently. */
-		json_object *o = json_object_from_file(path);
-		json_object *feats, *name;
-		assert_non_null(o);
-		assert_true(json_object_object_get_ex(o, "features", &feats));
-		assert_true(json_object_object_get_ex(o, "name", &name));
-		assert_string_equal(p.name, json_object_get_string(name));
+		json_object *o = tu_load_json(path);
+		json_object *feats = tu_json_get(o, "features");
+		assert_string_equal(p.name, json_object_get_string(tu_json_get(o, "name")));
 		size_t known = 0;
 		for (size_t i = 0; i < json_object_array_length(feats); i++) {
 			const char *f = json_object_get_string(json_object_array_get_idx(feats, i));

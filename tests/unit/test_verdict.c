@@ -70,17 +70,11 @@ static void test_workload_rules(void **state)
 /* Run `migratable check ARGS...`; returns the exit status. */
 static int check(char **out, char **err, ...)
 {
-	char *argv[32];
-	size_t n = 0;
 	va_list ap;
-	argv[n++] = (char *)tu_migratable_bin();
-	argv[n++] = "check";
 	va_start(ap, err);
-	for (char *a; n < 31 && (a = va_arg(ap, char *)) != NULL;)
-		argv[n++] = a;
+	int rc = tu_migratable_v(out, err, "check", ap);
 	va_end(ap);
-	argv[n] = NULL;
-	return tu_run(argv, out, err);
+	return rc;
 }
 
 /* A feature name from a newer catalog is ignored, with a warning. */
@@ -151,17 +145,11 @@ static void test_cli_json(void **state)
 /* Bad input: exit 2 and exactly one line on stderr naming `needle`. */
 static void expect_usage_error(const char *needle, ...)
 {
-	char *argv[32], *out = NULL, *err = NULL;
-	size_t n = 0;
+	char *out = NULL, *err = NULL;
 	va_list ap;
-	argv[n++] = (char *)tu_migratable_bin();
-	argv[n++] = "check";
 	va_start(ap, needle);
-	for (char *a; n < 31 && (a = va_arg(ap, char *)) != NULL;)
-		argv[n++] = a;
+	int rc = tu_migratable_v(&out, &err, "check", ap);
 	va_end(ap);
-	argv[n] = NULL;
-	int rc = tu_run(argv, &out, &err);
 	if (rc != 2 || strstr(err, needle) == NULL)
 		fail_msg("rc %d, stderr \"%s\", wanted 2 and \"%s\"", rc, err, needle);
 	assert_non_null(strstr(err, "migratable"));
