@@ -42,9 +42,6 @@
 #include "pstree.pb-c.h"
 
 #define PAGE 4096u
-#define AT_NULL_ 0
-#define AT_ENTRY_ 9
-#define AT_SYSINFO_EHDR_ 33
 #define CRIU_FD_TYPE_REG 1
 #define CRIU_FD_TYPE_MEMFD 18
 #define CRIU_MARCH_X86_64 1
@@ -673,15 +670,8 @@ static int load_mm(mg_image *img, criu_priv *p, const char *mmfile, mg_error *er
 	}
 	if (rc < 0)
 		goto out;
-	for (size_t i = 0; i + 1 < mm->n_mm_saved_auxv; i += 2) {
-		uint64_t type = mm->mm_saved_auxv[i], val = mm->mm_saved_auxv[i + 1];
-		if (type == AT_NULL_)
-			break;
-		if (type == AT_ENTRY_)
-			img->at_entry = val;
-		else if (type == AT_SYSINFO_EHDR_)
-			img->at_sysinfo_ehdr = val;
-	}
+	mg_auxv_parse(mm->mm_saved_auxv, mm->n_mm_saved_auxv * sizeof(*mm->mm_saved_auxv),
+		      &img->at_entry, &img->at_sysinfo_ehdr);
 	const criu_file *exe = g_hash_table_lookup(p->files, GUINT_TO_POINTER(mm->exe_file_id));
 	if (exe != NULL && (img->exe = strdup(exe->name)) == NULL)
 		rc = mg_fail(err, MG_ERR_INTERNAL, "out of memory");

@@ -1,6 +1,7 @@
 /* image.c - the parts of a process image common to every source. */
 #include "process/image.h"
 
+#include <elf.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,4 +149,25 @@ void mg_image_copy_stack(mg_image *img, mg_thread *th)
 	th->stack_start = start;
 	th->stack = buf;
 	th->stack_len = (size_t)n;
+}
+
+void mg_auxv_parse(const void *auxv, size_t len, uint64_t *at_entry,
+		   uint64_t *at_sysinfo_ehdr)
+{
+	const unsigned char *p = auxv;
+	*at_entry = 0;
+	*at_sysinfo_ehdr = 0;
+	/* Bytes read with memcpy: the live source has a char buffer, and
+	 * this makes no alignment or aliasing assumption about either. */
+	for (size_t off = 0; off + 16 <= len; off += 16) {
+		uint64_t type, val;
+		memcpy(&type, p + off, 8);
+		memcpy(&val, p + off + 8, 8);
+		if (type == AT_NULL)
+			break;
+		if (type == AT_ENTRY)
+			*at_entry = val;
+		else if (type == AT_SYSINFO_EHDR)
+			*at_sysinfo_ehdr = val;
+	}
 }

@@ -154,6 +154,16 @@ bool mg_mapping_is_libc(const mg_mapping *m);
  */
 void mg_image_find_pointer_guard(mg_image *img);
 
+/*
+ * Take AT_ENTRY and AT_SYSINFO_EHDR from an auxiliary vector as both
+ * sources hold it (/proc/PID/auxv, CRIU's mm_saved_auxv): len bytes of
+ * native 64-bit (type, value) pairs, need not be aligned, ended by
+ * AT_NULL or by len; a trailing partial pair is ignored.  A value the
+ * vector lacks is set to 0.
+ */
+void mg_auxv_parse(const void *auxv, size_t len, uint64_t *at_entry,
+		   uint64_t *at_sysinfo_ehdr);
+
 /* --- /proc/PID/maps text (live_maps.c) ---------------------------------------- */
 
 /* Longest maps line accepted: fixed fields plus a PATH_MAX path and the

@@ -229,6 +229,31 @@ int live_wait_stop(live_session *s, live_thread *t, int *status, mg_error *err)
 	}
 }
 
+/*
+ * Resume and detach t, handing back the signal it dequeued while stopped.
+ * True if detached; false if there was nothing to detach (gone) or it
+ * could not be stopped (stuck in the kernel: the kernel detaches it when
+ * we exit, and the interrupt-stop it is heading for then simply ends).
+ */
+static bool detach_thread(live_session *s, live_thread *t)
+{
+	if (t->state == LT_SEIZED) {
+		/* Seized but never seen stopped (error path): a detach needs
+		 * a ptrace-stop, so bring it to one first.  A failed interrupt
+		 * (ESRCH: it exited) shows in the wait. */
+		ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL);
+		if (live_wait_stop(s, t, NULL, NULL) != 0)
+			return false;
+	}
+	if (t->state != LT_STOPPED)
+		return false;
+	/* Can fail only with ESRCH (killed meanwhile): nothing to resume. */
+	ptrace(PTRACE_DETACH, t->tid, NULL, (void *)(long)t->detach_sig);
+	registry_remove(t->tid);
+	t->state = LT_GONE;
+	return true;
+}
+
 /* PTRACE_SEIZE one thread; 1 if seized, 0 if it is gone, -1 on error. */
 static int seize_one(live_session *s, pid_t tid, mg_error *err)
 {
@@ -237,9 +262,7 @@ static int seize_one(live_session *s, pid_t tid, mg_error *err)
 		if (registry_add(tid) != 0) {
 			/* Cannot promise the signal guard covers it: let go. */
 			live_thread tmp = { .tid = tid, .state = LT_SEIZED };
-			ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);
-			if (live_wait_stop(s, &tmp, NULL, NULL) == 0 && tmp.state == LT_STOPPED)
-				ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)tmp.detach_sig);
+			(void)detach_thread(s, &tmp);   /* we fail either way */
 			return mg_fail(err, MG_ERR_INTERNAL, "out of memory attaching to pid %d",
 				       (int)s->pid);
 		}
@@ -339,22 +362,9 @@ int live_attach_all(live_session *s, mg_error *err)
 void live_detach_all(live_session *s)
 {
 	bool any = false;
-	for (size_t i = 0; i < s->nthreads; i++) {
-		live_thread *t = &s->threads[i];
-		if (t->state == LT_SEIZED) {
-			/* Seized but never seen stopped (error path): a detach
-			 * needs a ptrace-stop, so bring it to one first. */
-			ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL);
-			if (live_wait_stop(s, t, NULL, NULL) != 0)
-				continue;   /* stuck: the kernel detaches when we exit */
-		}
-		if (t->state != LT_STOPPED)
-			continue;
-		ptrace(PTRACE_DETACH, t->tid, NULL, (void *)(long)t->detach_sig);
-		registry_remove(t->tid);
-		t->state = LT_GONE;
-		any = true;
-	}
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (detach_thread(s, &s->threads[i]))
+			any = true;
 	if (any || s->stopping)
 		clock_gettime(CLOCK_MONOTONIC, &s->t_last_resumed);
 }

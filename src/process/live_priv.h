@@ -1,6 +1,7 @@
 /*
  * live_priv.h - internals of the live-process source (live*.c, procfs.c),
- * shared between its pieces and nowhere else.
+ * shared between its pieces and nowhere else (but the unit tests of its
+ * pure parsers).
  *
  *   procfs.c        bounded reads and parsers for /proc/PID files
  *   live_maps.c     /proc/PID/maps text -> mg_mapping[] (public: image.h)
@@ -54,11 +55,17 @@ int procfs_status_field(pid_t pid, pid_t tid, const char *key, int base,
  * when the kernel cannot give one), -1 if /proc/PID/status is unreadable. */
 int procfs_shadow_stack(pid_t pid);
 
+/* The parser behind it, on the text of a status file (len bytes, need
+ * not be NUL-terminated): 1 if the "x86_Thread_features:" line has the
+ * token "shstk", else 0 (also for malformed or truncated text). */
+int procfs_parse_shadow_stack(const char *text, size_t len);
+
 /* Thread ids in /proc/PID/task, ascending, as a malloc'd array.  -1 with
  * errno set. */
 int procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n);
 
-/* AT_ENTRY and AT_SYSINFO_EHDR from /proc/PID/auxv (0 when absent). */
+/* AT_ENTRY and AT_SYSINFO_EHDR from /proc/PID/auxv (0 when absent; see
+ * mg_auxv_parse()).  -1 with errno set if the file is unreadable. */
 int procfs_read_auxv(pid_t pid, uint64_t *at_entry, uint64_t *at_sysinfo_ehdr);
 
 /* A hint for MG_ERR_PERMISSION messages that reflects Yama's

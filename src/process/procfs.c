@@ -8,7 +8,6 @@
 #include "process/live_priv.h"
 
 #include <dirent.h>
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -199,21 +198,7 @@ int procfs_read_auxv(pid_t pid, uint64_t *at_entry, uint64_t *at_sysinfo_ehdr)
 	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
 	if (procfs_read(path, 65536, &buf, &len) != 0)
 		return -1;
-	*at_entry = 0;
-	*at_sysinfo_ehdr = 0;
-	/* Pairs of 64-bit words, ended by AT_NULL; a trailing partial pair
-	 * is ignored. */
-	for (size_t off = 0; off + 16 <= len; off += 16) {
-		uint64_t type, val;
-		memcpy(&type, buf + off, 8);
-		memcpy(&val, buf + off + 8, 8);
-		if (type == AT_NULL)
-			break;
-		if (type == AT_ENTRY)
-			*at_entry = val;
-		else if (type == AT_SYSINFO_EHDR)
-			*at_sysinfo_ehdr = val;
-	}
+	mg_auxv_parse(buf, len, at_entry, at_sysinfo_ehdr);
 	free(buf);
 	return 0;
 }
@@ -239,25 +224,67 @@ const char *procfs_permission_hint(void)
 	}
 }
 
+/*
+ * The value of the first line of text[0, len) that starts with key, as
+ * [*val, *val + *vlen) (the newline excluded); false if no line does.
+ * Bounded by len: the text need not be NUL-terminated.
+ */
+static bool find_line(const char *text, size_t len, const char *key,
+		      const char **val, size_t *vlen)
+{
+	size_t klen = strlen(key);
+	const char *p = text, *end = text + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+		if ((size_t)(eol - p) >= klen && memcmp(p, key, klen) == 0) {
+			*val = p + klen;
+			*vlen = (size_t)(eol - p) - klen;
+			return true;
+		}
+		p = eol + (nl != NULL);
+	}
+	return false;
+}
+
+/* Whether the space/tab separated list s[0, n) has word as a whole token. */
+static bool has_token(const char *s, size_t n, const char *word)
+{
+	size_t wlen = strlen(word), i = 0;
+	while (i < n) {
+		while (i < n && (s[i] == ' ' || s[i] == '\t'))
+			i++;
+		size_t start = i;
+		while (i < n && s[i] != ' ' && s[i] != '\t')
+			i++;
+		if (i - start == wlen && memcmp(s + start, word, wlen) == 0)
+			return true;
+	}
+	return false;
+}
+
+int procfs_parse_shadow_stack(const char *text, size_t len)
+{
+	const char *val;
+	size_t vlen;
+	/* Kernels with user shadow stack support (6.6+, X86_USER_SHADOW_STACK)
+	 * list the enabled features on this line; without it no thread can
+	 * have a shadow stack.  The colon is part of the key so that
+	 * "x86_Thread_features_locked:" (features the process may no longer
+	 * change, enabled or not) is never read instead. */
+	if (text == NULL || !find_line(text, len, "x86_Thread_features:", &val, &vlen))
+		return 0;
+	return has_token(val, vlen, "shstk");
+}
+
 int procfs_shadow_stack(pid_t pid)
 {
 	char path[96], *text;
+	size_t len;
 	task_path(path, sizeof(path), pid, 0, "status");
-	if (procfs_read(path, 65536, &text, NULL) != 0)
+	if (procfs_read(path, 65536, &text, &len) != 0)
 		return -1;
-	/* Kernels with user shadow stack support (6.6+, X86_USER_SHADOW_STACK)
-	 * print the enabled features; without that line no thread can have
-	 * a shadow stack. */
-	int on = 0;
-	char *line = strstr(text, "\nx86_Thread_features:");
-	if (line) {
-		char *end = strchr(line + 1, '\n');
-		if (end)
-			*end = '\0';
-		for (char *tok = strtok(line + 22, " \t"); tok; tok = strtok(NULL, " \t"))
-			if (strcmp(tok, "shstk") == 0)
-				on = 1;
-	}
+	int on = procfs_parse_shadow_stack(text, len);
 	free(text);
 	return on;
 }
