@@ -1033,6 +1033,16 @@ static void test_memfd_readonly(void **state)
 	memfd_case("wl_memfd_ro", "ro");
 }
 
+/* Shared anonymous memory ("/dev/zero (deleted)", a shmem file): CRIU 4.1
+ * records its VMA as a memfd's (status MEMFD, a files.img MEMFD entry), so
+ * it is read through the same chain. */
+static void test_shared_anonymous(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	memfd_case("wl_memfd_anon", "anon");
+}
+
 /* --- check --criu-dir ------------------------------------------------------------ */
 
 static void test_check_criu_dir(void **state)
@@ -1489,6 +1499,7 @@ int main(void)
 		cmocka_unit_test(test_memfd_data),
 		cmocka_unit_test(test_memfd_exec),
 		cmocka_unit_test(test_memfd_readonly),
+		cmocka_unit_test(test_shared_anonymous),
 		cmocka_unit_test(test_check_criu_dir),
 		cmocka_unit_test(test_policy_criu_cpuinfo),
 		cmocka_unit_test(test_policy_criu_old_images),

@@ -1,7 +1,7 @@
 /*
  * wl_memfd - code pointers and code held in a memfd, for the CRIU tests.
  *
- *   wl_memfd [exec | ro]
+ *   wl_memfd [exec | ro | anon]
  *
  * Creates a memfd (memfd_create) of two pages and maps its first page
  * MAP_SHARED, readable and writable; the first word there is the address
@@ -10,7 +10,9 @@
  * memfd.  With "exec", the second page holds code (sha1msg1; ret),
  * written with pwrite() and mapped MAP_SHARED, readable and executable.
  * With "ro", the data page is made read-only once written (a live scan
- * must still read it: it is not an ELF file's data).
+ * must still read it: it is not an ELF file's data).  With "anon", the
+ * data page is shared anonymous memory (MAP_SHARED | MAP_ANONYMOUS), which
+ * CRIU dumps the same way as a memfd but names by its own shmid.
  * Each function is called once when the CPU has its extension.  CRIU
  * dumps a memfd's contents in images of their own (memfd.img,
  * pagemap-shmem-*.img), not in the process's pagemap.
@@ -45,8 +47,21 @@ __attribute__((used, noinline)) static void gfni_fn(void)
 /* sha1msg1 %xmm2, %xmm1; ret */
 static const unsigned char sha_code[] = { 0x0f, 0x38, 0xc9, 0xca, 0xc3 };
 
-static int setup(int exec, int ro)
+static int setup_anon(void)
 {
+	void **data = mmap(NULL, PAGE_LEN, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (data == MAP_FAILED)
+		return -1;
+	data[0] = (void *)gfni_fn;
+	data_map = data;
+	return 0;
+}
+
+static int setup(int exec, int ro, int anon)
+{
+	if (anon)
+		return setup_anon();
 	int fd = memfd_create("wl_memfd", 0);
 	if (fd < 0)
 		return -1;
@@ -73,7 +88,7 @@ static int setup(int exec, int ro)
 
 /* Called once through these pointers, then cleared, so that afterwards
  * nothing in the process refers to setup() or to the calls below. */
-static int (*volatile setup_hook)(int, int) = setup;
+static int (*volatile setup_hook)(int, int, int) = setup;
 
 static void call_once(void)
 {
@@ -103,7 +118,8 @@ int main(int argc, char **argv)
 {
 	int exec = argc > 1 && strcmp(argv[1], "exec") == 0;
 	int ro = argc > 1 && strcmp(argv[1], "ro") == 0;
-	if (setup_hook(exec, ro) != 0) {
+	int anon = argc > 1 && strcmp(argv[1], "anon") == 0;
+	if (setup_hook(exec, ro, anon) != 0) {
 		perror("wl_memfd: setup");
 		return 1;
 	}
