@@ -5,11 +5,13 @@
 
 json_object *mg_fset_to_json(const mg_feature_set *s)
 {
+	const char *names[MG_FEATURE_SET_BITS];
+	size_t n = mg_fset_names(s, names);
 	json_object *arr = json_object_new_array();
 	if (arr == NULL)
 		return NULL;
-	for (mg_feature_id id = mg_fset_next(s, -1); id >= 0; id = mg_fset_next(s, id)) {
-		if (mg_json_append(arr, json_object_new_string(mg_feature_get(id)->name))) {
+	for (size_t i = 0; i < n; i++) {
+		if (mg_json_append(arr, json_object_new_string(names[i]))) {
 			json_object_put(arr);
 			return NULL;
 		}

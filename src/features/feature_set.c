@@ -76,43 +76,44 @@ mg_feature_id mg_fset_next(const mg_feature_set *s, mg_feature_id after)
 	return MG_FEATURE_NONE;
 }
 
-static int cmp_by_name(const void *a, const void *b)
+static int cmp_name(const void *a, const void *b)
 {
-	const mg_feature_info *fa = mg_feature_get(*(const mg_feature_id *)a);
-	const mg_feature_info *fb = mg_feature_get(*(const mg_feature_id *)b);
-
-	return strcmp(fa->name, fb->name);
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-char *mg_fset_to_string(const mg_feature_set *s)
+size_t mg_fset_names(const mg_feature_set *s, const char *names[MG_FEATURE_SET_BITS])
 {
-	mg_feature_id ids[MG_FEATURE_SET_BITS];
-	size_t n = 0, len = 1;
-	char *out, *p;
+	size_t n = 0;
 
 	/* Ids beyond the table (a corrupted set) have no name: skip them
 	 * rather than print garbage. */
 	for (mg_feature_id id = mg_fset_next(s, -1); id >= 0; id = mg_fset_next(s, id)) {
 		const mg_feature_info *f = mg_feature_get(id);
 
-		if (f == NULL)
-			continue;
-		ids[n++] = id;
-		len += strlen(f->name) + 1;
+		if (f != NULL && n < MG_FEATURE_SET_BITS)
+			names[n++] = f->name;
 	}
-	qsort(ids, n, sizeof(ids[0]), cmp_by_name);
-	out = malloc(len);
+	qsort(names, n, sizeof(names[0]), cmp_name);
+	return n;
+}
+
+char *mg_fset_to_string(const mg_feature_set *s)
+{
+	const char *names[MG_FEATURE_SET_BITS];
+	size_t n = mg_fset_names(s, names), len = 1;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(names[i]) + 1;
+	char *out = malloc(len), *p = out;
 	if (out == NULL)
 		return NULL;
-	p = out;
 	*p = '\0';
 	for (size_t i = 0; i < n; i++) {
-		const char *name = mg_feature_get(ids[i])->name;
-		size_t l = strlen(name);
+		size_t l = strlen(names[i]);
 
 		if (i > 0)
 			*p++ = ',';
-		memcpy(p, name, l);
+		memcpy(p, names[i], l);
 		p += l;
 		*p = '\0';
 	}

@@ -162,6 +162,13 @@ mg_feature_id mg_fset_next(const mg_feature_set *s, mg_feature_id after);
  */
 char *mg_fset_to_string(const mg_feature_set *s);
 
+/*
+ * The names of s sorted by name into names[] (which s's lifetime does not
+ * bound: they are the feature table's); ids without a name are skipped.
+ * Returns how many.
+ */
+size_t mg_fset_names(const mg_feature_set *s, const char *names[MG_FEATURE_SET_BITS]);
+
 /* --- x86-64 micro-architecture levels (psABI) ------------------------------ */
 
 /* Features of level 1..4, cumulative (v3 includes v2 and v1).

@@ -8,6 +8,7 @@
  * and CPUID is read in hex); numbers are accepted too.
  */
 #include "features/profile.h"
+#include "features/feature_json.h"
 
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -390,34 +391,6 @@ static int add_opt_str(json_object *obj, const char *key, const char *s)
 	return json_object_object_add(obj, key, NULL) == 0 ? 0 : -1;
 }
 
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static json_object *name_array(const mg_feature_set *s)
-{
-	const char *names[MG_FEATURE_SET_BITS];
-	size_t n = 0;
-	json_object *arr = json_object_new_array();
-
-	if (arr == NULL)
-		return NULL;
-	for (mg_feature_id id = mg_fset_next(s, -1); id >= 0; id = mg_fset_next(s, id)) {
-		const mg_feature_info *f = mg_feature_get(id);
-		if (f != NULL && n < MG_FEATURE_SET_BITS)
-			names[n++] = f->name;
-	}
-	qsort(names, n, sizeof(names[0]), cmp_name);
-	for (size_t i = 0; i < n; i++) {
-		if (mg_json_append(arr, json_object_new_string(names[i]))) {
-			json_object_put(arr);
-			return NULL;
-		}
-	}
-	return arr;
-}
-
 static json_object *cpuid_entry(const mg_cpuid_leaf *l)
 {
 	json_object *e = json_object_new_object();
@@ -465,9 +438,9 @@ static json_object *profile_object(const mg_profile *p)
 	    add_opt_str(o, "brand", p->brand) < 0 ||
 	    add_opt_str(o, "kernel", p->kernel) < 0 ||
 	    mg_json_add(o, "x86_64_level", json_object_new_int(mg_x86_64_level_of(&p->features))) < 0 ||
-	    mg_json_add(o, "features", name_array(&p->features)) < 0 ||
+	    mg_json_add(o, "features", mg_fset_to_json(&p->features)) < 0 ||
 	    (!mg_fset_is_empty(&p->unknown) &&
-	     mg_json_add(o, "unknown", name_array(&p->unknown)) < 0) ||
+	     mg_json_add(o, "unknown", mg_fset_to_json(&p->unknown)) < 0) ||
 	    (p->has_xcr0 && mg_json_add(o, "xcr0", mg_json_hex(p->xcr0)) < 0) ||
 	    mg_json_add(o, "xsave_size", json_object_new_int64(p->xsave_size)) < 0 ||
 	    mg_json_add(o, "amx_permitted", json_object_new_boolean(p->amx_permitted)) < 0 ||
