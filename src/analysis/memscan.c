@@ -105,9 +105,12 @@ static void widen_all(mg_scan_ctx *cx, uint64_t start, uint32_t detail)
 
 /*
  * Read up to one chunk at *at into buf.  On memory that cannot be read
- * (a CRIU dump without those pages, a device mapping), step over the
- * whole unreadable run, say so once for it, and widen: a word there could
- * point to any function (soundness first).  Returns 0 then.
+ * (a CRIU dump without those pages, a device mapping), widen: a word there
+ * could point to any function (soundness first).  Nothing read afterwards
+ * can change that answer, so the rest of the range is skipped rather than
+ * probed page by page (a huge unreadable mapping would take minutes), and
+ * the warning names the range from the first unreadable byte.  Returns 0
+ * then, with *at at end.
  */
 static size_t read_chunk(mg_scan_ctx *cx, uint64_t *at, uint64_t end, uint8_t *buf,
 			 uint32_t detail)
@@ -116,17 +119,11 @@ static size_t read_chunk(mg_scan_ctx *cx, uint64_t *at, uint64_t end, uint8_t *b
 	ssize_t got = mg_image_read(cx->img, *at, buf, want);
 	if (got > 0)
 		return (size_t)got;
-	uint64_t from = *at;
-	uint8_t probe;
-	do
-		*at = (*at | 0xfff) + 1;
-	while (*at < end && mg_image_read(cx->img, *at, &probe, 1) <= 0);
-	if (*at > end)
-		*at = end;
 	mg_image_warn(cx->img, "memory at 0x%" PRIx64 "-0x%" PRIx64 " unreadable; a code "
 		      "pointer stored there could name any function: every function "
-		      "is treated as reachable", from, *at);
+		      "is treated as reachable", *at, end);
 	reach_every_unit(cx, detail);
+	*at = end;
 	return 0;
 }
 
@@ -237,6 +234,8 @@ static void run_pipeline(mg_scan_ctx *cx, pipeline *p, uint64_t start, uint64_t 
 
 void mg_scan_memory(mg_scan_ctx *cx, uint64_t start, uint64_t end, uint32_t detail)
 {
+	if (cx->all_units_reached)
+		return;         /* every function is reachable already */
 	if (end - start < PIPELINE_MIN || cx->nthreads < 2) {
 		scan_sequential(cx, start, end, detail);
 		return;

@@ -217,14 +217,19 @@ static int mapping_fd(mg_image *img, const mg_mapping *m)
 	return fd;
 }
 
-/* Read up to len bytes at off; fewer only at end of file or on an error. */
-static size_t pread_upto(int fd, void *buf, size_t len, uint64_t off)
+/* Read up to len bytes at off; fewer only at end of file (*eof set, if
+ * eof is not NULL) or on an error. */
+static size_t pread_upto(int fd, void *buf, size_t len, uint64_t off, bool *eof)
 {
 	size_t got = 0;
+	if (eof != NULL)
+		*eof = false;
 	while (got < len) {
 		ssize_t n = pread(fd, (uint8_t *)buf + got, len - got, (off_t)(off + got));
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 0 && eof != NULL)
+			*eof = true;
 		if (n <= 0)
 			break;
 		got += (size_t)n;
@@ -234,7 +239,7 @@ static size_t pread_upto(int fd, void *buf, size_t len, uint64_t off)
 
 static int pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
-	return pread_upto(fd, buf, len, off) == len ? 0 : -1;
+	return pread_upto(fd, buf, len, off, NULL) == len ? 0 : -1;
 }
 
 /*
@@ -293,13 +298,15 @@ static ssize_t read_run(mg_image *img, const mg_mapping *m, uint64_t addr,
 {
 	criu_priv *p = img->priv;
 	uint32_t st = p->vma_status[m - img->maps];
-	if (st & (MG_CRIU_VMA_ANON_SHARED | MG_CRIU_VMA_AREA_MEMFD))
-		return read_shared(img, m, addr, buf, want);
+	/* The task's pagemap first, for every kind: it also holds the pages
+	 * a process wrote in a MAP_PRIVATE mapping of a memfd or file. */
 	bool hole;
 	ssize_t n = read_store(&p->mem, addr, buf, want, &hole);
 	if (n <= 0 || !hole)
 		return n;
 	want = (size_t)n;       /* pages without an entry, up to the next */
+	if (st & (MG_CRIU_VMA_ANON_SHARED | MG_CRIU_VMA_AREA_MEMFD))
+		return read_shared(img, m, addr, buf, want);
 	if (st & (MG_CRIU_VMA_AREA_VDSO | MG_CRIU_VMA_AREA_VVAR | MG_CRIU_VMA_AREA_VSYSCALL))
 		return -1;
 	if (st & (MG_CRIU_VMA_AREA_SYSVIPC | MG_CRIU_VMA_AREA_SOCKET | MG_CRIU_VMA_AREA_AIORING))
@@ -310,10 +317,16 @@ static ssize_t read_run(mg_image *img, const mg_mapping *m, uint64_t addr,
 		int fd = mapping_fd(img, m);
 		if (fd < 0)
 			return -1;
-		/* A mapping may run past the end of its file (the process would
-		 * get SIGBUS there): what lies before the end is still good. */
-		size_t got = pread_upto(fd, buf, want, m->file_offset + (addr - m->start));
-		return got > 0 ? (ssize_t)got : -1;
+		bool eof;
+		size_t got = pread_upto(fd, buf, want, m->file_offset + (addr - m->start), &eof);
+		if (!eof)
+			return got > 0 ? (ssize_t)got : -1;
+		/* Past the end of the file (its size was checked against
+		 * files.img): the kernel zero-fills the rest of the last page,
+		 * and any access beyond it raises SIGBUS, so nothing can be
+		 * stored there: zeroes, not unreadable memory. */
+		memset((uint8_t *)buf + got, 0, want - got);
+		return (ssize_t)want;
 	}
 	memset(buf, 0, want);   /* private anonymous pages never touched */
 	return (ssize_t)want;
@@ -620,10 +633,11 @@ static int load_mm(mg_image *img, criu_priv *p, const char *mmfile, mg_error *er
 	}
 	for (size_t i = 0; i < mm->n_vmas && rc == 0; i++) {
 		const VmaEntry *v = mm->vmas[i];
-		if (v->start >= v->end || (v->start | v->end) % PAGE != 0 ||
+		if (v->start >= v->end || (v->start | v->end | v->pgoff) % PAGE != 0 ||
+		    v->pgoff + (v->end - v->start) < v->pgoff ||
 		    (i > 0 && v->start < mm->vmas[i - 1]->end)) {
-			rc = mg_fail(err, MG_ERR_IO, "%s: VMA %zu [0x%" PRIx64 ", 0x%" PRIx64 ") is malformed or out of order",
-				     name, i, v->start, v->end);
+			rc = mg_fail(err, MG_ERR_IO, "%s: VMA %zu [0x%" PRIx64 ", 0x%" PRIx64 ") (offset 0x%" PRIx64 ") is malformed or out of order",
+				     name, i, v->start, v->end, v->pgoff);
 			break;
 		}
 		mg_mapping *m = &img->maps[img->nmaps];

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -850,14 +851,15 @@ static const char *reached_via(json_object *scan, const char *feature, uint64_t 
 	return NULL;
 }
 
-/* The memfd mapping of the dump holding addr: kept (kind OTHER, shared). */
-static const mg_mapping *memfd_mapping(mg_image *img, uint64_t addr, unsigned prot)
+/* The memfd mapping of the dump holding addr: kept (kind OTHER). */
+static const mg_mapping *memfd_mapping(mg_image *img, uint64_t addr, unsigned prot,
+				       bool shared)
 {
 	const mg_mapping *m = mg_image_find_mapping(img, addr);
 	if (m == NULL)
 		fail_msg("no mapping at 0x%" PRIx64 " in the dump", addr);
 	assert_int_equal(m->kind, MG_MAP_OTHER);
-	assert_true(m->shared);
+	assert_int_equal(m->shared, shared);
 	assert_int_equal(m->prot, prot);
 	return m;
 }
@@ -896,6 +898,42 @@ static void drop_shmem_pages(const char *img_dir)
 }
 
 /*
+ * The scan `gone` of a dump whose shmem images were deleted: it warns
+ * (needle names the unreadable data) and widens: every function at least
+ * as reachable as in the full dump, and with unreadable code (code != 0)
+ * every feature of the source CPU.
+ */
+static void expect_widened(const char *label, const char *img_dir, json_object *gone,
+			   double dump_functions, const mg_feature_set *lf,
+			   const mg_feature_set *gf, const char *needle_data, uint64_t code)
+{
+	char needle[96];
+	snprintf(needle, sizeof(needle), "%s", needle_data);
+	const char *warned = find_warning(gone, needle);
+	if (warned == NULL || strstr(warned, "every function is treated as reachable") == NULL)
+		fail_msg("%s: no widening warning \"%s...\": %s", label, needle,
+			 json_object_to_json_string(tu_json_get(gone, "warnings")));
+	assert_true(mg_fset_is_subset(lf, gf));
+	assert_true(stat_of(gone, "functions_reachable") >= dump_functions);
+	if (code != 0) {
+		snprintf(needle, sizeof(needle), "code at 0x%" PRIx64 "-0x%" PRIx64 " unreadable", code,
+			 code + 4096);
+		if (find_warning(gone, needle) == NULL)
+			fail_msg("%s: no warning \"%s\": %s", label, needle,
+				 json_object_to_json_string(tu_json_get(gone, "warnings")));
+		char ci_path[700];
+		mg_profile src;
+		mg_error err = { 0 };
+		snprintf(ci_path, sizeof(ci_path), "%s/cpuinfo.img", img_dir);
+		if (mg_criu_cpuinfo_load(ci_path, &src, &err) != 0)
+			fail_msg("%s", err.msg);
+		mg_fset_remove(&src.features, mg_feature_by_name("shstk"));   /* no shadow stack */
+		assert_true(mg_fset_is_subset(&src.features, gf));
+		mg_profile_free(&src);
+	}
+}
+
+/*
  * wl_memfd keeps the only pointer to gfni_fn in a memfd it maps MAP_SHARED
  * (and, with "exec", code: sha1msg1, in a second, executable mapping of
  * it).  CRIU 4.1 keeps a memfd's pages in pagemap-shmem-<shmid>.img
@@ -911,6 +949,7 @@ static void memfd_case(const char *label, const char *arg)
 {
 	bool exec = arg != NULL && strcmp(arg, "exec") == 0;
 	bool ro = arg != NULL && strcmp(arg, "ro") == 0;
+	bool priv = arg != NULL && strcmp(arg, "private") == 0;
 	wl_spec w = { .label = label, .arg = arg };
 	char out[256], path[600], img_dir[600], live_path[600], buf[32], needle[96];
 	snprintf(w.bin, sizeof(w.bin), "%s", tu_workload_path("wl_memfd"));
@@ -930,14 +969,14 @@ static void memfd_case(const char *label, const char *arg)
 	snprintf(img_dir, sizeof(img_dir), "%s/img", out);
 	mg_image *img = open_ok(img_dir, S.root);
 	const mg_mapping *dm = memfd_mapping(img, data, ro ? MG_PROT_READ
-							      : MG_PROT_READ | MG_PROT_WRITE);
+							      : MG_PROT_READ | MG_PROT_WRITE, !priv);
 	uint64_t word = 0;
 	assert_int_equal(mg_image_read(img, data, &word, sizeof(word)), (ssize_t)sizeof(word));
 	assert_int_equal(word, target);
 	uint8_t page[4096];
 	assert_int_equal(mg_image_read(img, dm->start, page, sizeof(page)), (ssize_t)sizeof(page));
 	if (exec) {
-		memfd_mapping(img, code, MG_PROT_READ | MG_PROT_EXEC);
+		memfd_mapping(img, code, MG_PROT_READ | MG_PROT_EXEC, true);
 		static const uint8_t sha1msg1_ret[] = { 0x0f, 0x38, 0xc9, 0xca, 0xc3 };  /* wl_memfd.c */
 		assert_int_equal(mg_image_read(img, code, page, sizeof(sha1msg1_ret)),
 				 (ssize_t)sizeof(sha1msg1_ret));
@@ -972,31 +1011,18 @@ static void memfd_case(const char *label, const char *arg)
 	if (find_warning(dump, "unreadable") != NULL)
 		fail_msg("%s: %s", label, find_warning(dump, "unreadable"));
 
-	/* Without the memfd's pages: widened, and said. */
+	/* Without the memfd's pages: widened, and said; except for a private
+	 * mapping, whose written page is the task's own (pagemap-<pid>.img). */
 	drop_shmem_pages(img_dir);
 	json_object *gone = scan_dump_set(out, img_dir, "dump-without-shmem", &gf, &ms_gone);
 	snprintf(needle, sizeof(needle), "memory at 0x%" PRIx64 "-", data);
-	const char *warned = find_warning(gone, needle);
-	if (warned == NULL || strstr(warned, "every function is treated as reachable") == NULL)
-		fail_msg("%s: no widening warning \"%s...\": %s", label, needle,
-			 json_object_to_json_string(tu_json_get(gone, "warnings")));
-	assert_true(mg_fset_is_subset(&lf, &gf));
-	assert_true(stat_of(gone, "functions_reachable") >= stat_of(dump, "functions_reachable"));
-	if (exec) {
-		snprintf(needle, sizeof(needle), "code at 0x%" PRIx64 "-0x%" PRIx64 " unreadable", code,
-			 code + 4096);
-		if (find_warning(gone, needle) == NULL)
-			fail_msg("%s: no warning \"%s\": %s", label, needle,
-				 json_object_to_json_string(tu_json_get(gone, "warnings")));
-		char ci_path[700];
-		mg_profile src;
-		mg_error err = { 0 };
-		snprintf(ci_path, sizeof(ci_path), "%s/cpuinfo.img", img_dir);
-		if (mg_criu_cpuinfo_load(ci_path, &src, &err) != 0)
-			fail_msg("%s", err.msg);
-		mg_fset_remove(&src.features, mg_feature_by_name("shstk"));   /* no shadow stack */
-		assert_true(mg_fset_is_subset(&src.features, &gf));
-		mg_profile_free(&src);
+	if (priv) {
+		expect_same_features(label, &lf, &gf);
+		if (find_warning(gone, needle) != NULL)
+			fail_msg("%s: %s", label, find_warning(gone, needle));
+	} else {
+		expect_widened(label, img_dir, gone, stat_of(dump, "functions_reachable"), &lf, &gf,
+			       needle, exec ? code : 0);
 	}
 	printf("%s: live %zu features, dump %zu (%.0f functions), without the shmem pages %zu "
 	       "(%.0f functions); criu dump %s ms, ", label, mg_fset_count(&lf),
@@ -1031,6 +1057,59 @@ static void test_memfd_readonly(void **state)
 	(void)state;
 	NEED_DUMP();
 	memfd_case("wl_memfd_ro", "ro");
+}
+
+/* A MAP_PRIVATE memfd mapping: the page the process wrote is its own copy,
+ * in the task's pagemap, not in the memfd's shmem image (a reader that
+ * looked only there lost gfni_fn silently). */
+static void test_memfd_private(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	memfd_case("wl_memfd_private", "private");
+}
+
+/*
+ * A shared writable mapping of a 100-byte file: the file ends inside the
+ * page.  The kernel shows zeroes after the end, the dump has no copy of
+ * the page (it is the file's), so the reader must give the file's bytes
+ * and then zeroes, not "unreadable" (which widens to every function).
+ */
+static void test_file_ends_mid_page(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	char dir[300], data[400], out[256], live_path[600], img_dir[600], buf[32];
+	snprintf(dir, sizeof(dir), "%s/eof-lib", S.tmp);
+	assert_true(mkdir(dir, 0755) == 0 || errno == EEXIST);
+	snprintf(data, sizeof(data), "%s/data.bin", dir);
+	FILE *f = fopen(data, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 100; i++)
+		assert_int_not_equal(fputc('x', f), EOF);
+	assert_int_equal(fclose(f), 0);
+
+	wl_spec w = { .label = "wl_memfd_eof", .arg = "eof" };
+	snprintf(w.bin, sizeof(w.bin), "%s", tu_workload_path("wl_memfd"));
+	snprintf(w.lib, sizeof(w.lib), "%s", data);
+	char *result = dump_live(&w, out, sizeof(out));
+	snprintf(live_path, sizeof(live_path), "%s/live.json", out);
+	snprintf(img_dir, sizeof(img_dir), "%s/img", out);
+	json_object *live = tu_load_json(live_path);
+	mg_feature_set lf, df;
+	double ms;
+	names_to_set(tu_json_get(live, "required_features"), live_path, &lf);
+	json_object *dump = scan_dump_set(out, img_dir, "dump", &df, &ms);
+	if (find_warning(dump, "unreadable") != NULL)
+		fail_msg("wl_memfd_eof: %s", find_warning(dump, "unreadable"));
+	expect_same_features("wl_memfd_eof", &lf, &df);
+	assert_true(stat_of(dump, "functions_reachable") == stat_of(live, "functions_reachable"));
+	printf("wl_memfd_eof: live and dump %zu features, %.0f functions; criu dump %s ms\n",
+	       mg_fset_count(&df), stat_of(dump, "functions_reachable"),
+	       kv(result, "dump_ms", buf, sizeof(buf)));
+	json_object_put(live);
+	json_object_put(dump);
+	free(result);
 }
 
 /* Shared anonymous memory ("/dev/zero (deleted)", a shmem file): CRIU 4.1
@@ -1500,6 +1579,8 @@ int main(void)
 		cmocka_unit_test(test_memfd_exec),
 		cmocka_unit_test(test_memfd_readonly),
 		cmocka_unit_test(test_shared_anonymous),
+		cmocka_unit_test(test_memfd_private),
+		cmocka_unit_test(test_file_ends_mid_page),
 		cmocka_unit_test(test_check_criu_dir),
 		cmocka_unit_test(test_policy_criu_cpuinfo),
 		cmocka_unit_test(test_policy_criu_old_images),

@@ -1,7 +1,7 @@
 /*
  * wl_memfd - code pointers and code held in a memfd, for the CRIU tests.
  *
- *   wl_memfd [exec | ro | anon]
+ *   wl_memfd [exec | ro | anon | private | eof]
  *
  * Creates a memfd (memfd_create) of two pages and maps its first page
  * MAP_SHARED, readable and writable; the first word there is the address
@@ -12,7 +12,13 @@
  * With "ro", the data page is made read-only once written (a live scan
  * must still read it: it is not an ELF file's data).  With "anon", the
  * data page is shared anonymous memory (MAP_SHARED | MAP_ANONYMOUS), which
- * CRIU dumps the same way as a memfd but names by its own shmid.
+ * CRIU dumps the same way as a memfd but names by its own shmid.  With
+ * "private", the memfd page is mapped MAP_PRIVATE, so the word the process
+ * writes lives in its own copy of the page (CRIU: the task's pagemap), not
+ * in the memfd.  With "eof", there is no memfd: data.bin next to the
+ * binary (the test copies a 100-byte file there) is mapped MAP_SHARED,
+ * one page, so the file ends inside the mapping; data= is that mapping
+ * and target= is 0.
  * Each function is called once when the CPU has its extension.  CRIU
  * dumps a memfd's contents in images of their own (memfd.img,
  * pagemap-shmem-*.img), not in the process's pagemap.
@@ -37,6 +43,7 @@
 
 static void *volatile data_map;
 static void *volatile code_map;
+static void *volatile eof_map;
 
 /* Reached only through the word in the memfd. */
 __attribute__((used, noinline)) static void gfni_fn(void)
@@ -58,7 +65,30 @@ static int setup_anon(void)
 	return 0;
 }
 
-static int setup(int exec, int ro, int anon)
+/* A shared writable page of data.bin, next to this binary. */
+static int setup_eof(void)
+{
+	char exe[4096], path[4200];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash == NULL)
+		return -1;
+	*slash = '\0';
+	snprintf(path, sizeof(path), "%s/data.bin", exe);
+	int fd = open(path, O_RDWR);
+	if (fd < 0)
+		return -1;
+	void *m = mmap(NULL, PAGE_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return -1;
+	eof_map = m;
+	return close(fd);
+}
+
+static int setup(int exec, int ro, int anon, int priv)
 {
 	if (anon)
 		return setup_anon();
@@ -67,7 +97,8 @@ static int setup(int exec, int ro, int anon)
 		return -1;
 	if (ftruncate(fd, 2 * PAGE_LEN) != 0)
 		return -1;
-	void **data = mmap(NULL, PAGE_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void **data = mmap(NULL, PAGE_LEN, PROT_READ | PROT_WRITE,
+			   priv ? MAP_PRIVATE : MAP_SHARED, fd, 0);
 	if (data == MAP_FAILED)
 		return -1;
 	data[0] = (void *)gfni_fn;
@@ -88,12 +119,12 @@ static int setup(int exec, int ro, int anon)
 
 /* Called once through these pointers, then cleared, so that afterwards
  * nothing in the process refers to setup() or to the calls below. */
-static int (*volatile setup_hook)(int, int, int) = setup;
+static int (*volatile setup_hook)(int, int, int, int) = setup;
 
 static void call_once(void)
 {
 	__builtin_cpu_init();
-	if (__builtin_cpu_supports("gfni"))
+	if (data_map != NULL && __builtin_cpu_supports("gfni"))
 		(*(void (**)(void))data_map)();
 	if (code_map != NULL && __builtin_cpu_supports("sha"))
 		((void (*)(void))code_map)();
@@ -119,7 +150,9 @@ int main(int argc, char **argv)
 	int exec = argc > 1 && strcmp(argv[1], "exec") == 0;
 	int ro = argc > 1 && strcmp(argv[1], "ro") == 0;
 	int anon = argc > 1 && strcmp(argv[1], "anon") == 0;
-	if (setup_hook(exec, ro, anon) != 0) {
+	int priv = argc > 1 && strcmp(argv[1], "private") == 0;
+	int eof = argc > 1 && strcmp(argv[1], "eof") == 0;
+	if ((eof ? setup_eof() : setup_hook(exec, ro, anon, priv)) != 0) {
 		perror("wl_memfd: setup");
 		return 1;
 	}
@@ -132,8 +165,8 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		return 1;
 	printf("pid=%d\n", (int)getpid());
-	printf("data=%p len=%d\n", data_map, PAGE_LEN);
-	printf("target=%p\n", *(void *volatile *)data_map);
+	printf("data=%p len=%d\n", eof ? eof_map : data_map, PAGE_LEN);
+	printf("target=%p\n", data_map ? *(void *volatile *)data_map : NULL);
 	if (code_map != NULL)
 		printf("code=%p len=%d\n", code_map, PAGE_LEN);
 	printf("ready\n");
