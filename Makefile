@@ -150,10 +150,10 @@ demo: $(BIN) $(WL_LIBS) $(WL_BIN)
 bench: $(BIN) $(WL_BIN)
 	bench/run.sh $(BUILD)
 
-soundness: $(BIN) $(WL_LIBS) $(WL_BIN)
+soundness: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
 	bench/soundness.sh $(BUILD)
 
-gain: $(BIN) $(WL_LIBS) $(WL_BIN)
+gain: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
 	bench/gain.sh "" "" $(BUILD)
 
 install: $(BIN)

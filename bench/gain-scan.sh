@@ -33,7 +33,8 @@ case " $workloads " in
 	[ -x "$WORKLOADS_DIR/wl_demo" ] ||
 		{ echo "gain-scan.sh: $WORKLOADS_DIR/wl_demo not built (make workloads)" >&2; exit 2; } ;;
 esac
-tests/workloads/corpus/build.sh "$CORPUS" || exit 2
+# The corpus is a make target (built once, with a stamp, never sanitized).
+make -s BUILD="$build" workloads || exit 2
 mkdir -p "$out/oracle" || exit 2
 # Stale files of an earlier run would be summarised as if fresh.
 rm -f "$out"/*.json "$out"/oracle/*.json

@@ -16,6 +16,7 @@
  *         resolved by name in every loaded module
  *   - immediate operands equal to a code address          -> that code
  *   - the unit does not end in ret/jmp/call/ud2/hlt       -> next unit
+ *     (padding after it aside, unless a branch lands in that padding)
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -179,8 +180,10 @@ static bool has_fs_gs_prefix(const ZydisDecodedInstruction *insn)
  * Relative ones are recorded relative to the unit start, so a summary
  * holds for the same code mapped anywhere.
  */
+/* Refs of one instruction; *inner_end is raised past any branch target
+ * inside the unit (those are not recorded as refs). */
 static bool collect_refs(mg_unit_summary *s, size_t *cap, uint64_t off, size_t len,
-			 const ZydisDecodedInstruction *insn)
+			 const ZydisDecodedInstruction *insn, uint64_t *inner_end)
 {
 	int64_t next = (int64_t)(off + insn->length);
 	bool ok = true;
@@ -192,6 +195,8 @@ static bool collect_refs(mg_unit_summary *s, size_t *cap, uint64_t off, size_t l
 			int64_t target = next + insn->raw.imm[i].value.s;
 			if (target < 0 || (uint64_t)target >= len)
 				ok &= add_ref(s, cap, MG_REF_BRANCH, target);
+			else if ((uint64_t)target + 1 > *inner_end)
+				*inner_end = (uint64_t)target + 1;
 		} else if (insn->raw.imm[i].size >= 32)
 			/* mov r32, imm32 zero-extends: code addresses are positive */
 			ok &= add_ref(s, cap, MG_REF_IMM, insn->raw.imm[i].size == 32
@@ -269,6 +274,15 @@ static void unique_refs(mg_unit_summary *s)
 	s->nrefs = n;
 }
 
+/* Are bytes [from, len) all int3 (a trap: execution does not go on)? */
+static bool all_int3(const uint8_t *bytes, size_t from, size_t len)
+{
+	for (size_t i = from; i < len; i++)
+		if (bytes[i] != 0xcc)
+			return false;
+	return true;
+}
+
 bool mg_summarize_code(const ZydisDecoder *decoder, const uint8_t *bytes,
 		       size_t len, mg_unit_summary *s)
 {
@@ -276,6 +290,8 @@ bool mg_summarize_code(const ZydisDecoder *decoder, const uint8_t *bytes,
 	mg_isa_requirement req;
 	size_t cap = 0;
 	bool ok = true;
+	uint64_t real_end = 0;      /* end of the last instruction that is not padding */
+	uint64_t inner_end = 0;     /* past the furthest branch target inside the unit */
 
 	memset(s, 0, sizeof(*s));
 	for (size_t off = 0; off < len && ok;) {
@@ -293,11 +309,17 @@ bool mg_summarize_code(const ZydisDecoder *decoder, const uint8_t *bytes,
 			if (s->unknown++ == 0)
 				s->first_unknown = (uint32_t)off;
 		}
-		ok = ok && collect_refs(s, &cap, off, len, &insn);
-		if (!is_padding(&insn))
+		ok = ok && collect_refs(s, &cap, off, len, &insn, &inner_end);
+		if (!is_padding(&insn)) {
 			s->ends_flow = ends_flow(&insn);
+			real_end = off + insn.length;
+		}
 		off += insn.length;
 	}
+	/* A branch into the padding after the final jump (rare, but legal)
+	 * runs over it into the next unit, unless it only meets int3s. */
+	if (s->ends_flow && inner_end > real_end && !all_int3(bytes, inner_end - 1, len))
+		s->ends_flow = false;
 	unique_refs(s);
 	return ok;
 }

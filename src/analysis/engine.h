@@ -91,7 +91,8 @@ typedef struct mg_unit_summary {
 	uint32_t instructions;
 	uint32_t unknown;          /* instructions Zydis could not classify */
 	uint32_t first_unknown;
-	bool ends_flow;            /* last instruction is ret/jmp/call/ud2/hlt */
+	bool ends_flow;            /* last non-padding instruction is ret/jmp/call/ud2/hlt
+	                              and no branch lands in the padding after it */
 	uint32_t ngroups;
 	mg_req_group *groups;
 	uint32_t nrefs;

@@ -38,7 +38,9 @@ typedef struct mg_scan_options {
 	bool no_cache;
 	/* The code map of this same image, built by the caller (who frees it
 	 * after the call), so several scans and the oracle share one map and
-	 * one unit numbering; NULL: the scan builds its own. */
+	 * one unit numbering; NULL: the scan builds its own.  With a shared
+	 * map, the map's warnings (on the image) go to the first scan's
+	 * result, and stats.codemap_ms covers only reading the code. */
 	const struct mg_codemap *map;
 } mg_scan_options;
 

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #define CACHE_MAGIC    0x3143444du            /* "MDC1" */
-#define CACHE_VERSION  3u   /* 3: padding after a jump keeps ends_flow */
+#define CACHE_VERSION  4u   /* 4: padding after a jump keeps ends_flow unless branched into */
 #define CACHE_FILE_MAX ((size_t)512 << 20)
 #define MAX_GROUPS     4096u
 #define MAX_REFS       (1u << 20)

@@ -75,6 +75,22 @@ static void test_code_after_jump_falls_through(void **state)
 	assert_false(ends_flow(b, sizeof(b)));
 }
 
+/* jne to the nop after the final jmp: that nop runs into the next unit. */
+static void test_branch_into_padding_falls_through(void **state)
+{
+	(void)state;
+	static const uint8_t b[] = { 0x75, 0x05, 0xe9, 0x10, 0, 0, 0, 0x90 };
+	assert_false(ends_flow(b, sizeof(b)));
+}
+
+/* je to an int3 after the final jmp: a trap, nothing goes on. */
+static void test_branch_into_int3_padding_ends(void **state)
+{
+	(void)state;
+	static const uint8_t b[] = { 0x74, 0x06, 0xff, 0x25, 0, 0, 0, 0, 0xcc };
+	assert_true(ends_flow(b, sizeof(b)));
+}
+
 /* Undecodable bytes at the end: nothing is known, so it falls through. */
 static void test_garbage_at_end_falls_through(void **state)
 {
@@ -93,6 +109,8 @@ int main(void)
 		cmocka_unit_test(test_only_padding_falls_through),
 		cmocka_unit_test(test_code_after_jump_falls_through),
 		cmocka_unit_test(test_garbage_at_end_falls_through),
+		cmocka_unit_test(test_branch_into_padding_falls_through),
+		cmocka_unit_test(test_branch_into_int3_padding_ends),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
