@@ -17,8 +17,9 @@
  * writes lives in its own copy of the page (CRIU: the task's pagemap), not
  * in the memfd.  With "eof", there is no memfd: data.bin next to the
  * binary (the test copies a 100-byte file there) is mapped MAP_SHARED,
- * one page, so the file ends inside the mapping; data= is that mapping
- * and target= is 0.
+ * two pages, so the file ends inside the first page and the second lies
+ * wholly past it (SIGBUS on access, as databases map room to grow);
+ * data= is that mapping and target= is 0.
  * Each function is called once when the CPU has its extension.  CRIU
  * dumps a memfd's contents in images of their own (memfd.img,
  * pagemap-shmem-*.img), not in the process's pagemap.
@@ -81,7 +82,7 @@ static int setup_eof(void)
 	int fd = open(path, O_RDWR);
 	if (fd < 0)
 		return -1;
-	void *m = mmap(NULL, PAGE_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *m = mmap(NULL, 2 * PAGE_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
 		return -1;
 	eof_map = m;
