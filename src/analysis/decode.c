@@ -123,6 +123,16 @@ static bool follow_lazy_slot(mg_worker *w, uint32_t unit, uint64_t slot,
 	return true;
 }
 
+/* Is addr inside the GOT of the module mapped there? */
+static bool in_got(const mg_scan_ctx *cx, uint64_t addr)
+{
+	uint32_t mi = mg_codemap_module_at(cx->map, addr);
+	if (mi == MG_NO_MODULE)
+		return false;
+	const mg_loaded_module *lm = &cx->map->modules[mi];
+	return addr >= lm->module->got.start + lm->bias && addr < lm->module->got.end + lm->bias;
+}
+
 static void follow_memory_ref(mg_worker *w, uint32_t unit, bool is_lea,
 			      uint64_t addr)
 {
@@ -134,8 +144,17 @@ static void follow_memory_ref(mg_worker *w, uint32_t unit, bool is_lea,
 	if (is_lea)
 		return;    /* address of data: not itself a code pointer */
 	uint64_t value;
-	if (!mg_read_u64(w->cx, addr, &value))
+	if (!mg_read_u64(w->cx, addr, &value)) {
+		/* Most failed reads are stray data refs into unmapped space.  A
+		 * GOT slot we cannot read (a CRIU page in a parent image) names
+		 * an unknown import: anything this host has may be needed. */
+		if (in_got(w->cx, addr)) {
+			mg_fset_union(&w->required, &w->cx->host);
+			if (w->unreadable_slot == 0)
+				w->unreadable_slot = addr;
+		}
 		return;
+	}
 	if (follow_lazy_slot(w, unit, addr, value))
 		return;
 	edge(w, value, MG_WHY_SLOT, unit);

@@ -129,6 +129,7 @@ typedef struct mg_worker {
 	GHashTable *explained;     /* addresses already kept for --explain */
 	GPtrArray *unresolved;     /* char *: lazy symbols nobody defines */
 	bool widened;              /* ran out of memory summarising: host features added */
+	uint64_t unreadable_slot;  /* a GOT slot read failed (host features added); 0: none */
 	GArray *fresh;             /* mg_fresh_summary: decoded here, for the cache */
 } mg_worker;
 

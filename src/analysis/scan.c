@@ -394,6 +394,10 @@ static void worker_merge(mg_scan_ctx *cx, mg_worker *w)
 	if (w->widened)
 		mg_image_warn(cx->img, "out of memory while decoding: every feature of "
 			      "this host is assumed required");
+	if (w->unreadable_slot != 0)
+		mg_image_warn(cx->img, "GOT slot at 0x%" PRIx64 " unreadable: the function it "
+			      "names is unknown; every feature of this host is assumed required",
+			      w->unreadable_slot);
 	r->stats.bytes_decoded += w->bytes;
 	r->stats.instructions_decoded += w->instructions;
 	mg_merge_evidence(cx, w);
