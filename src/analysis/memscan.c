@@ -20,8 +20,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "analysis/engine.h"
 
@@ -106,30 +104,6 @@ static void widen_all(mg_scan_ctx *cx, uint64_t start, uint32_t detail)
 }
 
 /*
- * Where the pages of file mapping m that hold file bytes end (the file's
- * size rounded up to a page); m->end when unknown.  Any access beyond
- * raises SIGBUS, so nothing can be stored there, and reading it fails.
- */
-static uint64_t file_bytes_end(mg_scan_ctx *cx, const mg_mapping *m)
-{
-	if (m->kind != MG_MAP_FILE || cx->img->ops->open_mapping == NULL)
-		return m->end;
-	mg_error err = { 0 };
-	int fd = cx->img->ops->open_mapping(cx->img, m, &err);
-	if (fd < 0)
-		return m->end;
-	struct stat st;
-	bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0;
-	if (close(fd) != 0 || !ok)
-		return m->end;
-	uint64_t size = ((uint64_t)st.st_size + 0xfff) & ~(uint64_t)0xfff;
-	if (size <= m->file_offset)
-		return m->start;
-	return size - m->file_offset < m->end - m->start ? m->start + (size - m->file_offset)
-							  : m->end;
-}
-
-/*
  * Read up to one chunk at *at into buf.  On memory that cannot be read
  * (a CRIU dump without those pages, a device mapping), widen: a word there
  * could point to any function (soundness first).  Nothing read afterwards
@@ -145,13 +119,6 @@ static size_t read_chunk(mg_scan_ctx *cx, uint64_t *at, uint64_t end, uint8_t *b
 	ssize_t got = mg_image_read(cx->img, *at, buf, want);
 	if (got > 0)
 		return (size_t)got;
-	/* Past the end of a mapped file (a database mapped with room to
-	 * grow): empty by construction, not unknown. */
-	const mg_mapping *m = mg_image_find_mapping(cx->img, *at);
-	if (m != NULL && *at >= file_bytes_end(cx, m)) {
-		*at = m->end < end ? m->end : end;
-		return 0;
-	}
 	mg_image_warn(cx->img, "memory at 0x%" PRIx64 "-0x%" PRIx64 " unreadable; a code "
 		      "pointer stored there could name any function: every function "
 		      "is treated as reachable", *at, end);

@@ -9,6 +9,8 @@
 #include "process/live_priv.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,10 +86,52 @@ int live_mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
 	return done == len ? 0 : -1;
 }
 
+static int live_open_mapping(mg_image *img, const mg_mapping *m, mg_error *err);
+
+/*
+ * Where the pages of file mapping m that hold file bytes end (the file's
+ * size rounded up to a page); m->end when unknown.  The kernel refuses
+ * reads beyond (the process itself would get SIGBUS there).
+ */
+static uint64_t file_bytes_end(mg_image *img, const mg_mapping *m)
+{
+	mg_error err = { 0 };
+	int fd = m->kind == MG_MAP_FILE ? live_open_mapping(img, m, &err) : -1;
+	if (fd < 0)
+		return m->end;
+	struct stat st;
+	bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0;
+	if (close(fd) != 0 || !ok)
+		return m->end;
+	uint64_t size = ((uint64_t)st.st_size + 0xfff) & ~(uint64_t)0xfff;
+	if (size <= m->file_offset)
+		return m->start;
+	return size - m->file_offset < m->end - m->start ? m->start + (size - m->file_offset)
+							  : m->end;
+}
+
+/*
+ * Pages of a file mapping wholly past the end of the file (a database
+ * mapped with room to grow) hold nothing and can hold nothing: they read
+ * as zeroes, as they do from a CRIU dump, rather than failing (which the
+ * analysis must treat as unknown memory).  Only checked when a read
+ * stops short, so ordinary reads cost nothing more.
+ */
 static ssize_t live_read(mg_image *img, uint64_t addr, void *buf, size_t len)
 {
 	live_priv *p = img->priv;
-	return live_mem_read(p->pid, &p->mem_fd, addr, buf, len);
+	ssize_t n = live_mem_read(p->pid, &p->mem_fd, addr, buf, len);
+	size_t got = n > 0 ? (size_t)n : 0;
+	if (got < len) {
+		const mg_mapping *m = mg_image_find_mapping(img, addr + got);
+		if (m != NULL && addr + got >= file_bytes_end(img, m)) {
+			size_t zeros = len - got < m->end - (addr + got)
+				? len - got : (size_t)(m->end - (addr + got));
+			memset((uint8_t *)buf + got, 0, zeros);
+			got += zeros;
+		}
+	}
+	return got > 0 ? (ssize_t)got : -1;
 }
 
 /* Check that fd is the file the mapping shows (same inode), when we can
