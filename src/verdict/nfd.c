@@ -48,12 +48,18 @@ bool mg_nfd_hidden(const char *nfd_name)
 
 /* --- nodes as targets --------------------------------------------------------- */
 
-static bool label_true(json_object *labels, const char *key)
+/* Is labels[key] the string value? */
+static bool label_is(json_object *labels, const char *key, const char *value)
 {
 	json_object *v;
 	return labels && json_object_object_get_ex(labels, key, &v) &&
 	       json_object_get_type(v) == json_type_string &&
-	       strcmp(json_object_get_string(v), "true") == 0;
+	       strcmp(json_object_get_string(v), value) == 0;
+}
+
+static bool label_true(json_object *labels, const char *key)
+{
+	return label_is(labels, key, "true");
 }
 
 static int node_level(json_object *labels)
@@ -80,11 +86,22 @@ static bool has_nfd_cpu_labels(json_object *labels)
 	return false;
 }
 
-static void all_features(mg_feature_set *s)
+/*
+ * kubelet's kubernetes.io/arch label: an amd64 node runs a 64-bit x86
+ * kernel, so it has x86-64-v1 and long mode (which NFD has no label for)
+ * whether NFD runs there or not; the affinity block relies on the same
+ * reading (`kubernetes.io/arch In [amd64]` stands for v1).
+ */
+static void arch_implied(json_object *labels, mg_feature_set *implied)
 {
-	mg_fset_clear(s);
-	for (size_t i = 0; i < mg_feature_count(); i++)
-		mg_fset_add(s, (mg_feature_id)i);
+	int level = node_level(labels);
+	if (level == 0 && label_is(labels, "kubernetes.io/arch", "amd64"))
+		level = 1;
+	mg_fset_clear(implied);
+	if (level > 0) {
+		mg_x86_64_level_features(level, implied);
+		mg_fset_add_long_mode_implied(implied);
+	}
 }
 
 static void node_features(json_object *labels, mg_profile *p)
@@ -92,30 +109,26 @@ static void node_features(json_object *labels, mg_profile *p)
 	mg_fset_clear(&p->features);
 	mg_fset_clear(&p->unknown);
 
-	json_object *arch;
-	if (labels && json_object_object_get_ex(labels, "kubernetes.io/arch", &arch) &&
-	    json_object_get_type(arch) == json_type_string &&
-	    strcmp(json_object_get_string(arch), "amd64") != 0)
+	if (labels && json_object_object_get_ex(labels, "kubernetes.io/arch", NULL) &&
+	    !label_is(labels, "kubernetes.io/arch", "amd64"))
 		return;   /* not x86-64: no x86 feature at all */
-	if (!has_nfd_cpu_labels(labels)) {
-		all_features(&p->unknown);   /* NFD does not run there */
-		return;
-	}
 	mg_feature_set implied;
-	int level = node_level(labels);
-	mg_fset_clear(&implied);
-	if (level > 0)
-		mg_x86_64_level_features(level, &implied);
+	arch_implied(labels, &implied);
+	bool nfd_runs = has_nfd_cpu_labels(labels);
 
 	for (size_t i = 0; i < mg_feature_count(); i++) {
 		const mg_feature_info *fi = mg_feature_get((mg_feature_id)i);
 		char key[128];
-		if (fi->nfd == NULL) {
+		if (mg_fset_has(&implied, (mg_feature_id)i)) {
+			mg_fset_add(&p->features, (mg_feature_id)i);
+			continue;
+		}
+		if (!nfd_runs || fi->nfd == NULL) {
 			mg_fset_add(&p->unknown, (mg_feature_id)i);
 			continue;
 		}
 		snprintf(key, sizeof(key), MG_NFD_CPUID_PREFIX "%s", fi->nfd);
-		if (label_true(labels, key) || mg_fset_has(&implied, (mg_feature_id)i))
+		if (label_true(labels, key))
 			mg_fset_add(&p->features, (mg_feature_id)i);
 		else if (mg_nfd_hidden(fi->nfd))
 			mg_fset_add(&p->unknown, (mg_feature_id)i);

@@ -176,21 +176,35 @@ static void test_nfd_nodes(void **state)
 	assert_true(mg_fset_has(&a->unknown, F("rdrand")));     /* hidden, in no level */
 	assert_false(mg_fset_has(&a->features, F("amx_tile"))); /* named by NFD, unlabelled */
 	assert_false(mg_fset_has(&a->unknown, F("amx_tile")));
+	assert_true(mg_fset_has(&a->features, F("lm")));        /* no NFD label, implied by V1 */
+	assert_true(mg_fset_has(&a->features, F("syscall")));   /* long mode implies it */
 
 	/* node B: NFD without level labels: hidden flags are unknown */
 	assert_true(mg_fset_has(&b->features, F("avx2")));
 	assert_true(mg_fset_has(&b->unknown, F("popcnt")));
-	assert_true(mg_fset_has(&b->unknown, F("sse2")));
+	assert_true(mg_fset_has(&b->features, F("sse2")));      /* hidden, but v1: amd64 */
+	assert_true(mg_fset_has(&b->features, F("lm")));
 	assert_false(mg_fset_has(&b->features, F("avx512f")));
 	assert_false(mg_fset_has(&b->unknown, F("avx512f")));
 
-	/* node C: no NFD labels at all */
-	assert_true(mg_fset_is_empty(&c->features));
+	/* node C: no NFD labels at all, but kubelet says amd64: v1 only */
+	mg_feature_set v1;
+	assert_true(mg_x86_64_level_features(1, &v1));
+	assert_true(mg_fset_is_subset(&v1, &c->features));
+	assert_false(mg_fset_has(&c->features, F("popcnt")));
+	assert_true(mg_fset_has(&c->unknown, F("popcnt")));
 	assert_true(mg_fset_has(&c->unknown, F("avx2")));
 
+	/* what every x86-64 process needs (lm, sse2) is known on all three */
 	mg_feature_set req;
 	mg_verdict v;
 	mg_fset_clear(&req);
+	mg_fset_add(&req, F("lm"));
+	mg_fset_add(&req, F("sse2"));
+	for (size_t i = 0; i < l.count; i++) {
+		mg_verdict_workload(&req, &l.items[i], &v);
+		assert_int_equal(v.kind, MG_VERDICT_COMPATIBLE);
+	}
 	mg_fset_add(&req, F("avx2"));
 	mg_fset_add(&req, F("popcnt"));
 	mg_verdict_workload(&req, a, &v);
@@ -203,6 +217,32 @@ static void test_nfd_nodes(void **state)
 	assert_int_equal(v.kind, MG_VERDICT_INCOMPATIBLE);
 	mg_verdict_workload(&req, c, &v);
 	assert_int_equal(v.kind, MG_VERDICT_UNKNOWN);
+	mg_target_list_free(&l);
+}
+
+/* kubelet's arch label alone decides v1: arm64 has nothing, no label says nothing */
+static void test_nfd_arch(void **state)
+{
+	(void)state;
+	static const char nodes[] =
+		"{\"items\": ["
+		"{\"metadata\": {\"name\": \"arm\", \"labels\": {\"kubernetes.io/arch\": \"arm64\","
+		" \"feature.node.kubernetes.io/cpu-cpuid.ASIMD\": \"true\"}}},"
+		"{\"metadata\": {\"name\": \"noarch\", \"labels\": {"
+		" \"feature.node.kubernetes.io/cpu-cpuid.AVX2\": \"true\"}}},"
+		"{\"metadata\": {\"name\": \"badarch\", \"labels\": {\"kubernetes.io/arch\": 1}}}]}";
+	mg_target_list l = { 0 };
+	mg_error err = { 0 };
+	assert_int_equal(mg_nfd_from_json(nodes, strlen(nodes), "nodes.json", &l, &err), 0);
+	assert_int_equal(l.count, 3);
+	for (size_t i = 0; i < 3; i += 2) {     /* arm, badarch: no x86 feature at all */
+		assert_true(mg_fset_is_empty(&l.items[i].features));
+		assert_true(mg_fset_is_empty(&l.items[i].unknown));
+	}
+	const mg_profile *n = &l.items[1];
+	assert_true(mg_fset_has(&n->features, F("avx2")));
+	assert_true(mg_fset_has(&n->unknown, F("sse2")));     /* hidden, and no arch label */
+	assert_true(mg_fset_has(&n->unknown, F("lm")));
 	mg_target_list_free(&l);
 }
 
@@ -300,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_bad_catalogs),
 		cmocka_unit_test(test_deep_model_chain),
 		cmocka_unit_test(test_nfd_nodes),
+		cmocka_unit_test(test_nfd_arch),
 		cmocka_unit_test(test_nfd_malformed),
 		cmocka_unit_test(test_affinity),
 	};
