@@ -59,13 +59,14 @@ static void scan_range_outside_got(mg_scan_ctx *cx, uint64_t start, uint64_t end
  * A read-only mapping of a file that is not an ELF module holds data from
  * the file (a locale archive, a font, a database).  Code addresses only
  * make sense to this process instance (ASLR), so a file can hold them only
- * if the process wrote it: a memfd, a file in /dev/shm, or one it deleted
- * after use.  Those are scanned; other files are assumed pointer-free
+ * if the process wrote it: a memfd, a file in /dev/shm, one it deleted
+ * after use, or (live images) one changed since the process started.
+ * Those are scanned; other files are assumed pointer-free
  * (docs/analysis.md), which saves reading large databases from disk.
  */
 static bool written_by_process(const mg_mapping *m)
 {
-	if (m->deleted)
+	if (m->deleted || m->changed_since_start)
 		return true;
 	return m->path != NULL && (strncmp(m->path, "/memfd:", 7) == 0 ||
 				   strncmp(m->path, "/dev/shm/", 9) == 0);

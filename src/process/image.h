@@ -44,6 +44,10 @@ typedef struct mg_mapping {
 	char *path;                /* as in /proc/PID/maps (without " (deleted)"), NULL if none */
 	bool deleted;
 	mg_map_kind kind;
+	/* Live images: the mapped file was changed (ctime) after the process
+	 * started, or that could not be told; its bytes may then be ones this
+	 * process wrote.  Always false in CRIU images. */
+	bool changed_since_start;
 } mg_mapping;
 
 typedef struct mg_thread {

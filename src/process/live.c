@@ -232,6 +232,8 @@ int mg_live_open(pid_t pid, const mg_live_options *opt, mg_image **out,
 	int rc = opt->isolate ? live_snapshot_isolated(pid, img, opt, err)
 			      : live_snapshot_here(pid, img, opt, err);
 
+	if (rc == 0)
+		live_mark_changed_files(img);
 	if (rc == 0 && !still_running(pid))
 		rc = mg_fail(err, MG_ERR_VANISHED, "pid %d exited during the scan", (int)pid);
 	if (rc != 0) {

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct live_priv {
@@ -188,6 +189,67 @@ static int live_open_mapping(mg_image *img, const mg_mapping *m, mg_error *err)
 		return -1;
 	}
 	return fd;
+}
+
+/* Files changed less than this before the process started count as
+ * changed after: clock ticks, timestamp granularity and clock skew
+ * between the ctime and boot-time clocks are all far below it. */
+#define START_SLACK_NS (2 * 1000000000LL)
+
+static long long ns_of(const struct timespec *t)
+{
+	return (long long)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+/* Was the file behind m changed after start_ns (CLOCK_REALTIME)?  True
+ * when it cannot be told. */
+static bool file_changed_after(mg_image *img, const mg_mapping *m, long long start_ns)
+{
+	mg_error err = { 0 };
+	int fd = live_open_mapping(img, m, &err);
+	if (fd < 0)
+		return true;
+	struct stat st;
+	bool old = fstat(fd, &st) == 0 && ns_of(&st.st_ctim) < start_ns - START_SLACK_NS;
+	return close(fd) != 0 || !old;
+}
+
+/* When pid started, in CLOCK_REALTIME nanoseconds (/proc/PID/stat counts
+ * clock ticks after boot; ctime is wall-clock time). */
+static bool process_start_ns(pid_t pid, long long *out)
+{
+	procfs_stat ps;
+	struct timespec boot, real;
+	long tck = sysconf(_SC_CLK_TCK);
+	if (tck <= 0 || procfs_read_stat(pid, 0, &ps) != 0 ||
+	    clock_gettime(CLOCK_BOOTTIME, &boot) != 0 || clock_gettime(CLOCK_REALTIME, &real) != 0)
+		return false;
+	unsigned long long t = ps.start_ticks, hz = (unsigned long long)tck;
+	if (t / hz > (unsigned long long)ns_of(&boot) / 1000000000ULL + 1)
+		return false;   /* after now: not a start time we can use */
+	*out = ns_of(&real) - ns_of(&boot) + (long long)(t / hz) * 1000000000LL +
+	       (long long)(t % hz) * (1000000000LL / (long long)hz);
+	return true;
+}
+
+void live_mark_changed_files(mg_image *img)
+{
+	long long start_ns = 0;
+	bool known = process_start_ns(img->pid, &start_ns);
+	const mg_mapping *prev = NULL;
+	for (size_t i = 0; i < img->nmaps; i++) {
+		mg_mapping *m = &img->maps[i];
+		if (m->kind != MG_MAP_FILE || m->path == NULL || m->deleted ||
+		    (m->prot & (MG_PROT_WRITE | MG_PROT_EXEC)))
+			continue;   /* only read-only data is ever judged by its file */
+		if (prev != NULL && prev->inode == m->inode && prev->dev_major == m->dev_major &&
+		    prev->dev_minor == m->dev_minor) {
+			m->changed_since_start = prev->changed_since_start;
+			continue;   /* another part of the same file */
+		}
+		m->changed_since_start = !known || file_changed_after(img, m, start_ns);
+		prev = m;
+	}
 }
 
 static void live_destroy(mg_image *img)

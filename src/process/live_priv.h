@@ -37,6 +37,7 @@ int procfs_read(const char *path, size_t max, char **out, size_t *len);
 typedef struct procfs_stat {
 	char state;                 /* 'R', 'S', 'D', 'Z', 't', ... */
 	unsigned long flags;        /* PF_* (field 9) */
+	unsigned long long start_ticks;  /* start after boot, clock ticks (field 22) */
 } procfs_stat;
 
 #define PROCFS_PF_KTHREAD 0x00200000ul
@@ -163,6 +164,14 @@ int live_mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
 
 /* Install img->ops / img->priv for reading the live process. */
 int live_mem_attach_ops(mg_image *img, mg_error *err);
+
+/*
+ * Set changed_since_start on the read-only, non-executable file mappings
+ * of img (a live image with its ops attached) whose file's ctime is not
+ * clearly before the process started, or whose file or start time cannot
+ * be read.  Runs with the process running: it needs no snapshot.
+ */
+void live_mark_changed_files(mg_image *img);
 
 /* --- time helpers --------------------------------------------------------------- */
 

@@ -87,10 +87,13 @@ int procfs_read_stat(pid_t pid, pid_t tid, procfs_stat *st)
 	char *p = strrchr(text, ')');
 	char state;
 	unsigned long flags;
+	unsigned long long start;
 	int ppid, pgrp, session, tty, tpgid;
+	/* Fields 3-9, then 10-21 skipped (fault counts, times, priority,
+	 * nice, threads, itrealvalue), then 22: starttime. */
 	if (p == NULL ||
-	    sscanf(p + 1, " %c %d %d %d %d %d %lu", &state, &ppid, &pgrp,
-		   &session, &tty, &tpgid, &flags) != 7) {
+	    sscanf(p + 1, " %c %d %d %d %d %d %lu %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+		   &state, &ppid, &pgrp, &session, &tty, &tpgid, &flags, &start) != 8) {
 		free(text);
 		errno = EINVAL;
 		return -1;
@@ -98,6 +101,7 @@ int procfs_read_stat(pid_t pid, pid_t tid, procfs_stat *st)
 	free(text);
 	st->state = state;
 	st->flags = flags;
+	st->start_ticks = start;
 	return 0;
 }
 

@@ -441,6 +441,41 @@ static void test_spawned_command_dies_with_tool(void **state)
 }
 
 /*
+ * wl_memfd "file" keeps the only pointer to gfni_fn in ./ptrs.bin, a file
+ * it wrote after it started and mapped read-only.  Such a mapping is not
+ * a data file the process merely reads (those are assumed pointer-free):
+ * the scan must read it and find gfni.  Run in a fresh directory, where
+ * the workload writes its files.
+ */
+static void test_file_written_after_start(void **state)
+{
+	(void)state;
+	if (!tu_cpu_has("gfni"))
+		skip();
+	char dir[] = "/tmp/mg-wlfile-XXXXXX", cwd[4096];
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(dir), 0);
+	char *argv[] = { (char *)tu_workload_path("wl_memfd"), "file", NULL };
+	pid_t pid = tu_spawn_ready(argv, 5000);
+	assert_int_equal(chdir(cwd), 0);
+	assert_true(pid > 0);
+	json_object *root = scan_json(pid, "reachable");
+	bool found = has_feature(root, "gfni");
+	json_object_put(root);
+	assert_target_healthy(pid);
+	tu_stop(pid);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/ptrs.bin", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/counter", dir);
+	unlink(path);
+	rmdir(dir);
+	if (!found)
+		fail_msg("the pointer in a file the process wrote and mapped read-only was not seen");
+}
+
+/*
  * In a child: start `migratable scan PID --method full`, send it sig after
  * delay_us, then wait for it and for everything it left behind.  A
  * SIGKILLed tool leaves its keeper (live_keeper.c) to finish the snapshot
@@ -543,6 +578,7 @@ int main(void)
 		cmocka_unit_test(test_spawned_command_dies_with_tool),
 		cmocka_unit_test_teardown(test_large_region_scan, stop_bigmaps),
 		cmocka_unit_test_teardown(test_stack_in_heap, stop_bigmaps),
+		cmocka_unit_test(test_file_written_after_start),
 		cmocka_unit_test(test_sigkill_mid_scan),
 		cmocka_unit_test(test_sigint_mid_scan),
 	};

@@ -1,6 +1,7 @@
 /*
  * test_procfs.c - the pure parsers behind the live source's /proc reads:
- * the shadow-stack flag of /proc/PID/status and the auxiliary vector.
+ * the shadow-stack flag of /proc/PID/status, the auxiliary vector, and
+ * the start time of /proc/PID/stat.
  *
  * Every text is copied into a heap buffer of exactly its length, without
  * a terminating NUL, so that a parser reading past len is caught by
@@ -15,7 +16,10 @@
 #include <elf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/auxv.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "process/image.h"
@@ -171,6 +175,34 @@ static void test_auxv_proc(void **state)
 	assert_int_equal(entry, getauxval(AT_ENTRY));
 }
 
+/* Field 22 of /proc/PID/stat: a child started after us, and both before now. */
+static void test_stat_start_time(void **state)
+{
+	(void)state;
+	procfs_stat self, child;
+	assert_int_equal(procfs_read_stat(getpid(), 0, &self), 0);
+	assert_true(self.state == 'R');
+	struct timespec pause = { 0, 30 * 1000000L };
+	nanosleep(&pause, NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pause.tv_sec = 10;
+		nanosleep(&pause, NULL);
+		_exit(0);
+	}
+	int rc = procfs_read_stat(pid, 0, &child);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	assert_int_equal(rc, 0);
+	struct timespec boot;
+	assert_int_equal(clock_gettime(CLOCK_BOOTTIME, &boot), 0);
+	unsigned long long hz = (unsigned long long)sysconf(_SC_CLK_TCK);
+	assert_true(self.start_ticks > 0);
+	assert_true(child.start_ticks >= self.start_ticks + 2);   /* 30 ms at 100 Hz: 3 ticks */
+	assert_true(child.start_ticks / hz <= (unsigned long long)boot.tv_sec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_shstk_proc),
 		cmocka_unit_test(test_auxv),
 		cmocka_unit_test(test_auxv_proc),
+		cmocka_unit_test(test_stat_start_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
 /*
  * wl_memfd - code pointers and code held in a memfd, for the CRIU tests.
  *
- *   wl_memfd [exec | ro | anon | private | eof]
+ *   wl_memfd [exec | ro | anon | private | eof | file]
  *
  * Creates a memfd (memfd_create) of two pages and maps its first page
  * MAP_SHARED, readable and writable; the first word there is the address
@@ -19,7 +19,9 @@
  * binary (the test copies a 100-byte file there) is mapped MAP_SHARED,
  * two pages, so the file ends inside the first page and the second lies
  * wholly past it (SIGBUS on access, as databases map room to grow);
- * data= is that mapping and target= is 0.
+ * data= is that mapping and target= is 0.  With "file", there is no memfd
+ * either: gfni_fn's address is written to ./ptrs.bin (a regular file the
+ * process creates and keeps), which is then mapped read-only, MAP_PRIVATE.
  * Each function is called once when the CPU has its extension.  CRIU
  * dumps a memfd's contents in images of their own (memfd.img,
  * pagemap-shmem-*.img), not in the process's pagemap.
@@ -89,10 +91,26 @@ static int setup_eof(void)
 	return close(fd);
 }
 
-static int setup(int exec, int ro, int anon, int priv)
+/* A page of ./ptrs.bin holding gfni_fn's address, mapped read-only. */
+static int setup_file(void)
+{
+	void *page[PAGE_LEN / sizeof(void *)] = { (void *)gfni_fn };
+	int fd = open("ptrs.bin", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, page, sizeof(page)) != (ssize_t)sizeof(page))
+		return -1;
+	void *m = mmap(NULL, PAGE_LEN, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED)
+		return -1;
+	data_map = m;
+	return close(fd);
+}
+
+static int setup(int exec, int ro, int anon, int priv, int file)
 {
 	if (anon)
 		return setup_anon();
+	if (file)
+		return setup_file();
 	int fd = memfd_create("wl_memfd", 0);
 	if (fd < 0)
 		return -1;
@@ -120,7 +138,7 @@ static int setup(int exec, int ro, int anon, int priv)
 
 /* Called once through these pointers, then cleared, so that afterwards
  * nothing in the process refers to setup() or to the calls below. */
-static int (*volatile setup_hook)(int, int, int, int) = setup;
+static int (*volatile setup_hook)(int, int, int, int, int) = setup;
 
 static void call_once(void)
 {
@@ -153,7 +171,8 @@ int main(int argc, char **argv)
 	int anon = argc > 1 && strcmp(argv[1], "anon") == 0;
 	int priv = argc > 1 && strcmp(argv[1], "private") == 0;
 	int eof = argc > 1 && strcmp(argv[1], "eof") == 0;
-	if ((eof ? setup_eof() : setup_hook(exec, ro, anon, priv)) != 0) {
+	int file = argc > 1 && strcmp(argv[1], "file") == 0;
+	if ((eof ? setup_eof() : setup_hook(exec, ro, anon, priv, file)) != 0) {
 		perror("wl_memfd: setup");
 		return 1;
 	}
