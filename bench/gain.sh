@@ -78,13 +78,13 @@ python3 "$here/gain/restrict_source.py" "$tmp/host.json" "$catalog" \
 	"$tmp/source-info.json" "$tmp/mask.json" >"$tmp/source.json"
 run_check "$tmp/criu-like.json" --policy criu-like --source "$tmp/source.json" --target "$catalog"
 
+# Saved scans go to check as they are: the round trip is part of what runs.
 for f in "${files[@]}"; do
-	python3 "$here/gain/req_for_check.py" "$f" "$tmp/req.json"
-	run_check "$tmp/$(basename "$f").verdicts" --requirements "$tmp/req.json" --target "$catalog"
+	run_check "$tmp/$(basename "$f").verdicts" --requirements "$f" --target "$catalog"
 done
 for f in "$req_dir"/oracle/*.json; do
 	w=$(basename "$f" .json)
-	python3 "$here/gain/req_for_check.py" --oracle "$f" "$tmp/oracle-req.json"
+	python3 "$here/gain/oracle_req.py" "$f" "$tmp/oracle-req.json"
 	run_check "$tmp/$w.oracle.verdicts" --requirements "$tmp/oracle-req.json" --target "$catalog"
 done
 
