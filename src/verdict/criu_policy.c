@@ -465,6 +465,8 @@ void mg_verdict_criu(const mg_profile *source, const mg_profile *target,
 		mg_verdict_add_reason(v, "%s", err.msg);
 		return;
 	}
+	if (caps == 0)
+		return;     /* --cpu-cap=none: restore reads no cpuinfo.img at all */
 	int rc = source->criu_cpuinfo ? mg_compel_cpuinfo_from_image(source, &d, &s, &err)
 				      : mg_compel_cpuinfo_from_profile(source, &s, &err);
 	if (rc != 0) {
@@ -478,31 +480,43 @@ void mg_verdict_criu(const mg_profile *source, const mg_profile *target,
 	mg_criu_validate(&s, &d, caps, v);
 }
 
-int mg_criu_parse_caps(const char *s, unsigned *out, mg_error *err)
+/*
+ * As CRIU's parse_cpu_cap() (criu/config.c): each name adds its rules to
+ * what is already set, which starts as the default fpu,ins, so
+ * `--cpu-cap=cpu` means fpu,ins,cpu; '^' before a name removes it (until
+ * the next ','), "none" clears everything ("^none": everything).  Names
+ * are matched by their first letters as CRIU does, so "fpuins" is fpu,ins.
+ */
+int mg_criu_parse_caps(const char *s, unsigned *caps, mg_error *err)
 {
-	unsigned caps = 0;
-	const char *p = s;
+	static const struct { const char *name; unsigned bits; } names[] = {
+		{ "fpu", MG_CRIU_CAP_FPU }, { "all", MG_CRIU_CAP_ALL },
+		{ "cpu", MG_CRIU_CAP_CPU }, { "ins", MG_CRIU_CAP_INS },
+	};
+	unsigned c = *caps;
+	bool inverse = false;
 
-	while (*p) {
-		size_t n = strcspn(p, ",");
-		if (n == 3 && strncmp(p, "fpu", 3) == 0)
-			caps |= MG_CRIU_CAP_FPU;
-		else if (n == 3 && strncmp(p, "ins", 3) == 0)
-			caps |= MG_CRIU_CAP_INS;
-		else if (n == 3 && strncmp(p, "cpu", 3) == 0)
-			caps |= MG_CRIU_CAP_CPU;
-		else if (n == 3 && strncmp(p, "all", 3) == 0)
-			caps |= MG_CRIU_CAP_ALL;
-		else
-			return mg_fail(err, MG_ERR_USAGE,
-				       "--cpu-cap: unknown capability \"%.*s\" (expected fpu, ins, cpu or all)",
-				       (int)n, p);
-		p += n;
-		if (*p == ',')
+	for (const char *p = s; *p;) {
+		if (*p == '^' || *p == ',') {
+			inverse = *p == '^' ? !inverse : false;
 			p++;
+			continue;
+		}
+		if (strncmp(p, "none", 4) == 0) {
+			c = inverse ? MG_CRIU_CAP_ALL : 0;
+			p += 4;
+			continue;
+		}
+		size_t i = 0;
+		while (i < sizeof(names) / sizeof(names[0]) && strncmp(p, names[i].name, 3) != 0)
+			i++;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return mg_fail(err, MG_ERR_USAGE,
+				       "--cpu-cap: unknown capability at \"%.20s\" (expected fpu, ins, "
+				       "cpu, all or none, as in CRIU)", p);
+		c = inverse ? c & ~names[i].bits : c | names[i].bits;
+		p += 3;
 	}
-	if (caps == 0)
-		return mg_fail(err, MG_ERR_USAGE, "--cpu-cap: empty list");
-	*out = caps;
+	*caps = c;
 	return 0;
 }

@@ -87,8 +87,15 @@ void mg_criu_validate(const mg_compel_cpuinfo *src, const mg_compel_cpuinfo *dst
 void mg_verdict_criu(const mg_profile *source, const mg_profile *target,
 		     unsigned caps, mg_verdict *v);
 
-/* Parse "fpu,ins", "all", "cpu", ... into MG_CRIU_CAP_* bits; -1 on error. */
-int mg_criu_parse_caps(const char *s, unsigned *out, mg_error *err);
+/*
+ * Apply a --cpu-cap value to *caps (MG_CRIU_CAP_* bits) the way CRIU 4.x
+ * applies its own --cpu-cap: names add to what *caps holds (for CRIU,
+ * the default fpu,ins), "^name" removes, "none" clears; so "cpu" on the
+ * default is fpu,ins,cpu and "none,ins" is ins alone.  0 means CRIU
+ * checks nothing when it restores.  -1 (MG_ERR_USAGE) on an unknown name,
+ * *caps unchanged.
+ */
+int mg_criu_parse_caps(const char *s, unsigned *caps, mg_error *err);
 
 /* Features of our table whose CPUID bit lies in CRIU's x86_ins_capability_mask. */
 void mg_criu_ins_features(mg_feature_set *out);

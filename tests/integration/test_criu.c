@@ -1352,7 +1352,7 @@ static void test_policy_criu_cpuinfo(void **state)
 			fail_msg("no xsave_size reason: %s", json_object_to_json_string(t));
 		json_object_put(j);
 		/* ... which the ins rule alone does not look at. */
-		assert_int_equal(tu_migratable(&out, NULL, "check", "--policy", "criu", "--cpu-cap", "ins",
+		assert_int_equal(tu_migratable(&out, NULL, "check", "--policy", "criu", "--cpu-cap", "none,ins",
 				     "--source", ci_path, "--target", edited, NULL), 0);
 		free(out);
 	}
@@ -1454,6 +1454,181 @@ static void test_policy_criu_old_images(void **state)
 	if (!has_reason(t, "capability words"))
 		fail_msg("no reason naming the word count: %s", json_object_to_json_string(t));
 	json_object_put(j);
+}
+
+/* --- our CRIU policy against CRIU's own `cpuinfo check` ------------------------- */
+
+/* One edited copy of this host's cpuinfo.img, written to DIR/NAME/cpuinfo.img. */
+typedef struct ci_variant {
+	const char *name;
+	CpuinfoX86Entry x;
+	uint32_t caps[MG_CRIU_CAP_WORDS_MAX];
+} ci_variant;
+
+static void variant_from(ci_variant *v, const char *name, const mg_criu_cpuinfo *ci)
+{
+	CpuinfoX86Entry init = CPUINFO_X86_ENTRY__INIT;
+	v->name = name;
+	v->x = init;
+	memcpy(v->caps, ci->caps, sizeof(v->caps));
+	v->x.vendor_id = (uint32_t)ci->vendor;
+	v->x.cpu_family = ci->family;
+	v->x.model = ci->model;
+	v->x.stepping = ci->stepping;
+	v->x.capability_ver = ci->capability_ver;
+	v->x.n_capability = ci->ncaps;
+	v->x.capability = v->caps;
+	v->x.model_id = ci->model_id;
+	v->x.has_xfeatures_mask = ci->has_xfeatures;
+	v->x.xfeatures_mask = ci->xfeatures_mask;
+	v->x.has_xsave_size = ci->has_xsave_size;
+	v->x.xsave_size = ci->xsave_size;
+	v->x.has_xsave_size_max = ci->has_xsave_size_max;
+	v->x.xsave_size_max = ci->xsave_size_max;
+}
+
+/* A bit (word *w, bit *b) of the image that is clear, inside CRIU's ins
+ * mask (inside = true) or outside it; false if there is none. */
+static bool clear_bit(const mg_criu_cpuinfo *ci, bool inside, unsigned *w, unsigned *b)
+{
+	for (unsigned word = 1; word < ci->ncaps; word++)   /* word 0: FPU etc., for fpu */
+		for (unsigned bit = 0; bit < 32; bit++) {
+			bool in = (mg_criu_ins_mask(word) >> bit) & 1;
+			if (in == inside && !((ci->caps[word] >> bit) & 1)) {
+				*w = word;
+				*b = bit;
+				return true;
+			}
+		}
+	return false;
+}
+
+/* A set bit of the image inside the ins mask, outside word 0. */
+static bool set_ins_bit(const mg_criu_cpuinfo *ci, unsigned *w, unsigned *b)
+{
+	for (unsigned word = 1; word < ci->ncaps; word++)
+		for (unsigned bit = 0; bit < 32; bit++)
+			if ((mg_criu_ins_mask(word) >> bit) & 1 && (ci->caps[word] >> bit) & 1) {
+				*w = word;
+				*b = bit;
+				return true;
+			}
+	return false;
+}
+
+/*
+ * Edited images of this host, each checked by CRIU 4.1 itself (`criu
+ * cpuinfo check -D DIR --cpu-cap=CAPS`, restoring here) and by `migratable
+ * check --policy criu --cpu-cap CAPS --source IMG --catalog host`: the two
+ * must agree on every image and every rule set.  An image is the source,
+ * this host the destination, so an image with a bit this host lacks
+ * plays a richer source.
+ */
+static void test_policy_criu_matches_criu(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	char ci_path[256], dir[256], path[512];
+	snprintf(ci_path, sizeof(ci_path), "%s/cpuinfo.img", S.img);
+	mg_criu_cpuinfo ci;
+	mg_error err = { 0 };
+	assert_int_equal(mg_criu_cpuinfo_read(ci_path, &ci, &err), 0);
+	assert_true(ci.has_xfeatures && ci.has_xsave_size && ci.has_xsave_size_max);
+
+	enum { NV = 14 };
+	static ci_variant v[NV];
+	unsigned w = 0, b = 0, n = 0;
+	variant_from(&v[n++], "same", &ci);
+	assert_true(clear_bit(&ci, true, &w, &b));
+	variant_from(&v[n], "extra-ins-bit", &ci);
+	v[n++].caps[w] |= 1u << b;
+	assert_true(clear_bit(&ci, false, &w, &b));
+	variant_from(&v[n], "extra-bit-outside-mask", &ci);
+	v[n++].caps[w] |= 1u << b;
+	assert_true(set_ins_bit(&ci, &w, &b));
+	variant_from(&v[n], "fewer-ins-bits", &ci);
+	v[n++].caps[w] &= ~(1u << b);
+	variant_from(&v[n], "xsave-size", &ci);
+	v[n++].x.xsave_size += 64;
+	variant_from(&v[n], "xsave-size-max", &ci);
+	v[n++].x.xsave_size_max += 64;
+	variant_from(&v[n], "xfeature-extra", &ci);
+	for (unsigned k = 2; k < 20; k++)             /* a user component we lack */
+		if (!((ci.xfeatures_mask >> k) & 1) && k != 8 && k != 10 && k < 19) {
+			v[n].x.xfeatures_mask |= 1ull << k;
+			break;
+		}
+	assert_true(v[n++].x.xfeatures_mask != ci.xfeatures_mask);
+	variant_from(&v[n], "xfeature-fewer", &ci);
+	v[n++].x.xfeatures_mask &= ~(1ull << 2);       /* no AVX state */
+	variant_from(&v[n], "other-model", &ci);
+	v[n++].x.model ^= 1;
+	variant_from(&v[n], "no-fpu", &ci);
+	v[n++].caps[0] &= ~1u;                         /* CPUID.1:EDX.FPU */
+	variant_from(&v[n], "other-vendor", &ci);
+	v[n++].x.vendor_id = ci.vendor == 1 ? 2 : 1;
+	variant_from(&v[n], "unknown-vendor", &ci);
+	v[n++].x.vendor_id = 0;
+	variant_from(&v[n], "version-1", &ci);         /* 12 words, no XSAVE fields */
+	v[n].x.capability_ver = 1;
+	v[n].x.n_capability = 12;
+	v[n].x.has_xfeatures_mask = v[n].x.has_xsave_size = v[n].x.has_xsave_size_max = false;
+	n++;
+	variant_from(&v[n], "word-count", &ci);        /* version 2 wants 19 words */
+	v[n++].x.n_capability = 12;
+	assert_int_equal(n, NV);
+
+	snprintf(dir, sizeof(dir), "%s/ci-variants", S.tmp);
+	assert_true(mkdir(dir, 0755) == 0 || errno == EEXIST);
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, v[i].name);
+		assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
+		snprintf(path, sizeof(path), "%s/%s/cpuinfo.img", dir, v[i].name);
+		write_cpuinfo(path, &v[i].x);
+	}
+
+	/* CRIU's verdicts, all in one namespace: "NAME CAPS STATUS" lines. */
+	/* CRIU reads each as added to its default fpu,ins.  Not "none":
+	 * restore then checks nothing, `cpuinfo check` everything. */
+	static const char *const caps[] = { "fpu", "ins", "cpu", "fpu,ins", "all", "^fpu",
+					    "none,ins", "none,fpu", "none,cpu", "^ins" };
+	char bind[300];
+	snprintf(bind, sizeof(bind), "%s:/imgs", dir);
+	char *argv[] = { "tests/criu/in-root.sh", "--bind", bind, S.root, "sh", "-c",
+		"for d in /imgs/*/; do for c in fpu ins cpu fpu,ins all ^fpu none,ins none,fpu none,cpu ^ins; do "
+		"criu cpuinfo check -D \"$d\" --cpu-cap=\"$c\" >/dev/null 2>&1; "
+		"echo \"$(basename \"$d\") $c $?\"; done; done", NULL };
+	char *out = NULL, *e = NULL;
+	assert_int_equal(tu_run(argv, &out, &e), 0);
+	free(e);
+
+	int disagree = 0, rejected = 0, total = 0;
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s/cpuinfo.img", dir, v[i].name);
+		printf("  %-24s", v[i].name);
+		for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+			char want[96];
+			snprintf(want, sizeof(want), "%s %s ", v[i].name, caps[c]);
+			const char *line = strstr(out, want);
+			assert_non_null(line);
+			bool criu_ok = atoi(line + strlen(want)) == 0;
+			int rc = tu_migratable(NULL, NULL, "check", "--policy", "criu", "--cpu-cap", caps[c],
+					       "--source", path, "--catalog", "host", NULL);
+			assert_true(rc == 0 || rc == 1);
+			bool ours_ok = rc == 0;
+			printf(" %s:%s%s", caps[c], criu_ok ? "ok" : "no", criu_ok == ours_ok ? "" : "(differs)");
+			disagree += criu_ok != ours_ok;
+			rejected += !criu_ok;
+			total++;
+		}
+		printf("\n");
+	}
+	printf("CRIU 4.1 and check --policy criu agree on %d of %d verdicts (%d rejections)\n",
+	       total - disagree, total, rejected);
+	free(out);
+	mg_criu_cpuinfo_free(&ci);
+	assert_int_equal(disagree, 0);
+	assert_true(rejected > 0);
 }
 
 /* Corrupt images through the CLI: exit 7 (MG_ERR_IO), one line naming the file. */
@@ -1588,6 +1763,7 @@ int main(void)
 		cmocka_unit_test(test_check_criu_dir),
 		cmocka_unit_test(test_policy_criu_cpuinfo),
 		cmocka_unit_test(test_policy_criu_old_images),
+		cmocka_unit_test(test_policy_criu_matches_criu),
 		cmocka_unit_test(test_cli_corrupt_images),
 		cmocka_unit_test(test_cli_changed_library),
 		cmocka_unit_test(test_scan_dump_without_cpuinfo),

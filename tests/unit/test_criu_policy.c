@@ -174,20 +174,52 @@ static void test_ins_feature_set(void **state)
 	assert_true(mg_fset_has(&m, mg_feature_by_name("gfni")));
 }
 
+/* CRIU's --cpu-cap reading: names add to the default fpu,ins. */
+static unsigned caps_of(const char *arg)
+{
+	unsigned c = MG_CRIU_CAP_DEFAULT;
+	mg_error err = { 0 };
+	if (mg_criu_parse_caps(arg, &c, &err) != 0)
+		fail_msg("--cpu-cap %s: %s", arg, err.msg);
+	return c;
+}
+
 static void test_parse_caps(void **state)
 {
 	(void)state;
-	unsigned c = 0;
+	const unsigned F = MG_CRIU_CAP_FPU, I = MG_CRIU_CAP_INS, C = MG_CRIU_CAP_CPU;
+	assert_int_equal(caps_of("fpu,ins"), F | I);
+	assert_int_equal(caps_of("fpu"), F | I);         /* not fpu alone */
+	assert_int_equal(caps_of("ins"), F | I);
+	assert_int_equal(caps_of("cpu"), F | I | C);
+	assert_int_equal(caps_of("all"), MG_CRIU_CAP_ALL);
+	assert_int_equal(caps_of("^fpu"), I);
+	assert_int_equal(caps_of("none,ins"), I);
+	assert_int_equal(caps_of("none,fpu"), F);
+	assert_int_equal(caps_of("none"), 0u);
+	assert_int_equal(caps_of("^none"), MG_CRIU_CAP_ALL);
+	assert_int_equal(caps_of("all,^cpu"), F | I);
+	assert_int_equal(caps_of("^fpu,cpu"), I | C);    /* ',' ends the '^' */
+	assert_int_equal(caps_of("^fpuins"), 0u);        /* ... nothing else does */
+	assert_int_equal(caps_of("fpuins"), F | I);      /* names by their letters, as CRIU */
+	assert_int_equal(caps_of(""), F | I);
+
+	unsigned c = MG_CRIU_CAP_FPU;
 	mg_error err = { 0 };
-	assert_int_equal(mg_criu_parse_caps("fpu,ins", &c, &err), 0);
-	assert_int_equal(c, MG_CRIU_CAP_FPU | MG_CRIU_CAP_INS);
-	assert_int_equal(mg_criu_parse_caps("all", &c, &err), 0);
-	assert_int_equal(c, MG_CRIU_CAP_ALL);
-	assert_int_equal(mg_criu_parse_caps("cpu", &c, &err), 0);
-	assert_int_equal(c, MG_CRIU_CAP_CPU);
 	assert_int_equal(mg_criu_parse_caps("fpu,bogus", &c, &err), -1);
 	assert_int_equal(err.code, MG_ERR_USAGE);
 	assert_non_null(strstr(err.msg, "bogus"));
+	assert_int_equal(c, MG_CRIU_CAP_FPU);             /* unchanged on error */
+}
+
+/* --cpu-cap=none: CRIU restores without reading cpuinfo.img at all. */
+static void test_caps_none(void **state)
+{
+	(void)state;
+	assert_int_equal(criu("skx", "skx-noavx2", 0), MG_VERDICT_COMPATIBLE);
+	assert_int_equal(criu("skx", "skx-xsave-size", 0), MG_VERDICT_COMPATIBLE);
+	/* ... but still needs a CPU it can run on */
+	assert_int_equal(criu("skx", "skx-via", 0), MG_VERDICT_INCOMPATIBLE);
 }
 
 int main(void)
@@ -201,6 +233,7 @@ int main(void)
 		cmocka_unit_test(test_unsupported_vendor_and_no_cpuid),
 		cmocka_unit_test(test_ins_feature_set),
 		cmocka_unit_test(test_parse_caps),
+		cmocka_unit_test(test_caps_none),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
