@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include <json-c/json.h>
+
 #include "support/testutil.h"
 #include "verdict/catalog.h"
 #include "verdict/verdict.h"
@@ -331,6 +333,90 @@ static void test_affinity(void **state)
 	assert_non_null(strstr(err.msg, mg_feature_get(nolabel)->name));
 }
 
+/* Would the Kubernetes scheduler place a pod with this affinity block on a
+ * node with these labels?  Every "- key: K" line of the block is an
+ * `In` expression: kubernetes.io/arch needs "amd64", the others "true". */
+static bool affinity_admits(const char *yaml, json_object *labels)
+{
+	for (const char *p = strstr(yaml, "- key: "); p; p = strstr(p + 1, "- key: ")) {
+		char key[160];
+		size_t n = strcspn(p + 7, "\n");
+		assert_true(n < sizeof(key));
+		memcpy(key, p + 7, n);
+		key[n] = '\0';
+		const char *want = strcmp(key, "kubernetes.io/arch") == 0 ? "amd64" : "true";
+		json_object *v;
+		if (!json_object_object_get_ex(labels, key, &v) ||
+		    strcmp(json_object_get_string(v), want) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The affinity block and the NFD targets read the same labels, so they
+ * must agree exactly: a node the block admits is compatible (admitting an
+ * incompatible one would send the process where it crashes; an unknown
+ * one, where nobody knows), and a node judged compatible is admitted (the
+ * block would be needlessly strict).
+ */
+static void test_affinity_agrees_with_nodes(void **state)
+{
+	(void)state;
+	static const char *const reqs[][8] = {
+		{ "lm", "sse2", NULL },
+		{ "lm", "sse2", "avx2", "bmi2", "xsavec", "movbe", NULL },
+		{ "lm", "avx512f", "avx512bw", "avx512vl", "xsavec", NULL },
+		{ "lm", "popcnt", "sse4_2", NULL },
+		{ "sha_ni", "avx512f", NULL },
+		{ "rdrand", "avx2", NULL },
+		{ "amx_tile", NULL },
+	};
+	size_t len;
+	char *text = tu_read_file(D "kubectl-nodes.json", &len);
+	assert_non_null(text);
+	json_object *root = json_tokener_parse(text);
+	assert_non_null(root);
+	json_object *items = tu_json_get(root, "items");
+	mg_target_list l = { 0 };
+	mg_error err = { 0 };
+	assert_int_equal(mg_nfd_from_json(text, len, "nodes.json", &l, &err), 0);
+	assert_int_equal(l.count, json_object_array_length(items));
+	int admitted = 0, compatible = 0;
+	for (size_t r = 0; r < sizeof(reqs) / sizeof(reqs[0]); r++) {
+		mg_feature_set req;
+		mg_fset_clear(&req);
+		for (size_t i = 0; reqs[r][i]; i++)
+			mg_fset_add(&req, F(reqs[r][i]));
+		char *warn = NULL;
+		char *y = mg_nfd_affinity_yaml(&req, &warn, &err);
+		assert_non_null(y);
+		for (size_t n = 0; n < l.count; n++) {
+			json_object *labels = tu_json_get(tu_json_get(json_object_array_get_idx(items, n),
+								      "metadata"), "labels");
+			mg_verdict v;
+			mg_verdict_workload(&req, &l.items[n], &v);
+			bool admits = affinity_admits(y, labels);
+			if (admits && v.kind != MG_VERDICT_COMPATIBLE)
+				fail_msg("requirement %zu: the affinity admits %s, which is %s", r,
+					 l.items[n].name, v.kind == MG_VERDICT_UNKNOWN ? "unknown"
+										  : "incompatible");
+			if (v.kind == MG_VERDICT_COMPATIBLE && !admits)
+				fail_msg("requirement %zu: %s is compatible but the affinity refuses it",
+					 r, l.items[n].name);
+			admitted += admits;
+			compatible += v.kind == MG_VERDICT_COMPATIBLE;
+		}
+		free(y);
+		free(warn);
+	}
+	printf("%d node placements admitted, %d compatible\n", admitted, compatible);
+	assert_true(compatible > 0 && admitted == compatible);
+	mg_target_list_free(&l);
+	json_object_put(root);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -343,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_nfd_arch),
 		cmocka_unit_test(test_nfd_malformed),
 		cmocka_unit_test(test_affinity),
+		cmocka_unit_test(test_affinity_agrees_with_nodes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
