@@ -19,8 +19,8 @@ import statistics
 import sys
 
 # Workloads written for this project to exercise root kinds (each marks a
-# root kind by executing a deliberately rare instruction: GFNI, SHA-NI,
-# VPCLMULQDQ, AVX-512 VBMI/VNNI...), as opposed to the Debian programs.
+# root kind by executing an extension glibc does not use: RDRAND, RDSEED,
+# PCLMULQDQ, ADX...; docs/soundness.md), as opposed to the Debian programs.
 SYNTHETIC = {"c_lazy", "c_now", "cxx", "wl_demo"}
 
 
