@@ -8,6 +8,7 @@
 #   make bench           run the benchmarks in bench/
 #   make soundness       scan vs the int3 oracle on the workload corpus (docs/soundness.md)
 #   make gain            compatible AWS types vs CRIU's policy (docs/gain.md; needs ../shared)
+#   make gain-source     the same from other source CPUs, emulated (docs/gain.md)
 #   make install         install the binary (PREFIX=/usr/local)
 #
 # Plain GNU make on purpose: every source file under src/<stage>/ is picked
@@ -74,7 +75,7 @@ CORPUS_STAMP := $(BUILD)/workloads/corpus/.stamp
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all check check-sanitize test-bins workloads fuzz bench soundness gain demo install clean
+.PHONY: all check check-sanitize test-bins workloads fuzz bench soundness gain gain-source demo install clean
 .SECONDARY:
 
 all: $(BIN)
@@ -155,6 +156,9 @@ soundness: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
 
 gain: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
 	bench/gain.sh "" "" $(BUILD)
+
+gain-source: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
+	BUILD=$(BUILD) bench/gain-source.sh
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
