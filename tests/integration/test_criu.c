@@ -1487,32 +1487,21 @@ static void variant_from(ci_variant *v, const char *name, const mg_criu_cpuinfo 
 	v->x.xsave_size_max = ci->xsave_size_max;
 }
 
-/* A bit (word *w, bit *b) of the image that is clear, inside CRIU's ins
- * mask (inside = true) or outside it; false if there is none. */
-static bool clear_bit(const mg_criu_cpuinfo *ci, bool inside, unsigned *w, unsigned *b)
+/* A bit (word *w, bit *b) of the image, outside word 0 (FPU & co., for
+ * the fpu rule), that is set or clear (set), inside CRIU's ins mask or
+ * outside it (inside); false if there is none. */
+static bool find_bit(const mg_criu_cpuinfo *ci, bool inside, bool set, unsigned *w, unsigned *b)
 {
-	for (unsigned word = 1; word < ci->ncaps; word++)   /* word 0: FPU etc., for fpu */
+	for (unsigned word = 1; word < ci->ncaps; word++)
 		for (unsigned bit = 0; bit < 32; bit++) {
 			bool in = (mg_criu_ins_mask(word) >> bit) & 1;
-			if (in == inside && !((ci->caps[word] >> bit) & 1)) {
+			bool is_set = (ci->caps[word] >> bit) & 1;
+			if (in == inside && is_set == set) {
 				*w = word;
 				*b = bit;
 				return true;
 			}
 		}
-	return false;
-}
-
-/* A set bit of the image inside the ins mask, outside word 0. */
-static bool set_ins_bit(const mg_criu_cpuinfo *ci, unsigned *w, unsigned *b)
-{
-	for (unsigned word = 1; word < ci->ncaps; word++)
-		for (unsigned bit = 0; bit < 32; bit++)
-			if ((mg_criu_ins_mask(word) >> bit) & 1 && (ci->caps[word] >> bit) & 1) {
-				*w = word;
-				*b = bit;
-				return true;
-			}
 	return false;
 }
 
@@ -1539,13 +1528,13 @@ static void test_policy_criu_matches_criu(void **state)
 	static ci_variant v[NV];
 	unsigned w = 0, b = 0, n = 0;
 	variant_from(&v[n++], "same", &ci);
-	assert_true(clear_bit(&ci, true, &w, &b));
+	assert_true(find_bit(&ci, true, false, &w, &b));
 	variant_from(&v[n], "extra-ins-bit", &ci);
 	v[n++].caps[w] |= 1u << b;
-	assert_true(clear_bit(&ci, false, &w, &b));
+	assert_true(find_bit(&ci, false, false, &w, &b));
 	variant_from(&v[n], "extra-bit-outside-mask", &ci);
 	v[n++].caps[w] |= 1u << b;
-	assert_true(set_ins_bit(&ci, &w, &b));
+	assert_true(find_bit(&ci, true, true, &w, &b));
 	variant_from(&v[n], "fewer-ins-bits", &ci);
 	v[n++].caps[w] &= ~(1u << b);
 	variant_from(&v[n], "xsave-size", &ci);
