@@ -3,7 +3,7 @@
 #   make                 build build/migratable and build/libmigratable.a
 #   make check           build and run every test (unit + integration)
 #   make check-sanitize  the same tests under AddressSanitizer + UBSan
-#   make fuzz            build the libFuzzer targets (clang)
+#   make fuzz            build the libFuzzer targets (clang); fuzz/smoke.sh runs them
 #   make demo            scan a demo process it starts, check it against CPU targets
 #   make bench           run the benchmarks in bench/
 #   make soundness       scan vs the int3 oracle on the workload corpus (docs/soundness.md)

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-	build-essential pkg-config clang
+	build-essential pkg-config clang libclang-rt-14-dev
 	libzydis-dev libelf-dev libdw-dev libjson-c-dev libglib2.0-dev
 	libprotobuf-c-dev protobuf-c-compiler libxml2-dev
 	libcmocka-dev
