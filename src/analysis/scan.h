@@ -72,6 +72,14 @@ typedef struct mg_scan_stats {
 	double decode_ms;      /* worklist: reading code, decoding, edges */
 } mg_scan_stats;
 
+/* One process of a multi-process scan (a CRIU dump of a process tree). */
+typedef struct mg_process_summary {
+	pid_t pid;
+	mg_feature_set required;
+	size_t functions_reachable;
+	size_t functions_total;
+} mg_process_summary;
+
 typedef struct mg_scan_result {
 	pid_t pid;
 	char *source;                  /* "pid 1234" or "criu:DIR" */
@@ -91,11 +99,26 @@ typedef struct mg_scan_result {
 	 * mg_scan_result_load); the oracle compares executed units with it. */
 	uint8_t *unit_reachable;
 	size_t nunits;
+	/* Set by the multi-process scans only (mg_scan_criu_dump): each
+	 * process scanned, root first; `required` etc. are their union. */
+	mg_process_summary *processes;
+	size_t nprocesses;
 } mg_scan_result;
 
 /* Analyse an image.  The image must stay alive for the call only. */
 int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 		  mg_scan_result **out, mg_error *err);
+
+/*
+ * Scan every process of a CRIU dump that still has code to run (zombies
+ * are skipped, with a warning) and answer for all of them: the required
+ * features are the union, evidence and warnings are gathered (warnings
+ * prefixed with the process), per-process figures go to `processes`.
+ * A dump of a container holds its whole tree; restoring it runs every
+ * process on the destination.  `root` resolves mapped files.
+ */
+int mg_scan_criu_dump(const char *dir, const char *root, const mg_scan_options *opt,
+		      mg_scan_result **out, mg_error *err);
 
 /* Serialise as the documented `scan --json` object (newly allocated). */
 char *mg_scan_result_to_json(const mg_scan_result *r, mg_error *err);

@@ -45,6 +45,7 @@ void mg_scan_result_free(mg_scan_result *r)
 		free(r->warnings[i]);
 	free(r->warnings);
 	free(r->unit_reachable);
+	free(r->processes);
 	free(r);
 }
 
@@ -104,6 +105,26 @@ static json_object *stats_json(const mg_scan_stats *s)
 	return o;
 }
 
+/* "processes": what each process of a multi-process scan needs. */
+static int add_processes(json_object *root, const mg_scan_result *r)
+{
+	json_object *arr = json_object_new_array();
+	if (mg_json_add(root, "processes", arr))
+		return -1;
+	for (size_t i = 0; i < r->nprocesses; i++) {
+		const mg_process_summary *p = &r->processes[i];
+		json_object *o = json_object_new_object();
+		if (mg_json_append(arr, o) ||
+		    mg_json_add(o, "pid", json_object_new_int64(p->pid)) ||
+		    mg_json_add(o, "required_features", mg_fset_to_json(&p->required)) ||
+		    mg_json_add(o, "functions_reachable",
+				json_object_new_int64((int64_t)p->functions_reachable)) ||
+		    mg_json_add(o, "functions_total", json_object_new_int64((int64_t)p->functions_total)))
+			return -1;
+	}
+	return 0;
+}
+
 static int fill_result_json(json_object *root, const mg_scan_result *r)
 {
 	json_object *ev, *warn, *sites;
@@ -146,7 +167,7 @@ static int fill_result_json(json_object *root, const mg_scan_result *r)
 			json_object_new_int64((int64_t)r->feature_sites[id])))
 			return -1;
 	}
-	return 0;
+	return r->nprocesses ? add_processes(root, r) : 0;
 }
 
 char *mg_scan_result_to_json(const mg_scan_result *r, mg_error *err)

@@ -233,28 +233,43 @@ static int load_source(struct check_run *r, mg_error *err)
 	return mg_host_profile(&r->source, "this host", err);
 }
 
-static int scan_image(struct check_run *r, mg_image *img, mg_error *err)
+/* The scan options for the source; *usable must outlive them. */
+static mg_scan_options scan_options(const struct check_run *r, mg_feature_set *usable)
 {
 	/* The scan keeps the instructions the source CPU can run.  A feature
 	 * the source profile cannot decide (a cpuinfo.img does not record
 	 * CPUID.(7,1), ...) may have been selected there: count it usable,
 	 * which can only widen the requirements. */
-	mg_feature_set usable = r->source.features;
-	mg_fset_union(&usable, &r->source.unknown);
+	*usable = r->source.features;
+	mg_fset_union(usable, &r->source.unknown);
 	/* A dump without cpuinfo.img may be checked on the destination:
 	 * this machine says nothing about the source, so (as scan does)
 	 * count every feature usable, which only widens the answer. */
 	if (r->o.criu_dir && r->source_is_host)
 		for (size_t f = 0; f < mg_feature_count(); f++)
-			mg_fset_add(&usable, (mg_feature_id)f);
-	mg_scan_options so = {
+			mg_fset_add(usable, (mg_feature_id)f);
+	return (mg_scan_options){
 		.method = r->o.method,
 		.explain = MG_FEATURE_NONE,
-		.host_features = &usable,    /* the source profile is already read */
+		.host_features = usable,    /* the source profile is already read */
 	};
+}
+
+static int scan_image(struct check_run *r, mg_image *img, mg_error *err)
+{
+	mg_feature_set usable;
+	mg_scan_options so = scan_options(r, &usable);
 	int rc = mg_scan_image(img, &so, &r->req, err);
 	mg_image_free(img);
 	return rc;
+}
+
+/* Every process of the dump: criu restore runs them all. */
+static int scan_dump(struct check_run *r, mg_error *err)
+{
+	mg_feature_set usable;
+	mg_scan_options so = scan_options(r, &usable);
+	return mg_scan_criu_dump(r->o.criu_dir, r->o.root ? r->o.root : "/", &so, &r->req, err);
 }
 
 static int load_requirements(struct check_run *r, mg_error *err)
@@ -273,8 +288,8 @@ static int load_requirements(struct check_run *r, mg_error *err)
 		mg_live_install_signal_guard();
 		if (mg_live_open(pid, &lo, &img, err) != 0)
 			return -1;
-	} else if (mg_criu_open(r->o.criu_dir, r->o.root ? r->o.root : "/", &img, err) != 0) {
-		return -1;
+	} else {
+		return scan_dump(r, err);
 	}
 	return scan_image(r, img, err);
 }

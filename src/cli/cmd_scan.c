@@ -212,8 +212,24 @@ static void print_feature_line(FILE *out, const mg_scan_result *r, mg_feature_id
 	fputc('\n', out);
 }
 
+static void print_processes(FILE *out, const mg_scan_result *r)
+{
+	if (r->nprocesses < 2)
+		return;
+	fprintf(out, "%zu processes, each restored by criu:\n", r->nprocesses);
+	for (size_t i = 0; i < r->nprocesses; i++) {
+		const mg_process_summary *p = &r->processes[i];
+		char *names = mg_fset_to_string(&p->required);
+		fprintf(out, "  pid %-7d %zu of %zu functions reachable, %zu features%s%s\n",
+			(int)p->pid, p->functions_reachable, p->functions_total,
+			mg_fset_count(&p->required), names ? ": " : "", names ? names : "");
+		free(names);
+	}
+}
+
 static void print_human(FILE *out, const mg_scan_result *r)
 {
+	print_processes(out, r);
 	fprintf(out, "%s: method %s, %zu thread(s), paused %.2f ms, %zu of %zu functions "
 		"reachable, %.1f MB decoded, %.0f ms (ELF %.0f, roots %.0f, decode %.0f)\n",
 		r->source, mg_scan_method_name(r->method), r->stats.threads,
@@ -349,19 +365,20 @@ int cmd_scan(int argc, char **argv)
 	}
 	int rc;
 	mg_feature_set source_usable;
+	mg_scan_result *res = NULL;
 	if (a.criu_dir) {
+		/* Every process of the dump: criu restore runs them all. */
 		rc = criu_source_features(a.criu_dir, &source_usable, &err);
 		a.opt.host_features = &source_usable;
 		if (rc == 0)
-			rc = mg_criu_open(a.criu_dir, a.root ? a.root : "/", &img, &err);
+			rc = mg_scan_criu_dump(a.criu_dir, a.root ? a.root : "/", &a.opt, &res, &err);
 	} else {
 		rc = mg_live_open(a.pid, &(mg_live_options){ .read_sigactions = true, .isolate = true },
 				  &img, &err);
+		if (rc == 0)
+			rc = mg_scan_image(img, &a.opt, &res, &err);
+		mg_image_free(img);
 	}
-	mg_scan_result *res = NULL;
-	if (rc == 0)
-		rc = mg_scan_image(img, &a.opt, &res, &err);
-	mg_image_free(img);
 	if (spawned > 0) {
 		kill(spawned, SIGKILL);
 		waitpid(spawned, NULL, 0);

@@ -998,7 +998,8 @@ out:
 
 /* --- entry point -------------------------------------------------------------- */
 
-static int load_tree(mg_image *img, criu_priv *p, mg_error *err)
+/* pstree.img of a dump whose inventory says image version 2 (CRIU 4.x). */
+static int load_pstree(const criu_priv *p, ProtobufCMessage ***msgs, size_t *n, mg_error *err)
 {
 	InventoryEntry *inv = (InventoryEntry *)load_one(p, "inventory.img", MG_CRIU_INVENTORY_MAGIC,
 							 &inventory_entry__descriptor, err);
@@ -1009,21 +1010,104 @@ static int load_tree(mg_image *img, criu_priv *p, mg_error *err)
 	if (version != 2)
 		return mg_fail(err, MG_ERR_IO, "criu:%s: inventory.img: image version %u, this reader knows 2",
 			       p->dir, version);
+	if (load_messages(p, "pstree.img", MG_CRIU_PSTREE_MAGIC, &pstree_entry__descriptor,
+			  &pstree_entry__descriptor, MG_CRIU_TASKS_MAX, msgs, n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < *n; i++) {
+		const PstreeEntry *e = (PstreeEntry *)(*msgs)[i];
+		if (e->pid == 0 || e->pid > INT32_MAX || e->ppid > INT32_MAX || e->n_threads == 0 ||
+		    e->n_threads > MG_CRIU_THREADS_MAX) {
+			int rc = mg_fail(err, MG_ERR_IO, "criu:%s: pstree.img: task %u with %zu threads",
+					 p->dir, e->pid, e->n_threads);
+			free_msgs(*msgs, *n);
+			*msgs = NULL;
+			return rc;
+		}
+	}
+	return 0;
+}
 
+/* compel's task states (compel/include/uapi/task-state.h), as core.img
+ * records them: only a live or stopped task has memory and registers. */
+#define CRIU_TASK_ALIVE   1
+#define CRIU_TASK_DEAD    2
+#define CRIU_TASK_STOPPED 3
+#define CRIU_TASK_ZOMBIE  6
+
+static int task_has_memory(const criu_priv *p, uint32_t pid, bool *has, mg_error *err)
+{
+	char file[64];
+	snprintf(file, sizeof(file), "core-%u.img", pid);
+	CoreEntry *core = (CoreEntry *)load_one(p, file, MG_CRIU_CORE_MAGIC, &core_entry__descriptor,
+						err);
+	if (core == NULL)
+		return -1;
+	int rc = 0;
+	uint32_t state = core->tc ? core->tc->task_state : 0;
+	if (state == CRIU_TASK_ALIVE || state == CRIU_TASK_STOPPED)
+		*has = true;
+	else if (state == CRIU_TASK_DEAD || state == CRIU_TASK_ZOMBIE)
+		*has = false;
+	else
+		rc = mg_fail(err, MG_ERR_IO, "criu:%s: %s: task state %u", p->dir, file, state);
+	protobuf_c_message_free_unpacked(&core->base, NULL);
+	return rc;
+}
+
+int mg_criu_list_tasks(const char *dir, mg_criu_task **tasks, size_t *n, mg_error *err)
+{
+	const criu_priv p = { .dir = (char *)dir };
+	ProtobufCMessage **msgs;
+	size_t nmsgs;
+	*tasks = NULL;
+	*n = 0;
+	if (load_pstree(&p, &msgs, &nmsgs, err) < 0)
+		return -1;
+	mg_criu_task *t = calloc(nmsgs, sizeof(*t));
+	int rc = t ? 0 : mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+	for (size_t i = 0; i < nmsgs && rc == 0; i++) {
+		const PstreeEntry *e = (PstreeEntry *)msgs[i];
+		t[i].pid = (pid_t)e->pid;
+		t[i].ppid = (pid_t)e->ppid;
+		rc = task_has_memory(&p, e->pid, &t[i].has_memory, err);
+	}
+	free_msgs(msgs, nmsgs);
+	if (rc < 0) {
+		free(t);
+		return -1;
+	}
+	*tasks = t;
+	*n = nmsgs;
+	return 0;
+}
+
+/* The task `want` of pstree.img (0: the root task) and its threads. */
+static int load_tree(mg_image *img, criu_priv *p, pid_t want, bool warn_others, mg_error *err)
+{
 	ProtobufCMessage **msgs;
 	size_t n;
-	if (load_messages(p, "pstree.img", MG_CRIU_PSTREE_MAGIC, &pstree_entry__descriptor,
-			  &pstree_entry__descriptor, 1u << 16, &msgs, &n, err) < 0)
+	if (load_pstree(p, &msgs, &n, err) < 0)
 		return -1;
-	const PstreeEntry *root = (PstreeEntry *)msgs[0];
+	const PstreeEntry *root = NULL;
+	for (size_t i = 0; i < n && root == NULL; i++)
+		if (want == 0 || ((PstreeEntry *)msgs[i])->pid == (uint32_t)want)
+			root = (PstreeEntry *)msgs[i];
 	int rc = 0;
-	if (root->pid == 0 || root->pid > INT32_MAX || root->n_threads == 0 ||
-	    root->n_threads > MG_CRIU_THREADS_MAX) {
-		rc = mg_fail(err, MG_ERR_IO, "criu:%s: pstree.img: root task %u with %zu threads",
-			     p->dir, root->pid, root->n_threads);
+	bool has_memory = false;
+	if (root == NULL) {
+		rc = mg_fail(err, MG_ERR_NO_PROCESS, "criu:%s: the dump has no task %d", p->dir, (int)want);
 		goto out;
 	}
-	if (n > 1)
+	if (task_has_memory(p, root->pid, &has_memory, err) < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (!has_memory) {
+		rc = mg_fail(err, MG_ERR_UNSUPPORTED, "criu:%s: task %u is a zombie: it has no code "
+			     "left to run", p->dir, root->pid);
+		goto out;
+	}
+	if (warn_others && n > 1)
 		mg_image_warn(img, "criu:%s: the dump holds %zu processes; only the root task %u is analysed",
 			      p->dir, n, root->pid);
 	img->pid = (pid_t)root->pid;
@@ -1059,7 +1143,8 @@ out:
 	return rc;
 }
 
-int mg_criu_open(const char *dir, const char *root, mg_image **out, mg_error *err)
+static int open_task(const char *dir, const char *root, pid_t pid, bool warn_others,
+		     mg_image **out, mg_error *err)
 {
 	*out = NULL;
 	if (root == NULL || *root == '\0')
@@ -1101,7 +1186,7 @@ int mg_criu_open(const char *dir, const char *root, mg_image **out, mg_error *er
 	p->root_is_host = fstat(p->root_fd, &rst) == 0 && stat("/", &slash) == 0 &&
 			  rst.st_dev == slash.st_dev && rst.st_ino == slash.st_ino;
 	char mmfile[64];
-	if (load_tree(img, p, err) < 0 || load_files(p, err) < 0)
+	if (load_tree(img, p, pid, warn_others, err) < 0 || load_files(p, err) < 0)
 		goto fail;
 	snprintf(mmfile, sizeof(mmfile), "mm-%d.img", (int)img->pid);
 	if (load_mm(img, p, mmfile, err) < 0 || load_pagemap(img, p, img->pid, err) < 0 ||
@@ -1115,4 +1200,15 @@ int mg_criu_open(const char *dir, const char *root, mg_image **out, mg_error *er
 fail:
 	mg_image_free(img);
 	return -1;
+}
+
+int mg_criu_open_task(const char *dir, const char *root, pid_t pid, mg_image **out,
+		      mg_error *err)
+{
+	return open_task(dir, root, pid, false, out, err);
+}
+
+int mg_criu_open(const char *dir, const char *root, mg_image **out, mg_error *err)
+{
+	return open_task(dir, root, 0, true, out, err);
 }

@@ -38,6 +38,7 @@
 #define MG_CRIU_MSG_MAX      (64u << 20)   /* one message */
 #define MG_CRIU_VMAS_MAX     (1u << 20)
 #define MG_CRIU_THREADS_MAX  (1u << 16)
+#define MG_CRIU_TASKS_MAX    (1u << 16)  /* processes in pstree.img */
 #define MG_CRIU_PAGEMAP_MAX  (1u << 22)    /* pagemap entries */
 
 /* pagemap_entry.flags (criu/include/pagemap.h). */

@@ -241,7 +241,30 @@ void mg_live_install_signal_guard(void);
 
 /* --- CRIU checkpoints (criu_image.c) ----------------------------------------- */
 
-/* Open a CRIU image directory; `root` resolves mapped files (default "/"). */
+/* One process of a CRIU dump, as pstree.img lists it. */
+typedef struct mg_criu_task {
+	pid_t pid;                 /* as the dump names it (inside its PID namespace) */
+	pid_t ppid;
+	bool has_memory;           /* false for a zombie or dead task: nothing can run */
+} mg_criu_task;
+
+/*
+ * The processes of a CRIU image directory, the root task first (the order
+ * of pstree.img), into a malloc'd array.  A dump of a container holds its
+ * whole process tree: every task with memory must be scanned.
+ */
+int mg_criu_list_tasks(const char *dir, mg_criu_task **tasks, size_t *n, mg_error *err);
+
+/*
+ * Open process `pid` of a CRIU image directory (0: the root task);
+ * `root` resolves mapped files (default "/").  A task without memory (a
+ * zombie) is MG_ERR_UNSUPPORTED.
+ */
+int mg_criu_open_task(const char *dir, const char *root, pid_t pid, mg_image **out,
+		      mg_error *err);
+
+/* The root task only (mg_criu_open_task with pid 0); warns when the dump
+ * holds more processes, which the caller then does not see. */
 int mg_criu_open(const char *dir, const char *root, mg_image **out, mg_error *err);
 
 #endif

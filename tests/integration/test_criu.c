@@ -1126,6 +1126,75 @@ static void test_shared_anonymous(void **state)
 	memfd_case("wl_memfd_anon", "anon");
 }
 
+/*
+ * A dump of a process tree (what a container's dump is): wl_criu_tree's
+ * child alone reaches sha1msg1, its parent is the dump's root task, and a
+ * zombie sibling has no memory.  The dump must need sha_ni (restoring
+ * runs the child too), the parent alone must not, and the zombie is
+ * skipped with a warning.  (Once only the root task was analysed.)
+ */
+static void test_dump_of_a_tree(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	if (!tu_cpu_has("sha_ni"))
+		skip();
+	wl_spec w = { .label = "wl_criu_tree" };
+	snprintf(w.bin, sizeof(w.bin), "%s", tu_workload_path("wl_criu_tree"));
+	char out[256], live_path[600], img_dir[600], buf[32];
+	char *result = dump_live(&w, out, sizeof(out));
+	snprintf(live_path, sizeof(live_path), "%s/live.json", out);
+	snprintf(img_dir, sizeof(img_dir), "%s/img", out);
+
+	mg_feature_set live, dump, root, child;
+	json_object *lj = tu_load_json(live_path);       /* the parent, live */
+	names_to_set(tu_json_get(lj, "required_features"), live_path, &live);
+	assert_false(mg_fset_has(&live, tu_feature("sha_ni")));
+	double ms;
+	json_object *dj = scan_dump_set(out, img_dir, "dump", &dump, &ms);
+	if (!mg_fset_has(&dump, tu_feature("sha_ni")))
+		fail_msg("the dump's child needs sha_ni; the dump's answer lacks it");
+	json_object *procs = tu_json_get(dj, "processes");
+	assert_int_equal(json_object_array_length(procs), 2);       /* the zombie is not one */
+	json_object *p0 = json_object_array_get_idx(procs, 0), *p1 = json_object_array_get_idx(procs, 1);
+	assert_int_equal(json_object_get_int64(tu_json_get(p0, "pid")), kv_u64(result, "nspid"));
+	names_to_set(tu_json_get(p0, "required_features"), "processes[0]", &root);
+	names_to_set(tu_json_get(p1, "required_features"), "processes[1]", &child);
+	assert_false(mg_fset_has(&root, tu_feature("sha_ni")));
+	assert_true(mg_fset_has(&child, tu_feature("sha_ni")));
+	expect_same_features("wl_criu_tree root task", &live, &root);
+	if (find_warning(dj, "1 zombie") == NULL)
+		fail_msg("no warning about the zombie: %s", json_object_to_json_string(tu_json_get(dj, "warnings")));
+
+	/* check --criu-dir answers for the whole tree, too. */
+	char nosha[700];
+	snprintf(nosha, sizeof(nosha), "%s/nosha.json", out);
+	FILE *f = fopen(nosha, "w");
+	assert_non_null(f);
+	fprintf(f, "{\"name\": \"host without sha_ni\", \"features\": [");
+	bool first = true;
+	mg_feature_set hf = dump;
+	mg_fset_remove(&hf, tu_feature("sha_ni"));
+	for (mg_feature_id id = mg_fset_next(&hf, -1); id >= 0; id = mg_fset_next(&hf, id)) {
+		fprintf(f, "%s\"%s\"", first ? "" : ", ", mg_feature_get(id)->name);
+		first = false;
+	}
+	fprintf(f, "]}\n");
+	assert_int_equal(fclose(f), 0);
+	char *cout = NULL;
+	int rc = tu_migratable(&cout, NULL, "check", "--criu-dir", img_dir, "--root", S.root,
+			       "--target", nosha, NULL);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(cout, "missing: sha_ni"));
+	free(cout);
+	printf("wl_criu_tree: 2 processes and a zombie; dump %zu features (root %zu, child %zu), "
+	       "scan %.0f ms; criu dump %s ms\n", mg_fset_count(&dump), mg_fset_count(&root),
+	       mg_fset_count(&child), ms, kv(result, "dump_ms", buf, sizeof(buf)));
+	json_object_put(lj);
+	json_object_put(dj);
+	free(result);
+}
+
 /* --- check --criu-dir ------------------------------------------------------------ */
 
 static void test_check_criu_dir(void **state)
@@ -1749,6 +1818,7 @@ int main(void)
 		cmocka_unit_test(test_shared_anonymous),
 		cmocka_unit_test(test_memfd_private),
 		cmocka_unit_test(test_file_ends_mid_page),
+		cmocka_unit_test(test_dump_of_a_tree),
 		cmocka_unit_test(test_check_criu_dir),
 		cmocka_unit_test(test_policy_criu_cpuinfo),
 		cmocka_unit_test(test_policy_criu_old_images),
