@@ -99,7 +99,8 @@ typedef struct mg_scan_result {
 	 * mg_scan_result_load); the oracle compares executed units with it. */
 	uint8_t *unit_reachable;
 	size_t nunits;
-	/* Set by the multi-process scans only (mg_scan_criu_dump): each
+	/* Set by the multi-process scans only (mg_scan_criu_dump,
+	 * mg_scan_live_tree): each
 	 * process scanned, root first; `required` etc. are their union. */
 	mg_process_summary *processes;
 	size_t nprocesses;
@@ -118,6 +119,15 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
  * process on the destination.  `root` resolves mapped files.
  */
 int mg_scan_criu_dump(const char *dir, const char *root, const mg_scan_options *opt,
+		      mg_scan_result **out, mg_error *err);
+
+/*
+ * The same for a live process and its descendants (mg_live_list_tree),
+ * each snapshot taken with lopt: what `criu dump -t pid` would dump.
+ * Errors of pid itself are returned as for a single scan; descendants
+ * that are zombies or exit during the scan are skipped, with a warning.
+ */
+int mg_scan_live_tree(pid_t pid, const mg_live_options *lopt, const mg_scan_options *opt,
 		      mg_scan_result **out, mg_error *err);
 
 /* Serialise as the documented `scan --json` object (newly allocated). */

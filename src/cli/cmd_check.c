@@ -1,7 +1,7 @@
 /*
  * cmd_check.c - `migratable check`: verdicts per target.
  *
- *   migratable check (<PID> | --requirements FILE | --criu-dir DIR [--root DIR])
+ *   migratable check (<PID> [--tree] | --requirements FILE | --criu-dir DIR [--root DIR])
  *                    [--target FILE|DIR]... [--catalog NAME]...
  *                    [--source PROFILE] [--policy workload|criu|criu-like]
  *                    [--cpu-cap fpu,ins,cpu,all] [--method reachable|full]
@@ -51,6 +51,7 @@ struct check_opts {
 	enum format format;
 	mg_scan_method method;
 	bool explain;
+	bool tree;
 };
 
 struct check_run {
@@ -67,7 +68,7 @@ struct check_run {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: migratable check (<PID> | --requirements FILE | --criu-dir DIR [--root DIR])\n"
+		"usage: migratable check (<PID> [--tree] | --requirements FILE | --criu-dir DIR [--root DIR])\n"
 		"                        [--target FILE|DIR]... [--catalog NAME]...\n"
 		"                        [--source PROFILE] [--policy workload|criu|criu-like]\n"
 		"                        [--cpu-cap fpu,ins,cpu,all] [--method reachable|full]\n"
@@ -77,8 +78,9 @@ static void usage(FILE *out)
 		"compatible, incompatible (with the missing features) or unknown.\n"
 		"\n"
 		"  <PID>                 scan this live process first\n"
+		"  --tree                with <PID>: it and all its descendants (criu dump -t PID)\n"
 		"  --requirements FILE   a saved `migratable scan --json`\n"
-		"  --criu-dir DIR        scan a CRIU checkpoint directory first; its cpuinfo.img\n"
+		"  --criu-dir DIR        scan a CRIU checkpoint directory (every process) first; its cpuinfo.img\n"
 		"                        (criu dump --cpu-cap) is then the default --source\n"
 		"  --root DIR            resolve the checkpoint's mapped files under DIR (default /)\n"
 		"  --target FILE|DIR     profile file (JSON or a CRIU cpuinfo.img), or directory\n"
@@ -132,6 +134,7 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 		{ "method",       required_argument, NULL, 'm' },
 		{ "json",         no_argument,       NULL, 'j' },
 		{ "explain",      no_argument,       NULL, 'e' },
+		{ "tree",         no_argument,       NULL, 'T' },
 		{ "help",         no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -149,6 +152,7 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 		case 's': o->source_path = optarg; break;
 		case 'j': o->format = FMT_JSON; break;
 		case 'e': o->explain = true; break;
+		case 'T': o->tree = true; break;
 		case 'h': usage(stdout); return MG_OK;
 		case 't':
 			if (push(&o->targets, &o->ntargets, optarg))
@@ -193,6 +197,9 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 		return usage_error("give one of <PID>, --requirements or --criu-dir", NULL);
 	if (o->root && !o->criu_dir)
 		return usage_error("--root goes with --criu-dir", NULL);
+	if (o->tree && !o->pid_arg)
+		return usage_error("--tree goes with a PID (--criu-dir always checks every process)",
+				   NULL);
 	bool needs_req = o->policy == POLICY_WORKLOAD || o->format == FMT_NFD;
 	if (inputs == 0 && needs_req)
 		return usage_error("what to check? give <PID>, --requirements FILE or --criu-dir DIR",
@@ -286,6 +293,11 @@ static int load_requirements(struct check_run *r, mg_error *err)
 			return mg_fail(err, MG_ERR_USAGE, "'%s' is not a PID", r->o.pid_arg);
 		mg_live_options lo = { .read_sigactions = true, .isolate = true };
 		mg_live_install_signal_guard();
+		if (r->o.tree) {
+			mg_feature_set usable;
+			mg_scan_options so = scan_options(r, &usable);
+			return mg_scan_live_tree(pid, &lo, &so, &r->req, err);
+		}
 		if (mg_live_open(pid, &lo, &img, err) != 0)
 			return -1;
 	} else {

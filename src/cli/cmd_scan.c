@@ -1,8 +1,8 @@
 /*
  * cmd_scan.c - `migratable scan`: the CPU features a process can still need.
  *
- *   migratable scan <PID> [--method reachable|full] [--json] [--explain FEATURE]
- *   migratable scan --criu-dir DIR [--root DIR] [...]
+ *   migratable scan <PID> [--tree] [--method reachable|full] [--json] [--explain FEATURE]
+ *   migratable scan --criu-dir DIR [--root DIR] [...]   (every process of the dump)
  *   migratable scan [options] -- COMMAND [ARGS...]   (start it, scan, stop it)
  */
 #include <errno.h>
@@ -31,6 +31,7 @@ struct scan_args {
 	const char *root;
 	const char *output;
 	bool json;
+	bool tree;
 	int wait_ms;
 	bool wait_given;
 	char **spawn_argv;
@@ -40,7 +41,7 @@ struct scan_args {
 static void scan_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: migratable scan <PID> [options]\n"
+		"usage: migratable scan <PID> [--tree] [options]\n"
 		"       migratable scan --criu-dir DIR [--root DIR] [options]\n"
 		"       migratable scan [options] -- COMMAND [ARGS...]\n"
 		"\n"
@@ -53,7 +54,10 @@ static void scan_usage(FILE *out)
 		"  --json                   print the result as JSON\n"
 		"  --explain FEATURE        list every site needing FEATURE and how it is reached\n"
 		"  --output FILE            write the result to FILE instead of stdout\n"
-		"  --criu-dir DIR           analyse a CRIU checkpoint instead of a live process\n"
+		"  --tree                   the process and all its descendants (what criu dump -t\n"
+		"                           PID checkpoints): the union of what they need\n"
+		"  --criu-dir DIR           analyse a CRIU checkpoint (every process of it) instead\n"
+		"                           of a live process\n"
 		"  --root DIR               resolve the checkpoint's mapped files under DIR (default /)\n"
 		"  --wait MS                with COMMAND: let it run MS milliseconds first (default 300)\n"
 		"  --no-cache               decode everything; do not use or update the summaries\n"
@@ -77,6 +81,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 		{ "criu-dir", required_argument, NULL, 'c' },
 		{ "root",     required_argument, NULL, 'r' },
 		{ "wait",     required_argument, NULL, 'w' },
+		{ "tree",     no_argument,       NULL, 't' },
 		{ "help",     no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -106,6 +111,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 				return fprintf(stderr, "migratable: --method must be 'reachable' or 'full'\n"), -1;
 			break;
 		case 'j': a->json = true; break;
+		case 't': a->tree = true; break;
 		case 'D': a->opt.assume_no_dlsym = true; break;
 		case 'N': a->opt.no_cache = true; break;
 		case 'o': a->output = optarg; break;
@@ -142,6 +148,9 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 		return fprintf(stderr, "migratable: --root applies only with --criu-dir\n"), -1;
 	if (a->wait_given && !a->spawn_argv)
 		return fprintf(stderr, "migratable: --wait applies only with -- COMMAND\n"), -1;
+	if (a->tree && a->criu_dir)
+		return fprintf(stderr, "migratable: --tree is for live processes; --criu-dir "
+			       "always scans every process of the dump\n"), -1;
 	if (a->criu_dir) {
 		if (rest != 0)
 			return fprintf(stderr, "migratable: --criu-dir takes no PID\n"), -1;
@@ -216,7 +225,7 @@ static void print_processes(FILE *out, const mg_scan_result *r)
 {
 	if (r->nprocesses < 2)
 		return;
-	fprintf(out, "%zu processes, each restored by criu:\n", r->nprocesses);
+	fprintf(out, "%zu processes:\n", r->nprocesses);
 	for (size_t i = 0; i < r->nprocesses; i++) {
 		const mg_process_summary *p = &r->processes[i];
 		char *names = mg_fset_to_string(&p->required);
@@ -366,15 +375,17 @@ int cmd_scan(int argc, char **argv)
 	int rc;
 	mg_feature_set source_usable;
 	mg_scan_result *res = NULL;
+	const mg_live_options live_opt = { .read_sigactions = true, .isolate = true };
 	if (a.criu_dir) {
 		/* Every process of the dump: criu restore runs them all. */
 		rc = criu_source_features(a.criu_dir, &source_usable, &err);
 		a.opt.host_features = &source_usable;
 		if (rc == 0)
 			rc = mg_scan_criu_dump(a.criu_dir, a.root ? a.root : "/", &a.opt, &res, &err);
+	} else if (a.tree) {
+		rc = mg_scan_live_tree(a.pid, &live_opt, &a.opt, &res, &err);
 	} else {
-		rc = mg_live_open(a.pid, &(mg_live_options){ .read_sigactions = true, .isolate = true },
-				  &img, &err);
+		rc = mg_live_open(a.pid, &live_opt, &img, &err);
 		if (rc == 0)
 			rc = mg_scan_image(img, &a.opt, &res, &err);
 		mg_image_free(img);

@@ -1054,7 +1054,7 @@ static int task_has_memory(const criu_priv *p, uint32_t pid, bool *has, mg_error
 	return rc;
 }
 
-int mg_criu_list_tasks(const char *dir, mg_criu_task **tasks, size_t *n, mg_error *err)
+int mg_criu_list_tasks(const char *dir, mg_task **tasks, size_t *n, mg_error *err)
 {
 	const criu_priv p = { .dir = (char *)dir };
 	ProtobufCMessage **msgs;
@@ -1063,7 +1063,7 @@ int mg_criu_list_tasks(const char *dir, mg_criu_task **tasks, size_t *n, mg_erro
 	*n = 0;
 	if (load_pstree(&p, &msgs, &nmsgs, err) < 0)
 		return -1;
-	mg_criu_task *t = calloc(nmsgs, sizeof(*t));
+	mg_task *t = calloc(nmsgs, sizeof(*t));
 	int rc = t ? 0 : mg_fail(err, MG_ERR_INTERNAL, "out of memory");
 	for (size_t i = 0; i < nmsgs && rc == 0; i++) {
 		const PstreeEntry *e = (PstreeEntry *)msgs[i];

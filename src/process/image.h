@@ -233,6 +233,28 @@ typedef struct mg_live_options {
 int mg_live_open(pid_t pid, const mg_live_options *opt, mg_image **out,
 		 mg_error *err);
 
+/* One process of a tree: of a CRIU dump (as pstree.img lists it) or of a
+ * live process and its descendants. */
+typedef struct mg_task {
+	pid_t pid;                 /* a dump's: as it names it (inside its PID namespace) */
+	pid_t ppid;
+	bool has_memory;           /* false for a zombie or dead task: nothing can run */
+} mg_task;
+
+/*
+ * pid and its descendants (children, grandchildren, ... through
+ * /proc/PID/task/TID/children), pid first, parents before their children,
+ * into a malloc'd array; zombies have has_memory false.  The list is a
+ * moment's: a process forked later is a copy of one listed (until it
+ * execs), one that exits later is gone.  MG_ERR_NO_PROCESS if pid is not
+ * there.
+ */
+int mg_live_list_tree(pid_t pid, mg_task **tasks, size_t *n, mg_error *err);
+
+/* Has pid exited (gone, or a zombie)?  For telling a process that ended
+ * during a scan from one that cannot be scanned. */
+bool mg_live_has_exited(pid_t pid);
+
 /*
  * Install SIGINT/SIGTERM/SIGHUP handlers that detach from any thread the
  * current snapshot holds before the tool exits.  Idempotent.
@@ -241,19 +263,15 @@ void mg_live_install_signal_guard(void);
 
 /* --- CRIU checkpoints (criu_image.c) ----------------------------------------- */
 
-/* One process of a CRIU dump, as pstree.img lists it. */
-typedef struct mg_criu_task {
-	pid_t pid;                 /* as the dump names it (inside its PID namespace) */
-	pid_t ppid;
-	bool has_memory;           /* false for a zombie or dead task: nothing can run */
-} mg_criu_task;
+
+
 
 /*
  * The processes of a CRIU image directory, the root task first (the order
  * of pstree.img), into a malloc'd array.  A dump of a container holds its
  * whole process tree: every task with memory must be scanned.
  */
-int mg_criu_list_tasks(const char *dir, mg_criu_task **tasks, size_t *n, mg_error *err);
+int mg_criu_list_tasks(const char *dir, mg_task **tasks, size_t *n, mg_error *err);
 
 /*
  * Open process `pid` of a CRIU image directory (0: the root task);

@@ -65,6 +65,18 @@ int procfs_parse_shadow_stack(const char *text, size_t len);
  * errno set. */
 int procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n);
 
+/*
+ * The PIDs of text (len bytes, need not be NUL-terminated): decimal
+ * numbers separated by spaces or newlines, as /proc/PID/task/TID/children
+ * holds them.  At most max into out; -1 with EINVAL on anything else
+ * (a non-digit, 0, a number above INT32_MAX, more than max).
+ */
+int procfs_parse_pids(const char *text, size_t len, pid_t *out, size_t max, size_t *n);
+
+/* The children thread tid of pid has forked (/proc/PID/task/TID/children,
+ * CONFIG_PROC_CHILDREN), at most max.  -1 with errno. */
+int procfs_children(pid_t pid, pid_t tid, pid_t *out, size_t max, size_t *n);
+
 /* AT_ENTRY and AT_SYSINFO_EHDR from /proc/PID/auxv (0 when absent; see
  * mg_auxv_parse()).  -1 with errno set if the file is unreadable. */
 int procfs_read_auxv(pid_t pid, uint64_t *at_entry, uint64_t *at_sysinfo_ehdr);

@@ -195,6 +195,42 @@ int procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n)
 	return 0;
 }
 
+int procfs_parse_pids(const char *text, size_t len, pid_t *out, size_t max, size_t *n)
+{
+	size_t used = 0, i = 0;
+	while (i < len) {
+		if (text[i] == ' ' || text[i] == '\n') {
+			i++;
+			continue;
+		}
+		uint64_t v = 0;
+		size_t start = i;
+		while (i < len && text[i] >= '0' && text[i] <= '9' && v <= INT32_MAX)
+			v = v * 10 + (uint64_t)(text[i++] - '0');
+		if (i == start || v == 0 || v > INT32_MAX ||
+		    (i < len && text[i] != ' ' && text[i] != '\n') || used == max) {
+			errno = EINVAL;
+			return -1;
+		}
+		out[used++] = (pid_t)v;
+	}
+	*n = used;
+	return 0;
+}
+
+int procfs_children(pid_t pid, pid_t tid, pid_t *out, size_t max, size_t *n)
+{
+	char path[96], *text;
+	size_t len;
+	task_path(path, sizeof(path), pid, tid, "children");
+	/* 11 bytes per PID at most: max PIDs fit in this bound. */
+	if (procfs_read(path, max * 11 + 16, &text, &len) != 0)
+		return -1;
+	int rc = procfs_parse_pids(text, len, out, max, n);
+	free(text);
+	return rc;
+}
+
 int procfs_read_auxv(pid_t pid, uint64_t *at_entry, uint64_t *at_sysinfo_ehdr)
 {
 	char path[64], *buf;

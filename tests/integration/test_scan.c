@@ -476,6 +476,75 @@ static void test_file_written_after_start(void **state)
 }
 
 /*
+ * wl_criu_tree: a parent, a child that alone reaches sha1msg1, a zombie.
+ * `scan PID` answers for the parent; `scan PID --tree` for the tree, as
+ * `criu dump -t PID` would checkpoint it.
+ */
+static pid_t tree_pid;
+static char tree_dir[32];
+
+static void test_tree(void **state)
+{
+	(void)state;
+	if (!tu_cpu_has("sha_ni"))
+		skip();
+	char cwd[4096];
+	snprintf(tree_dir, sizeof(tree_dir), "/tmp/mg-wltree-XXXXXX");
+	assert_non_null(mkdtemp(tree_dir));
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(tree_dir), 0);
+	char *argv[] = { (char *)tu_workload_path("wl_criu_tree"), NULL };
+	pid_t pid = tree_pid = tu_spawn_ready(argv, 5000);
+	assert_int_equal(chdir(cwd), 0);
+	assert_true(pid > 0);
+	char pidbuf[16], *out = NULL;
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+
+	json_object *one = scan_json(pid, "reachable");
+	assert_false(has_feature(one, "sha_ni"));
+	assert_false(json_object_object_get_ex(one, "processes", NULL));
+	json_object_put(one);
+	assert_int_equal(tu_migratable(&out, NULL, "scan", pidbuf, "--tree", "--json", NULL), 0);
+	json_object *tree = json_tokener_parse(out);
+	free(out);
+	assert_non_null(tree);
+	assert_true(has_feature(tree, "sha_ni"));
+	json_object *procs = tu_json_get(tree, "processes");
+	assert_int_equal(json_object_array_length(procs), 2);     /* parent, child; not the zombie */
+	assert_int_equal(json_object_get_int64(tu_json_get(json_object_array_get_idx(procs, 0), "pid")),
+			 pid);
+	const char *w = json_object_get_string(json_object_array_get_idx(tu_json_get(tree, "warnings"), 0));
+	assert_non_null(w);
+	assert_non_null(strstr(w, "1 descendant(s) skipped"));
+	json_object_put(tree);
+
+	char *err = NULL;
+	assert_int_equal(tu_migratable(NULL, &err, "scan", "--tree", "--criu-dir", "/nonexistent", NULL), 2);
+	free(err);
+	assert_int_equal(tu_migratable(NULL, NULL, "scan", "--tree", "999999999", NULL), 3);
+	assert_target_healthy(pid);
+}
+
+/* Teardown of test_tree, also when it failed. */
+static int stop_tree(void **state)
+{
+	(void)state;
+	if (tree_pid > 0)
+		tu_stop(tree_pid);     /* the child dies with it (PR_SET_PDEATHSIG) */
+	tree_pid = 0;
+	char path[128];
+	static const char *const files[] = { "counter", "counter-child" };
+	for (size_t i = 0; i < 2 && tree_dir[0]; i++) {
+		snprintf(path, sizeof(path), "%s/%s", tree_dir, files[i]);
+		unlink(path);
+	}
+	if (tree_dir[0])
+		rmdir(tree_dir);
+	tree_dir[0] = '\0';
+	return 0;
+}
+
+/*
  * In a child: start `migratable scan PID --method full`, send it sig after
  * delay_us, then wait for it and for everything it left behind.  A
  * SIGKILLed tool leaves its keeper (live_keeper.c) to finish the snapshot
@@ -579,6 +648,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_large_region_scan, stop_bigmaps),
 		cmocka_unit_test_teardown(test_stack_in_heap, stop_bigmaps),
 		cmocka_unit_test(test_file_written_after_start),
+		cmocka_unit_test_teardown(test_tree, stop_tree),
 		cmocka_unit_test(test_sigkill_mid_scan),
 		cmocka_unit_test(test_sigint_mid_scan),
 	};

@@ -175,6 +175,39 @@ static void test_auxv_proc(void **state)
 	assert_int_equal(entry, getauxval(AT_ENTRY));
 }
 
+/* /proc/PID/task/TID/children text, from a buffer of exactly its length. */
+static int pids_of(const char *text, pid_t *out, size_t max, size_t *n)
+{
+	size_t len = strlen(text);
+	char *buf = malloc(len ? len : 1);
+	assert_non_null(buf);
+	memcpy(buf, text, len);
+	int rc = procfs_parse_pids(buf, len, out, max, n);
+	free(buf);
+	return rc;
+}
+
+static void test_children_text(void **state)
+{
+	(void)state;
+	pid_t p[4];
+	size_t n;
+	assert_int_equal(pids_of("", p, 4, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(pids_of("12 345 ", p, 4, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(p[0], 12);
+	assert_int_equal(p[1], 345);
+	assert_int_equal(pids_of("7\n", p, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(pids_of("2147483647", p, 4, &n), 0);   /* INT32_MAX */
+	static const char *const bad[] = { "2147483648", "99999999999999999999", "0", "1 x",
+					   "12a", "-3", "1 2 3 4 5" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (pids_of(bad[i], p, 4, &n) != -1)
+			fail_msg("\"%s\" accepted", bad[i]);
+}
+
 /* Field 22 of /proc/PID/stat: a child started after us, and both before now. */
 static void test_stat_start_time(void **state)
 {
@@ -212,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_auxv),
 		cmocka_unit_test(test_auxv_proc),
 		cmocka_unit_test(test_stat_start_time),
+		cmocka_unit_test(test_children_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
