@@ -110,7 +110,7 @@ $(BUILD)/workloads/lib%.so: tests/workloads/lib/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(WL_CFLAGS) -fPIC -shared -o $@ $<
 
-$(BUILD)/workloads/%: tests/workloads/%.c $(WL_LIBS)
+$(BUILD)/workloads/%: tests/workloads/%.c tests/workloads/wl_util.h $(WL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(WL_CFLAGS) -o $@ $< $(WL_LDFLAGS)
 

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wl_util.h"
+
 #define HEAP_LEN (64 * 1024)
 
 static volatile sig_atomic_t usr1_seen;
@@ -37,18 +39,12 @@ static uint8_t wl_pattern(size_t i)
 	return (uint8_t)((i * 7 + 13) ^ (i >> 8));
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
 static void *worker(void *arg)
 {
 	(void)arg;
 	for (;;) {
 		worker_ticks++;
-		sleep_ms(10);
+		wl_sleep_ms(10);
 	}
 	return NULL;
 }
@@ -87,11 +83,5 @@ int main(void)
 	printf("ready\n");
 	fflush(stdout);
 
-	for (unsigned long n = 0;; n++) {
-		char buf[32];
-		int len = snprintf(buf, sizeof(buf), "%lu\n", n);
-		if (pwrite(fd, buf, (size_t)len, 0) != len)
-			return 1;
-		sleep_ms(20);
-	}
+	return wl_count_forever(fd);
 }

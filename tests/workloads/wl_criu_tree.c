@@ -22,30 +22,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wl_util.h"
+
 /* Reached only through the child's heap. */
 __attribute__((used, noinline)) static void sha_fn(void)
 {
 	__asm__ volatile("sha1msg1 %%xmm2, %%xmm1" ::: "xmm1");
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
 static int count_forever(const char *file)
 {
 	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		return 1;
-	for (unsigned long n = 0;; n++) {
-		char buf[32];
-		int len = snprintf(buf, sizeof(buf), "%lu\n", n);
-		if (pwrite(fd, buf, (size_t)len, 0) != len)
-			return 1;
-		sleep_ms(20);
-	}
+	return fd < 0 ? 1 : wl_count_forever(fd);
 }
 
 static void __attribute__((noreturn)) child_main(void)

@@ -42,6 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wl_util.h"
+
 #define PAGE_LEN 4096
 
 static void *volatile data_map;
@@ -158,12 +160,6 @@ __attribute__((noinline)) static void scrub_stack(void)
 	explicit_bzero((void *)junk, sizeof(junk));
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
 int main(int argc, char **argv)
 {
 	int exec = argc > 1 && strcmp(argv[1], "exec") == 0;
@@ -193,11 +189,5 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	scrub_stack();
 
-	for (unsigned long n = 0;; n++) {
-		char buf[32];
-		int len = snprintf(buf, sizeof(buf), "%lu\n", n);
-		if (pwrite(fd, buf, (size_t)len, 0) != len)
-			return 1;
-		sleep_ms(20);
-	}
+	return wl_count_forever(fd);
 }
