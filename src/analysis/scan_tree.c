@@ -21,7 +21,7 @@ typedef struct merger {
 	mg_scan_result *all;        /* the first result, the others folded in */
 	mg_process_summary *procs;
 	size_t nprocs, cap;
-	bool prefix;                /* several processes: say whose each warning is */
+	bool prefix;                /* several processes: say whose each warning and site is */
 } merger;
 
 static int add_warning(mg_scan_result *r, mg_error *err, const char *fmt, ...)
@@ -45,16 +45,27 @@ static int add_warning(mg_scan_result *r, mg_error *err, const char *fmt, ...)
 	return 0;
 }
 
-/* Prefix each warning of r with "pid N: " (the merged result mixes them). */
-static int prefix_warnings(mg_scan_result *r, pid_t pid, mg_error *err)
+/* Replace *s by "pid N: *s". */
+static int prefix_pid(char **s, pid_t pid, mg_error *err)
 {
-	for (size_t i = 0; i < r->nwarnings; i++) {
-		char *w;
-		if (asprintf(&w, "pid %d: %s", (int)pid, r->warnings[i]) < 0)
-			return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
-		free(r->warnings[i]);
-		r->warnings[i] = w;
-	}
+	char *p;
+	if (asprintf(&p, "pid %d: %s", (int)pid, *s ? *s : "") < 0)
+		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+	free(*s);
+	*s = p;
+	return 0;
+}
+
+/* Say whose each warning and each piece of evidence is (the merged
+ * result mixes those of several processes). */
+static int prefix_process(mg_scan_result *r, pid_t pid, mg_error *err)
+{
+	for (size_t i = 0; i < r->nwarnings; i++)
+		if (prefix_pid(&r->warnings[i], pid, err) != 0)
+			return -1;
+	for (size_t i = 0; i < r->nevidence; i++)
+		if (prefix_pid(&r->evidence[i].reached_via, pid, err) != 0)
+			return -1;
 	return 0;
 }
 
@@ -113,7 +124,7 @@ static int absorb(mg_scan_result *into, mg_scan_result *from, mg_error *err)
 /* Take r (freed, also on failure), the result of process pid. */
 static int merger_add(merger *m, mg_scan_result *r, pid_t pid, mg_error *err)
 {
-	int rc = m->prefix ? prefix_warnings(r, pid, err) : 0;
+	int rc = m->prefix ? prefix_process(r, pid, err) : 0;
 	if (rc == 0 && m->nprocs == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 8;
 		mg_process_summary *grown = realloc(m->procs, cap * sizeof(*grown));

@@ -516,6 +516,19 @@ static void test_tree(void **state)
 	const char *w = json_object_get_string(json_object_array_get_idx(tu_json_get(tree, "warnings"), 0));
 	assert_non_null(w);
 	assert_non_null(strstr(w, "1 descendant(s) skipped"));
+	/* The evidence says which process needs it: the child. */
+	long child = json_object_get_int64(tu_json_get(json_object_array_get_idx(procs, 1), "pid"));
+	char want[32];
+	snprintf(want, sizeof(want), "pid %ld: ", child);
+	json_object *ev = tu_json_get(tree, "evidence");
+	bool found = false;
+	for (size_t i = 0; i < json_object_array_length(ev); i++) {
+		json_object *e = json_object_array_get_idx(ev, i);
+		if (strcmp(json_object_get_string(tu_json_get(e, "feature")), "sha_ni") == 0)
+			found = strncmp(json_object_get_string(tu_json_get(e, "reached_via")), want,
+					strlen(want)) == 0;
+	}
+	assert_true(found);
 	json_object_put(tree);
 
 	char *err = NULL;
