@@ -1449,6 +1449,35 @@ static void write_cpuinfo(const char *path, const CpuinfoX86Entry *x)
 	free(buf);
 }
 
+/* An entry for an edited copy of this host's cpuinfo.img (write_cpuinfo). */
+typedef struct ci_variant {
+	const char *name;
+	CpuinfoX86Entry x;
+	uint32_t caps[MG_CRIU_CAP_WORDS_MAX];
+} ci_variant;
+
+static void variant_from(ci_variant *v, const char *name, const mg_criu_cpuinfo *ci)
+{
+	CpuinfoX86Entry init = CPUINFO_X86_ENTRY__INIT;
+	v->name = name;
+	v->x = init;
+	memcpy(v->caps, ci->caps, sizeof(v->caps));
+	v->x.vendor_id = (uint32_t)ci->vendor;
+	v->x.cpu_family = ci->family;
+	v->x.model = ci->model;
+	v->x.stepping = ci->stepping;
+	v->x.capability_ver = ci->capability_ver;
+	v->x.n_capability = ci->ncaps;
+	v->x.capability = v->caps;
+	v->x.model_id = ci->model_id;
+	v->x.has_xfeatures_mask = ci->has_xfeatures;
+	v->x.xfeatures_mask = ci->xfeatures_mask;
+	v->x.has_xsave_size = ci->has_xsave_size;
+	v->x.xsave_size = ci->xsave_size;
+	v->x.has_xsave_size_max = ci->has_xsave_size_max;
+	v->x.xsave_size_max = ci->xsave_size_max;
+}
+
 /* A version-1 image (12 words, no XSAVE fields): CRIU completes it from
  * the CPU it restores on; a word count that does not match the version
  * makes CRIU refuse the image. */
@@ -1464,18 +1493,14 @@ static void test_policy_criu_old_images(void **state)
 	mg_error err = { 0 };
 	assert_int_equal(mg_criu_cpuinfo_read(ci_path, &ci, &err), 0);
 
-	CpuinfoX86Entry x = CPUINFO_X86_ENTRY__INIT;
-	x.vendor_id = (uint32_t)ci.vendor;
-	x.cpu_family = ci.family;
-	x.model = ci.model;
-	x.stepping = ci.stepping;
-	x.capability_ver = 1;
-	x.n_capability = 12;
-	x.capability = ci.caps;
-	x.model_id = ci.model_id;
-	write_cpuinfo(v1, &x);
-	x.capability_ver = 2;            /* 12 words, version 2 wants 19 */
-	write_cpuinfo(bad, &x);
+	static ci_variant v;
+	variant_from(&v, "version-1", &ci);
+	v.x.capability_ver = 1;
+	v.x.n_capability = 12;
+	v.x.has_xfeatures_mask = v.x.has_xsave_size = v.x.has_xsave_size_max = false;
+	write_cpuinfo(v1, &v.x);
+	v.x.capability_ver = 2;          /* 12 words, version 2 wants 19 */
+	write_cpuinfo(bad, &v.x);
 
 	mg_profile p, hp;
 	mg_compel_cpuinfo rt, out;
@@ -1526,35 +1551,6 @@ static void test_policy_criu_old_images(void **state)
 }
 
 /* --- our CRIU policy against CRIU's own `cpuinfo check` ------------------------- */
-
-/* One edited copy of this host's cpuinfo.img, written to DIR/NAME/cpuinfo.img. */
-typedef struct ci_variant {
-	const char *name;
-	CpuinfoX86Entry x;
-	uint32_t caps[MG_CRIU_CAP_WORDS_MAX];
-} ci_variant;
-
-static void variant_from(ci_variant *v, const char *name, const mg_criu_cpuinfo *ci)
-{
-	CpuinfoX86Entry init = CPUINFO_X86_ENTRY__INIT;
-	v->name = name;
-	v->x = init;
-	memcpy(v->caps, ci->caps, sizeof(v->caps));
-	v->x.vendor_id = (uint32_t)ci->vendor;
-	v->x.cpu_family = ci->family;
-	v->x.model = ci->model;
-	v->x.stepping = ci->stepping;
-	v->x.capability_ver = ci->capability_ver;
-	v->x.n_capability = ci->ncaps;
-	v->x.capability = v->caps;
-	v->x.model_id = ci->model_id;
-	v->x.has_xfeatures_mask = ci->has_xfeatures;
-	v->x.xfeatures_mask = ci->xfeatures_mask;
-	v->x.has_xsave_size = ci->has_xsave_size;
-	v->x.xsave_size = ci->xsave_size;
-	v->x.has_xsave_size_max = ci->has_xsave_size_max;
-	v->x.xsave_size_max = ci->xsave_size_max;
-}
 
 /* A bit (word *w, bit *b) of the image, outside word 0 (FPU & co., for
  * the fpu rule), that is set or clear (set), inside CRIU's ins mask or
