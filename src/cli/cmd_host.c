@@ -81,6 +81,11 @@ static int print_summary(FILE *out, const mg_profile *p)
 	fprintf(out, "xsave:     %u bytes\n", p->xsave_size);
 	fprintf(out, "amx:       %s\n", amx_state(p));
 	fprintf(out, "kernel:    %s\n", p->kernel ? p->kernel : "unknown");
+	fprintf(out, "enables:  ");
+	for (uint32_t gate = 1; gate & MG_OS_ALL; gate <<= 1)
+		fprintf(out, " %s %s", mg_os_gate_name(gate),
+			!(p->os_known & gate) ? "unknown" : (p->os_enabled & gate) ? "yes" : "no");
+	fprintf(out, "\n");
 	fprintf(out, "\n");
 	for (int fam = 0; fam < MG_FAM_COUNT; fam++)
 		if (print_family(out, &p->features, (mg_family)fam) < 0)

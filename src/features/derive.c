@@ -165,6 +165,47 @@ int mg_profile_fill_identity(mg_profile *p, mg_error *err)
 	return 0;
 }
 
+/* Which feature each kernel gate governs. */
+static const struct {
+	uint32_t gate;
+	const char *name;       /* profile JSON key */
+	const char *feature;
+} os_gates[] = {
+	{ MG_OS_USER_SHSTK, "user_shstk",  "shstk" },
+	{ MG_OS_FSGSBASE,   "fsgsbase",    "fsgsbase" },
+	{ MG_OS_RING3MWAIT, "ring3_mwait", "monitor" },
+};
+
+const char *mg_os_gate_name(uint32_t gate)
+{
+	for (size_t i = 0; i < sizeof(os_gates) / sizeof(os_gates[0]); i++)
+		if (os_gates[i].gate == gate)
+			return os_gates[i].name;
+	return NULL;
+}
+
+void mg_os_gated_features(mg_feature_set *out)
+{
+	mg_fset_clear(out);
+	for (size_t i = 0; i < sizeof(os_gates) / sizeof(os_gates[0]); i++)
+		mg_fset_add(out, mg_feature_by_name(os_gates[i].feature));
+}
+
+void mg_derive_os_gates(uint32_t known, uint32_t enabled, mg_feature_set *features,
+			mg_feature_set *unknown)
+{
+	for (size_t i = 0; i < sizeof(os_gates) / sizeof(os_gates[0]); i++) {
+		mg_feature_id f = mg_feature_by_name(os_gates[i].feature);
+		if (!mg_fset_has(features, f))
+			continue;
+		if (known & enabled & os_gates[i].gate)
+			continue;
+		mg_fset_remove(features, f);
+		if (!(known & os_gates[i].gate))
+			mg_fset_add(unknown, f);
+	}
+}
+
 void mg_derive_undecidable(const mg_cpuid_dump *d, bool has_xcr0,
 			   const mg_feature_set *features, mg_feature_set *unknown)
 {

@@ -178,15 +178,18 @@ static const mg_feature_info feature_table[] = {
 	F("msr_imm",   0x7, 1, MG_ECX,  5, MG_FAM_SYSTEM, NULL, 0, true, "RDMSR/WRMSRNS with immediate MSR index"),
 	F("ace",       0x7, 1, MG_ECX, 11, MG_FAM_AMX, NULL, X_AMX, true, "AMX/AVX compute extension (XED ACE_1)"),
 
-	/* --- CPUID.(7,1):EDX --------------------------------------------- */
-	F("avx_vnni_int8", 0x7, 1, MG_EDX, 4, MG_FAM_AVX, "AVXVNNIINT8", X_AVX, false, "AVX-VNNI-INT8"),
-	F("avx_ne_convert", 0x7, 1, MG_EDX, 5, MG_FAM_AVX, "AVXNECONVERT", X_AVX, false, "AVX-NE-CONVERT"),
-	F("amx_complex", 0x7, 1, MG_EDX, 8, MG_FAM_AMX, "AMXCOMPLEX", X_AMX, false, "AMX complex tile multiply"),
-	F("avx_vnni_int16", 0x7, 1, MG_EDX, 10, MG_FAM_AVX, "AVXVNNIINT16", X_AVX, false, "AVX-VNNI-INT16"),
-	F("prefetchi", 0x7, 1, MG_EDX, 14, MG_FAM_MEMORY, "PREFETCHI", 0, false, "PREFETCHIT0/IT1 code prefetch"),
-	F("user_msr",  0x7, 1, MG_EDX, 15, MG_FAM_SYSTEM, NULL, 0, false, "URDMSR/UWRMSR"),
-	F("avx10",     0x7, 1, MG_EDX, 19, MG_FAM_AVX512, "AVX10", X_512, false, "AVX10 converged vector ISA (version in leaf 0x24)"),
-	F("apx_f",     0x7, 1, MG_EDX, 21, MG_FAM_APX, "APX_F", X_APX, false, "Advanced Performance Extensions (REX2/EGPRs, NDD, NF)"),
+	/* --- CPUID.(7,1):EDX: hidden.  Linux has no cpufeatures word for
+	 * this register (KVM's arch/x86/kvm/reverse_cpuid.h keeps it as a
+	 * KVM-only word), so /proc/cpuinfo never prints these bits: seen on
+	 * kernel 6.18 with a CPU reporting prefetchi and avx10. --------- */
+	F("avx_vnni_int8", 0x7, 1, MG_EDX, 4, MG_FAM_AVX, "AVXVNNIINT8", X_AVX, true, "AVX-VNNI-INT8"),
+	F("avx_ne_convert", 0x7, 1, MG_EDX, 5, MG_FAM_AVX, "AVXNECONVERT", X_AVX, true, "AVX-NE-CONVERT"),
+	F("amx_complex", 0x7, 1, MG_EDX, 8, MG_FAM_AMX, "AMXCOMPLEX", X_AMX, true, "AMX complex tile multiply"),
+	F("avx_vnni_int16", 0x7, 1, MG_EDX, 10, MG_FAM_AVX, "AVXVNNIINT16", X_AVX, true, "AVX-VNNI-INT16"),
+	F("prefetchi", 0x7, 1, MG_EDX, 14, MG_FAM_MEMORY, "PREFETCHI", 0, true, "PREFETCHIT0/IT1 code prefetch"),
+	F("user_msr",  0x7, 1, MG_EDX, 15, MG_FAM_SYSTEM, NULL, 0, true, "URDMSR/UWRMSR"),
+	F("avx10",     0x7, 1, MG_EDX, 19, MG_FAM_AVX512, "AVX10", X_512, true, "AVX10 converged vector ISA (version in leaf 0x24)"),
+	F("apx_f",     0x7, 1, MG_EDX, 21, MG_FAM_APX, "APX_F", X_APX, true, "Advanced Performance Extensions (REX2/EGPRs, NDD, NF)"),
 
 	/* --- CPUID.(7,2):EDX: hidden, Linux keeps BHI_CTRL in an unnamed
 	 * synthetic word. */

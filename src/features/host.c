@@ -7,9 +7,11 @@
  * are enumerated the way the SDM/APM define them for each leaf.
  */
 #include "features/profile.h"
+#include "util/file.h"
 
 #include <cpuid.h>
 #include <errno.h>
+#include <sys/auxv.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -219,6 +221,52 @@ static bool amx_permitted(void)
 		       (unsigned long)MG_XFEATURE_XTILEDATA) == 0;
 }
 
+/* AT_HWCAP2 bits (asm/hwcap2.h). */
+#define MG_HWCAP2_RING3MWAIT (1ul << 0)
+#define MG_HWCAP2_FSGSBASE   (1ul << 1)
+
+/* Does the first "flags" line of /proc/cpuinfo hold the word `flag`? */
+static bool cpuinfo_has_flag(const char *text, const char *flag)
+{
+	const char *line = strstr(text, "\nflags");
+	if (line == NULL || (line = strchr(line, ':')) == NULL)
+		return false;
+	size_t end = strcspn(line, "\n"), n = strlen(flag);
+	for (const char *p = line + 1; p + n <= line + end; p++)
+		if (p[-1] == ' ' && strncmp(p, flag, n) == 0 && (p[n] == ' ' || p[n] == '\n' ||
+								 p + n == line + end))
+			return true;
+	return false;
+}
+
+/*
+ * What the kernel enables beyond XCR0 (profile.h, MG_OS_*): AT_HWCAP2
+ * for FSGSBASE and ring-3 MWAIT; for user shadow stacks, the user_shstk
+ * flag Linux prints only when it supports them, the kernel's one public
+ * statement of it (enabling a shadow stack to find out would change the
+ * process).  An unreadable /proc/cpuinfo leaves that gate unknown.
+ */
+static void read_os_gates(mg_profile *p)
+{
+	unsigned long hwcap2 = getauxval(AT_HWCAP2);
+	mg_error ignored = { 0 };
+	size_t len;
+	char *text = mg_read_file("/proc/cpuinfo", 16u << 20, MG_ERR_IO, &len, &ignored);
+
+	p->os_known = MG_OS_FSGSBASE | MG_OS_RING3MWAIT;
+	p->os_enabled = 0;
+	if (hwcap2 & MG_HWCAP2_FSGSBASE)
+		p->os_enabled |= MG_OS_FSGSBASE;
+	if (hwcap2 & MG_HWCAP2_RING3MWAIT)
+		p->os_enabled |= MG_OS_RING3MWAIT;
+	if (text != NULL) {
+		p->os_known |= MG_OS_USER_SHSTK;
+		if (cpuinfo_has_flag(text, "user_shstk"))
+			p->os_enabled |= MG_OS_USER_SHSTK;
+	}
+	free(text);
+}
+
 static int set_str(char **dst, const char *src, mg_error *err)
 {
 	free(*dst);
@@ -247,6 +295,8 @@ int mg_host_profile(mg_profile *out, const char *name, mg_error *err)
 	if (mg_profile_fill_identity(out, err) < 0)
 		goto fail;
 	mg_derive_features(&out->cpuid, out->has_xcr0, out->xcr0, &out->features);
+	read_os_gates(out);
+	mg_derive_os_gates(out->os_known, out->os_enabled, &out->features, &out->unknown);
 	return 0;
 fail:
 	mg_profile_free(out);

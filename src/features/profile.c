@@ -281,6 +281,31 @@ static int check_schema(struct reader *r, json_object *obj)
 	return 0;
 }
 
+/*
+ * "os_support": {"user_shstk": true, ...}: what the kernel enables beyond
+ * XCR0 (mg_derive_os_gates).  Keys this version does not know are
+ * ignored (a newer writer); a gate not listed stays unknown.
+ */
+static int read_os_support(struct reader *r, json_object *obj)
+{
+	json_object *os;
+	if (!json_object_object_get_ex(obj, "os_support", &os) || os == NULL)
+		return 0;
+	if (!json_object_is_type(os, json_type_object))
+		return bad(r, "'os_support' is not an object");
+	for (uint32_t gate = 1; gate & MG_OS_ALL; gate <<= 1) {
+		json_object *v;
+		if (!json_object_object_get_ex(os, mg_os_gate_name(gate), &v))
+			continue;
+		if (!json_object_is_type(v, json_type_boolean))
+			return bad(r, "'os_support.%s' is not a boolean", mg_os_gate_name(gate));
+		r->p->os_known |= gate;
+		if (json_object_get_boolean(v))
+			r->p->os_enabled |= gate;
+	}
+	return 0;
+}
+
 static int read_profile(struct reader *r, json_object *obj)
 {
 	mg_profile *p = r->p;
@@ -321,6 +346,8 @@ static int read_profile(struct reader *r, json_object *obj)
 			return bad(r, "'amx_permitted' is not a boolean");
 		p->amx_permitted = json_object_get_boolean(v);
 	}
+	if (read_os_support(r, obj) < 0)
+		return -1;
 	json_object_object_get_ex(obj, "features", &features);
 	json_object_object_get_ex(obj, "cpuid", &cpuid);
 	if (features == NULL && cpuid == NULL)
@@ -336,6 +363,7 @@ static int read_profile(struct reader *r, json_object *obj)
 			return -1;
 		mg_derive_features(&p->cpuid, p->has_xcr0, p->xcr0, &p->features);
 		mg_derive_undecidable(&p->cpuid, p->has_xcr0, &p->features, &p->unknown);
+		mg_derive_os_gates(p->os_known, p->os_enabled, &p->features, &p->unknown);
 		if (mg_profile_fill_identity(p, r->err) < 0)
 			return -1;
 	}
@@ -423,6 +451,19 @@ static json_object *cpuid_array(const mg_cpuid_dump *d)
 	return arr;
 }
 
+static json_object *os_support_object(const mg_profile *p)
+{
+	json_object *o = json_object_new_object();
+	for (uint32_t gate = 1; o != NULL && (gate & MG_OS_ALL); gate <<= 1)
+		if ((p->os_known & gate) &&
+		    mg_json_add(o, mg_os_gate_name(gate),
+				json_object_new_boolean((p->os_enabled & gate) != 0)) < 0) {
+			json_object_put(o);
+			return NULL;
+		}
+	return o;
+}
+
 static json_object *profile_object(const mg_profile *p)
 {
 	json_object *o = json_object_new_object();
@@ -444,6 +485,7 @@ static json_object *profile_object(const mg_profile *p)
 	    (p->has_xcr0 && mg_json_add(o, "xcr0", mg_json_hex(p->xcr0)) < 0) ||
 	    mg_json_add(o, "xsave_size", json_object_new_int64(p->xsave_size)) < 0 ||
 	    mg_json_add(o, "amx_permitted", json_object_new_boolean(p->amx_permitted)) < 0 ||
+	    (p->os_known && mg_json_add(o, "os_support", os_support_object(p)) < 0) ||
 	    (p->has_cpuid && mg_json_add(o, "cpuid", cpuid_array(&p->cpuid)) < 0)) {
 		json_object_put(o);
 		return NULL;

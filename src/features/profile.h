@@ -57,6 +57,10 @@ typedef struct mg_profile {
 	bool criu_has_xfeatures, criu_has_xsave_size, criu_has_xsave_size_max;
 	uint64_t criu_xfeatures_mask;
 	bool amx_permitted;        /* arch_prctl(ARCH_GET_XCOMP_PERM) allows tile data */
+	/* Kernel support some features need beyond CPUID and XCR0 (MG_OS_*):
+	 * os_known says which the profile recorded, os_enabled which of those
+	 * the kernel enables.  See mg_derive_os_gates. */
+	uint32_t os_known, os_enabled;
 	mg_feature_set features;   /* usable features */
 	mg_feature_set unknown;    /* features this profile cannot decide */
 	char *origin;              /* file it was read from, or "host", "x86-64-v3", ... */
@@ -129,6 +133,38 @@ void mg_derive_features(const mg_cpuid_dump *d, bool has_xcr0, uint64_t xcr0,
  */
 void mg_derive_undecidable(const mg_cpuid_dump *d, bool has_xcr0,
 			   const mg_feature_set *features, mg_feature_set *unknown);
+
+/*
+ * Features a process can use only when the kernel enables them, beyond
+ * CPUID and XCR0 (CPL-3 use needs a control bit only the kernel sets):
+ *   MG_OS_USER_SHSTK   shstk: user shadow stacks (Linux's user_shstk flag,
+ *                      X86_FEATURE_USER_SHSTK: CONFIG_X86_USER_SHADOW_STACK
+ *                      and the CPU's CET user state)
+ *   MG_OS_FSGSBASE     fsgsbase: CR4.FSGSBASE (AT_HWCAP2 bit 1; Linux >= 5.9
+ *                      unless booted with nofsgsbase)
+ *   MG_OS_RING3MWAIT   monitor: MONITOR/MWAIT at CPL 3 (AT_HWCAP2 bit 0,
+ *                      Xeon Phi's ring-3 MWAIT; #UD elsewhere)
+ */
+#define MG_OS_USER_SHSTK  (1u << 0)
+#define MG_OS_FSGSBASE    (1u << 1)
+#define MG_OS_RING3MWAIT  (1u << 2)
+#define MG_OS_ALL         (MG_OS_USER_SHSTK | MG_OS_FSGSBASE | MG_OS_RING3MWAIT)
+
+/* "user_shstk", "fsgsbase", "ring3_mwait" (the profile JSON's keys);
+ * NULL for anything but one MG_OS_* bit. */
+const char *mg_os_gate_name(uint32_t gate);
+
+/*
+ * Apply the kernel gates to derived features: a gated feature stays only
+ * if the kernel enables it (gate in known and enabled), is removed if the
+ * profile knows it does not, and moves to `unknown` if the profile does
+ * not say (a CPUID dump alone, a CRIU cpuinfo.img).
+ */
+void mg_derive_os_gates(uint32_t known, uint32_t enabled, mg_feature_set *features,
+			mg_feature_set *unknown);
+
+/* The features some kernel gate governs (shstk, fsgsbase, monitor). */
+void mg_os_gated_features(mg_feature_set *out);
 
 /* Fill vendor, family/model/stepping, brand and xsave_size from the dump. */
 int mg_profile_fill_identity(mg_profile *p, mg_error *err);

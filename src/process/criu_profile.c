@@ -93,6 +93,8 @@ int mg_criu_cpuinfo_load(const char *path, mg_profile *out, mg_error *err)
 	/* compel without xfeatures_mask (older CRIU): what needs XSAVE
 	 * state is unknown, not absent. */
 	mg_derive_undecidable(&d, out->has_xcr0, &out->features, &out->unknown);
+	/* A cpuinfo.img says nothing of the kernel that will restore. */
+	mg_derive_os_gates(0, 0, &out->features, &out->unknown);
 	for (size_t id = 0; id < mg_feature_count(); id++) {
 		const mg_feature_info *f = mg_feature_get((mg_feature_id)id);
 		if (f != NULL && !word_recorded(&ci, f->leaf, f->subleaf, f->reg)) {

@@ -83,7 +83,16 @@ void mg_verdict_criu_like(const mg_profile *source, const mg_profile *target,
 	mg_fset_add_long_mode_implied(&required);
 	mg_fset_union(&required, &source->unknown);
 	mg_fset_intersect(&required, &mask);
-	mg_verdict_workload(&required, target, out);
+	/* CRIU compares CPUID bits: a kernel gate (fsgsbase, shstk) that a
+	 * target profile cannot decide does not change its rule.  A shallow
+	 * copy, read only. */
+	mg_profile cpuid_view = *target;
+	mg_feature_set gated;
+	mg_os_gated_features(&gated);
+	mg_fset_intersect(&gated, &target->unknown);
+	mg_fset_union(&cpuid_view.features, &gated);
+	mg_fset_subtract(&cpuid_view.unknown, &gated);
+	mg_verdict_workload(&required, &cpuid_view, out);
 }
 
 /* --- target lists ---------------------------------------------------------------- */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "features/features.h"
@@ -59,8 +60,7 @@ static bool has_flag(const char *flags, const char *name)
  * CPUID; NULL when none applies (then the disagreement fails the test).
  * Each is narrow: the feature, the direction, and the condition.
  */
-static const char *kernel_policy(const mg_profile *p, const char *flags,
-				 const char *name, bool ours)
+static const char *kernel_policy(const mg_profile *p, const char *name, bool ours)
 {
 	/* Linux clears RDSEED on Zen 5 (family 0x1A) because of AMD-SB-7055
 	 * (16/32-bit RDSEED may return 0 with CF=1) unless microcode fixes
@@ -69,11 +69,12 @@ static const char *kernel_policy(const mg_profile *p, const char *flags,
 	if (ours && strcmp(name, "rdseed") == 0 && p->vendor &&
 	    strcmp(p->vendor, "AuthenticAMD") == 0 && p->family == 0x1A)
 		return "Zen 5 RDSEED erratum: kernel hides the flag, CPU executes it";
-	/* Linux prints shstk only when it supports user shadow stacks
-	 * (CONFIG_X86_USER_SHADOW_STACK, then also user_shstk); the CPU bit
-	 * alone does not make the kernel enable one for a process. */
-	if (ours && strcmp(name, "shstk") == 0 && !has_flag(flags, "user_shstk"))
-		return "kernel without user shadow-stack support (no user_shstk)";
+	/* MONITOR/MWAIT raise #UD at CPL 3 unless the kernel enabled ring-3
+	 * MWAIT (AT_HWCAP2; Xeon Phi only): Linux prints the CPU's bit, a
+	 * process cannot use it. */
+	if (!ours && strcmp(name, "monitor") == 0 && (p->os_known & MG_OS_RING3MWAIT) &&
+	    !(p->os_enabled & MG_OS_RING3MWAIT))
+		return "MONITOR/MWAIT need ring-3 MWAIT at CPL 3, which the kernel does not enable";
 	return NULL;
 }
 
@@ -135,7 +136,7 @@ static void test_host_matches_cpuinfo(void **state)
 	size_t off = 0, compared = 0, hidden = 0, mismatches = 0;
 
 	if (flags == NULL)
-		skip();
+		tu_skip(TU_SKIP_HOST, "/proc/cpuinfo has no flags line");
 	run_host_json(&p, &obj);
 	for (size_t id = 0; id < mg_feature_count(); id++) {
 		const mg_feature_info *f = mg_feature_get((mg_feature_id)id);
@@ -152,7 +153,7 @@ static void test_host_matches_cpuinfo(void **state)
 		compared++;
 		if (ours == linux_has)
 			continue;
-		const char *why = kernel_policy(&p, flags, f->name, ours);
+		const char *why = kernel_policy(&p, f->name, ours);
 		if (why != NULL) {
 			print_message("  %s: in CPUID, not in /proc/cpuinfo: %s\n",
 				      f->name, why);
@@ -168,6 +169,50 @@ static void test_host_matches_cpuinfo(void **state)
 		      compared, hidden);
 	if (mismatches)
 		fail_msg("%zu disagreements with /proc/cpuinfo:%s", mismatches, report);
+	json_object_put(obj);
+	mg_profile_free(&p);
+	free(flags);
+}
+
+/*
+ * The kernel gates (profile.h, MG_OS_*) as the kernel states them: user
+ * shadow stacks by /proc/cpuinfo's user_shstk, FSGSBASE and ring-3 MWAIT
+ * by AT_HWCAP2; a gated feature is usable exactly when CPUID has it and
+ * the kernel enables it.
+ */
+static void test_host_os_gates(void **state)
+{
+	(void)state;
+	mg_profile p;
+	json_object *obj;
+	char *flags = cpuinfo_flags();
+	unsigned long hwcap2 = getauxval(AT_HWCAP2);
+	static const struct {
+		uint32_t gate;
+		const char *feature;
+		unsigned cpuid_leaf, cpuid_sub, reg, bit;
+	} gates[] = {
+		{ MG_OS_USER_SHSTK, "shstk", 7, 0, MG_ECX, 7 },
+		{ MG_OS_FSGSBASE, "fsgsbase", 7, 0, MG_EBX, 0 },
+		{ MG_OS_RING3MWAIT, "monitor", 1, 0, MG_ECX, 3 },
+	};
+
+	assert_non_null(flags);
+	run_host_json(&p, &obj);
+	assert_int_equal(p.os_known, MG_OS_ALL);
+	assert_int_equal((p.os_enabled & MG_OS_USER_SHSTK) != 0, has_flag(flags, "user_shstk"));
+	assert_int_equal((p.os_enabled & MG_OS_FSGSBASE) != 0, (hwcap2 & 2) != 0);
+	assert_int_equal((p.os_enabled & MG_OS_RING3MWAIT) != 0, (hwcap2 & 1) != 0);
+	for (size_t i = 0; i < sizeof(gates) / sizeof(gates[0]); i++) {
+		const mg_cpuid_leaf *l = mg_cpuid_dump_find(&p.cpuid, gates[i].cpuid_leaf,
+							    gates[i].cpuid_sub);
+		uint32_t r = l == NULL ? 0 : gates[i].reg == MG_EBX ? l->ebx : l->ecx;
+		bool cpu = (r >> gates[i].bit) & 1;
+		bool usable = mg_fset_has(&p.features, mg_feature_by_name(gates[i].feature));
+		print_message("  %-9s cpuid %d, kernel enables %d, usable %d\n", gates[i].feature,
+			      cpu, (p.os_enabled & gates[i].gate) != 0, usable);
+		assert_int_equal(usable, cpu && (p.os_enabled & gates[i].gate));
+	}
 	json_object_put(obj);
 	mg_profile_free(&p);
 	free(flags);
@@ -212,6 +257,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_host_json_valid),
 		cmocka_unit_test(test_host_matches_cpuinfo),
+		cmocka_unit_test(test_host_os_gates),
 		cmocka_unit_test(test_host_usage),
 		cmocka_unit_test(test_host_output_file),
 	};

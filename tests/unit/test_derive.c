@@ -97,7 +97,7 @@ static const char *const ivb_yes[] = {
 	"fpu", "cmov", "cx8", "mmx", "fxsr", "sse", "sse2", "pni", "ssse3",
 	"sse4_1", "sse4_2", "popcnt", "cx16", "lahf_lm", "lm", "syscall",
 	"avx", "aes", "pclmulqdq", "f16c", "rdrand", "xsave", "xsaveopt",
-	"osxsave", "fsgsbase", "rdtscp", NULL
+	"osxsave", "rdtscp", NULL
 };
 static const char *const ivb_no[] = {
 	"avx2", "fma", "bmi1", "bmi2", "movbe", "abm", "adx", "rdseed",
@@ -242,7 +242,7 @@ static void test_zen3(void **state)
 		"adx", "sha_ni", "vaes", "vpclmulqdq", "aes", "pclmulqdq",
 		"clzero", "sse4a", "rdpid", "rdseed", "clflushopt", "clwb",
 		"misalignsse", "3dnowprefetch", "xsavec", "xsaves", "pku",
-		"ospke", "fsgsbase", "lahf_lm", "cx16", "popcnt", NULL
+		"ospke", "lahf_lm", "cx16", "popcnt", NULL
 	};
 	static const char *const no[] = {
 		"avx512f", "avx512vl", "avx512_vnni", "gfni", "avx_vnni",
@@ -263,6 +263,51 @@ static void test_zen3(void **state)
 }
 
 /* Family/model rules on synthetic leaf 1 values. */
+/*
+ * FSGSBASE (and the other kernel gates, MG_OS_*) is usable only when the
+ * kernel enables it: a dump that does not say leaves it unknown (the
+ * recorded machines above), one that says decides it.
+ */
+static void test_os_gates(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *os;          /* inserted after the first '{' */
+		bool usable, unknown;
+	} cases[] = {
+		{ "", false, true },
+		{ "\"os_support\": {\"fsgsbase\": true},", true, false },
+		{ "\"os_support\": {\"fsgsbase\": false, \"later\": 1},", false, false },
+		{ "\"os_support\": {\"user_shstk\": true},", false, true },
+	};
+	size_t len;
+	char *text = tu_read_file(DATA "ivybridge-ep.json", &len);
+	mg_feature_id f = mg_feature_by_name("fsgsbase");
+	assert_non_null(text);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *doc;
+		mg_profile p;
+		mg_error err = { 0 };
+		assert_true(asprintf(&doc, "{%s%s", cases[i].os, strchr(text, '{') + 1) > 0);
+		if (mg_profile_from_json(doc, strlen(doc), "case", &p, &err) != 0)
+			fail_msg("case %zu: %s", i, err.msg);
+		assert_int_equal(mg_fset_has(&p.features, f), cases[i].usable);
+		assert_int_equal(mg_fset_has(&p.unknown, f), cases[i].unknown);
+		mg_profile_free(&p);
+		free(doc);
+	}
+	/* A gate that is not a boolean is a malformed profile. */
+	char *doc;
+	mg_profile p;
+	mg_error err = { 0 };
+	assert_true(asprintf(&doc, "{\"os_support\": {\"fsgsbase\": 1},%s",
+			     strchr(text, '{') + 1) > 0);
+	assert_int_equal(mg_profile_from_json(doc, strlen(doc), "bad", &p, &err), -1);
+	assert_non_null(strstr(err.msg, "os_support.fsgsbase"));
+	free(doc);
+	free(text);
+}
+
 static void test_identity_rules(void **state)
 {
 	(void)state;
@@ -299,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_skylake_sp_xcr0_without_zmm),
 		cmocka_unit_test(test_skylake_sp_no_xcr0),
 		cmocka_unit_test(test_zen3),
+		cmocka_unit_test(test_os_gates),
 		cmocka_unit_test(test_identity_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
