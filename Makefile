@@ -72,6 +72,12 @@ WL_LDFLAGS = -L$(BUILD)/workloads -Wl,-rpath,'$$ORIGIN' -Wl,-z,lazy \
 CORPUS_DEPS  := tests/workloads/corpus/build.sh \
                 $(sort $(wildcard tests/workloads/corpus/*.c tests/workloads/corpus/*.cc))
 CORPUS_STAMP := $(BUILD)/workloads/corpus/.stamp
+# Marker libraries (tests/workloads/wl_mark.h): one libwlplt.so and one
+# libwlvcall.so per CPU feature, which wl_scan_targets loads as told.
+MARK_DEPS  := tests/workloads/mark/build.sh tests/workloads/mark/wlvcall.cc \
+              tests/workloads/lib/wlplt.c tests/workloads/wl_mark.h tests/workloads/wl_vcall.h
+MARK_STAMP := $(BUILD)/workloads/mark/.stamp
+WL_HDRS    := tests/workloads/wl_util.h tests/workloads/wl_mark.h tests/workloads/wl_vcall.h
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
@@ -110,11 +116,11 @@ $(BUILD)/workloads/lib%.so: tests/workloads/lib/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(WL_CFLAGS) -fPIC -shared -o $@ $<
 
-$(BUILD)/workloads/%: tests/workloads/%.c tests/workloads/wl_util.h $(WL_LIBS)
+$(BUILD)/workloads/%: tests/workloads/%.c $(WL_HDRS) $(WL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(WL_CFLAGS) -o $@ $< $(WL_LDFLAGS)
 
-$(BUILD)/workloads/%: tests/workloads/%.cc $(WL_LIBS)
+$(BUILD)/workloads/%: tests/workloads/%.cc $(WL_HDRS) $(WL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(WL_CFLAGS) -o $@ $< $(WL_LDFLAGS)
 
@@ -123,8 +129,14 @@ $(CORPUS_STAMP): $(CORPUS_DEPS)
 	tests/workloads/corpus/build.sh $(@D)
 	@touch $@
 
-test-bins: $(BIN) $(TEST_BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
-workloads: $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
+$(MARK_STAMP): $(MARK_DEPS)
+	@rm -f $@
+	@mkdir -p $(@D)
+	tests/workloads/mark/build.sh $(BUILD)/workloads
+	@touch $@
+
+test-bins: $(BIN) $(TEST_BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP) $(MARK_STAMP)
+workloads: $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP) $(MARK_STAMP)
 
 check: test-bins
 	tests/run-tests.sh $(BUILD)

@@ -1,10 +1,12 @@
 /*
  * test_scan.c - `migratable scan` on real processes.
  *
- * wl_scan_targets reaches one distinct CPU extension through each kind of
+ * wl_scan_targets reaches one distinct CPU feature through each kind of
  * root or edge (heap pointer, pthread, signal handler, C++ vtable, lazy
- * PLT slot, JIT code); each must be found by the reachable method, and a
- * compiled-in but unreferenced function must be found only by `full`.
+ * PLT slot, JIT code), each a marker this CPU has and the unmarked
+ * workload does not need (support/markers.h); each must be found by the
+ * reachable method, and a compiled-in but unreferenced function must be
+ * found only by `full`.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,40 +25,37 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "support/markers.h"
 #include "support/testutil.h"
 
-static pid_t target;
-static bool cpu_ok;
+static tu_mark_plan plan;
+static pid_t procs[TU_MARK_KINDS];     /* one per process of the plan */
+static pid_t target;                   /* the process with the heap kind */
 
-/* wl_scan_targets executes these; on a CPU without them it cannot run. */
-static const char *const needed_flags[] = {
-	"avx512f", "avx512_vnni", "avx512_vpopcntdq", "avx512_bitalg", "sha_ni",
-	"gfni", "vaes", "adx",
-};
-
+/* Choose this CPU's markers (markers.h), start the marked processes. */
 static int start_target(void **state)
 {
 	(void)state;
-	cpu_ok = true;
-	for (size_t i = 0; i < sizeof(needed_flags) / sizeof(needed_flags[0]); i++)
-		if (!tu_cpu_has(needed_flags[i])) {
-			printf("this CPU lacks %s: wl_scan_targets tests skip\n", needed_flags[i]);
-			cpu_ok = false;
-		}
-	if (!cpu_ok)
-		return 0;
-	char *argv[] = { (char *)tu_workload_path("wl_scan_targets"), NULL };
-	target = tu_spawn_ready(argv, 5000);
-	return target > 0 ? 0 : -1;
+	tu_plan_scan_targets(&plan);
+	for (size_t p = 0; p < plan.nprocs; p++) {
+		char *argv[8], buf[TU_ARGV_BUF], env[TU_ENV_BUF];
+		tu_scan_targets_argv(&plan.procs[p], argv, buf, env);
+		procs[p] = tu_spawn_ready_in(argv, NULL, env[0] ? env : NULL, 5000);
+		if (procs[p] <= 0)
+			return -1;
+	}
+	for (int k = 0; k < TU_MARK_KINDS; k++)
+		printf("marker %-6s %-16s (process %zu)\n", tu_mark_kind_name(k),
+		       plan.procs[plan.proc_of[k]].feature[k], plan.proc_of[k]);
+	target = procs[plan.proc_of[TU_MARK_HEAP]];
+	return 0;
 }
-
-#define NEEDS_TARGET() do { if (!cpu_ok) skip(); } while (0)
 
 static int stop_target(void **state)
 {
 	(void)state;
-	if (cpu_ok)
-		tu_stop(target);
+	for (size_t p = 0; p < plan.nprocs; p++)
+		tu_stop(procs[p]);
 	return 0;
 }
 
@@ -102,58 +101,74 @@ static json_object *scan_json(pid_t pid, const char *method)
 	return root;
 }
 
+/* The feature kind k is marked with, and the process it runs in. */
+static const char *mark_of(enum tu_mark_kind k, pid_t *pid)
+{
+	*pid = procs[plan.proc_of[k]];
+	return plan.procs[plan.proc_of[k]].feature[k];
+}
+
+/*
+ * Each kind's marker is found (the unmarked workload lacks it: the
+ * baseline), and the unreferenced function's is not.
+ */
 static void test_reachable_finds_every_root_kind(void **state)
 {
 	(void)state;
-	NEEDS_TARGET();
-	json_object *root = scan_json(target, "reachable");
-	const char *expected[] = {
-		"avx512_vnni",        /* heap-held function pointer */
-		"avx512_vpopcntdq",   /* pthread worker */
-		"sha_ni",             /* signal handler */
-		"gfni",               /* C++ virtual call */
-		"vaes",               /* lazily bound PLT call */
-		"adx",                /* JIT code */
-	};
-	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
-		if (!has_feature(root, expected[i]))
-			fail_msg("reachable scan misses %s", expected[i]);
+	for (size_t p = 0; p < plan.nprocs; p++) {
+		json_object *root = scan_json(procs[p], "reachable");
+		for (int k = 0; k < TU_MARK_KINDS; k++) {
+			const char *f = plan.procs[p].feature[k];
+			if (f == NULL)
+				continue;
+			assert_false(mg_fset_has(&plan.baseline, tu_feature(f)));
+			if (k == TU_MARK_UNREF && has_feature(root, f))
+				fail_msg("reachable scan reports the unreferenced function's %s", f);
+			if (k != TU_MARK_UNREF && !has_feature(root, f))
+				fail_msg("reachable scan misses %s (%s)", f, tu_mark_kind_name(k));
+		}
+		json_object_put(root);
+		assert_target_healthy(procs[p]);
 	}
-	if (has_feature(root, "avx512_bitalg"))
-		fail_msg("reachable scan reports the unreferenced function's avx512_bitalg");
-	json_object_put(root);
-	assert_target_healthy(target);
 }
 
 static void test_full_finds_unreferenced(void **state)
 {
 	(void)state;
-	NEEDS_TARGET();
-	json_object *root = scan_json(target, "full");
-	assert_true(has_feature(root, "avx512_bitalg"));
-	assert_true(has_feature(root, "avx512_vnni"));
+	pid_t pid;
+	const char *f = mark_of(TU_MARK_UNREF, &pid);
+	json_object *root = scan_json(pid, "full");
+	assert_true(has_feature(root, f));
 	json_object_put(root);
-	assert_target_healthy(target);
+	assert_target_healthy(pid);
 }
 
-static void expect_explain(const char *feature, const char *needle1, const char *needle2)
+/* --explain F names the marker's function (before + F + after) and how
+ * it was reached. */
+static void expect_explain(enum tu_mark_kind k, const char *before, const char *after,
+			   const char *how)
 {
-	char *out = NULL;
-	assert_int_equal(scan(target, "--explain", feature, NULL, &out), 0);
-	if (!strstr(out, needle1) || !strstr(out, needle2))
-		fail_msg("--explain %s lacks '%s' / '%s':\n%s", feature, needle1, needle2, out);
+	pid_t pid;
+	const char *f = mark_of(k, &pid);
+	char *out = NULL, fn[96];
+	snprintf(fn, sizeof(fn), "%s%s%s", before, f, after);
+	assert_int_equal(scan(pid, "--explain", f, NULL, &out), 0);
+	if (!strstr(out, fn) || !strstr(out, how))
+		fail_msg("--explain %s (%s) lacks '%s' / '%s':\n%s", f, tu_mark_kind_name(k),
+			 fn, how, out);
 	free(out);
+	assert_target_healthy(pid);
 }
 
 static void test_explain_shows_how_reached(void **state)
 {
 	(void)state;
-	NEEDS_TARGET();
-	expect_explain("avx512_vnni", "vnni_fn", "[heap]");
-	expect_explain("sha_ni", "sha_handler", "handler of signal 10");
-	expect_explain("vaes", "wlplt_vaes", "lazy PLT binding");
-	expect_explain("adx", "jit@", "anonymous executable memory");
-	assert_target_healthy(target);
+	expect_explain(TU_MARK_HEAP, "heap_", "", "[heap]");
+	expect_explain(TU_MARK_THREAD, "thread_", "", " of thread ");
+	expect_explain(TU_MARK_SIGNAL, "sig_", "", "handler of signal 10");
+	expect_explain(TU_MARK_VCALL, "mark/", "/libwlvcall.so", "MarkWorker");
+	expect_explain(TU_MARK_PLT, "mark/", "/libwlplt.so", "lazy PLT binding");
+	expect_explain(TU_MARK_JIT, "", "", "anonymous executable memory");
 }
 
 static pid_t idle_pid;
@@ -215,7 +230,6 @@ static char *required_of(json_object *root)
 static void test_summary_cache(void **state)
 {
 	(void)state;
-	NEEDS_TARGET();
 	char dir[] = "/tmp/mg-cache-XXXXXX";
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(setenv("MIGRATABLE_CACHE", "0", 1), 0);
@@ -441,27 +455,25 @@ static void test_spawned_command_dies_with_tool(void **state)
 }
 
 /*
- * wl_memfd "file" keeps the only pointer to gfni_fn in ./ptrs.bin, a file
- * it wrote after it started and mapped read-only.  Such a mapping is not
- * a data file the process merely reads (those are assumed pointer-free):
- * the scan must read it and find gfni.  Run in a fresh directory, where
- * the workload writes its files.
+ * wl_memfd "file" keeps the only pointer to its marker function in
+ * ./ptrs.bin, a file it wrote after it started and mapped read-only.
+ * Such a mapping is not a data file the process merely reads (those are
+ * assumed pointer-free): the scan must read it and find the marker.  Run
+ * in a fresh directory, where the workload writes its files.
  */
 static void test_file_written_after_start(void **state)
 {
 	(void)state;
-	if (!tu_cpu_has("gfni"))
-		skip();
-	char dir[] = "/tmp/mg-wlfile-XXXXXX", cwd[4096];
+	char dir[] = "/tmp/mg-wlfile-XXXXXX", arg[64];
 	assert_non_null(mkdtemp(dir));
-	assert_non_null(getcwd(cwd, sizeof(cwd)));
-	assert_int_equal(chdir(dir), 0);
-	char *argv[] = { (char *)tu_workload_path("wl_memfd"), "file", NULL };
-	pid_t pid = tu_spawn_ready(argv, 5000);
-	assert_int_equal(chdir(cwd), 0);
+	char *plain[] = { (char *)tu_workload_path("wl_memfd"), "file", NULL };
+	const char *f = tu_spare_marker(plain, NULL);
+	snprintf(arg, sizeof(arg), "mark=%s", f);
+	char *argv[] = { plain[0], "file", arg, NULL };
+	pid_t pid = tu_spawn_ready_in(argv, dir, NULL, 5000);
 	assert_true(pid > 0);
 	json_object *root = scan_json(pid, "reachable");
-	bool found = has_feature(root, "gfni");
+	bool found = has_feature(root, f);
 	json_object_put(root);
 	assert_target_healthy(pid);
 	tu_stop(pid);
@@ -472,11 +484,12 @@ static void test_file_written_after_start(void **state)
 	unlink(path);
 	rmdir(dir);
 	if (!found)
-		fail_msg("the pointer in a file the process wrote and mapped read-only was not seen");
+		fail_msg("the pointer in a file the process wrote and mapped read-only was not "
+			 "seen (marker %s)", f);
 }
 
 /*
- * wl_criu_tree: a parent, a child that alone reaches sha1msg1, a zombie.
+ * wl_criu_tree: a parent, a child that alone reaches its marker, a zombie.
  * `scan PID` answers for the parent; `scan PID --tree` for the tree, as
  * `criu dump -t PID` would checkpoint it.
  */
@@ -486,45 +499,43 @@ static char tree_dir[32];
 static void test_tree(void **state)
 {
 	(void)state;
-	if (!tu_cpu_has("sha_ni"))
-		skip();
-	char cwd[4096];
+	char arg[64];
 	snprintf(tree_dir, sizeof(tree_dir), "/tmp/mg-wltree-XXXXXX");
 	assert_non_null(mkdtemp(tree_dir));
-	assert_non_null(getcwd(cwd, sizeof(cwd)));
-	assert_int_equal(chdir(tree_dir), 0);
-	char *argv[] = { (char *)tu_workload_path("wl_criu_tree"), NULL };
-	pid_t pid = tree_pid = tu_spawn_ready(argv, 5000);
-	assert_int_equal(chdir(cwd), 0);
+	char *plain[] = { (char *)tu_workload_path("wl_criu_tree"), NULL };
+	const char *f = tu_spare_marker(plain, "--tree");
+	snprintf(arg, sizeof(arg), "mark=%s", f);
+	char *argv[] = { plain[0], arg, NULL };
+	pid_t pid = tree_pid = tu_spawn_ready_in(argv, tree_dir, NULL, 5000);
 	assert_true(pid > 0);
 	char pidbuf[16], *out = NULL;
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
 
 	json_object *one = scan_json(pid, "reachable");
-	assert_false(has_feature(one, "sha_ni"));
+	assert_false(has_feature(one, f));
 	assert_false(json_object_object_get_ex(one, "processes", NULL));
 	json_object_put(one);
 	assert_int_equal(tu_migratable(&out, NULL, "scan", pidbuf, "--tree", "--json", NULL), 0);
 	json_object *tree = json_tokener_parse(out);
 	free(out);
 	assert_non_null(tree);
-	assert_true(has_feature(tree, "sha_ni"));
-	json_object *procs = tu_json_get(tree, "processes");
-	assert_int_equal(json_object_array_length(procs), 2);     /* parent, child; not the zombie */
-	assert_int_equal(json_object_get_int64(tu_json_get(json_object_array_get_idx(procs, 0), "pid")),
+	assert_true(has_feature(tree, f));
+	json_object *jprocs = tu_json_get(tree, "processes");
+	assert_int_equal(json_object_array_length(jprocs), 2);     /* parent, child; not the zombie */
+	assert_int_equal(json_object_get_int64(tu_json_get(json_object_array_get_idx(jprocs, 0), "pid")),
 			 pid);
 	const char *w = json_object_get_string(json_object_array_get_idx(tu_json_get(tree, "warnings"), 0));
 	assert_non_null(w);
 	assert_non_null(strstr(w, "1 descendant(s) skipped"));
 	/* The evidence says which process needs it: the child. */
-	long child = json_object_get_int64(tu_json_get(json_object_array_get_idx(procs, 1), "pid"));
+	long child = json_object_get_int64(tu_json_get(json_object_array_get_idx(jprocs, 1), "pid"));
 	char want[32];
 	snprintf(want, sizeof(want), "pid %ld: ", child);
 	json_object *ev = tu_json_get(tree, "evidence");
 	bool found = false;
 	for (size_t i = 0; i < json_object_array_length(ev); i++) {
 		json_object *e = json_object_array_get_idx(ev, i);
-		if (strcmp(json_object_get_string(tu_json_get(e, "feature")), "sha_ni") == 0)
+		if (strcmp(json_object_get_string(tu_json_get(e, "feature")), f) == 0)
 			found = strncmp(json_object_get_string(tu_json_get(e, "reached_via")), want,
 					strlen(want)) == 0;
 	}
@@ -636,14 +647,12 @@ static void interrupt_scans(int sig)
 static void test_sigkill_mid_scan(void **state)
 {
 	(void)state;
-	NEEDS_TARGET();
 	interrupt_scans(SIGKILL);
 }
 
 static void test_sigint_mid_scan(void **state)
 {
 	(void)state;
-	NEEDS_TARGET();
 	interrupt_scans(SIGINT);
 }
 

@@ -122,6 +122,12 @@ json_object *tu_json_get(json_object *o, const char *key)
 
 pid_t tu_spawn_ready(char *const argv[], int timeout_ms)
 {
+	return tu_spawn_ready_in(argv, NULL, NULL, timeout_ms);
+}
+
+pid_t tu_spawn_ready_in(char *const argv[], const char *dir, const char *env_extra,
+			int timeout_ms)
+{
 	int fds[2];
 	if (pipe(fds) != 0)
 		return -1;
@@ -136,6 +142,8 @@ pid_t tu_spawn_ready(char *const argv[], int timeout_ms)
 		dup2(fds[1], STDOUT_FILENO);
 		close(fds[0]);
 		close(fds[1]);
+		if ((dir && chdir(dir) != 0) || (env_extra && putenv((char *)env_extra) != 0))
+			_exit(126);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -327,4 +335,16 @@ void tu_temp_file(char *tmpl)
 	if (fd < 0)
 		fail_msg("mkstemp %s: %s", tmpl, strerror(errno));
 	close(fd);
+}
+
+void tu_skip_note(tu_skip_class why, const char *fmt, ...)
+{
+	static const char *const names[] = { "no-shared", "no-privilege", "host" };
+	va_list ap;
+	printf("tu-skip: %s: ", names[why]);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
 }

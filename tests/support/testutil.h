@@ -76,6 +76,11 @@ json_object *tu_json_get(json_object *o, const char *key);
  */
 pid_t tu_spawn_ready(char *const argv[], int timeout_ms);
 
+/* The same, started in directory dir (unless NULL) with env_extra
+ * ("NAME=VALUE", unless NULL) added to its environment. */
+pid_t tu_spawn_ready_in(char *const argv[], const char *dir, const char *env_extra,
+			int timeout_ms);
+
 /* Kill (SIGKILL) and reap a child started by tu_spawn_ready. */
 void tu_stop(pid_t pid);
 
@@ -106,5 +111,25 @@ void tu_temp_file(char *tmpl);
 /* The feature of that /proc/cpuinfo name; fails the running test when
  * the feature table does not know it. */
 mg_feature_id tu_feature(const char *name);
+
+/*
+ * Why a test may skip: only for a reason outside the project's control,
+ * which it names, never for the CPU model (choose markers instead:
+ * support/markers.h).  tests/run-tests.sh lists every skip with its
+ * reason; under CI=true it fails unless the class is one a CI machine may
+ * lack (TU_SKIP_NO_SHARED, TU_SKIP_NO_PRIVILEGE).
+ */
+typedef enum tu_skip_class {
+	TU_SKIP_NO_SHARED,     /* ../shared (reference data) is absent */
+	TU_SKIP_NO_PRIVILEGE,  /* not root, no ptrace or namespace permission */
+	TU_SKIP_HOST           /* this machine lacks a kernel feature, tool or
+	                        * package that CI installs or has */
+} tu_skip_class;
+
+/* Print the "tu-skip: CLASS: reason" line run-tests.sh reads. */
+void tu_skip_note(tu_skip_class why, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define tu_skip(why, ...) do { tu_skip_note(why, __VA_ARGS__); skip(); } while (0)
 
 #endif

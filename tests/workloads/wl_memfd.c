@@ -1,13 +1,14 @@
 /*
  * wl_memfd - code pointers and code held in a memfd, for the CRIU tests.
  *
- *   wl_memfd [exec | ro | anon | private | eof | file]
+ *   wl_memfd [data | exec | ro | anon | private | eof | file] [mark=F] [code=G]
  *
  * Creates a memfd (memfd_create) of two pages and maps its first page
  * MAP_SHARED, readable and writable; the first word there is the address
- * of gfni_fn (gf2p8affineqb), which no instruction and no other memory
- * of the process refers to: a scan finds gfni_fn only by reading the
- * memfd.  With "exec", the second page holds code (sha1msg1; ret),
+ * of memfd_F, the marker function of feature F (wl_mark.h; "none" unless
+ * given), which no instruction and no other memory of the process refers
+ * to: a scan finds memfd_F only by reading the memfd.  With "exec", the
+ * second page holds code (the marker instruction of G, then ret),
  * written with pwrite() and mapped MAP_SHARED, readable and executable.
  * With "ro", the data page is made read-only once written (a live scan
  * must still read it: it is not an ELF file's data).  With "anon", the
@@ -20,17 +21,19 @@
  * two pages, so the file ends inside the first page and the second lies
  * wholly past it (SIGBUS on access, as databases map room to grow);
  * data= is that mapping and target= is 0.  With "file", there is no memfd
- * either: gfni_fn's address is written to ./ptrs.bin (a regular file the
+ * either: memfd_F's address is written to ./ptrs.bin (a regular file the
  * process creates and keeps), which is then mapped read-only, MAP_PRIVATE.
- * Each function is called once when the CPU has its extension.  CRIU
+ * The function and the code are each called once (the test chooses
+ * markers this CPU has).  CRIU
  * dumps a memfd's contents in images of their own (memfd.img,
  * pagemap-shmem-*.img), not in the process's pagemap.
  *
  * Prints (one per line, then "ready"):
  *   pid=N              its PID as it sees it
  *   data=0xADDR len=N  the data mapping of the memfd
- *   target=0xADDR      gfni_fn, the word at data
+ *   target=0xADDR      memfd_F, the word at data
  *   code=0xADDR len=N  the code mapping (with "exec" only)
+ *   codebytes=HEX      the code written there (with "exec" only)
  * then rewrites ./counter (a decimal count, bumped every 20 ms) so a test
  * can see that a restored copy still runs.
  */
@@ -42,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wl_mark.h"
 #include "wl_util.h"
 
 #define PAGE_LEN 4096
@@ -50,14 +54,13 @@ static void *volatile data_map;
 static void *volatile code_map;
 static void *volatile eof_map;
 
-/* Reached only through the word in the memfd. */
-__attribute__((used, noinline)) static void gfni_fn(void)
-{
-	__asm__ volatile("gf2p8affineqb $0, %%xmm2, %%xmm1" ::: "xmm1", "xmm2");
-}
+/* memfd_<name>: reached only through the word in the memfd. */
+WL_MARK_DEFINE(memfd)
+WL_MARK_DEFINE_BYTES()
 
-/* sha1msg1 %xmm2, %xmm1; ret */
-static const unsigned char sha_code[] = { 0x0f, 0x38, 0xc9, 0xca, 0xc3 };
+static void (*target_fn)(int);      /* memfd_F, cleared after set-up */
+static unsigned char code_bytes[32];
+static size_t code_len;
 
 static int setup_anon(void)
 {
@@ -65,7 +68,7 @@ static int setup_anon(void)
 			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (data == MAP_FAILED)
 		return -1;
-	data[0] = (void *)gfni_fn;
+	data[0] = (void *)target_fn;
 	data_map = data;
 	return 0;
 }
@@ -96,7 +99,7 @@ static int setup_eof(void)
 /* A page of ./ptrs.bin holding gfni_fn's address, mapped read-only. */
 static int setup_file(void)
 {
-	void *page[PAGE_LEN / sizeof(void *)] = { (void *)gfni_fn };
+	void *page[PAGE_LEN / sizeof(void *)] = { (void *)target_fn };
 	int fd = open("ptrs.bin", O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || write(fd, page, sizeof(page)) != (ssize_t)sizeof(page))
 		return -1;
@@ -122,12 +125,12 @@ static int setup(int exec, int ro, int anon, int priv, int file)
 			   priv ? MAP_PRIVATE : MAP_SHARED, fd, 0);
 	if (data == MAP_FAILED)
 		return -1;
-	data[0] = (void *)gfni_fn;
+	data[0] = (void *)target_fn;
 	data_map = data;
 	if (ro && mprotect(data, PAGE_LEN, PROT_READ) != 0)
 		return -1;
 	if (exec) {
-		if (pwrite(fd, sha_code, sizeof(sha_code), PAGE_LEN) != (ssize_t)sizeof(sha_code))
+		if (pwrite(fd, code_bytes, code_len, PAGE_LEN) != (ssize_t)code_len)
 			return -1;
 		void *code = mmap(NULL, PAGE_LEN, PROT_READ | PROT_EXEC, MAP_SHARED, fd, PAGE_LEN);
 		if (code == MAP_FAILED)
@@ -144,10 +147,9 @@ static int (*volatile setup_hook)(int, int, int, int, int) = setup;
 
 static void call_once(void)
 {
-	__builtin_cpu_init();
-	if (data_map != NULL && __builtin_cpu_supports("gfni"))
-		(*(void (**)(void))data_map)();
-	if (code_map != NULL && __builtin_cpu_supports("sha"))
+	if (data_map != NULL)
+		(*(void (**)(int))data_map)(0);
+	if (code_map != NULL)
 		((void (*)(void))code_map)();
 }
 
@@ -160,8 +162,34 @@ __attribute__((noinline)) static void scrub_stack(void)
 	explicit_bzero((void *)junk, sizeof(junk));
 }
 
+/* mark=F and code=G after the mode; their function and bytes.  Runs
+ * before setup, and like it only once. */
+static int choose_markers(int argc, char **argv)
+{
+	static const char *const kinds[] = { "mark", "code" };
+	const char *names[2] = { "none", "none" };
+	size_t len;
+	if (argc > 2 && wl_mark_args(argc - 1, argv + 1, kinds, names, 2) != 0)
+		return -1;
+	const unsigned char *bytes = wl_mark_bytes(names[1], &len);
+	target_fn = memfd_lookup(names[0]);
+	if (target_fn == NULL || bytes == NULL || len + 1 > sizeof(code_bytes))
+		return -1;
+	memcpy(code_bytes, bytes, len);
+	code_bytes[len] = 0xc3;     /* ret */
+	code_len = len + 1;
+	return 0;
+}
+
+static int (*volatile choose_hook)(int, char **) = choose_markers;
+
 int main(int argc, char **argv)
 {
+	if (choose_hook(argc, argv) != 0) {
+		fprintf(stderr, "usage: wl_memfd [MODE] [mark=FEATURE] [code=FEATURE]\n");
+		return 2;
+	}
+	choose_hook = NULL;
 	int exec = argc > 1 && strcmp(argv[1], "exec") == 0;
 	int ro = argc > 1 && strcmp(argv[1], "ro") == 0;
 	int anon = argc > 1 && strcmp(argv[1], "anon") == 0;
@@ -173,6 +201,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	setup_hook = NULL;
+	target_fn = NULL;
 	call_hook();
 	call_hook = NULL;
 	scrub_stack();
@@ -183,8 +212,12 @@ int main(int argc, char **argv)
 	printf("pid=%d\n", (int)getpid());
 	printf("data=%p len=%d\n", eof ? eof_map : data_map, PAGE_LEN);
 	printf("target=%p\n", data_map ? *(void *volatile *)data_map : NULL);
-	if (code_map != NULL)
-		printf("code=%p len=%d\n", code_map, PAGE_LEN);
+	if (code_map != NULL) {
+		printf("code=%p len=%d\ncodebytes=", code_map, PAGE_LEN);
+		for (size_t i = 0; i < code_len; i++)
+			printf("%02x", code_bytes[i]);
+		printf("\n");
+	}
 	printf("ready\n");
 	fflush(stdout);
 	scrub_stack();
