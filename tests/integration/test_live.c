@@ -697,7 +697,7 @@ static void test_kernel_thread(void **state)
 	char *comm = tu_read_file("/proc/2/comm", NULL);
 	if (comm == NULL || strncmp(comm, "kthreadd", 8) != 0) {
 		free(comm);
-		skip();
+		tu_skip(TU_SKIP_HOST, "PID 2 is no kernel thread here (a PID namespace?)");
 	}
 	free(comm);
 	mg_error err;
@@ -734,14 +734,14 @@ static void test_i386_process(void **state)
 	if (tu_run(as, NULL, NULL) != 0 || tu_run(ld, NULL, NULL) != 0) {
 		unlink(obj);
 		unlink(bin);
-		skip();   /* no 32-bit assembler/linker here */
+		tu_skip(TU_SKIP_HOST, "no 32-bit assembler/linker (as --32, ld -m elf_i386)");
 	}
 	char *argv[] = { bin, NULL };
 	pid_t pid = start(argv);
 	unlink(obj);
 	if (pid <= 0) {
 		unlink(bin);
-		skip();   /* kernel without IA32 emulation */
+		tu_skip(TU_SKIP_HOST, "kernel without IA32 emulation");
 	}
 	mg_error err;
 	int code = open_code(pid, &err);
@@ -758,7 +758,7 @@ static void test_permission_denied(void **state)
 {
 	(void)state;
 	if (geteuid() != 0)
-		skip();   /* needs root to become another user */
+		tu_skip(TU_SKIP_NO_PRIVILEGE, "needs root to become another user");
 	char *argv[] = { (char *)tu_workload_path("wl_sleeper"), NULL };
 	pid_t pid = start(argv);
 	assert_true(pid > 0);

@@ -46,6 +46,8 @@ static json_object *drive(const char *workload)
 	int rc = tu_run(argv, NULL, &err);
 	if (rc == 77) {
 		unlink(out);
+		tu_skip_note(TU_SKIP_HOST, "%s is not installed (scripts/install-deps.sh installs it): %s",
+			     workload, err ? err : "");
 		free(err);
 		skip();
 	}

@@ -50,7 +50,7 @@ static void test_reference_tsv(void **state)
 	int rows = 0;
 
 	if (dir == NULL)
-		skip();
+		tu_skip(TU_SKIP_NO_SHARED, "no ../shared/data");
 	snprintf(path, sizeof(path), "%s/cpuid-reference.tsv", dir);
 	text = tu_read_file(path, &len);
 	assert_non_null(text);

@@ -121,7 +121,7 @@ static void test_catalog_profiles(void **state)
 	const char *data = tu_shared_data();
 
 	if (data == NULL)
-		skip();
+		tu_skip(TU_SKIP_NO_SHARED, "no ../shared/data");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char path[4096], *text, *p;
 		mg_feature_set s;
@@ -129,7 +129,7 @@ static void test_catalog_profiles(void **state)
 		snprintf(path, sizeof(path), "%s/catalogs/aws-us-west-2/%s", data, cases[i].file);
 		text = tu_read_file(path, NULL);
 		if (text == NULL)
-			skip();
+			tu_skip(TU_SKIP_NO_SHARED, "no %s", path);
 		/* Minimal reading of the "features" array: quoted names up to ']'. */
 		mg_fset_clear(&s);
 		p = strstr(text, "\"features\"");

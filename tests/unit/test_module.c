@@ -354,7 +354,7 @@ static int remove_variants(void **state)
 static void need_variants(void)
 {
 	if (!variants_built)
-		skip();
+		tu_skip(TU_SKIP_HOST, "the ELF variants could not be built (objcopy/strip)");
 }
 
 /* ---- libc --------------------------------------------------------------- */
@@ -366,7 +366,7 @@ static void test_libc(void **state)
 	struct stat st;
 
 	if (stat(LIBC, &st) != 0)
-		skip();
+		tu_skip(TU_SKIP_HOST, "no %s", LIBC);
 	double t0 = tu_now_ms();
 	mg_module *m = load_path(LIBC, &err);
 	double t1 = tu_now_ms();
@@ -790,7 +790,7 @@ static void test_relr(void **state)
 	free(errs);
 	unlink(src);
 	if (rc != 0)
-		skip();     /* a linker without RELR */
+		tu_skip(TU_SKIP_HOST, "a linker without -z pack-relative-relocs");
 	mg_module *m = load_path(so, &err);
 	assert_non_null(m);
 	size_t relative = 0;
@@ -842,7 +842,7 @@ static void test_real_elf32(void **state)
 	free(errs);
 	unlink(src);
 	if (rc != 0)
-		skip();
+		tu_skip(TU_SKIP_HOST, "no 32-bit assembler (as --32)");
 	mg_module *m = load_path(obj, &err);
 	unlink(obj);
 	assert_null(m);

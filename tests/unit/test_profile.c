@@ -193,11 +193,11 @@ static void test_aws_catalog(void **state)
 	int loaded = 0;
 
 	if (shared == NULL)
-		skip();
+		tu_skip(TU_SKIP_NO_SHARED, "no ../shared/data");
 	snprintf(dir, sizeof(dir), "%s/catalogs/aws-us-west-2", shared);
 	dp = opendir(dir);
 	if (dp == NULL)
-		skip();
+		tu_skip(TU_SKIP_NO_SHARED, "no %s", dir);
 	while ((de = readdir(dp)) != NULL) {
 		size_t n = strlen(de->d_name);
 		if (n < 6 || strcmp(de->d_name + n - 5, ".json") != 0)
