@@ -171,6 +171,41 @@ static void test_explain_shows_how_reached(void **state)
 	expect_explain(TU_MARK_JIT, "", "", "anonymous executable memory");
 }
 
+/*
+ * A CPU with few spare features gets a plan of more processes (each kind
+ * still marked once, never twice in one process): with only two markers
+ * to choose from, every kind is still found where the plan put it.
+ */
+static void test_plan_with_two_markers(void **state)
+{
+	(void)state;
+	const char *spare[2];
+	char pool[64];
+	size_t n = tu_pick_markers(&plan.baseline, spare, 2);
+	assert_int_equal(n, 2);
+	snprintf(pool, sizeof(pool), "%s,%s", spare[0], spare[1]);
+	assert_int_equal(setenv("TU_MARKER_POOL", pool, 1), 0);
+	tu_mark_plan few;
+	tu_plan_scan_targets(&few);
+	assert_int_equal(unsetenv("TU_MARKER_POOL"), 0);
+	assert_int_equal(few.nprocs, 4);      /* 6 kinds by 2, and the JIT */
+	for (size_t p = 0; p < few.nprocs; p++) {
+		char *argv[8], buf[TU_ARGV_BUF], env[TU_ENV_BUF];
+		tu_scan_targets_argv(&few.procs[p], argv, buf, env);
+		pid_t pid = tu_spawn_ready_in(argv, NULL, env[0] ? env : NULL, 5000);
+		assert_true(pid > 0);
+		json_object *root = scan_json(pid, "reachable");
+		tu_stop(pid);
+		for (int k = 0; k < TU_MARK_KINDS; k++) {
+			const char *f = few.procs[p].feature[k];
+			if (f != NULL && has_feature(root, f) != (k != TU_MARK_UNREF))
+				fail_msg("process %zu, %s marked %s: %s", p, tu_mark_kind_name(k), f,
+					 k == TU_MARK_UNREF ? "counted" : "missed");
+		}
+		json_object_put(root);
+	}
+}
+
 static pid_t idle_pid;
 
 static int stop_idle(void **state)
@@ -662,6 +697,7 @@ int main(void)
 		cmocka_unit_test(test_reachable_finds_every_root_kind),
 		cmocka_unit_test(test_full_finds_unreferenced),
 		cmocka_unit_test(test_explain_shows_how_reached),
+		cmocka_unit_test(test_plan_with_two_markers),
 		cmocka_unit_test(test_summary_cache),
 		cmocka_unit_test_teardown(test_pause_single_thread, stop_idle),
 		cmocka_unit_test(test_bad_pids),

@@ -21,6 +21,18 @@
 static const char *const marker_names[] = { WL_MARKERS(WL_MARK_NAME, _) };
 #define NMARKERS (sizeof(marker_names) / sizeof(marker_names[0]))
 
+/* TU_MARKER_POOL=a,b,...: pick only among these (to try the plans a CPU
+ * with few spare features gets); unset: all. */
+static bool in_pool(const char *name)
+{
+	const char *pool = getenv("TU_MARKER_POOL");
+	size_t n = strlen(name);
+	for (const char *p = pool; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] != 0))
+		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return pool == NULL;
+}
+
 size_t tu_pick_markers(const mg_feature_set *exclude, const char *out[], size_t max)
 {
 	mg_profile host;
@@ -36,7 +48,7 @@ size_t tu_pick_markers(const mg_feature_set *exclude, const char *out[], size_t 
 		if (f < 0)
 			fail_msg("wl_mark.h: %s is no feature of the table", marker_names[i]);
 		if (!tu_cpu_has(marker_names[i]) || !mg_fset_has(&host.features, f) ||
-		    (exclude && mg_fset_has(exclude, f)))
+		    (exclude && mg_fset_has(exclude, f)) || !in_pool(marker_names[i]))
 			continue;
 		out[n++] = marker_names[i];
 	}

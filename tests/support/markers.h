@@ -23,7 +23,8 @@
  * Marker features (in wl_mark.h's order) that this CPU runs: listed in
  * /proc/cpuinfo and usable per migratable's own host profile, so a
  * mistake in either shows as a test failure, not a skip; minus those in
- * `exclude` (may be NULL).  Up to max names into out[] (static strings);
+ * `exclude` (may be NULL); and, when TU_MARKER_POOL=a,b,... is set, only
+ * those (a CPU with few spare features, on any machine).  Up to max names into out[] (static strings);
  * returns how many.
  */
 size_t tu_pick_markers(const mg_feature_set *exclude, const char *out[], size_t max);
