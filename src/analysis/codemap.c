@@ -38,21 +38,41 @@ static int push_unit(unit_vec *u, const mg_unit *unit, mg_error *err)
 	return 0;
 }
 
-/* Link-time address that the first byte of mapping m corresponds to, or
- * false if no PT_LOAD segment of the module covers the mapping's offset. */
-static bool mapping_link_address(const mg_module *mod, const mg_mapping *m,
-				 uint64_t *vaddr)
+/* Is there an instance of mod at this bias already? */
+static bool known_bias(const mg_codemap *map, const mg_module *mod, uint64_t bias)
 {
+	for (size_t i = 0; i < map->nmodules; i++)
+		if (map->modules[i].module == mod && map->modules[i].bias == bias)
+			return true;
+	return false;
+}
+
+/*
+ * Link-time address that the first byte of mapping m corresponds to, or
+ * false if no PT_LOAD segment of the module covers the mapping's offset.
+ * Adjacent segments share the file page where one ends and the next
+ * begins (node: the end of .rodata and the start of RELRO), so a mapping
+ * of that page may belong to either: the one that puts it at a bias the
+ * module is already mapped at wins.
+ */
+static bool mapping_link_address(const mg_codemap *map, const mg_module *mod,
+				 const mg_mapping *m, uint64_t *vaddr)
+{
+	bool found = false;
 	for (size_t i = 0; i < mod->nsegments; i++) {
 		const mg_segment *s = &mod->segments[i];
 		uint64_t off_page = s->offset & PAGE_MASK_4K;
 		uint64_t off_end = s->offset + (s->filesz ? s->filesz : s->memsz);
 		if (m->file_offset < off_page || m->file_offset >= off_end)
 			continue;
-		*vaddr = (s->vaddr & PAGE_MASK_4K) + (m->file_offset - off_page);
-		return true;
+		uint64_t v = (s->vaddr & PAGE_MASK_4K) + (m->file_offset - off_page);
+		if (!found || known_bias(map, mod, m->start - v))
+			*vaddr = v;
+		found = true;
+		if (known_bias(map, mod, m->start - v))
+			break;
 	}
-	return false;
+	return found;
 }
 
 static uint32_t find_or_add_instance(mg_codemap *map, mg_module *mod,
@@ -224,7 +244,7 @@ static int add_mapping(mg_image *img, mg_codemap *map, GHashTable *cache,
 	}
 
 	uint64_t link;
-	if (mod == NULL || !mapping_link_address(mod, m, &link)) {
+	if (mod == NULL || !mapping_link_address(map, mod, m, &link)) {
 		if (!(m->prot & MG_PROT_EXEC))
 			return 0;
 		if (mod != NULL)

@@ -168,6 +168,7 @@ struct mg_scan_ctx {
 	struct mg_summary_cache *cache;   /* summaries from earlier scans, or NULL */
 	unsigned nthreads;         /* decoding threads */
 	bool all_units_reached;    /* some memory was unreadable: every unit queued */
+	GArray *arenas;            /* uint32_t: JIT units that are trampoline arenas (jit.c) */
 };
 
 /* --- scan.c ------------------------------------------------------------------ */
@@ -197,6 +198,10 @@ const uint8_t *mg_unit_code(const mg_scan_ctx *cx, uint32_t unit, uint64_t *map_
 /* Queue every root of the image; returns -1 on a fatal error. */
 int mg_add_roots(mg_scan_ctx *cx, mg_error *err);
 
+/* Could the process have written this file mapping's bytes (a memfd,
+ * /dev/shm, a deleted file, one changed since the process started)? */
+bool mg_mapping_written_by_process(const mg_mapping *m);
+
 /* --- memscan.c --------------------------------------------------------------- */
 
 /* Scan a buffer of target memory (at runtime address base) for words that
@@ -221,6 +226,34 @@ bool mg_summarize_code(const ZydisDecoder *decoder, const uint8_t *bytes,
 
 void mg_unit_summary_free(mg_unit_summary *s);
 
+/* --- jit.c, jit_engines.c: code not generated yet ----------------------------- */
+
+/* The features of `host` a user-mode code generator could use (what an
+ * engine that is not modelled may emit). */
+void mg_jit_generator_features(const mg_feature_set *host, mg_feature_set *out);
+
+/* Is this JIT unit a libffi closure arena (fixed stubs: scan its words as
+ * data, do not decode it)?  Remembered in cx->arenas when it is. */
+bool mg_jit_trampoline_arena(mg_scan_ctx *cx, uint32_t unit);
+
+/* After the worklist: add what the process's code generators may still
+ * emit to the result (required, evidence, generators, warnings). */
+void mg_jit_account(mg_scan_ctx *cx);
+
+/* The engines among the loaded modules (jit_engines.c); returns how many
+ * were found and accounted for.  `generator` is the widening set. */
+size_t mg_jit_account_engines(mg_scan_ctx *cx, const mg_feature_set *generator);
+
+/* Append a generator to the result; NULL if out of memory. */
+mg_code_generator *mg_jit_add_generator(mg_scan_ctx *cx, const char *engine,
+					const char *where, const char *model,
+					const char *detail);
+
+/* Require g->features (within the source's), with evidence. */
+void mg_jit_require(mg_scan_ctx *cx, const mg_code_generator *g);
+
+bool mg_jit_assumed_no_new_code(const mg_scan_ctx *cx);
+
 /* --- evidence.c ---------------------------------------------------------------- */
 
 /* Record (in the worker) that the instruction at `ip`, whose bytes start
@@ -236,6 +269,12 @@ void mg_evidence_free(mg_evidence *ev);
 /* Record a feature required by live register state (xstate_bv). */
 void mg_note_state(mg_scan_ctx *cx, mg_feature_id feature, pid_t tid,
 		   const char *what);
+
+/* Record a feature required by something other than an instruction
+ * present now (an engine's future code, the process's state); kept like
+ * an instruction site: one example per feature, all for --explain. */
+void mg_note_requirement(mg_scan_ctx *cx, mg_feature_id feature, const char *module,
+			 const char *function, const char *instruction, const char *reached_via);
 
 /* "thread 1234 pc -> foo -> bar" for a unit; newly allocated. */
 char *mg_reach_path(mg_scan_ctx *cx, uint32_t unit);

@@ -209,18 +209,28 @@ void mg_merge_evidence(mg_scan_ctx *cx, mg_worker *w)
 	g_ptr_array_set_size(w->evidence, 0);
 }
 
-void mg_note_state(mg_scan_ctx *cx, mg_feature_id feature, pid_t tid,
-		   const char *what)
+void mg_note_requirement(mg_scan_ctx *cx, mg_feature_id feature, const char *module,
+			 const char *function, const char *instruction, const char *reached_via)
 {
+	size_t idx = feature == MG_FEATURE_NONE ? MG_FEATURE_SET_BITS : (size_t)feature;
+	if (feature != cx->opt->explain && cx->example_kept[idx])
+		return;
+	cx->example_kept[idx] = true;
 	mg_evidence *ev = calloc(1, sizeof(*ev));
 	if (ev == NULL)
 		return;
+	ev->feature = feature;
+	ev->module = strdup(module);
+	ev->function = strdup(function);
+	ev->instruction = strdup(instruction);
+	ev->reached_via = strdup(reached_via);
+	push_evidence(cx->evidence, ev);
+}
+
+void mg_note_state(mg_scan_ctx *cx, mg_feature_id feature, pid_t tid,
+		   const char *what)
+{
 	char via[96];
 	snprintf(via, sizeof(via), "live register state of thread %d", (int)tid);
-	ev->feature = feature;
-	ev->module = strdup("[registers]");
-	ev->function = strdup(what);
-	ev->instruction = strdup(what);
-	ev->reached_via = strdup(via);
-	push_evidence(cx->evidence, ev);
+	mg_note_requirement(cx, feature, "[registers]", what, what, via);
 }

@@ -64,7 +64,7 @@ static void scan_range_outside_got(mg_scan_ctx *cx, uint64_t start, uint64_t end
  * Those are scanned; other files are assumed pointer-free
  * (docs/analysis.md), which saves reading large databases from disk.
  */
-static bool written_by_process(const mg_mapping *m)
+bool mg_mapping_written_by_process(const mg_mapping *m)
 {
 	if (m->deleted || m->changed_since_start)
 		return true;
@@ -77,7 +77,7 @@ static void scan_relro_part(mg_scan_ctx *cx, const mg_mapping *m, uint32_t mi_ma
 {
 	uint32_t mi = mg_codemap_module_at(cx->map, m->start);
 	if (mi == MG_NO_MODULE) {
-		if (written_by_process(m))
+		if (mg_mapping_written_by_process(m))
 			scan_range_outside_got(cx, m->start, m->end, mi_map);
 		return;
 	}
@@ -206,14 +206,24 @@ static void add_module_roots(mg_scan_ctx *cx)
 	}
 }
 
+/*
+ * Generated code is decoded whole; a libffi closure arena (fixed stubs
+ * between data, jit.c) is not code to sweep but memory holding the
+ * pointers its stubs jump through.
+ */
 static void add_whole_units(mg_scan_ctx *cx)
 {
 	for (size_t u = 0; u < cx->map->nunits; u++) {
 		const mg_unit *unit = &cx->map->units[u];
-		if (unit->kind == MG_UNIT_JIT)
+		if (unit->kind == MG_UNIT_JIT && mg_jit_trampoline_arena(cx, (uint32_t)u)) {
+			const mg_mapping *m = mg_image_find_mapping(cx->img, unit->start);
+			mg_scan_memory(cx, unit->start, unit->end,
+				       m ? (uint32_t)(m - cx->img->maps) : MG_NO_UNIT);
+		} else if (unit->kind == MG_UNIT_JIT) {
 			mg_reach_unit(cx, (uint32_t)u, MG_WHY_JIT, MG_NO_UNIT, 0);
-		else if (unit->kind == MG_UNIT_OPAQUE)
+		} else if (unit->kind == MG_UNIT_OPAQUE) {
 			mg_reach_unit(cx, (uint32_t)u, MG_WHY_OPAQUE, MG_NO_UNIT, 0);
+		}
 	}
 }
 

@@ -249,6 +249,7 @@ static int init_ctx(mg_scan_ctx *cx, mg_image *img, const mg_scan_options *opt,
 		cx->cache = mg_summary_cache_open();
 	cx->evidence = g_ptr_array_new();
 	cx->unresolved = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	cx->arenas = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	if (cx->res == NULL)
 		return mg_fail(err, MG_ERR_INTERNAL, "out of memory (scan result)");
 	return 0;
@@ -266,6 +267,8 @@ static void free_ctx(mg_scan_ctx *cx)
 		g_hash_table_destroy(cx->evidence_seen);
 	if (cx->unresolved)
 		g_hash_table_destroy(cx->unresolved);
+	if (cx->arenas)
+		g_array_free(cx->arenas, TRUE);
 	g_mutex_clear(&cx->slot_lock);
 	mg_summary_cache_close(cx->cache);
 	for (size_t i = 0; i < cx->ncode; i++)
@@ -299,6 +302,24 @@ static void warn_unresolved(mg_scan_ctx *cx)
 	g_list_free(names);
 }
 
+static const char *const assumption_names[] = { "no-dlsym", "no-new-code" };
+
+const char *mg_assumption_name(unsigned bit)
+{
+	for (unsigned i = 0; i < sizeof(assumption_names) / sizeof(assumption_names[0]); i++)
+		if (bit == 1u << i)
+			return assumption_names[i];
+	return NULL;
+}
+
+unsigned mg_assumption_by_name(const char *name)
+{
+	for (unsigned i = 0; i < sizeof(assumption_names) / sizeof(assumption_names[0]); i++)
+		if (strcmp(name, assumption_names[i]) == 0)
+			return 1u << i;
+	return 0;
+}
+
 /* The names through which a process looks symbols up at run time. */
 static const char *const dlsym_entries[] = { "dlsym", "dlvsym", "__libc_dlsym" };
 
@@ -327,8 +348,8 @@ static void widen_for_dlsym(mg_scan_ctx *cx)
 {
 	if (cx->opt->method == MG_METHOD_FULL || !dlsym_reachable(cx))
 		return;
-	if (cx->opt->assume_no_dlsym) {
-		mg_image_warn(cx->img, "dlsym is reachable but --assume-no-dlsym was "
+	if (cx->opt->assumptions & MG_ASSUME_NO_DLSYM) {
+		mg_image_warn(cx->img, "dlsym is reachable but --assume no-dlsym was "
 			      "given: functions only dlsym could return are not counted");
 		return;
 	}
@@ -492,6 +513,7 @@ static int finish_result(mg_scan_ctx *cx, mg_error *err)
 	r->pid = cx->img->pid;
 	r->source = strdup(cx->img->source ? cx->img->source : "?");
 	r->method = cx->opt->method;
+	r->assumptions = cx->opt->assumptions;
 	r->stats.pause_ms = cx->img->pause_ms;
 	r->stats.threads = cx->img->nthreads;
 	r->stats.functions_total = cx->map->nunits;
@@ -535,6 +557,10 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 	drain(&cx, &head);
 	warn_unresolved(&cx);
 	add_state_features(&cx);
+	mg_feature_set present = cx.res->required;
+	mg_jit_account(&cx);
+	cx.res->generated = cx.res->required;
+	mg_fset_subtract(&cx.res->generated, &present);
 	double t_decode = now_ms();
 	if (finish_result(&cx, err) != 0)
 		goto fail;

@@ -23,6 +23,22 @@ typedef enum mg_scan_method {
 	MG_METHOD_FULL         /* every executable byte of every mapping */
 } mg_scan_method;
 
+/*
+ * Unsound shortcuts a user may choose (--assume NAME), off by default;
+ * the result names each one taken.
+ */
+#define MG_ASSUME_NO_DLSYM     (1u << 0)   /* "no-dlsym": dlsym returns nothing beyond
+					      the code that is otherwise reachable */
+#define MG_ASSUME_NO_NEW_CODE  (1u << 1)   /* "no-new-code": code generators emit
+					      nothing beyond the code there now */
+#define MG_ASSUME_ALL          (MG_ASSUME_NO_DLSYM | MG_ASSUME_NO_NEW_CODE)
+
+/* "no-dlsym", ... for one MG_ASSUME_* bit; NULL otherwise. */
+const char *mg_assumption_name(unsigned bit);
+
+/* The MG_ASSUME_* bit of a name; 0 if unknown. */
+unsigned mg_assumption_by_name(const char *name);
+
 typedef struct mg_scan_options {
 	mg_scan_method method;
 	/* Keep every site of this feature in `evidence` (for --explain);
@@ -31,9 +47,8 @@ typedef struct mg_scan_options {
 	/* Features usable on the source host; required features are
 	 * intersected with it.  NULL: read this host's profile. */
 	const mg_feature_set *host_features;
-	/* Unsound shortcut, off by default: when dlsym is reachable, do not
-	 * treat every exported function as a possible dlsym result. */
-	bool assume_no_dlsym;
+	/* MG_ASSUME_* shortcuts the user chose (0: none, the sound default). */
+	unsigned assumptions;
 	/* Do not use or update the on-disk unit summaries (summary_cache.h). */
 	bool no_cache;
 	/* The code map of this same image, built by the caller (who frees it
@@ -55,6 +70,9 @@ typedef struct mg_evidence {
 	char *reached_via;     /* "thread 1234 pc", "stack of 1234 <- ...", "heap pointer", ... */
 } mg_evidence;
 
+/* The "feature" of evidence for an instruction Zydis could not classify. */
+#define MG_EVIDENCE_UNCLASSIFIED "unclassified"
+
 /* Free the strings of an evidence entry (not the entry itself). */
 void mg_evidence_clear(mg_evidence *ev);
 
@@ -72,6 +90,23 @@ typedef struct mg_scan_stats {
 	double decode_ms;      /* worklist: reading code, decoding, edges */
 } mg_scan_stats;
 
+/*
+ * A code generator of the process (analysis/jit.c): a JIT engine, a
+ * trampoline table, or executable memory the process wrote, and the
+ * features it may still emit (within the source's).
+ */
+typedef struct mg_code_generator {
+	char *engine;          /* "HotSpot", "V8", "libffi closures", "unknown", ... */
+	char *where;           /* its module, or the mapping */
+	char *model;           /* "hotspot", "v8", "widened", "trampoline",
+				  "assumed: no new code" */
+	char *detail;          /* what was read ("UseAVX=2, ..."), or why widened */
+	mg_feature_set features;
+} mg_code_generator;
+
+/* Free the strings of a generator (not the struct). */
+void mg_code_generator_clear(mg_code_generator *g);
+
 /* One process of a multi-process scan (a CRIU dump of a process tree). */
 typedef struct mg_process_summary {
 	pid_t pid;
@@ -85,12 +120,18 @@ typedef struct mg_scan_result {
 	char *source;                  /* "pid 1234" or "criu:DIR" */
 	mg_scan_method method;
 	mg_feature_set required;       /* the answer */
+	mg_feature_set generated;      /* the part of it only code generators add (code
+					  not generated yet): required minus what the
+					  code and state present now need */
 	mg_feature_set seen;           /* features of scanned code before ∩ host */
 	size_t feature_sites[MG_FEATURE_SET_BITS];  /* instruction count per feature */
 	mg_evidence *evidence;
 	size_t nevidence;
 	size_t unknown_isa_sites;      /* instructions Zydis could not classify */
 	size_t dlsym_widened;          /* exported functions added because dlsym is reachable */
+	unsigned assumptions;          /* MG_ASSUME_* the scan was told to make */
+	mg_code_generator *generators; /* code generators found (analysis/jit.c) */
+	size_t ngenerators;
 	mg_scan_stats stats;
 	char **warnings;
 	size_t nwarnings;

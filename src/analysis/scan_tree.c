@@ -66,6 +66,9 @@ static int prefix_process(mg_scan_result *r, pid_t pid, mg_error *err)
 	for (size_t i = 0; i < r->nevidence; i++)
 		if (prefix_pid(&r->evidence[i].reached_via, pid, err) != 0)
 			return -1;
+	for (size_t i = 0; i < r->ngenerators; i++)
+		if (prefix_pid(&r->generators[i].where, pid, err) != 0)
+			return -1;
 	return 0;
 }
 
@@ -107,12 +110,24 @@ static void add_stats(mg_scan_stats *a, const mg_scan_stats *b)
 /* Fold `from` into `into`: the union of what both need. */
 static int absorb(mg_scan_result *into, mg_scan_result *from, mg_error *err)
 {
+	/* Generated only: what no process's present code needs. */
+	mg_feature_set present = into->required, present_from = from->required;
+	mg_fset_subtract(&present, &into->generated);
+	mg_fset_subtract(&present_from, &from->generated);
+	mg_fset_union(&present, &present_from);
+	mg_fset_union(&into->generated, &from->generated);
+	mg_fset_subtract(&into->generated, &present);
 	mg_fset_union(&into->required, &from->required);
 	mg_fset_union(&into->seen, &from->seen);
 	for (size_t f = 0; f < MG_FEATURE_SET_BITS; f++)
 		into->feature_sites[f] += from->feature_sites[f];
 	into->unknown_isa_sites += from->unknown_isa_sites;
 	into->dlsym_widened += from->dlsym_widened;
+	into->assumptions |= from->assumptions;
+	if (move_items((void **)&into->generators, &into->ngenerators,
+		       (void **)&from->generators, &from->ngenerators,
+		       sizeof(*from->generators), err) != 0)
+		return -1;
 	add_stats(&into->stats, &from->stats);
 	if (move_items((void **)&into->evidence, &into->nevidence, (void **)&from->evidence,
 		       &from->nevidence, sizeof(*from->evidence), err) != 0)

@@ -50,6 +50,7 @@ struct check_opts {
 	unsigned caps;
 	enum format format;
 	mg_scan_method method;
+	unsigned assumptions;          /* --assume: MG_ASSUME_* for the scan */
 	bool explain;
 	bool tree;
 };
@@ -96,6 +97,7 @@ static void usage(FILE *out)
 		"                        added to the default fpu,ins; ^NAME removes, none clears\n"
 		"  --format F            table (default), json, or nfd-affinity (Kubernetes)\n"
 		"  --explain             show the instructions that need each missing feature\n"
+		"  --assume NAME[,NAME]  UNSOUND shortcuts for the scan (see migratable scan --help)\n"
 		"\n"
 		"Exit status: 0 all compatible, 1 some target incompatible or unknown,\n"
 		"2 bad input, 7 unreadable or corrupt file (CRIU image, changed library).\n", mg_catalog_help());
@@ -132,6 +134,7 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 		{ "cpu-cap",      required_argument, NULL, 'C' },
 		{ "format",       required_argument, NULL, 'f' },
 		{ "method",       required_argument, NULL, 'm' },
+		{ "assume",       required_argument, NULL, 'A' },
 		{ "json",         no_argument,       NULL, 'j' },
 		{ "explain",      no_argument,       NULL, 'e' },
 		{ "tree",         no_argument,       NULL, 'T' },
@@ -177,6 +180,10 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 			else if (strcmp(optarg, "json") == 0) o->format = FMT_JSON;
 			else if (strcmp(optarg, "nfd-affinity") == 0) o->format = FMT_NFD;
 			else return usage_error("unknown format (table, json, nfd-affinity)", optarg);
+			break;
+		case 'A':
+			if (cli_parse_assume(optarg, &o->assumptions) != 0)
+				return MG_ERR_USAGE;
 			break;
 		case 'm':
 			if (strcmp(optarg, "reachable") == 0) o->method = MG_METHOD_REACHABLE;
@@ -257,6 +264,7 @@ static mg_scan_options scan_options(const struct check_run *r, mg_feature_set *u
 			mg_fset_add(usable, (mg_feature_id)f);
 	return (mg_scan_options){
 		.method = r->o.method,
+		.assumptions = r->o.assumptions,
 		.explain = MG_FEATURE_NONE,
 		.host_features = usable,    /* the source profile is already read */
 	};

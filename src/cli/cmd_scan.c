@@ -62,8 +62,8 @@ static void scan_usage(FILE *out)
 		"  --wait MS                with COMMAND: let it run MS milliseconds first (default 300)\n"
 		"  --no-cache               decode everything; do not use or update the summaries\n"
 		"                           of earlier scans (~/.cache/migratable, keyed by code bytes)\n"
-		"  --assume-no-dlsym        UNSOUND: even if dlsym is reachable, do not count the\n"
-		"                           exported functions only dlsym could return\n"
+		CLI_ASSUME_HELP
+		"  --assume-no-dlsym        the same as --assume no-dlsym\n"
 		"\n"
 		"Exit status: 0 ok, 2 bad arguments, 3 no such process, 4 permission denied,\n"
 		"5 unsupported process, 6 process vanished, 7 unreadable file, 9 internal error.\n");
@@ -76,6 +76,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 		{ "json",     no_argument,       NULL, 'j' },
 		{ "explain",  required_argument, NULL, 'e' },
 		{ "assume-no-dlsym", no_argument, NULL, 'D' },
+		{ "assume",   required_argument, NULL, 'A' },
 		{ "no-cache", no_argument, NULL, 'N' },
 		{ "output",   required_argument, NULL, 'o' },
 		{ "criu-dir", required_argument, NULL, 'c' },
@@ -112,7 +113,11 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 			break;
 		case 'j': a->json = true; break;
 		case 't': a->tree = true; break;
-		case 'D': a->opt.assume_no_dlsym = true; break;
+		case 'D': a->opt.assumptions |= MG_ASSUME_NO_DLSYM; break;
+		case 'A':
+			if (cli_parse_assume(optarg, &a->opt.assumptions) != 0)
+				return -1;
+			break;
 		case 'N': a->opt.no_cache = true; break;
 		case 'o': a->output = optarg; break;
 		case 'c': a->criu_dir = optarg; break;
@@ -214,8 +219,11 @@ static void print_feature_line(FILE *out, const mg_scan_result *r, mg_feature_id
 		if (ev->feature != f)
 			continue;
 		const char *base = strrchr(ev->module, '/');
-		fprintf(out, "  e.g. %s %s+0x%" PRIx64 ": %s", base ? base + 1 : ev->module,
-			ev->function, ev->offset, ev->instruction);
+		if (ev->address == 0)      /* no instruction: a generator or live state */
+			fprintf(out, "  e.g. %s", ev->function);
+		else
+			fprintf(out, "  e.g. %s %s+0x%" PRIx64 ": %s", base ? base + 1 : ev->module,
+				ev->function, ev->offset, ev->instruction);
 		break;
 	}
 	fputc('\n', out);
@@ -233,6 +241,19 @@ static void print_processes(FILE *out, const mg_scan_result *r)
 			(int)p->pid, p->functions_reachable, p->functions_total,
 			mg_fset_count(&p->required), names ? ": " : "", names ? names : "");
 		free(names);
+	}
+}
+
+/* One line per code generator (JIT engine, trampolines, written code). */
+static void print_generators(FILE *out, const mg_scan_result *r)
+{
+	for (size_t i = 0; i < r->ngenerators; i++) {
+		const mg_code_generator *g = &r->generators[i];
+		fprintf(out, "code generator: %s (%s): %s, %zu feature(s) it may still emit",
+			g->engine, g->where, g->model, mg_fset_count(&g->features));
+		if (g->detail[0])
+			fprintf(out, "; %s", g->detail);
+		fputc('\n', out);
 	}
 }
 
@@ -269,7 +290,11 @@ static void print_human(FILE *out, const mg_scan_result *r)
 	}
 	if (r->dlsym_widened)
 		fprintf(out, "dlsym is reachable: %zu exported functions counted as possible "
-			"dlsym results (--assume-no-dlsym to skip, unsound)\n", r->dlsym_widened);
+			"dlsym results (--assume no-dlsym to skip, unsound)\n", r->dlsym_widened);
+	print_generators(out, r);
+	for (unsigned bit = 1; bit & MG_ASSUME_ALL; bit <<= 1)
+		if (r->assumptions & bit)
+			fprintf(out, "ASSUMED (unsound, --assume %s)\n", mg_assumption_name(bit));
 	if (r->unknown_isa_sites)
 		fprintf(out, "unclassified instructions: %zu (see --json evidence)\n",
 			r->unknown_isa_sites);

@@ -18,6 +18,18 @@ int cmd_observe(int argc, char **argv);
 struct mg_error;
 int cli_report(const struct mg_error *err);
 
+/* Add the MG_ASSUME_* bits of a comma-separated list of assumption names
+ * ("no-dlsym,no-new-code") to *bits; -1 (after a message) on a name that
+ * is none. */
+int cli_parse_assume(const char *list, unsigned *bits);
+
+/* The text of --help for --assume (both scan and check take it). */
+#define CLI_ASSUME_HELP \
+	"  --assume NAME[,NAME]     UNSOUND shortcuts, named in the output (docs/analysis.md):\n" \
+	"                             no-dlsym     dlsym returns nothing not otherwise reachable\n" \
+	"                             no-new-code  code generators (JIT engines) emit nothing\n" \
+	"                                          beyond the code there now\n"
+
 /* Parse a PID argument (1 .. 0x3fffffff, the kernel's limit); 0 or -1. */
 int cli_parse_pid(const char *s, pid_t *pid);
 

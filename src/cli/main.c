@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/scan.h"
 #include "cli/commands.h"
 #include "util/error.h"
 
@@ -42,6 +43,24 @@ int cli_report(const struct mg_error *err)
 	fprintf(stderr, "migratable: %s\n",
 		err->msg[0] ? err->msg : mg_exit_code_name(err->code));
 	return err->code == MG_OK ? MG_ERR_INTERNAL : err->code;
+}
+
+int cli_parse_assume(const char *list, unsigned *bits)
+{
+	char *copy = strdup(list), *save = NULL;
+	int rc = copy ? 0 : -1;
+	for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && rc == 0;
+	     tok = strtok_r(NULL, ",", &save)) {
+		unsigned bit = mg_assumption_by_name(tok);
+		if (bit == 0) {
+			fprintf(stderr, "migratable: --assume: unknown assumption '%s' "
+				"(no-dlsym, no-new-code)\n", tok);
+			rc = -1;
+		}
+		*bits |= bit;
+	}
+	free(copy);
+	return rc;
 }
 
 int cli_parse_pid(const char *s, pid_t *pid)

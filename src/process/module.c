@@ -445,6 +445,7 @@ static mod_priv *mod_priv_new(const char *path, uint64_t size)
 	mp->names = g_string_chunk_new(16384);
 	mp->exports = g_array_new(FALSE, FALSE, sizeof(mod_export));
 	mp->export_index = g_hash_table_new(g_str_hash, g_str_equal);
+	mp->state_syms = g_array_new(FALSE, FALSE, sizeof(mod_state_sym));
 	if (mp->pub.path == NULL) {
 		mg_module_free(&mp->pub);
 		return NULL;
@@ -522,6 +523,8 @@ void mg_module_free(mg_module *m)
 		g_hash_table_destroy(mp->export_index);
 	if (mp->exports)
 		g_array_free(mp->exports, TRUE);
+	if (mp->state_syms)
+		g_array_free(mp->state_syms, TRUE);
 	if (mp->names)
 		g_string_chunk_free(mp->names);
 	free(mp);

@@ -116,6 +116,14 @@ const mg_function *mg_module_lookup_export(const mg_module *m, const char *name)
 bool mg_module_export_vaddr(const mg_module *m, const char *name,
 			    uint64_t *vaddr, bool *is_ifunc);
 
+/*
+ * Link-time address (and size, if size is not NULL) of a data symbol
+ * whose value the analysis reads in a process: only the names listed in
+ * module_syms.c are kept.  False if the module has no such symbol.
+ */
+bool mg_module_state_symbol(const mg_module *m, const char *name, uint64_t *vaddr,
+			    uint64_t *size);
+
 /* True if vaddr lies in one of the PLT sections. */
 bool mg_module_in_plt(const mg_module *m, uint64_t vaddr);
 

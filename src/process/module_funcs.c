@@ -149,12 +149,18 @@ static int collect_symbols(funcs_ctx *f, size_t idx, bool dynamic, GArray *out, 
 		type = GELF_ST_TYPE(s.st_info);
 		bind = GELF_ST_BIND(s.st_info);
 		vis = GELF_ST_VISIBILITY(s.st_other);
-		if ((type != STT_FUNC && type != STT_GNU_IFUNC) || s.st_shndx == SHN_UNDEF)
+		if (s.st_shndx == SHN_UNDEF ||
+		    (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_OBJECT))
 			continue;
 		name = mod_symbol_name(c, idx, &s, &bad);
 		if (bad)
 			return mg_fail(err, MG_ERR_IO, "%s: symbol %zu of section %zu has a corrupt name",
 				       c->path, i, idx);
+		if (type == STT_OBJECT) {
+			if (mod_is_state_symbol(name))
+				mod_add_state_symbol(c, name, s.st_value, s.st_size);
+			continue;
+		}
 		if (vd != NULL && gelf_getversym(vd, (int)i, &ver) == NULL)
 			return mg_fail(err, MG_ERR_IO, "%s: version of symbol %zu unreadable",
 				       c->path, i);

@@ -18,6 +18,12 @@ typedef struct mod_export {
 	bool hidden_version;       /* non-default symbol version (name@VER) */
 } mod_export;
 
+/* A data symbol the analysis reads in processes (module_syms.c). */
+typedef struct mod_state_sym {
+	const char *name;          /* in mod_priv.names */
+	uint64_t vaddr, size;
+} mod_state_sym;
+
 /* The module as allocated: the public view first, then what only the
  * implementation needs.  mg_module_free() recovers it from the public one. */
 typedef struct mod_priv {
@@ -25,6 +31,7 @@ typedef struct mod_priv {
 	GStringChunk *names;       /* every name the module hands out */
 	GArray *exports;           /* mod_export */
 	GHashTable *export_index;  /* name -> index into exports + 1 */
+	GArray *state_syms;        /* mod_state_sym */
 } mod_priv;
 
 static inline mod_priv *mod_priv_of(const mg_module *m)
@@ -71,6 +78,12 @@ const char *mod_symbol_name(mod_ctx *c, size_t idx, const GElf_Sym *sym, bool *b
 
 /* Copy a name into the module's string chunk (deduplicated). */
 const char *mod_intern(mod_ctx *c, const char *s);
+
+/* Is this a data symbol the analysis reads (module_syms.c)? */
+bool mod_is_state_symbol(const char *name);
+
+/* Remember one (once per name). */
+void mod_add_state_symbol(mod_ctx *c, const char *name, uint64_t vaddr, uint64_t size);
 
 /* Parse .rela.dyn/.rela.plt/RELR into pub.relocs (sorted). */
 int mod_load_relocs(mod_ctx *c, mg_error *err);

@@ -1,0 +1,71 @@
+/*
+ * module_syms.c - data symbols whose values the analysis reads in a
+ * process: the state of code generators (JIT engines) and of runtime
+ * dispatchers, which says what code they can still run or emit.
+ *
+ * A module keeps the address of a data symbol only if its name is on the
+ * list below: a big library (libjvm.so, node) has over 100 000 symbols,
+ * and the analysis needs a handful.  Names are as they appear in the
+ * symbol table (C++ names mangled).  Both .symtab and .dynsym are read.
+ */
+#include "process/module_priv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Sorted (strcmp order): looked up with bsearch. */
+static const char *const state_symbols[] = {
+	"UseAES",                                        /* HotSpot flags (jit.c) */
+	"UseAVX",
+	"UseCLMUL",
+	"UseCountLeadingZerosInstruction",
+	"UseFMA",
+	"UseRTMLocking",
+	"UseSHA",
+	"UseSSE",
+	"_ZN10VM_Version15_features_namesE",             /* HotSpot feature names */
+	"_ZN19Abstract_VM_Version9_featuresE",           /* HotSpot feature bits */
+	"_ZN2v88internal11CpuFeatures10supported_E",     /* V8 feature bits */
+	"_ZN2v88internal7Version6major_E",               /* V8 version */
+	"_ZN2v88internal7Version6minor_E",
+};
+
+static int cmp_name(const void *key, const void *elem)
+{
+	return strcmp(key, *(const char *const *)elem);
+}
+
+bool mod_is_state_symbol(const char *name)
+{
+	return name != NULL &&
+	       bsearch(name, state_symbols, sizeof(state_symbols) / sizeof(state_symbols[0]),
+		       sizeof(state_symbols[0]), cmp_name) != NULL;
+}
+
+void mod_add_state_symbol(mod_ctx *c, const char *name, uint64_t vaddr, uint64_t size)
+{
+	mod_priv *mp = c->mp;
+	mod_state_sym s = { mod_intern(c, name), vaddr, size };
+
+	for (guint i = 0; i < mp->state_syms->len; i++)
+		if (strcmp(g_array_index(mp->state_syms, mod_state_sym, i).name, name) == 0)
+			return;     /* in .symtab and .dynsym: one is enough */
+	g_array_append_val(mp->state_syms, s);
+}
+
+bool mg_module_state_symbol(const mg_module *m, const char *name, uint64_t *vaddr,
+			    uint64_t *size)
+{
+	const mod_priv *mp = mod_priv_of(m);
+
+	for (guint i = 0; mp->state_syms && i < mp->state_syms->len; i++) {
+		const mod_state_sym *s = &g_array_index(mp->state_syms, mod_state_sym, i);
+		if (strcmp(s->name, name) == 0) {
+			*vaddr = s->vaddr;
+			if (size)
+				*size = s->size;
+			return true;
+		}
+	}
+	return false;
+}
