@@ -27,11 +27,18 @@ static void esc(FILE *out, const char *s)
 	}
 }
 
+/* Feature names with ", " between them, so that a long list wraps. */
 static void esc_set(FILE *out, const mg_feature_set *s)
 {
-	char *names = mg_fset_to_string(s);
-	esc(out, names ? names : "?");
-	free(names);
+	const char *names[MG_FEATURE_SET_BITS];
+	size_t n = mg_fset_names(s, names);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputs(", ", out);
+		esc(out, names[i]);
+	}
+	if (n == 0)
+		fputs("(none)", out);
 }
 
 static const char style[] =
@@ -49,7 +56,7 @@ static const char style[] =
 	"td.unknown,.key .unknown{background:#f9a825;color:#000}\n"
 	".key span{padding:2px 8px;margin-right:8px}\n"
 	"table.legend td{vertical-align:top;max-width:720px}\n"
-	"table.legend td.members{font-family:DejaVu Sans Mono,monospace;font-size:12px}\n";
+	"table.legend td.members{font-family:DejaVu Sans Mono,monospace;font-size:12px;max-width:420px}\n";
 
 static const char *symbol(mg_verdict_kind k)
 {
@@ -127,7 +134,7 @@ static void group_price(FILE *out, const mg_target_list *t, const mg_group *g,
 }
 
 static void legend(FILE *out, const mg_target_list *t, const mg_group_list *g,
-		   const mg_price_table *prices)
+		   char **labels, const mg_price_table *prices)
 {
 	mg_feature_set common;
 	mg_fset_clear(&common);
@@ -149,7 +156,9 @@ static void legend(FILE *out, const mg_target_list *t, const mg_group_list *g,
 		const mg_profile *p = &t->items[g->items[j].members[0]];
 		mg_feature_set extra = p->features;
 		mg_fset_subtract(&extra, &common);
-		fprintf(out, "<tr><th>G%zu</th><td class=\"members\">", j + 1);
+		fprintf(out, "<tr><th>G%zu</th><td class=\"members\"><b>", j + 1);
+		esc(out, labels[j]);
+		fputs("</b><br>", out);
 		for (size_t k = 0; k < g->items[j].count; k++) {
 			if (k)
 				fputc(' ', out);
@@ -201,7 +210,7 @@ int mg_report_html(FILE *out, const char *title, const mg_workload *w, size_t nw
 		fputs("</tr>\n", out);
 	}
 	fputs("</tbody>\n</table>\n", out);
-	legend(out, targets, &g, prices);
+	legend(out, targets, &g, labels, prices);
 	fputs("</body>\n</html>\n", out);
 out:
 	for (size_t j = 0; labels && j < g.count; j++)
