@@ -9,7 +9,7 @@
 #   make soundness       scan vs the int3 oracle on the workload corpus (docs/soundness.md)
 #   make gain            compatible AWS types vs CRIU's policy (docs/gain.md; needs ../shared)
 #   make gain-source     the same from other source CPUs, emulated (docs/gain.md)
-#   make install         install the binary (PREFIX=/usr/local)
+#   make install         install the binary and its catalogs (PREFIX=/usr/local, DESTDIR)
 #
 # Plain GNU make on purpose: every source file under src/<stage>/ is picked
 # up by wildcard, so adding a file to a pipeline stage needs no build edit.
@@ -172,9 +172,13 @@ gain: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
 gain-source: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
 	BUILD=$(BUILD) bench/gain-source.sh
 
+# The binary finds its catalogs relative to itself (../share/migratable/catalogs).
+CATALOGS := $(sort $(wildcard catalogs/*.json))
+
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/migratable/catalogs
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/migratable
+	install -m 0644 $(CATALOGS) $(DESTDIR)$(PREFIX)/share/migratable/catalogs/
 
 clean:
 	rm -rf build build-san build-fuzz

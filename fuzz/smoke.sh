@@ -21,6 +21,8 @@ seeds() {   # seeds TARGET DIR: copy fitting test inputs into DIR
 	fuzz_requirements) cp tests/data/verdict/req-*.json "$2" ;;
 	fuzz_nfd)          cp tests/data/verdict/kubectl-nodes.json "$2" ;;
 	fuzz_libvirt)      cp tests/data/verdict/libvirt-map/index.xml "$2/" 2>/dev/null || true ;;
+	fuzz_catalog)      cp tests/data/catalogs/*.json catalogs/*.json "$2" ;;
+	fuzz_prices)       cp tests/data/verdict/spot-prices.json tests/data/verdict/bad/spot-*.json "$2" ;;
 	*) ;;
 	esac
 }

@@ -13,6 +13,8 @@ packages=(
 	binutils libvirt0
 	# CRIU test harness (a Debian 13 root is built with debootstrap)
 	debootstrap
+	# check --format html is rendered in headless Chromium (test_html)
+	chromium
 )
 
 missing=()

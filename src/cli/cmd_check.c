@@ -1,11 +1,13 @@
 /*
  * cmd_check.c - `migratable check`: verdicts per target.
  *
- *   migratable check (<PID> [--tree] | --requirements FILE | --criu-dir DIR [--root DIR])
- *                    [--target FILE|DIR]... [--catalog NAME]...
+ *   migratable check (<PID> [--tree] | --requirements FILE... | --criu-dir DIR [--root DIR])
+ *                    [--target FILE|DIR]... [--catalog NAME]... [--prices FILE]
  *                    [--source PROFILE] [--policy workload|criu|criu-like]
  *                    [--cpu-cap fpu,ins,cpu,all] [--method reachable|full]
- *                    [--format table|json|nfd-affinity] [--json] [--explain]
+ *                    [--format table|json|nfd-affinity|html] [--json] [--explain]
+ *
+ * The output itself (grouped table, JSON, HTML matrix) is src/verdict/report*.c.
  *
  * Exit status: 0 every target compatible, 1 some target incompatible or
  * unknown, 2 bad input, other codes from util/error.h for scan failures.
@@ -31,14 +33,18 @@
 #include "util/json.h"
 #include "verdict/catalog.h"
 #include "verdict/criu_policy.h"
+#include "verdict/prices.h"
+#include "verdict/report.h"
 #include "verdict/verdict.h"
 
 enum policy { POLICY_WORKLOAD, POLICY_CRIU, POLICY_CRIU_LIKE };
-enum format { FMT_TABLE, FMT_JSON, FMT_NFD };
+enum format { FMT_TABLE, FMT_JSON, FMT_NFD, FMT_HTML };
 
 struct check_opts {
 	const char *pid_arg;
-	const char *requirements;
+	const char **reqs;            /* --requirements, several only for html */
+	size_t nreqs;
+	const char *prices;
 	const char *criu_dir;
 	const char *root;
 	const char *source_path;
@@ -57,7 +63,10 @@ struct check_opts {
 
 struct check_run {
 	struct check_opts o;
-	mg_scan_result *req;          /* requirements (workload policy, nfd) */
+	mg_scan_result *req;          /* requirements (workload policy, nfd): reqs[0] or a scan */
+	mg_scan_result **reqs;        /* one per --requirements */
+	mg_price_table prices;
+	bool have_prices;
 	mg_profile source;
 	bool have_source;
 	bool source_is_host;          /* no --source and no cpuinfo.img: this machine */
@@ -69,18 +78,19 @@ struct check_run {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: migratable check (<PID> [--tree] | --requirements FILE | --criu-dir DIR [--root DIR])\n"
-		"                        [--target FILE|DIR]... [--catalog NAME]...\n"
+		"usage: migratable check (<PID> [--tree] | --requirements FILE... | --criu-dir DIR [--root DIR])\n"
+		"                        [--target FILE|DIR]... [--catalog NAME]... [--prices FILE]\n"
 		"                        [--source PROFILE] [--policy workload|criu|criu-like]\n"
 		"                        [--cpu-cap fpu,ins,cpu,all] [--method reachable|full]\n"
-		"                        [--format table|json|nfd-affinity] [--json] [--explain]\n"
+		"                        [--format table|json|nfd-affinity|html] [--json] [--explain]\n"
 		"\n"
 		"Decide, per target, whether the process can be migrated there:\n"
 		"compatible, incompatible (with the missing features) or unknown.\n"
 		"\n"
 		"  <PID>                 scan this live process first\n"
 		"  --tree                with <PID>: it and all its descendants (criu dump -t PID)\n"
-		"  --requirements FILE   a saved `migratable scan --json`\n"
+		"  --requirements FILE   a saved `migratable scan --json` (repeat it for --format html:\n"
+		"                        one row per file)\n"
 		"  --criu-dir DIR        scan a CRIU checkpoint directory (every process) first; its cpuinfo.img\n"
 		"                        (criu dump --cpu-cap) is then the default --source\n"
 		"  --root DIR            resolve the checkpoint's mapped files under DIR (default /)\n"
@@ -95,7 +105,12 @@ static void usage(FILE *out)
 		"                        criu-like: CRIU's instruction mask over feature lists\n"
 		"  --cpu-cap LIST        CRIU rules to check, read as CRIU reads its --cpu-cap:\n"
 		"                        added to the default fpu,ins; ^NAME removes, none clears\n"
-		"  --format F            table (default), json, or nfd-affinity (Kubernetes)\n"
+		"  --prices FILE         spot prices (`aws ec2 describe-spot-price-history` JSON):\n"
+		"                        the table is sorted by price, the cheapest compatible\n"
+		"                        target named, JSON targets get \"price\" and \"zone\"\n"
+		"  --format F            table (default; one row per group of identical targets),\n"
+		"                        json (one entry per target), nfd-affinity (Kubernetes),\n"
+		"                        or html (a self-contained compatibility matrix page)\n"
 		"  --explain             show the instructions that need each missing feature\n"
 		"  --assume NAME[,NAME]  UNSOUND shortcuts for the scan (see migratable scan --help)\n"
 		"\n"
@@ -125,6 +140,7 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "requirements", required_argument, NULL, 'r' },
+		{ "prices",       required_argument, NULL, 'P' },
 		{ "criu-dir",     required_argument, NULL, 'd' },
 		{ "root",         required_argument, NULL, 'R' },
 		{ "target",       required_argument, NULL, 't' },
@@ -149,7 +165,11 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r': o->requirements = optarg; break;
+		case 'P': o->prices = optarg; break;
+		case 'r':
+			if (push(&o->reqs, &o->nreqs, optarg))
+				return MG_ERR_INTERNAL;
+			break;
 		case 'd': o->criu_dir = optarg; break;
 		case 'R': o->root = optarg; break;
 		case 's': o->source_path = optarg; break;
@@ -179,7 +199,8 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 			if (strcmp(optarg, "table") == 0) o->format = FMT_TABLE;
 			else if (strcmp(optarg, "json") == 0) o->format = FMT_JSON;
 			else if (strcmp(optarg, "nfd-affinity") == 0) o->format = FMT_NFD;
-			else return usage_error("unknown format (table, json, nfd-affinity)", optarg);
+			else if (strcmp(optarg, "html") == 0) o->format = FMT_HTML;
+			else return usage_error("unknown format (table, json, nfd-affinity, html)", optarg);
 			break;
 		case 'A':
 			if (cli_parse_assume(optarg, &o->assumptions) != 0)
@@ -199,15 +220,22 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 	if (optind < argc)
 		return usage_error("unexpected argument", argv[optind]);
 
-	int inputs = !!o->pid_arg + !!o->requirements + !!o->criu_dir;
+	int inputs = !!o->pid_arg + !!o->nreqs + !!o->criu_dir;
 	if (inputs > 1)
 		return usage_error("give one of <PID>, --requirements or --criu-dir", NULL);
+	if (o->nreqs > 1 && o->format != FMT_HTML)
+		return usage_error("several --requirements go with --format html (one row each)", NULL);
+	if (o->format == FMT_HTML && o->policy != POLICY_WORKLOAD)
+		return usage_error("--format html shows the workload policy", NULL);
+	if (o->prices && o->format == FMT_NFD)
+		return usage_error("--prices has no place in an nfd-affinity block", NULL);
 	if (o->root && !o->criu_dir)
 		return usage_error("--root goes with --criu-dir", NULL);
 	if (o->tree && !o->pid_arg)
 		return usage_error("--tree goes with a PID (--criu-dir always checks every process)",
 				   NULL);
-	bool needs_req = o->policy == POLICY_WORKLOAD || o->format == FMT_NFD;
+	bool needs_req = o->policy == POLICY_WORKLOAD || o->format == FMT_NFD ||
+			 o->format == FMT_HTML;
 	if (inputs == 0 && needs_req)
 		return usage_error("what to check? give <PID>, --requirements FILE or --criu-dir DIR",
 				   NULL);
@@ -291,8 +319,15 @@ static int load_requirements(struct check_run *r, mg_error *err)
 {
 	mg_image *img = NULL;
 
-	if (r->o.requirements)
-		return mg_scan_result_load(r->o.requirements, &r->req, err);
+	if (r->o.nreqs) {
+		if ((r->reqs = calloc(r->o.nreqs, sizeof(*r->reqs))) == NULL)
+			return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+		for (size_t i = 0; i < r->o.nreqs; i++)
+			if (mg_scan_result_load(r->o.reqs[i], &r->reqs[i], err) != 0)
+				return -1;
+		r->req = r->reqs[0];
+		return 0;
+	}
 	if (r->o.pid_arg == NULL && r->o.criu_dir == NULL)
 		return 0;
 	if (r->o.pid_arg) {
@@ -388,185 +423,72 @@ static const char *source_name(const struct check_run *r)
 {
 	if (r->o.policy == POLICY_WORKLOAD && r->req)
 		return r->req->source ? r->req->source
-				      : (r->o.requirements ? r->o.requirements : "?");
+				      : (r->o.nreqs ? r->o.reqs[0] : "?");
 	return r->source.name ? r->source.name : "this host";
 }
 
 /* --- output ---------------------------------------------------------------------- */
 
-static void print_set(FILE *out, const char *label, const mg_feature_set *s, bool *first)
+static mg_report report_of(const struct check_run *r)
 {
-	if (mg_fset_is_empty(s))
-		return;
-	char *names = mg_fset_to_string(s);
-	fprintf(out, "%s%s: %s", *first ? "" : "; ", label, names ? names : "?");
-	free(names);
-	*first = false;
+	return (mg_report){
+		.source = source_name(r), .policy = policy_name(r), .targets = &r->targets,
+		.verdicts = r->verdicts, .prices = r->have_prices ? &r->prices : NULL,
+		.req = r->req, .explain = r->o.explain,
+	};
 }
 
-static void explain_table(const struct check_run *r, const mg_feature_set *missing)
+static int print_json(const struct check_run *r, mg_error *err)
 {
-	if (r->req == NULL || mg_fset_is_empty(missing))
-		return;
-	printf("\nwhy (instructions that need each missing feature):\n");
-	for (mg_feature_id id = mg_fset_next(missing, -1); id >= 0;
-	     id = mg_fset_next(missing, id)) {
-		size_t shown = 0;
-		size_t n = r->req->feature_sites[id];
-		printf("  %s (%zu %s)\n", mg_feature_get(id)->name, n, n == 1 ? "site" : "sites");
-		for (size_t i = 0; i < r->req->nevidence; i++) {
-			const mg_evidence *e = &r->req->evidence[i];
-			if (e->feature != id)
-				continue;
-			printf("    %s  %s+0x%llx  %s  [%s]\n", e->module ? e->module : "?",
-			       e->function ? e->function : "?", (unsigned long long)e->offset,
-			       e->instruction ? e->instruction : "?",
-			       e->reached_via ? e->reached_via : "?");
-			if (++shown >= 5)
-				break;
-		}
-		if (shown == 0)
-			printf("    (no evidence recorded in the requirements)\n");
-	}
-}
-
-static void print_table(const struct check_run *r, const size_t counts[3])
-{
-	size_t width = 6;
-	mg_feature_set all_missing;
-
-	mg_fset_clear(&all_missing);
-	for (size_t i = 0; i < r->targets.count; i++) {
-		size_t n = strlen(r->targets.items[i].name ? r->targets.items[i].name : "?");
-		if (n > width)
-			width = n;
-	}
-	printf("source: %s   policy: %s\n\n", source_name(r), policy_name(r));
-	printf("%-*s  %-12s  %s\n", (int)width, "TARGET", "VERDICT", "MISSING / UNKNOWN");
-	for (size_t i = 0; i < r->targets.count; i++) {
-		const mg_verdict *v = &r->verdicts[i];
-		bool first = true;
-		printf("%-*s  %-12s  ", (int)width,
-		       r->targets.items[i].name ? r->targets.items[i].name : "?",
-		       mg_verdict_kind_name(v->kind));
-		print_set(stdout, "missing", &v->missing, &first);
-		print_set(stdout, "unknown", &v->unknown, &first);
-		for (size_t k = 0; k < v->nreasons; k++) {
-			printf("%s%s", first ? "" : "; ", v->reasons[k]);
-			first = false;
-		}
-		printf("\n");
-		mg_fset_union(&all_missing, &v->missing);
-	}
-	printf("\n%zu targets: %zu compatible, %zu incompatible, %zu unknown\n",
-	       r->targets.count, counts[0], counts[1], counts[2]);
-	if (r->o.explain)
-		explain_table(r, &all_missing);
-}
-
-static const char *or_empty(const char *s)
-{
-	return s ? s : "";
-}
-
-static json_object *site_json(const mg_evidence *e)
-{
-	json_object *s = json_object_new_object();
-	if (s == NULL ||
-	    mg_json_add(s, "module", json_object_new_string(or_empty(e->module))) ||
-	    mg_json_add(s, "function", json_object_new_string(or_empty(e->function))) ||
-	    mg_json_add(s, "address", mg_json_hex(e->address)) ||
-	    mg_json_add(s, "instruction", json_object_new_string(or_empty(e->instruction)))) {
-		json_object_put(s);
-		return NULL;
-	}
-	return s;
-}
-
-/* For each missing feature, the sites that need it. */
-static json_object *evidence_json(const struct check_run *r, const mg_feature_set *missing)
-{
-	json_object *o = json_object_new_object();
-	for (mg_feature_id id = mg_fset_next(missing, -1); o && id >= 0;
-	     id = mg_fset_next(missing, id)) {
-		json_object *a = json_object_new_array();
-		if (mg_json_add(o, mg_feature_get(id)->name, a))
-			goto fail;
-		for (size_t i = 0; r->req && i < r->req->nevidence; i++)
-			if (r->req->evidence[i].feature == id &&
-			    mg_json_append(a, site_json(&r->req->evidence[i])))
-				goto fail;
-	}
-	return o;
-fail:
-	json_object_put(o);
-	return NULL;
-}
-
-static json_object *target_json(const struct check_run *r, size_t i)
-{
-	const mg_verdict *v = &r->verdicts[i];
-	const char *name = r->targets.items[i].name;
-	json_object *t = json_object_new_object();
-	if (t == NULL ||
-	    mg_json_add(t, "name", json_object_new_string(name ? name : "?")) ||
-	    mg_json_add(t, "verdict", json_object_new_string(mg_verdict_kind_name(v->kind))) ||
-	    mg_json_add(t, "missing", mg_fset_to_json(&v->missing)) ||
-	    mg_json_add(t, "unknown", mg_fset_to_json(&v->unknown)))
-		goto fail;
-	if (v->nreasons) {
-		json_object *rs = json_object_new_array();
-		if (mg_json_add(t, "reasons", rs))
-			goto fail;
-		for (size_t k = 0; k < v->nreasons; k++)
-			if (mg_json_append(rs, json_object_new_string(v->reasons[k])))
-				goto fail;
-	}
-	return t;
-fail:
-	json_object_put(t);
-	return NULL;
-}
-
-static json_object *check_json(const struct check_run *r, const size_t counts[3])
-{
-	json_object *root = json_object_new_object(), *arr = NULL, *sum = NULL;
-	mg_feature_set all_missing;
-
-	mg_fset_clear(&all_missing);
-	if (root == NULL ||
-	    mg_json_add(root, "source", json_object_new_string(source_name(r))) ||
-	    mg_json_add(root, "policy", json_object_new_string(policy_name(r))) ||
-	    mg_json_add(root, "targets", arr = json_object_new_array()))
-		goto fail;
-	for (size_t i = 0; i < r->targets.count; i++) {
-		if (mg_json_append(arr, target_json(r, i)))
-			goto fail;
-		mg_fset_union(&all_missing, &r->verdicts[i].missing);
-	}
-	if (mg_json_add(root, "summary", sum = json_object_new_object()) ||
-	    mg_json_add(sum, "compatible", json_object_new_int64((int64_t)counts[0])) ||
-	    mg_json_add(sum, "incompatible", json_object_new_int64((int64_t)counts[1])) ||
-	    mg_json_add(sum, "unknown", json_object_new_int64((int64_t)counts[2])))
-		goto fail;
-	if (r->o.explain && r->req &&
-	    mg_json_add(root, "evidence", evidence_json(r, &all_missing)))
-		goto fail;
-	return root;
-fail:
-	json_object_put(root);
-	return NULL;
-}
-
-static int print_json(const struct check_run *r, const size_t counts[3])
-{
-	json_object *root = check_json(r, counts);
+	mg_report rep = report_of(r);
+	json_object *root = mg_report_json(&rep, err);
 	if (root == NULL)
 		return -1;
 	const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 						       JSON_C_TO_STRING_NOSLASHESCAPE);
 	int rc = s ? (puts(s) < 0 ? -1 : 0) : -1;
 	json_object_put(root);
+	return rc == 0 ? 0 : mg_fail(err, MG_ERR_INTERNAL, "cannot write JSON output");
+}
+
+/* A workload's name in the matrix: its file's name without ".json". */
+static char *workload_name(const char *path)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	size_t n = strlen(base);
+	if (n > 5 && strcmp(base + n - 5, ".json") == 0)
+		n -= 5;
+	return strndup(base, n);
+}
+
+/* --format html: every --requirements file (and a scanned PID or dump) is a row. */
+static int print_html(struct check_run *r, mg_error *err)
+{
+	size_t n = r->o.nreqs + (r->req && r->o.nreqs == 0);
+	mg_workload *w = calloc(n ? n : 1, sizeof(*w));
+	char **names = calloc(n ? n : 1, sizeof(*names));
+	int rc = 0;
+
+	if (w == NULL || names == NULL) {
+		rc = mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const mg_scan_result *req = r->o.nreqs ? r->reqs[i] : r->req;
+		names[i] = r->o.nreqs ? workload_name(r->o.reqs[i]) : strdup(source_name(r));
+		if (names[i] == NULL) {
+			rc = mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+		w[i] = (mg_workload){ .name = names[i], .required = &req->required };
+	}
+	rc = mg_report_html(stdout, "migratable: compatibility matrix", w, n, &r->targets,
+			    r->have_prices ? &r->prices : NULL, err);
+out:
+	for (size_t i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	free(w);
 	return rc;
 }
 
@@ -592,9 +514,15 @@ static int print_affinity(const struct check_run *r, mg_error *err)
 
 /* --- main ------------------------------------------------------------------------ */
 
+static void print_warnings(const mg_scan_result *req)
+{
+	for (size_t i = 0; req && i < req->nwarnings; i++)
+		fprintf(stderr, "migratable: warning: %s\n", req->warnings[i]);
+}
+
 static int run(struct check_run *r, mg_error *err)
 {
-	size_t counts[3] = { 0, 0, 0 };
+	size_t counts[3];
 
 	/* The source is needed by the CRIU policies, and by a scan (its
 	 * features bound the requirements), nfd-affinity output included. */
@@ -611,25 +539,34 @@ static int run(struct check_run *r, mg_error *err)
 	} else if (r->o.pid_arg && check_pid_exists(r->o.pid_arg, err) != 0) {
 		return -1;
 	}
-	if (r->req)
-		for (size_t i = 0; i < r->req->nwarnings; i++)
-			fprintf(stderr, "migratable: warning: %s\n", r->req->warnings[i]);
+	if (r->o.nreqs)
+		for (size_t i = 0; i < r->o.nreqs; i++)
+			print_warnings(r->reqs[i]);
+	else
+		print_warnings(r->req);
 	if (r->o.format == FMT_NFD)
 		return print_affinity(r, err) == 0 ? MG_OK : -1;
 
 	if (load_targets(r, err) != 0)
 		return -1;
+	if (r->o.prices) {
+		if (mg_prices_load(r->o.prices, &r->prices, err) != 0)
+			return -1;
+		r->have_prices = true;
+	}
+	if (r->o.format == FMT_HTML)     /* a page, not a verdict: 0 once written */
+		return print_html(r, err) == 0 ? MG_OK : -1;
 	r->verdicts = calloc(r->targets.count ? r->targets.count : 1, sizeof(*r->verdicts));
 	if (r->verdicts == NULL)
 		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
 	decide(r);
-	for (size_t i = 0; i < r->targets.count; i++)
-		counts[r->verdicts[i].kind]++;
+	mg_report rep = report_of(r);
+	mg_report_counts(&rep, counts);
 	if (r->o.format == FMT_JSON) {
-		if (print_json(r, counts) != 0)
-			return mg_fail(err, MG_ERR_INTERNAL, "cannot write JSON output");
-	} else {
-		print_table(r, counts);
+		if (print_json(r, err) != 0)
+			return -1;
+	} else if (mg_report_table(stdout, &rep, err) != 0) {
+		return -1;
 	}
 	return counts[0] == r->targets.count ? MG_OK : MG_INCOMPATIBLE;
 }
@@ -652,7 +589,16 @@ int cmd_check(int argc, char **argv)
 	if (r.have_source)
 		mg_profile_free(&r.source);
 	free(r.cpuinfo_path);
-	mg_scan_result_free(r.req);
+	if (r.reqs) {
+		for (size_t i = 0; i < r.o.nreqs; i++)
+			mg_scan_result_free(r.reqs[i]);
+		free(r.reqs);
+	} else {
+		mg_scan_result_free(r.req);
+	}
+	if (r.have_prices)
+		mg_price_table_free(&r.prices);
+	free(r.o.reqs);
 	free(r.o.targets);
 	free(r.o.catalogs);
 	return rc;

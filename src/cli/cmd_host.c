@@ -18,18 +18,23 @@
 #include "features/profile.h"
 #include "util/error.h"
 #include "util/file.h"
+#include "verdict/catalog.h"
 
 static void host_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: migratable host [--json] [--name NAME] [--output FILE]\n"
+		"usage: migratable host [--json | --format text|json|nfd-features] [--name NAME]\n"
+		"                       [--output FILE]\n"
 		"\n"
 		"Describe this machine's usable CPU features: CPUID bits whose\n"
 		"register state the kernel enabled (XCR0).\n"
 		"\n"
 		"  --json         print the full profile as JSON (migratable/profile-v1)\n"
+		"  --format F     text (default), json, or nfd-features: a Node Feature\n"
+		"                 Discovery feature file for /etc/kubernetes/node-feature-\n"
+		"                 discovery/features.d/ (labels for check --format nfd-affinity)\n"
 		"  --name NAME    profile name (default: the host name)\n"
-		"  --output FILE  also save the JSON profile to FILE\n"
+		"  --output FILE  also save the JSON profile (or the nfd-features file) to FILE\n"
 		"  -h, --help     this text\n");
 }
 
@@ -108,12 +113,13 @@ int cmd_host(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json",   no_argument,       NULL, 'j' },
+		{ "format", required_argument, NULL, 'f' },
 		{ "name",   required_argument, NULL, 'n' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help",   no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool json = false;
+	bool json = false, nfd = false;
 	const char *name = NULL, *output = NULL;
 	mg_error err = { 0 };
 	mg_profile p;
@@ -121,9 +127,18 @@ int cmd_host(int argc, char **argv)
 	int c, rc = MG_OK;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "jn:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jf:n:o:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j': json = true; break;
+		case 'j': json = true; nfd = false; break;
+		case 'f':
+			json = strcmp(optarg, "json") == 0;
+			nfd = strcmp(optarg, "nfd-features") == 0;
+			if (!json && !nfd && strcmp(optarg, "text") != 0) {
+				fprintf(stderr, "migratable host: unknown format '%s' (text, json, "
+					"nfd-features)\n", optarg);
+				return MG_ERR_USAGE;
+			}
+			break;
 		case 'n': name = optarg; break;
 		case 'o': output = optarg; break;
 		case 'h': host_usage(stdout); return MG_OK;
@@ -141,8 +156,11 @@ int cmd_host(int argc, char **argv)
 	}
 	if (mg_host_profile(&p, name, &err) < 0)
 		return cli_report(&err);
-	if (json || output) {
+	if (nfd)
+		text = mg_nfd_feature_file(&p, &err);
+	else if (json || output)
 		text = mg_profile_to_json(&p, &err);
+	if (nfd || json || output) {
 		if (text == NULL) {
 			rc = cli_report(&err);
 			goto out;
@@ -152,7 +170,7 @@ int cmd_host(int argc, char **argv)
 		rc = cli_report(&err);
 		goto out;
 	}
-	if (json)
+	if (json || nfd)
 		fputs(text, stdout);
 	else if (print_summary(stdout, &p) < 0) {
 		fprintf(stderr, "migratable: out of memory\n");

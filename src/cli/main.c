@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{ "host",  cmd_host,  "describe this machine's usable CPU features (a profile)" },
 	{ "scan",  cmd_scan,  "find the CPU features a live process or CRIU dump can still need" },
 	{ "check", cmd_check, "decide to which targets a process can migrate" },
+	{ "catalog", cmd_catalog, "list, show and build target catalogs (aws, libvirt, your fleet)" },
 	{ "observe", cmd_observe, NULL },   /* hidden test oracle: intrusive */
 };
 
@@ -34,7 +35,7 @@ static void usage(FILE *out)
 		"commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (commands[i].summary)
-			fprintf(out, "  %-6s %s\n", commands[i].name, commands[i].summary);
+			fprintf(out, "  %-7s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\n'migratable <command> --help' describes each command.\n");
 }
 

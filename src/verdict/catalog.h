@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "features/features.h"
+#include "features/profile.h"
 #include "util/error.h"
 #include "verdict/verdict.h"
 
@@ -53,5 +54,16 @@ int mg_nfd_load(const char *path, mg_target_list *out, mg_error *err);
  */
 char *mg_nfd_affinity_yaml(const mg_feature_set *required, char **warnings,
 			   mg_error *err);
+
+/*
+ * A Node Feature Discovery local feature file (NFD's features.d format:
+ * one `<namespace>/<name>=<value>` per line, `#` comments) labelling a
+ * node with the usable features of profile p as NFD's cpu source names
+ * them, feature.node.kubernetes.io/cpu-cpuid.<NAME>=true, flags NFD's
+ * default configuration hides included, and its x86-64 level labels
+ * cpu-cpuid.X86_64_V1..V<level>: the labels mg_nfd_affinity_yaml() asks
+ * for.  Features NFD has no name for are left out.  Newly allocated.
+ */
+char *mg_nfd_feature_file(const mg_profile *p, mg_error *err);
 
 #endif

@@ -105,6 +105,9 @@ int mg_targets_load_path(const char *path, mg_target_list *out, mg_error *err);
  *   libvirt                  every x86 model of /usr/share/libvirt/cpu_map
  *   libvirt:DIR              the same from another cpu_map directory
  *   nfd:FILE                 nodes of a `kubectl get nodes -o json` dump
+ *   NAME                     a catalog file found by mg_catalog_find()
+ *                            (aws-us-west-2, alias aws, is installed)
+ *   PATH                     a catalog file (a "/" in it, or *.json)
  * Unknown names and malformed catalogs are MG_ERR_USAGE.
  */
 int mg_catalog_load(const char *name, mg_target_list *out, mg_error *err);

@@ -616,6 +616,68 @@ static const char *host_json(void)
 	return path;
 }
 
+/*
+ * `catalog build` over a fleet directory holding the dump's real
+ * cpuinfo.img (where `criu cpuinfo dump -D fleet/NAME` leaves it, named
+ * NAME) and a `host --json` profile: the catalog gives the verdicts of the
+ * files themselves.
+ */
+static void test_catalog_build_cpuinfo(void **state)
+{
+	(void)state;
+	NEED_DUMP();
+	char fleet[200], cmd[1024], cat[256], img[256];
+	snprintf(fleet, sizeof(fleet), "%s/fleet", S.tmp);
+	snprintf(img, sizeof(img), "%s/dumped-host/cpuinfo.img", fleet);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/dumped-host && cp %s/cpuinfo.img %s && cp %s %s/",
+		 fleet, S.img, img, host_json(), fleet);
+	assert_int_equal(run_sh(cmd), 0);
+	snprintf(cat, sizeof(cat), "%s/fleet-catalog.json", S.tmp);
+	char *out = NULL, *err = NULL;
+	int rc = tu_migratable(&out, &err, "catalog", "build", fleet, "-o", cat, NULL);
+	if (rc != 0)
+		fail_msg("catalog build: %d: %s", rc, err);
+	assert_non_null(strstr(out, "2 targets"));
+	free(out);
+	free(err);
+
+	const char *req = "tests/data/verdict/req-avx2-popcnt.json";
+	char *a = NULL, *b = NULL;
+	rc = tu_migratable(&a, NULL, "check", "--requirements", req, "--catalog", cat, "--json", NULL);
+	assert_true(rc == 0 || rc == 1);
+	rc = tu_migratable(&b, NULL, "check", "--requirements", req, "--target", img, "--target",
+			   host_json(), "--json", NULL);
+	assert_true(rc == 0 || rc == 1);
+	json_object *ja = json_tokener_parse(a), *jb = json_tokener_parse(b);
+	assert_non_null(ja);
+	assert_non_null(jb);
+	json_object *ta = tu_json_get(ja, "targets"), *tb = tu_json_get(jb, "targets");
+	assert_int_equal(json_object_array_length(ta), 2);
+	for (size_t i = 0; i < 2; i++) {
+		json_object *t = json_object_array_get_idx(tb, i), *match = NULL;
+		const char *name = json_object_get_string(tu_json_get(t, "name"));
+		if (strcmp(name, img) == 0)
+			name = "dumped-host";         /* the catalog names it after its directory */
+		for (size_t k = 0; k < 2; k++) {
+			json_object *u = json_object_array_get_idx(ta, k);
+			if (strcmp(json_object_get_string(tu_json_get(u, "name")), name) == 0)
+				match = u;
+		}
+		if (match == NULL)
+			fail_msg("catalog lacks %s", name);
+		assert_string_equal(json_object_get_string(tu_json_get(match, "verdict")),
+				    json_object_get_string(tu_json_get(t, "verdict")));
+		assert_string_equal(json_object_to_json_string(tu_json_get(match, "unknown")),
+				    json_object_to_json_string(tu_json_get(t, "unknown")));
+		assert_string_equal(json_object_to_json_string(tu_json_get(match, "missing")),
+				    json_object_to_json_string(tu_json_get(t, "missing")));
+	}
+	json_object_put(ja);
+	json_object_put(jb);
+	free(a);
+	free(b);
+}
+
 /* --- live scan vs scan of the dump --------------------------------------------- */
 
 /*
@@ -1897,6 +1959,7 @@ int main(void)
 		cmocka_unit_test(test_file_ends_mid_page),
 		cmocka_unit_test(test_dump_of_a_tree),
 		cmocka_unit_test(test_check_criu_dir),
+		cmocka_unit_test(test_catalog_build_cpuinfo),
 		cmocka_unit_test(test_policy_criu_cpuinfo),
 		cmocka_unit_test(test_policy_criu_old_images),
 		cmocka_unit_test(test_policy_criu_matches_criu),

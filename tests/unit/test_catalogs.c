@@ -157,7 +157,7 @@ static void test_bad_catalogs(void **state)
 	expect_catalog_error("libvirt:" D "libvirt-bad", "index.xml:5");
 	expect_catalog_error("libvirt:" D "libvirt-undef", "no-such-feature");
 	expect_catalog_error("libvirt:/nonexistent/cpu_map", "no CPU map directory");
-	expect_catalog_error("aws", "unknown catalog");
+	expect_catalog_error("ec2", "unknown catalog");
 	expect_catalog_error("nfd:/nonexistent.json", "/nonexistent.json");
 }
 
