@@ -204,7 +204,7 @@ static void test_installed_aws_verdicts(void **state)
 		free(ref);
 	}
 	if (S.shared[0] == '\0')
-		skip();     /* the comparison with the reference profiles needs ../shared */
+		tu_skip(TU_SKIP_NO_SHARED, "the comparison with the reference profiles needs ../shared");
 }
 
 static void test_prices(void **state)
@@ -276,7 +276,7 @@ static void test_build_round_trip(void **state)
 {
 	(void)state;
 	if (S.shared[0] == '\0')
-		skip();      /* the 383 profiles are in ../shared */
+		tu_skip(TU_SKIP_NO_SHARED, "the 383 profiles are in ../shared");
 	char out_path[1200];
 	snprintf(out_path, sizeof(out_path), "%s/aws-again.json", S.tmp);
 	char *argv[] = { "scripts/make-aws-catalog.sh", S.shared, (char *)tu_migratable_bin(),

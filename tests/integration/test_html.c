@@ -46,8 +46,7 @@ static void need_chromium(void)
 	free(e);
 	if (rc == 0)
 		fail_msg("chromium is not installed but Debian has it: run scripts/install-deps.sh");
-	printf("skip: no chromium package in this machine's Debian archive\n");
-	skip();
+	tu_skip(TU_SKIP_HOST, "no chromium package in this machine's Debian archive");
 }
 
 /* headless, no network, no profile: what the test may run as root */

@@ -222,7 +222,7 @@ static void test_shipped_aws(void **state)
 	if (shared == NULL) {
 		mg_target_list_free(&l);
 		mg_catalog_set_builtin_dir(NULL);
-		skip();      /* no ../shared: the reference profiles are not here */
+		tu_skip(TU_SKIP_NO_SHARED, "no ../shared: the reference profiles are not here");
 	}
 	char dir[512];
 	snprintf(dir, sizeof(dir), "%s/catalogs/aws-us-west-2", shared);
