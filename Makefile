@@ -9,6 +9,7 @@
 #   make soundness       scan vs the int3 oracle on the workload corpus (docs/soundness.md)
 #   make gain            compatible AWS types vs CRIU's policy (docs/gain.md; needs ../shared)
 #   make gain-source     the same from other source CPUs, emulated (docs/gain.md)
+#   make jit-bench       JIT engines: present, modelled and widened requirements (docs/jit.md)
 #   make install         install the binary and its catalogs (PREFIX=/usr/local, DESTDIR)
 #
 # Plain GNU make on purpose: every source file under src/<stage>/ is picked
@@ -81,7 +82,7 @@ WL_HDRS    := tests/workloads/wl_util.h tests/workloads/wl_mark.h tests/workload
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all check check-sanitize test-bins workloads fuzz bench soundness gain gain-source demo install clean
+.PHONY: all check check-sanitize test-bins workloads fuzz bench soundness gain gain-source jit-bench demo install clean
 .SECONDARY:
 
 all: $(BIN)
@@ -171,6 +172,9 @@ gain: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
 
 gain-source: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
 	BUILD=$(BUILD) bench/gain-source.sh
+
+jit-bench: $(BIN) $(WL_BIN)
+	bench/jit.py $(BUILD)
 
 # The binary finds its catalogs relative to itself (../share/migratable/catalogs).
 CATALOGS := $(sort $(wildcard catalogs/*.json))

@@ -16,11 +16,20 @@ packages=(
 	# check --format html is rendered in headless Chromium (test_html)
 	chromium
 )
+# JIT engines the tests scan (test_jit): a command, and the package that
+# provides it when it is missing (a machine may have them from elsewhere).
+commands=(
+	javac:openjdk-17-jdk-headless
+	node:nodejs
+)
 
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing+=("$p")
+done
+for c in "${commands[@]}"; do
+	command -v "${c%%:*}" >/dev/null 2>&1 || missing+=("${c#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	SUDO=
