@@ -72,9 +72,11 @@ static void edge(mg_worker *w, uint64_t addr, mg_reason why, uint32_t parent)
 	if (addr >= map->units[parent].start && addr < map->units[parent].end)
 		return;    /* most branches stay inside the unit */
 	uint32_t u = mg_codemap_find(map, addr);
-	/* state[] only changes between levels: reading it here is race-free. */
-	if (u == MG_NO_UNIT || w->cx->state[u].queued ||
-	    map->units[u].kind == MG_UNIT_VDSO)
+	/* state[] only changes between levels: reading it here is race-free.
+	 * Every edge into a dlsym-like lookup counts, not only the first
+	 * (dlsym.c analyses each caller). */
+	if (u == MG_NO_UNIT || map->units[u].kind == MG_UNIT_VDSO ||
+	    (w->cx->state[u].queued && !(w->cx->dlsym.watch && w->cx->dlsym.watch[u])))
 		return;
 	mg_edge e = { u, parent, (uint8_t)why };
 	g_array_append_val(w->edges, e);

@@ -108,6 +108,20 @@ typedef struct mg_edge {
 
 typedef struct mg_scan_ctx mg_scan_ctx;
 
+/* What dlsym.c knows of the lookups (dlsym and kin) of one scan. */
+typedef struct mg_dlsym_state {
+	uint8_t *watch;            /* per unit: a lookup function or its PLT stub */
+	uint64_t *slots;           /* GOT slots of the lookups, sorted */
+	size_t nslots;
+	GArray *callers;           /* uint32_t: units that call a lookup */
+	guint analysed;            /* callers[0..analysed) done */
+	GHashTable *names;         /* char *: constant names passed to them */
+	bool unbounded;            /* some call's name is unknown: every export */
+	char *why_unknown;         /* the first three such calls, for the warning */
+	size_t nunknown;           /* how many there are */
+	size_t bounded_added;      /* functions added for the constant names */
+} mg_dlsym_state;
+
 /*
  * What one decoding thread produces while sweeping its share of a level
  * of the worklist.  Workers only read the shared context (code map, unit
@@ -169,6 +183,7 @@ struct mg_scan_ctx {
 	unsigned nthreads;         /* decoding threads */
 	bool all_units_reached;    /* some memory was unreadable: every unit queued */
 	GArray *arenas;            /* uint32_t: JIT units that are trampoline arenas (jit.c) */
+	mg_dlsym_state dlsym;      /* dlsym.c */
 };
 
 /* --- scan.c ------------------------------------------------------------------ */
@@ -225,6 +240,23 @@ bool mg_summarize_code(const ZydisDecoder *decoder, const uint8_t *bytes,
 		       size_t len, mg_unit_summary *s);
 
 void mg_unit_summary_free(mg_unit_summary *s);
+
+/* --- dlsym.c: what dlsym can return ------------------------------------------ */
+
+/* Find the lookup functions, their PLT stubs and GOT slots; -1 on OOM. */
+int mg_dlsym_init(mg_scan_ctx *cx);
+void mg_dlsym_free(mg_scan_ctx *cx);
+
+/* Every reach of a watched unit (from mg_reach_unit): a caller to
+ * analyse, or a way in that leaves the name unknown. */
+void mg_dlsym_note(mg_scan_ctx *cx, uint32_t unit, mg_reason why, uint32_t parent);
+
+/* Is addr a GOT slot of a lookup function? */
+bool mg_dlsym_is_slot(const mg_scan_ctx *cx, uint64_t addr);
+
+/* Analyse the callers found so far and reach the exports of the constant
+ * names they pass; true if that queued anything new (drain again). */
+bool mg_dlsym_resolve(mg_scan_ctx *cx);
 
 /* --- jit.c, jit_engines.c: code not generated yet ----------------------------- */
 

@@ -30,6 +30,8 @@ void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
 		   uint32_t parent, uint32_t detail)
 {
 	mg_unit_state *st = &cx->state[unit];
+	if (cx->dlsym.watch && cx->dlsym.watch[unit])
+		mg_dlsym_note(cx, unit, why, parent);
 	if (st->queued || cx->map->units[unit].kind == MG_UNIT_VDSO)
 		return;     /* the vDSO and vsyscall page come from the destination kernel */
 	st->queued = 1;
@@ -269,6 +271,7 @@ static void free_ctx(mg_scan_ctx *cx)
 		g_hash_table_destroy(cx->unresolved);
 	if (cx->arenas)
 		g_array_free(cx->arenas, TRUE);
+	mg_dlsym_free(cx);
 	g_mutex_clear(&cx->slot_lock);
 	mg_summary_cache_close(cx->cache);
 	for (size_t i = 0; i < cx->ncode; i++)
@@ -320,37 +323,20 @@ unsigned mg_assumption_by_name(const char *name)
 	return 0;
 }
 
-/* The names through which a process looks symbols up at run time. */
-static const char *const dlsym_entries[] = { "dlsym", "dlvsym", "__libc_dlsym" };
-
-static bool dlsym_reachable(mg_scan_ctx *cx)
-{
-	for (size_t i = 0; i < cx->map->nmodules; i++) {
-		const mg_loaded_module *lm = &cx->map->modules[i];
-		for (size_t k = 0; k < sizeof(dlsym_entries) / sizeof(dlsym_entries[0]); k++) {
-			const mg_function *f = mg_module_lookup_export(lm->module, dlsym_entries[k]);
-			if (f == NULL)
-				continue;
-			uint32_t u = mg_codemap_find(cx->map, f->start + lm->bias);
-			if (u != MG_NO_UNIT && cx->state[u].done)
-				return true;
-		}
-	}
-	return false;
-}
-
 /*
- * dlsym can return any exported function of any loaded module, by a name
- * computed at run time: once it is reachable, so are they (an IFUNC export
- * through its resolver, hence conservatively every variant it can pick).
+ * dlsym can return any exported function of any loaded module, for a name
+ * computed at run time: when some call's name is unknown (dlsym.c), every
+ * export is reachable (an IFUNC export through its resolver, hence
+ * conservatively every variant it can pick).
  */
 static void widen_for_dlsym(mg_scan_ctx *cx)
 {
-	if (cx->opt->method == MG_METHOD_FULL || !dlsym_reachable(cx))
+	if (cx->opt->method == MG_METHOD_FULL || !cx->dlsym.unbounded)
 		return;
 	if (cx->opt->assumptions & MG_ASSUME_NO_DLSYM) {
-		mg_image_warn(cx->img, "dlsym is reachable but --assume no-dlsym was "
-			      "given: functions only dlsym could return are not counted");
+		mg_image_warn(cx->img, "dlsym may be called with a name computed at run time (%s) "
+			      "but --assume no-dlsym was given: functions only dlsym could return "
+			      "are not counted", cx->dlsym.why_unknown ? cx->dlsym.why_unknown : "?");
 		return;
 	}
 	size_t added = 0;
@@ -369,6 +355,11 @@ static void widen_for_dlsym(mg_scan_ctx *cx)
 		}
 	}
 	cx->res->dlsym_widened = added;
+	mg_image_warn(cx->img, "dlsym: %zu call(s) with a name the analysis cannot bound (%s%s); "
+		      "every exported function of every module counts as a possible result "
+		      "(%zu added)", cx->dlsym.nunknown,
+		      cx->dlsym.why_unknown ? cx->dlsym.why_unknown : "?",
+		      cx->dlsym.nunknown > 3 ? "; ..." : "", added);
 }
 
 static void worker_init(mg_worker *w, mg_scan_ctx *cx)
@@ -548,11 +539,18 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 		mg_fail(err, MG_ERR_INTERNAL, "out of memory (unit state)");
 		goto fail;
 	}
+	if (mg_dlsym_init(&cx) != 0) {
+		mg_fail(err, MG_ERR_INTERNAL, "out of memory (dlsym)");
+		goto fail;
+	}
 	if (mg_add_roots(&cx, err) != 0)
 		goto fail;
 	double t_roots = now_ms();
 	guint head = 0;
 	drain(&cx, &head);
+	/* Constant dlsym names reach more code, which may call dlsym again. */
+	while (!cx.dlsym.unbounded && mg_dlsym_resolve(&cx))
+		drain(&cx, &head);
 	widen_for_dlsym(&cx);
 	drain(&cx, &head);
 	warn_unresolved(&cx);

@@ -20,6 +20,36 @@
 #define WL_MARK_NAME(p, name, insn) #name,
 static const char *const marker_names[] = { WL_MARKERS(WL_MARK_NAME, _) };
 #define NMARKERS (sizeof(marker_names) / sizeof(marker_names[0]))
+#define WL_MARK_INSN(p, name, insn) insn,
+static const char *const marker_insns[] = { WL_MARKERS(WL_MARK_INSN, _) };
+
+const char *tu_marker_insn(const char *name)
+{
+	for (size_t i = 0; i < NMARKERS; i++)
+		if (strcmp(marker_names[i], name) == 0)
+			return marker_insns[i];
+	fail_msg("no marker %s in wl_mark.h", name);
+	return NULL;
+}
+
+void tu_build_marked_library(const char *path, const char *const funcs[],
+			     const char *const features[], size_t n)
+{
+	char src[4200], cmd[9000];
+	snprintf(src, sizeof(src), "%s.c", path);
+	FILE *f = fopen(src, "w");
+	if (f == NULL)
+		fail_msg("%s: %s", src, strerror(errno));
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "void %s(void);\nvoid %s(void) { __asm__ volatile(\"%s\"); }\n",
+			funcs[i], funcs[i], tu_marker_insn(features[i]));
+	if (fclose(f) != 0)
+		fail_msg("%s: %s", src, strerror(errno));
+	snprintf(cmd, sizeof(cmd), "cc -O1 -fPIC -shared -o '%s' '%s'", path, src);
+	if (system(cmd) != 0)
+		fail_msg("%s failed", cmd);
+	unlink(src);
+}
 
 /* TU_MARKER_POOL=a,b,...: pick only among these (to try the plans a CPU
  * with few spare features gets); unset: all. */

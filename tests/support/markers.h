@@ -45,6 +45,14 @@ const char *tu_spare_marker(char *const argv[], const char *scan_opt);
 /* Required features of a saved or printed scan (its "required_features"). */
 void tu_required_set(json_object *scan, mg_feature_set *out);
 
+/* The instruction of a marker (AT&T syntax, as basic asm). */
+const char *tu_marker_insn(const char *name);
+
+/* Compile a shared library at path exporting void funcs[i](void), each
+ * running the marker of features[i] (the test picks them at run time). */
+void tu_build_marked_library(const char *path, const char *const funcs[],
+			     const char *const features[], size_t n);
+
 /* --- wl_scan_targets --------------------------------------------------- */
 
 /* The ways wl_scan_targets marks (its arguments, plus the lazy PLT slot,
