@@ -121,6 +121,13 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 int mg_scan_criu_dump(const char *dir, const char *root, const mg_scan_options *opt,
 		      mg_scan_result **out, mg_error *err);
 
+/* The same over any checkpoint source (process/criu_files.h: an image
+ * directory or a container checkpoint archive); `name` names it in
+ * messages. */
+struct mg_criu_files;
+int mg_scan_criu_files(struct mg_criu_files *src, const char *name, const mg_scan_options *opt,
+		       mg_scan_result **out, mg_error *err);
+
 /*
  * The same for a live process and its descendants (mg_live_list_tree),
  * each snapshot taken with lopt: what `criu dump -t pid` would dump.

@@ -40,12 +40,33 @@ static bool word_recorded(const mg_criu_cpuinfo *ci, uint32_t leaf, uint32_t sub
 	return false;
 }
 
+/* Turn a parsed cpuinfo.img into a profile; frees ci. */
+static int load_parsed(mg_criu_cpuinfo *ci_in, const char *path, mg_profile *out,
+		       mg_error *err);
+
 int mg_criu_cpuinfo_load(const char *path, mg_profile *out, mg_error *err)
 {
 	mg_profile_init(out);
 	mg_criu_cpuinfo ci;
 	if (mg_criu_cpuinfo_read(path, &ci, err) < 0)
 		return -1;
+	return load_parsed(&ci, path, out, err);
+}
+
+int mg_criu_cpuinfo_load_mem(const char *origin, const uint8_t *data, size_t len,
+			     mg_profile *out, mg_error *err)
+{
+	mg_profile_init(out);
+	mg_criu_cpuinfo ci;
+	if (mg_criu_cpuinfo_parse(origin, data, len, &ci, err) < 0)
+		return -1;
+	return load_parsed(&ci, origin, out, err);
+}
+
+static int load_parsed(mg_criu_cpuinfo *ci_in, const char *path, mg_profile *out,
+		       mg_error *err)
+{
+	mg_criu_cpuinfo ci = *ci_in;
 	static const char *vendors[] = { NULL, "GenuineIntel", "AuthenticAMD" };
 	mg_cpuid_dump d = { 0 };
 	int rc = -1;
