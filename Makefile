@@ -20,7 +20,7 @@ CC       ?= cc
 CXX      ?= c++
 SAN      ?=
 
-PKGS      := libelf libdw json-c glib-2.0 libprotobuf-c libxml-2.0
+PKGS      := libelf libdw json-c glib-2.0 libprotobuf-c libxml-2.0 libarchive
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 # Debian 12 ships Zydis 4 without a pkg-config file (CMake config only).

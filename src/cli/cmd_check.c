@@ -1,7 +1,8 @@
 /*
  * cmd_check.c - `migratable check`: verdicts per target.
  *
- *   migratable check (<PID> [--tree] | --requirements FILE | --criu-dir DIR [--root DIR])
+ *   migratable check (<PID> [--tree] | --requirements FILE | --criu-dir DIR [--root DIR]
+ *                     | --checkpoint FILE [--root DIR])
  *                    [--target FILE|DIR]... [--catalog NAME]...
  *                    [--source PROFILE] [--policy workload|criu|criu-like]
  *                    [--cpu-cap fpu,ins,cpu,all] [--method reachable|full]
@@ -25,6 +26,7 @@
 #include "cli/commands.h"
 #include "features/feature_json.h"
 #include "features/profile.h"
+#include "process/criu_files.h"
 #include "process/criu_image.h"
 #include "process/image.h"
 #include "util/error.h"
@@ -40,6 +42,7 @@ struct check_opts {
 	const char *pid_arg;
 	const char *requirements;
 	const char *criu_dir;
+	const char *checkpoint;       /* a container checkpoint archive */
 	const char *root;
 	const char *source_path;
 	const char **targets;
@@ -60,7 +63,7 @@ struct check_run {
 	mg_profile source;
 	bool have_source;
 	bool source_is_host;          /* no --source and no cpuinfo.img: this machine */
-	char *cpuinfo_path;           /* DIR/cpuinfo.img when it is the source */
+	mg_criu_files *ckpt;          /* --criu-dir or --checkpoint, once opened */
 	mg_target_list targets;
 	mg_verdict *verdicts;
 };
@@ -68,7 +71,8 @@ struct check_run {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: migratable check (<PID> [--tree] | --requirements FILE | --criu-dir DIR [--root DIR])\n"
+		"usage: migratable check (<PID> [--tree] | --requirements FILE | --criu-dir DIR [--root DIR]\n"
+		"                         | --checkpoint FILE [--root DIR])\n"
 		"                        [--target FILE|DIR]... [--catalog NAME]...\n"
 		"                        [--source PROFILE] [--policy workload|criu|criu-like]\n"
 		"                        [--cpu-cap fpu,ins,cpu,all] [--method reachable|full]\n"
@@ -82,7 +86,10 @@ static void usage(FILE *out)
 		"  --requirements FILE   a saved `migratable scan --json`\n"
 		"  --criu-dir DIR        scan a CRIU checkpoint directory (every process) first; its cpuinfo.img\n"
 		"                        (criu dump --cpu-cap) is then the default --source\n"
-		"  --root DIR            resolve the checkpoint's mapped files under DIR (default /)\n"
+		"  --checkpoint FILE     a container checkpoint archive (podman container checkpoint\n"
+		"                        --export, CRI-O, kubelet): its checkpoint/ images, like --criu-dir\n"
+		"  --root DIR            resolve the checkpoint's mapped files under DIR (default /);\n"
+		"                        with --checkpoint, the archive's rootfs-diff.tar is laid over it\n"
 		"  --target FILE|DIR     profile file (JSON or a CRIU cpuinfo.img), or directory\n"
 		"                        of *.json profiles\n"
 		"  --catalog NAME        built-in catalog (default: x86-64-levels):\n%s"
@@ -124,6 +131,7 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 	static const struct option longopts[] = {
 		{ "requirements", required_argument, NULL, 'r' },
 		{ "criu-dir",     required_argument, NULL, 'd' },
+		{ "checkpoint",   required_argument, NULL, 'k' },
 		{ "root",         required_argument, NULL, 'R' },
 		{ "target",       required_argument, NULL, 't' },
 		{ "catalog",      required_argument, NULL, 'c' },
@@ -148,6 +156,7 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 		switch (c) {
 		case 'r': o->requirements = optarg; break;
 		case 'd': o->criu_dir = optarg; break;
+		case 'k': o->checkpoint = optarg; break;
 		case 'R': o->root = optarg; break;
 		case 's': o->source_path = optarg; break;
 		case 'j': o->format = FMT_JSON; break;
@@ -192,22 +201,32 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 	if (optind < argc)
 		return usage_error("unexpected argument", argv[optind]);
 
-	int inputs = !!o->pid_arg + !!o->requirements + !!o->criu_dir;
+	int inputs = !!o->pid_arg + !!o->requirements + !!o->criu_dir + !!o->checkpoint;
 	if (inputs > 1)
-		return usage_error("give one of <PID>, --requirements or --criu-dir", NULL);
-	if (o->root && !o->criu_dir)
-		return usage_error("--root goes with --criu-dir", NULL);
+		return usage_error("give one of <PID>, --requirements, --criu-dir or --checkpoint", NULL);
+	if (o->root && !o->criu_dir && !o->checkpoint)
+		return usage_error("--root goes with --criu-dir or --checkpoint", NULL);
 	if (o->tree && !o->pid_arg)
 		return usage_error("--tree goes with a PID (--criu-dir always checks every process)",
 				   NULL);
 	bool needs_req = o->policy == POLICY_WORKLOAD || o->format == FMT_NFD;
 	if (inputs == 0 && needs_req)
-		return usage_error("what to check? give <PID>, --requirements FILE or --criu-dir DIR",
-				   NULL);
+		return usage_error("what to check? give <PID>, --requirements FILE, --criu-dir DIR "
+				   "or --checkpoint FILE", NULL);
 	return -1;
 }
 
 /* --- inputs ---------------------------------------------------------------------- */
+
+/* The checkpoint (--criu-dir or --checkpoint), opened once. */
+static int open_checkpoint(struct check_run *r, mg_error *err)
+{
+	if (r->ckpt != NULL)
+		return 0;
+	if (r->o.checkpoint)
+		return mg_criu_files_open_archive(r->o.checkpoint, r->o.root, &r->ckpt, err);
+	return mg_criu_files_open_dir(r->o.criu_dir, r->o.root, &r->ckpt, err);
+}
 
 /*
  * The CPU the process ran on: --source, else the dump's cpuinfo.img
@@ -221,20 +240,17 @@ static int load_source(struct check_run *r, mg_error *err)
 	r->have_source = true;
 	if (r->o.source_path)
 		return mg_profile_load_file(r->o.source_path, &r->source, err);
-	if (r->o.criu_dir) {
-		struct stat st;
-		if (asprintf(&r->cpuinfo_path, "%s/cpuinfo.img", r->o.criu_dir) < 0) {
-			r->cpuinfo_path = NULL;
-			return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
-		}
-		if (stat(r->cpuinfo_path, &st) == 0)
-			return mg_profile_load_file(r->cpuinfo_path, &r->source, err);
+	if (r->o.criu_dir || r->o.checkpoint) {
+		bool present;
+		if (open_checkpoint(r, err) != 0 ||
+		    mg_criu_files_cpuinfo(r->ckpt, &r->source, &present, err) != 0)
+			return -1;
+		if (present)
+			return 0;
 		fprintf(stderr, "migratable: warning: %s has no cpuinfo.img (dump with --cpu-cap, "
-			"or run `criu cpuinfo dump -D %s` on the source): every feature counts "
+			"or run `criu cpuinfo dump -D DIR` on the source): every feature counts "
 			"as usable on the source; the CRIU policies take this host as the "
-			"source\n", r->o.criu_dir, r->o.criu_dir);
-		free(r->cpuinfo_path);
-		r->cpuinfo_path = NULL;
+			"source\n", r->ckpt->name);
 	}
 	r->source_is_host = true;
 	return mg_host_profile(&r->source, "this host", err);
@@ -252,7 +268,7 @@ static mg_scan_options scan_options(const struct check_run *r, mg_feature_set *u
 	/* A dump without cpuinfo.img may be checked on the destination:
 	 * this machine says nothing about the source, so (as scan does)
 	 * count every feature usable, which only widens the answer. */
-	if (r->o.criu_dir && r->source_is_host)
+	if ((r->o.criu_dir || r->o.checkpoint) && r->source_is_host)
 		for (size_t f = 0; f < mg_feature_count(); f++)
 			mg_fset_add(usable, (mg_feature_id)f);
 	return (mg_scan_options){
@@ -276,7 +292,9 @@ static int scan_dump(struct check_run *r, mg_error *err)
 {
 	mg_feature_set usable;
 	mg_scan_options so = scan_options(r, &usable);
-	return mg_scan_criu_dump(r->o.criu_dir, r->o.root ? r->o.root : "/", &so, &r->req, err);
+	if (open_checkpoint(r, err) != 0)
+		return -1;
+	return mg_scan_criu_files(r->ckpt, r->ckpt->name, &so, &r->req, err);
 }
 
 static int load_requirements(struct check_run *r, mg_error *err)
@@ -285,7 +303,7 @@ static int load_requirements(struct check_run *r, mg_error *err)
 
 	if (r->o.requirements)
 		return mg_scan_result_load(r->o.requirements, &r->req, err);
-	if (r->o.pid_arg == NULL && r->o.criu_dir == NULL)
+	if (r->o.pid_arg == NULL && r->o.criu_dir == NULL && r->o.checkpoint == NULL)
 		return 0;
 	if (r->o.pid_arg) {
 		pid_t pid;
@@ -591,7 +609,7 @@ static int run(struct check_run *r, mg_error *err)
 	/* The source is needed by the CRIU policies, and by a scan (its
 	 * features bound the requirements), nfd-affinity output included. */
 	if ((r->o.policy != POLICY_WORKLOAD && r->o.format != FMT_NFD) || r->o.pid_arg ||
-	    r->o.criu_dir || r->o.source_path) {
+	    r->o.criu_dir || r->o.checkpoint || r->o.source_path) {
 		if (load_source(r, err) != 0)
 			return -1;
 	}
@@ -643,7 +661,7 @@ int cmd_check(int argc, char **argv)
 	mg_target_list_free(&r.targets);
 	if (r.have_source)
 		mg_profile_free(&r.source);
-	free(r.cpuinfo_path);
+	mg_criu_files_free(r.ckpt);
 	mg_scan_result_free(r.req);
 	free(r.o.targets);
 	free(r.o.catalogs);

@@ -172,6 +172,12 @@ int mg_criu_files_cpuinfo(mg_criu_files *f, mg_profile *out, bool *present, mg_e
 		rc = mg_criu_cpuinfo_load_mem(origin, data, len, out, err);
 		free(data);
 	}
+	if (rc == 0) {
+		/* Named by where it came from, as a --target/--source file is. */
+		free(out->name);
+		out->name = origin;
+		origin = NULL;
+	}
 	free(origin);
 	*present = rc == 0;
 	return rc;

@@ -93,6 +93,27 @@ int mg_criu_files_init(mg_criu_files *f, const mg_criu_files_ops *ops, const cha
  */
 int mg_criu_files_cpuinfo(mg_criu_files *f, mg_profile *out, bool *present, mg_error *err);
 
+/* At most this many bytes of a checkpoint archive are held in memory
+ * (the images, rootfs-diff.tar and the changed files read from it). */
+#define MG_CRIU_ARCHIVE_TOTAL_MAX ((uint64_t)16 << 30)
+
+/*
+ * A container checkpoint archive (`podman container checkpoint --export`,
+ * CRI-O's and the kubelet's: a tar, optionally compressed, with the CRIU
+ * images under checkpoint/; criu_archive.c).  Read once, without
+ * unpacking to disk; mapped files come from rootfs-diff.tar, else from
+ * under `root` unless deleted.files names them.  MG_ERR_IO when the
+ * file is no such archive, is corrupt or truncated.
+ */
+int mg_criu_files_open_archive(const char *path, const char *root, mg_criu_files **out,
+			       mg_error *err);
+
+/* The same from memory (`name` for messages), holding at most total_max
+ * bytes (0: MG_CRIU_ARCHIVE_TOTAL_MAX); for the fuzz target. */
+int mg_criu_files_open_archive_mem(const void *data, size_t len, const char *name,
+				   const char *root, uint64_t total_max, mg_criu_files **out,
+				   mg_error *err);
+
 /* Read an open descriptor whole, at most `max` bytes (`name` for
  * messages): MG_ERR_IO when it is longer or unreadable. */
 int mg_criu_read_fd(int fd, const char *name, size_t max, uint8_t **data, size_t *len,
