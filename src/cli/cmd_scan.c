@@ -7,6 +7,7 @@
  *   migratable scan [options] -- COMMAND [ARGS...]   (start it, scan, stop it)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include "process/criu_image.h"
 #include "process/image.h"
 #include "util/file.h"
+#include "verdict/restore_guard.h"
 
 struct scan_args {
 	pid_t pid;
@@ -35,6 +37,7 @@ struct scan_args {
 	const char *output;
 	bool json;
 	bool tree;
+	bool save;
 	int wait_ms;
 	bool wait_given;
 	char **spawn_argv;
@@ -45,7 +48,7 @@ static void scan_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: migratable scan <PID> [--tree] [options]\n"
-		"       migratable scan --criu-dir DIR [--root DIR] [options]\n"
+		"       migratable scan --criu-dir DIR [--root DIR] [--save] [options]\n"
 		"       migratable scan --checkpoint FILE [--root DIR] [options]\n"
 		"       migratable scan [options] -- COMMAND [ARGS...]\n"
 		"\n"
@@ -66,6 +69,8 @@ static void scan_usage(FILE *out)
 		"                           checkpoint --export, CRI-O, kubelet) without unpacking it\n"
 		"  --root DIR               resolve the checkpoint's mapped files under DIR (default /);\n"
 		"                           with --checkpoint, its rootfs-diff.tar is laid over DIR\n"
+		"  --save                   with --criu-dir: also save the requirements in DIR/%s,\n"
+		"                           which the CRIU plugin reads at restore (docs/criu.md)\n"
 		"  --wait MS                with COMMAND: let it run MS milliseconds first (default 300)\n"
 		"  --no-cache               decode everything; do not use or update the summaries\n"
 		"                           of earlier scans (~/.cache/migratable, keyed by code bytes)\n"
@@ -73,7 +78,8 @@ static void scan_usage(FILE *out)
 		"                           exported functions only dlsym could return\n"
 		"\n"
 		"Exit status: 0 ok, 2 bad arguments, 3 no such process, 4 permission denied,\n"
-		"5 unsupported process, 6 process vanished, 7 unreadable file, 9 internal error.\n");
+		"5 unsupported process, 6 process vanished, 7 unreadable file, 9 internal error.\n",
+		MG_GUARD_FILE);
 }
 
 static int parse_args(int argc, char **argv, struct scan_args *a)
@@ -90,6 +96,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 		{ "root",     required_argument, NULL, 'r' },
 		{ "wait",     required_argument, NULL, 'w' },
 		{ "tree",     no_argument,       NULL, 't' },
+		{ "save",     no_argument,       NULL, 'S' },
 		{ "help",     no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -120,6 +127,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 			break;
 		case 'j': a->json = true; break;
 		case 't': a->tree = true; break;
+		case 'S': a->save = true; break;
 		case 'D': a->opt.assume_no_dlsym = true; break;
 		case 'N': a->opt.no_cache = true; break;
 		case 'o': a->output = optarg; break;
@@ -161,6 +169,12 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 		return fprintf(stderr, "migratable: give --criu-dir DIR or -- COMMAND, not both\n"), -1;
 	if (a->root && !ckpt)
 		return fprintf(stderr, "migratable: --root applies only with --criu-dir or --checkpoint\n"), -1;
+	if (a->save && !a->criu_dir)
+		return fprintf(stderr, "migratable: --save applies only with --criu-dir (it writes "
+			       "into the image directory)\n"), -1;
+	if (a->save && a->opt.assume_no_dlsym)
+		return fprintf(stderr, "migratable: --save refuses --assume-no-dlsym: a restore "
+			       "must not rely on an unsound answer\n"), -1;
 	if (a->wait_given && !a->spawn_argv)
 		return fprintf(stderr, "migratable: --wait applies only with -- COMMAND\n"), -1;
 	if (a->tree && ckpt)
@@ -380,6 +394,16 @@ static int scan_checkpoint(struct scan_args *a, mg_scan_result **res, mg_error *
 	if (rc == 0)
 		rc = mg_scan_criu_files(src, src->name, &a->opt, res, err);
 	a->opt.host_features = NULL;
+	if (rc == 0 && a->save) {
+		int dirfd = open(a->criu_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		rc = dirfd < 0 ? mg_fail(err, MG_ERR_IO, "%s: %s", a->criu_dir, strerror(errno))
+			       : mg_guard_save(dirfd, a->criu_dir, *res, "migratable scan --save", err);
+		if (dirfd >= 0)
+			close(dirfd);
+		if (rc == 0)
+			fprintf(stderr, "migratable: requirements saved in %s/%s (the CRIU plugin "
+				"uses them while the images stay the same)\n", a->criu_dir, MG_GUARD_FILE);
+	}
 	mg_criu_files_free(src);
 	return rc;
 }
