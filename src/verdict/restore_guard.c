@@ -214,4 +214,6 @@ void mg_guard_feature_line(const mg_scan_result *r, mg_feature_id f, char *buf, 
 			 ev->instruction ? ev->instruction : "?");
 		return;
 	}
+	if (n >= 0 && (size_t)n < cap)
+		snprintf(buf + n, cap - (size_t)n, ", no example instruction recorded");
 }
