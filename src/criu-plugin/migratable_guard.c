@@ -234,6 +234,11 @@ static int guard_restore(void)
 		    "(MIGRATABLE_RESTORE_GUARD=off restores anyway)");
 		return -1;
 	}
+	/* What widened the answer (unreadable memory, zombies, ...). */
+	for (size_t i = 0; i < req->nwarnings && i < 5; i++)
+		say(LOG_INFO, "scan warning: %s", req->warnings[i]);
+	if (req->nwarnings > 5)
+		say(LOG_INFO, "... and %zu more scan warnings", req->nwarnings - 5);
 	int rc = judge(req);
 	mg_scan_result_free(req);
 	return rc;

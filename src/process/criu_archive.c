@@ -36,32 +36,25 @@
 #include <glib.h>
 #include <json-c/json.h>
 
+#include "process/criu_archive_priv.h"
+
 #define CHECKPOINT_DIR "checkpoint/"
 #define DELETED_FILES_MAX (16u << 20)
-#define MEMBERS_MAX (1u << 20)
-#define HARDLINK_HOPS 8
+/* Images up to this size stay in a malloc'd buffer and get a memfd only
+ * while read: a dump has a core image per thread, and one descriptor
+ * each could exceed the open-file limit.  The pages stay in memfds. */
+#define SMALL_IMAGE_MAX (1u << 20)
 
-/* One entry of rootfs-diff.tar. */
-typedef struct diff_entry {
-	size_t ordinal;        /* position in the tar */
-	unsigned type;         /* AE_IFREG, AE_IFLNK, ... */
-	char *hardlink;        /* target path, or NULL */
-	int fd;                /* extracted contents, -1 until needed */
-} diff_entry;
-
-typedef struct archive_src {
-	GHashTable *images;    /* image name -> fd + 1 (sealed memfd) */
-	int diff_fd;           /* rootfs-diff.tar (memfd), -1 if none */
-	GHashTable *diff;      /* normalised path -> diff_entry*, NULL until indexed */
-	int diff_errno;        /* the index could not be built: its errno */
-	char **deleted;        /* normalised paths from deleted.files */
-	size_t ndeleted;
-	uint64_t total, total_max;
-} archive_src;
+/* One image of checkpoint/: its bytes, or a memfd holding them. */
+typedef struct image_member {
+	int fd;                /* -1 when in data */
+	uint8_t *data;
+	size_t len;
+} image_member;
 
 /* A member name as a relative path: no "./" or "/" in front; NULL when
  * it has a ".." component (it would name a file outside the archive). */
-static char *normalise(const char *name)
+char *mg_archive_normalise(const char *name)
 {
 	while (name[0] == '.' && name[1] == '/')
 		name += 2;
@@ -77,14 +70,45 @@ static char *normalise(const char *name)
 	return s;
 }
 
-static void close_fd_value(gpointer v)
+static void image_member_free(gpointer v)
 {
-	int fd = GPOINTER_TO_INT(v) - 1;
-	if (fd >= 0)
-		close(fd);
+	image_member *m = v;
+	if (m == NULL)
+		return;
+	if (m->fd >= 0)
+		close(m->fd);
+	free(m->data);
+	free(m);
 }
 
-static void diff_entry_free(gpointer v)
+/* A new sealed memfd holding len bytes of data; -1 (errno) on failure. */
+static int sealed_memfd(const uint8_t *data, size_t len)
+{
+	int fd = memfd_create("migratable-checkpoint", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -1;
+	for (size_t done = 0; done < len;) {
+		ssize_t w = write(fd, data + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = errno ? errno : EIO;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+void mg_archive_diff_entry_free(gpointer v)
 {
 	diff_entry *e = v;
 	if (e == NULL)
@@ -120,8 +144,8 @@ static void archive_destroy(mg_criu_files *f)
  * against s->total_max.  Returns the descriptor or -1 (MG_ERR_IO naming
  * `what` of archive `file`).
  */
-static int entry_to_memfd(archive_src *s, struct archive *a, const char *file,
-			  const char *what, mg_error *err)
+int mg_archive_entry_to_memfd(archive_src *s, struct archive *a, const char *file,
+			      const char *what, mg_error *err)
 {
 	int fd = memfd_create("migratable-checkpoint", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
@@ -205,7 +229,7 @@ static int load_deleted(archive_src *s, struct archive *a, const char *file, mg_
 	for (size_t i = 0; i < count; i++) {
 		json_object *p = json_object_array_get_idx(arr, i);
 		char *norm = json_object_is_type(p, json_type_string)
-			? normalise(json_object_get_string(p)) : NULL;
+			? mg_archive_normalise(json_object_get_string(p)) : NULL;
 		if (norm == NULL) {
 			rc = mg_fail(err, MG_ERR_IO, "%s: deleted.files entry %zu is not a path", file, i);
 			goto out;
@@ -217,50 +241,99 @@ out:
 	return rc;
 }
 
-/* Keep the current entry (an image, or rootfs-diff.tar) in memory. */
-static int keep_member(archive_src *s, struct archive *a, struct archive_entry *e,
-		       const char *file, const char *name, mg_error *err)
-{
-	bool image = strncmp(name, CHECKPOINT_DIR, strlen(CHECKPOINT_DIR)) == 0;
-	const char *link = archive_entry_hardlink(e);
-	int fd;
-	if (link != NULL) {
-		/* A hard link has no data of its own: share the target's. */
-		char *target = normalise(link);
-		gpointer v = target && image &&
-			strncmp(target, CHECKPOINT_DIR, strlen(CHECKPOINT_DIR)) == 0
-			? g_hash_table_lookup(s->images, target + strlen(CHECKPOINT_DIR)) : NULL;
-		free(target);
-		if (v == NULL)
-			return mg_fail(err, MG_ERR_IO, "%s: %s is a hard link to %s, which is not an "
-				       "image before it", file, name, link);
-		fd = fcntl(GPOINTER_TO_INT(v) - 1, F_DUPFD_CLOEXEC, 3);
-		if (fd < 0)
-			return mg_fail(err, MG_ERR_INTERNAL, "dup: %s", strerror(errno));
-	} else if ((fd = entry_to_memfd(s, a, file, name, err)) < 0) {
-		return -1;
-	}
-	if (!image) {
-		if (s->diff_fd >= 0)
-			close(s->diff_fd);      /* a later member of the same name wins */
-		s->diff_fd = fd;
-		return 0;
-	}
-	char *key = strdup(name + strlen(CHECKPOINT_DIR));
-	if (key == NULL) {
-		close(fd);
-		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
-	}
-	g_hash_table_replace(s->images, key, GINT_TO_POINTER(fd + 1));
-	return 0;
-}
-
 /* Is `name` an image of checkpoint/ (a plain file name right under it)? */
 static bool is_image_member(const char *name)
 {
 	size_t n = strlen(CHECKPOINT_DIR);
 	return strncmp(name, CHECKPOINT_DIR, n) == 0 && name[n] != '\0' &&
 	       strchr(name + n, '/') == NULL;
+}
+
+/* A copy of image member m (a hard link's target). */
+static image_member *copy_member(const image_member *m)
+{
+	image_member *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->fd = -1;
+	c->len = m->len;
+	if (m->fd >= 0 ? (c->fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 3)) < 0
+		       : (c->data = malloc(m->len ? m->len : 1)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	if (m->fd < 0)
+		memcpy(c->data, m->data, m->len);
+	return c;
+}
+
+/* The current entry, read into memory: a small image into a buffer,
+ * anything else into a sealed memfd. */
+static image_member *read_member(archive_src *s, struct archive *a, const char *file,
+				 const char *name, mg_error *err)
+{
+	image_member *m = calloc(1, sizeof(*m));
+	if (m == NULL) {
+		mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	m->fd = mg_archive_entry_to_memfd(s, a, file, name, err);
+	struct stat st;
+	if (m->fd < 0 || fstat(m->fd, &st) != 0) {
+		image_member_free(m);
+		return NULL;
+	}
+	if ((uint64_t)st.st_size <= SMALL_IMAGE_MAX) {
+		int rc = mg_criu_read_fd(m->fd, name, SMALL_IMAGE_MAX, &m->data, &m->len, err);
+		close(m->fd);
+		m->fd = -1;
+		if (rc != 0) {
+			image_member_free(m);
+			return NULL;
+		}
+	}
+	return m;
+}
+
+/* Keep the current entry (an image, or rootfs-diff.tar) in memory. */
+static int keep_member(archive_src *s, struct archive *a, struct archive_entry *e,
+		       const char *file, const char *name, mg_error *err)
+{
+	bool image = strncmp(name, CHECKPOINT_DIR, strlen(CHECKPOINT_DIR)) == 0;
+	const char *link = archive_entry_hardlink(e);
+	if (!image) {
+		if (link != NULL)
+			return mg_fail(err, MG_ERR_IO, "%s: %s is a hard link (to %s)", file, name, link);
+		int fd = mg_archive_entry_to_memfd(s, a, file, name, err);
+		if (fd < 0)
+			return -1;
+		if (s->diff_fd >= 0)
+			close(s->diff_fd);      /* a later member of the same name wins */
+		s->diff_fd = fd;
+		return 0;
+	}
+	image_member *m;
+	if (link != NULL) {
+		/* A hard link has no data of its own: share the target's. */
+		char *target = mg_archive_normalise(link);
+		const image_member *t = target && is_image_member(target)
+			? g_hash_table_lookup(s->images, target + strlen(CHECKPOINT_DIR)) : NULL;
+		free(target);
+		if (t == NULL)
+			return mg_fail(err, MG_ERR_IO, "%s: %s is a hard link to %s, which is not an "
+				       "image before it", file, name, link);
+		if ((m = copy_member(t)) == NULL)
+			return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+	} else if ((m = read_member(s, a, file, name, err)) == NULL) {
+		return -1;
+	}
+	char *key = strdup(name + strlen(CHECKPOINT_DIR));
+	if (key == NULL) {
+		image_member_free(m);
+		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
+	}
+	g_hash_table_replace(s->images, key, m);
+	return 0;
 }
 
 /* One pass over the archive: the images, rootfs-diff.tar, deleted.files. */
@@ -277,7 +350,7 @@ static int read_members(archive_src *s, struct archive *a, const char *file, mg_
 				       file, archive_error_string(a) ? archive_error_string(a) : "?");
 		if (++members > MEMBERS_MAX)
 			return mg_fail(err, MG_ERR_IO, "%s: more than %u members", file, MEMBERS_MAX);
-		char *name = normalise(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+		char *name = mg_archive_normalise(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
 		if (name == NULL)
 			return mg_fail(err, MG_ERR_IO, "%s: member %s leaves the archive (..)", file,
 				       archive_entry_pathname(e));
@@ -293,163 +366,30 @@ static int read_members(archive_src *s, struct archive *a, const char *file, mg_
 	}
 }
 
-/* --- rootfs-diff.tar ------------------------------------------------------------ */
-
-/* A libarchive reader over the diff tar (mapped from its memfd). */
-static struct archive *open_diff(const archive_src *s, void **map, size_t *len)
-{
-	struct stat st;
-	*map = NULL;
-	if (fstat(s->diff_fd, &st) != 0 || st.st_size == 0)
-		return NULL;
-	*len = (size_t)st.st_size;
-	*map = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, s->diff_fd, 0);
-	if (*map == MAP_FAILED) {
-		*map = NULL;
-		return NULL;
-	}
-	struct archive *a = archive_read_new();
-	if (a == NULL || archive_read_support_filter_all(a) != ARCHIVE_OK ||
-	    archive_read_support_format_tar(a) != ARCHIVE_OK ||
-	    archive_read_open_memory(a, *map, *len) != ARCHIVE_OK) {
-		if (a)
-			archive_read_free(a);
-		munmap(*map, *len);
-		*map = NULL;
-		return NULL;
-	}
-	return a;
-}
-
-static void close_diff(struct archive *a, void *map, size_t len)
-{
-	archive_read_free(a);
-	munmap(map, len);
-}
-
-/* Index the diff: path -> entry (the last of a name wins, as on extraction). */
-static int index_diff(archive_src *s)
-{
-	void *map;
-	size_t len;
-	struct archive *a = open_diff(s, &map, &len);
-	if (a == NULL)
-		return EIO;
-	s->diff = g_hash_table_new_full(g_str_hash, g_str_equal, free, diff_entry_free);
-	struct archive_entry *e;
-	int r, rc = 0;
-	for (size_t i = 0; (r = archive_read_next_header(a, &e)) != ARCHIVE_EOF; i++) {
-		diff_entry *d = r >= ARCHIVE_WARN && i < MEMBERS_MAX ? calloc(1, sizeof(*d)) : NULL;
-		char *path = d ? normalise(archive_entry_pathname(e) ? archive_entry_pathname(e) : "") : NULL;
-		const char *link = archive_entry_hardlink(e);
-		if (path == NULL || (link && (d->hardlink = normalise(link)) == NULL)) {
-			free(path);
-			diff_entry_free(d);
-			rc = EIO;
-			break;
-		}
-		d->ordinal = i;
-		d->type = archive_entry_filetype(e);
-		d->fd = -1;
-		g_hash_table_replace(s->diff, path, d);
-	}
-	close_diff(a, map, len);
-	if (rc != 0) {
-		g_hash_table_destroy(s->diff);
-		s->diff = NULL;
-	}
-	return rc;
-}
-
-/* Extract entry d of the diff into a memfd (once). */
-static int extract_diff(archive_src *s, diff_entry *d)
-{
-	void *map;
-	size_t len;
-	struct archive *a = open_diff(s, &map, &len);
-	if (a == NULL)
-		return -1;
-	struct archive_entry *e;
-	bool at = false;
-	for (size_t i = 0; i <= d->ordinal; i++) {
-		at = archive_read_next_header(a, &e) >= ARCHIVE_WARN;
-		if (!at)
-			break;
-	}
-	mg_error err = { 0 };
-	if (at)
-		d->fd = entry_to_memfd(s, a, "rootfs-diff.tar", "a changed file", &err);
-	close_diff(a, map, len);
-	return d->fd;
-}
-
-/*
- * The diff's version of rel: 1 and *fd when the diff has it, 0 when it
- * does not, -1 (errno set) when it has something there that is not a
- * regular file, or cannot be read.
- */
-static int diff_lookup(archive_src *s, const char *rel, int *fd)
-{
-	if (s->diff_fd < 0)
-		return 0;
-	if (s->diff == NULL && s->diff_errno == 0)
-		s->diff_errno = index_diff(s);
-	if (s->diff == NULL) {
-		errno = s->diff_errno;
-		return -1;
-	}
-	diff_entry *d = g_hash_table_lookup(s->diff, rel);
-	for (int hop = 0; d != NULL && d->hardlink != NULL && hop < HARDLINK_HOPS; hop++)
-		d = g_hash_table_lookup(s->diff, d->hardlink);
-	if (d == NULL)
-		return 0;
-	if (d->type != AE_IFREG || d->hardlink != NULL) {
-		errno = d->type == AE_IFDIR ? EISDIR : ELOOP;
-		return -1;
-	}
-	if (d->fd < 0 && extract_diff(s, d) < 0) {
-		errno = EIO;
-		return -1;
-	}
-	*fd = fcntl(d->fd, F_DUPFD_CLOEXEC, 3);
-	return *fd < 0 ? -1 : 1;
-}
-
-/* Did the container delete rel (or a directory above it)? */
-static bool deleted(const archive_src *s, const char *rel)
-{
-	for (size_t i = 0; i < s->ndeleted; i++) {
-		size_t n = strlen(s->deleted[i]);
-		if (strncmp(rel, s->deleted[i], n) == 0 && (rel[n] == '\0' || rel[n] == '/'))
-			return true;
-	}
-	return false;
-}
-
 /* --- the source ----------------------------------------------------------------- */
 
 static int archive_open_image(mg_criu_files *f, const char *name)
 {
 	archive_src *s = f->priv;
-	gpointer v = g_hash_table_lookup(s->images, name);
-	if (v == NULL) {
+	const image_member *m = g_hash_table_lookup(s->images, name);
+	if (m == NULL) {
 		errno = ENOENT;
 		return -1;
 	}
-	return fcntl(GPOINTER_TO_INT(v) - 1, F_DUPFD_CLOEXEC, 3);
+	return m->fd >= 0 ? fcntl(m->fd, F_DUPFD_CLOEXEC, 3) : sealed_memfd(m->data, m->len);
 }
 
 static int archive_open_mapped(mg_criu_files *f, const char *path)
 {
 	archive_src *s = f->priv;
-	char *rel = normalise(path);
+	char *rel = mg_archive_normalise(path);
 	if (rel == NULL) {
 		errno = ENOENT;
 		return -1;
 	}
 	int fd = -1;
-	int r = diff_lookup(s, rel, &fd);
-	bool gone = r == 0 && deleted(s, rel);
+	int r = mg_archive_diff_lookup(s, rel, &fd);
+	bool gone = r == 0 && mg_archive_deleted(s, rel);
 	free(rel);
 	if (r != 0)
 		return r > 0 ? fd : -1;
@@ -483,7 +423,7 @@ static int open_source(struct archive *a, const char *file, const char *root,
 	f->priv = s;
 	s->diff_fd = -1;
 	s->total_max = total_max ? total_max : MG_CRIU_ARCHIVE_TOTAL_MAX;
-	s->images = g_hash_table_new_full(g_str_hash, g_str_equal, free, close_fd_value);
+	s->images = g_hash_table_new_full(g_str_hash, g_str_equal, free, image_member_free);
 	int rc = mg_criu_files_init(f, &archive_ops, name, root, err);
 	free(name);
 	if (rc == 0)

@@ -130,10 +130,14 @@ static int dump(const char *workload, const char *out, bool restore, const char 
 	return rc;
 }
 
+/* in-root.sh's stderr of the last restore(), for failure messages. */
+static char last_stderr[2048];
+
 /*
  * criu restore of OUT/img with the plugin, in a new namespace of the root
  * (OUT at /dump, where the process's files are), `env` (NULL or
- * "NAME=VALUE") set.  Returns criu's status; *log gets restore.log.
+ * "NAME=VALUE") set.  Returns criu's status; *log gets restore.log
+ * (removed first, so that it is this restore's).
  */
 static int restore(const char *out, const char *env, char **log)
 {
@@ -142,10 +146,15 @@ static int restore(const char *out, const char *env, char **log)
 	char *argv[] = { "tests/criu/in-root.sh", "--bind", bind, S.root, "env",
 			 (char *)(env ? env : "MIGRATABLE_TEST=1"), "criu", "restore", "-D", "/dump/img",
 			 "--shell-job", "-d", "-v4", "-o", "restore.log", "--lib", S.plugin_dir, NULL };
-	int rc = tu_run(argv, NULL, NULL);
 	snprintf(logpath, sizeof(logpath), "%s/img/restore.log", out);
+	unlink(logpath);
+	char *e = NULL;
+	int rc = tu_run(argv, NULL, &e);
+	snprintf(last_stderr, sizeof(last_stderr), "%s", e ? e : "");
+	free(e);
 	*log = tu_read_file(logpath, NULL);
-	assert_non_null(*log);
+	if (*log == NULL)
+		fail_msg("criu restore (status %d) wrote no restore.log; stderr: %s", rc, last_stderr);
 	return rc;
 }
 
@@ -165,6 +174,11 @@ static const char *plugin_lines(const char *log)
 			buf[n] = '\0';
 		}
 		l += len;
+	}
+	if (n == 0 && log != NULL) {
+		size_t len = strlen(log);
+		snprintf(buf, sizeof(buf), "(no plugin or error line; log tail:)\n%s\nstderr: %s",
+			 log + (len > 1500 ? len - 1500 : 0), last_stderr);
 	}
 	return buf;
 }
