@@ -354,7 +354,8 @@ static int read_members(archive_src *s, struct archive *a, const char *file, mg_
 		if (name == NULL)
 			return mg_fail(err, MG_ERR_IO, "%s: member %s leaves the archive (..)", file,
 				       archive_entry_pathname(e));
-		bool regular = archive_entry_filetype(e) == AE_IFREG;
+		/* A hard link reads back without a file type of its own. */
+		bool regular = archive_entry_filetype(e) == AE_IFREG || archive_entry_hardlink(e) != NULL;
 		int rc = 0;
 		if (regular && (is_image_member(name) || strcmp(name, "rootfs-diff.tar") == 0))
 			rc = keep_member(s, a, e, file, name, err);
