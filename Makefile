@@ -10,7 +10,9 @@
 #   make gain            compatible AWS types vs CRIU's policy (docs/gain.md; needs ../shared)
 #   make gain-source     the same from other source CPUs, emulated (docs/gain.md)
 #   make jit-bench       JIT engines: present, modelled and widened requirements (docs/jit.md)
-#   make install         install the binary and its catalogs (PREFIX=/usr/local, DESTDIR)
+#   make plugin          the CRIU restore guard plugin (BUILD/criu/migratable_guard.so)
+#   make install         install the binary, its catalogs (PREFIX=/usr/local, DESTDIR) and the
+#                        plugin, when built, into CRIU's plugin directory (CRIU_PLUGIN_DIR=/usr/lib/criu)
 #
 # Plain GNU make on purpose: every source file under src/<stage>/ is picked
 # up by wildcard, so adding a file to a pipeline stage needs no build edit.
@@ -21,7 +23,7 @@ CC       ?= cc
 CXX      ?= c++
 SAN      ?=
 
-PKGS      := libelf libdw json-c glib-2.0 libprotobuf-c libxml-2.0
+PKGS      := libelf libdw json-c glib-2.0 libprotobuf-c libxml-2.0 libarchive
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 # Debian 12 ships Zydis 4 without a pkg-config file (CMake config only).
@@ -29,7 +31,8 @@ ZYDIS_LIBS := -lZydis -lZycore
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS)
+# -fPIC: libmigratable.a is also linked into the CRIU plugin (a shared object).
+ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS   := $(PKG_LIBS) $(ZYDIS_LIBS) -lpthread -lm
 
 ifeq ($(SAN),1)
@@ -82,7 +85,24 @@ WL_HDRS    := tests/workloads/wl_util.h tests/workloads/wl_mark.h tests/workload
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all check check-sanitize test-bins workloads fuzz bench soundness gain gain-source jit-bench demo install clean
+# The CRIU plugin (src/criu-plugin/, docs/criu.md), built against CRIU's
+# published criu-plugin.h: the system's (libcriu-dev), else the one in
+# the CRIU test root (tests/criu/build-root.sh installs libcriu-dev
+# there).  Without either it is not built and its tests skip.  Only the
+# criu/ include directory is used, never the root's other headers.  A
+# sanitizer build cannot be loaded into criu (ASan must come first):
+# check-sanitize uses the plain build's plugin.
+PLUGIN          := $(BUILD)/criu/migratable_guard.so
+CRIU_PLUGIN_DIR ?= /usr/lib/criu
+PLUGIN_LDFLAGS  := -shared -Wl,--as-needed -Wl,-rpath,'$$ORIGIN' \
+                   -Wl,--version-script=src/criu-plugin/exports.map
+ifeq ($(SAN),1)
+  PLUGIN_FOR_TESTS :=
+else
+  PLUGIN_FOR_TESTS := plugin
+endif
+
+.PHONY: all check check-sanitize test-bins workloads fuzz bench soundness gain gain-source jit-bench demo install clean plugin
 .SECONDARY:
 
 all: $(BIN)
@@ -136,14 +156,34 @@ $(MARK_STAMP): $(MARK_DEPS)
 	tests/workloads/mark/build.sh $(BUILD)/workloads
 	@touch $@
 
-test-bins: $(BIN) $(TEST_BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP) $(MARK_STAMP)
+test-bins: $(BIN) $(TEST_BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP) $(MARK_STAMP) $(PLUGIN_FOR_TESTS)
 workloads: $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP) $(MARK_STAMP)
 
 check: test-bins
 	tests/run-tests.sh $(BUILD)
 
 check-sanitize:
-	$(MAKE) BUILD=build-san SAN=1 check
+	$(MAKE) plugin
+	MIGRATABLE_GUARD_PLUGIN=$(abspath build/criu/migratable_guard.so) $(MAKE) BUILD=build-san SAN=1 check
+
+# Not a file target when no criu-plugin.h can be had: the recipe then
+# says so and succeeds, and runs again next time (cheap: the root is cached).
+plugin: $(LIB) $(PROTO_H)
+	@mkdir -p $(BUILD)/criu/include
+	@if [ -f /usr/include/criu/criu-plugin.h ]; then \
+	    ln -sfn /usr/include/criu $(BUILD)/criu/include/criu; \
+	elif root=$$(tests/criu/build-root.sh | tail -n 1) && \
+	     [ -f "$$root/usr/include/criu/criu-plugin.h" ]; then \
+	    ln -sfn "$$root/usr/include/criu" $(BUILD)/criu/include/criu; \
+	else \
+	    echo "migratable: no criu-plugin.h (install libcriu-dev): CRIU plugin not built" >&2; \
+	    rm -f $(PLUGIN); exit 0; \
+	fi; \
+	if [ ! -f $(PLUGIN) ] || [ -n "$$(find src/criu-plugin $(LIB) -newer $(PLUGIN) | head -n 1)" ]; then \
+	    echo "  PLUGIN $(PLUGIN)"; \
+	    $(CC) $(ALL_CFLAGS) -isystem $(BUILD)/criu/include $(LDFLAGS) $(PLUGIN_LDFLAGS) -o $(PLUGIN) \
+	        src/criu-plugin/migratable_guard.c $(LIB) $(LDLIBS); \
+	fi
 
 # libFuzzer targets: fuzz/fuzz_*.c, each linked with an instrumented library.
 # Run one with e.g. build-fuzz/fuzz/fuzz_profile -max_total_time=60 corpus/
@@ -183,6 +223,8 @@ install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/migratable/catalogs
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/migratable
 	install -m 0644 $(CATALOGS) $(DESTDIR)$(PREFIX)/share/migratable/catalogs/
+	if [ -f $(PLUGIN) ]; then install -d $(DESTDIR)$(CRIU_PLUGIN_DIR) && \
+	    install -m 0644 $(PLUGIN) $(DESTDIR)$(CRIU_PLUGIN_DIR)/migratable_guard.so; fi
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -23,8 +23,27 @@ seeds() {   # seeds TARGET DIR: copy fitting test inputs into DIR
 	fuzz_libvirt)      cp tests/data/verdict/libvirt-map/index.xml "$2/" 2>/dev/null || true ;;
 	fuzz_catalog)      cp tests/data/catalogs/*.json catalogs/*.json "$2" ;;
 	fuzz_prices)       cp tests/data/verdict/spot-prices.json tests/data/verdict/bad/spot-*.json "$2" ;;
+	fuzz_archive)      archive_seed "$2" ;;
 	*) ;;
 	esac
+}
+
+# A checkpoint archive in the documented layout: checkpoint/ with an
+# inventory and a pstree image (magic words, one length-prefixed message),
+# the JSON dumps, a rootfs-diff.tar holding one file, deleted.files.
+archive_seed() {
+	local d=$tmp/archive-seed
+	mkdir -p "$d/checkpoint" "$d/diff/etc"
+	printf '\x16\x31\x31\x58\x02\x00\x00\x00\x08\x02' >"$d/checkpoint/inventory.img"
+	printf '\x19\x43\x56\x54\x30\x30\x27\x50\x06\x00\x00\x00\x08\x01\x10\x00\x28\x01' \
+		>"$d/checkpoint/pstree.img"
+	echo '{}' >"$d/config.dump"
+	echo '{}' >"$d/spec.dump"
+	echo '["/etc/motd"]' >"$d/deleted.files"
+	echo host >"$d/diff/etc/hostname"
+	tar -C "$d/diff" -cf "$d/rootfs-diff.tar" etc
+	tar -C "$d" -cf "$1/seed.tar" checkpoint config.dump spec.dump deleted.files rootfs-diff.tar
+	tar -C "$d" -czf "$1/seed.tar.gz" checkpoint rootfs-diff.tar
 }
 
 status=0

@@ -7,6 +7,7 @@ packages=(
 	build-essential pkg-config clang libclang-rt-14-dev
 	libzydis-dev libelf-dev libdw-dev libjson-c-dev libglib2.0-dev
 	libprotobuf-c-dev protobuf-c-compiler libxml2-dev
+	libarchive-dev    # container checkpoint archives (scan/check --checkpoint)
 	libcmocka-dev
 	# real programs the tests and benchmarks scan
 	python3 python3-numpy redis-server redis-tools sqlite3 zstd xz-utils gzip openssl

@@ -559,6 +559,10 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 	mg_jit_account(&cx);
 	cx.res->generated = cx.res->required;
 	mg_fset_subtract(&cx.res->generated, &present);
+	if (opt->host_undecided) {
+		cx.res->conditional = cx.res->required;
+		mg_fset_intersect(&cx.res->conditional, opt->host_undecided);
+	}
 	double t_decode = now_ms();
 	if (finish_result(&cx, err) != 0)
 		goto fail;

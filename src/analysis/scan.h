@@ -47,6 +47,11 @@ typedef struct mg_scan_options {
 	/* Features usable on the source host; required features are
 	 * intersected with it.  NULL: read this host's profile. */
 	const mg_feature_set *host_features;
+	/* The part of host_features the source profile cannot decide (a
+	 * cpuinfo.img does not record CPUID.(7,1), ...), or NULL: none.
+	 * Required features in it are required only if the source had them
+	 * (mg_scan_result.conditional). */
+	const mg_feature_set *host_undecided;
 	/* MG_ASSUME_* shortcuts the user chose (0: none, the sound default). */
 	unsigned assumptions;
 	/* Do not use or update the on-disk unit summaries (summary_cache.h). */
@@ -120,6 +125,9 @@ typedef struct mg_scan_result {
 	char *source;                  /* "pid 1234" or "criu:DIR" */
 	mg_scan_method method;
 	mg_feature_set required;       /* the answer */
+	mg_feature_set conditional;    /* the part of it needed only if the source CPU had
+					  it (its profile cannot tell: host_undecided); a
+					  target without it gets "unknown", not "incompatible" */
 	mg_feature_set generated;      /* the part of it only code generators add (code
 					  not generated yet): required minus what the
 					  code and state present now need */
@@ -161,6 +169,13 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
  */
 int mg_scan_criu_dump(const char *dir, const char *root, const mg_scan_options *opt,
 		      mg_scan_result **out, mg_error *err);
+
+/* The same over any checkpoint source (process/criu_files.h: an image
+ * directory or a container checkpoint archive); `name` names it in
+ * messages. */
+struct mg_criu_files;
+int mg_scan_criu_files(struct mg_criu_files *src, const char *name, const mg_scan_options *opt,
+		       mg_scan_result **out, mg_error *err);
 
 /*
  * The same for a live process and its descendants (mg_live_list_tree),

@@ -165,6 +165,7 @@ static int fill_result_json(json_object *root, const mg_scan_result *r)
 
 	if (mg_json_add(root, "required_features", mg_fset_to_json(&r->required)) ||
 	    mg_json_add(root, "generated_features", mg_fset_to_json(&r->generated)) ||
+	    mg_json_add(root, "conditional_features", mg_fset_to_json(&r->conditional)) ||
 	    add_generators(root, r))
 		return -1;
 

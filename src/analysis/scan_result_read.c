@@ -229,6 +229,11 @@ static int read_assumptions(struct reader *rd, json_object *root, mg_scan_result
 		return -1;
 	if (!mg_fset_is_subset(&r->generated, &r->required))
 		return bad(rd, "\"%s\" names features that are not required", "generated_features");
+	json_object *cond = field(rd, root, "conditional_features", json_type_array, "", &fail);
+	if (fail || (cond && read_feature_list(rd, cond, "conditional_features", &r->conditional)))
+		return -1;
+	if (!mg_fset_is_subset(&r->conditional, &r->required))
+		return bad(rd, "\"%s\" names features that are not required", "conditional_features");
 	json_object *arr = field(rd, root, "assumptions", json_type_array, "", &fail);
 	if (fail)
 		return -1;

@@ -10,6 +10,7 @@
  * the results are merged here.  Zombies have no memory and run nothing.
  */
 #include "analysis/scan.h"
+#include "process/criu_files.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -117,6 +118,13 @@ static int absorb(mg_scan_result *into, mg_scan_result *from, mg_error *err)
 	mg_fset_union(&present, &present_from);
 	mg_fset_union(&into->generated, &from->generated);
 	mg_fset_subtract(&into->generated, &present);
+	/* Conditional only: what no process needs unconditionally. */
+	mg_feature_set sure = into->required, sure_from = from->required;
+	mg_fset_subtract(&sure, &into->conditional);
+	mg_fset_subtract(&sure_from, &from->conditional);
+	mg_fset_union(&sure, &sure_from);
+	mg_fset_union(&into->conditional, &from->conditional);
+	mg_fset_subtract(&into->conditional, &sure);
 	mg_fset_union(&into->required, &from->required);
 	mg_fset_union(&into->seen, &from->seen);
 	for (size_t f = 0; f < MG_FEATURE_SET_BITS; f++)
@@ -197,42 +205,54 @@ static size_t count_live(const mg_task *tasks, size_t n)
 
 /* --- a CRIU dump ------------------------------------------------------------ */
 
-static int scan_dumped_task(const char *dir, const char *root, pid_t pid,
-			    const mg_scan_options *opt, mg_scan_result **r, mg_error *err)
+static int scan_dumped_task(struct mg_criu_files *src, pid_t pid, const mg_scan_options *opt,
+			    mg_scan_result **r, mg_error *err)
 {
 	mg_image *img = NULL;
-	if (mg_criu_open_task(dir, root, pid, &img, err) != 0)
+	if (mg_criu_open_task_files(src, pid, &img, err) != 0)
 		return -1;
 	int rc = mg_scan_image(img, opt, r, err);
 	mg_image_free(img);
 	return rc;
 }
 
-int mg_scan_criu_dump(const char *dir, const char *root, const mg_scan_options *opt,
-		      mg_scan_result **out, mg_error *err)
+int mg_scan_criu_files(struct mg_criu_files *src, const char *name, const mg_scan_options *opt,
+		       mg_scan_result **out, mg_error *err)
 {
 	mg_task *tasks;
 	size_t n;
 	*out = NULL;
-	if (mg_criu_list_tasks(dir, &tasks, &n, err) != 0)
+	if (mg_criu_list_tasks_files(src, &tasks, &n, err) != 0)
 		return -1;
 	size_t live = count_live(tasks, n);
 	merger m = { .prefix = live > 1 };
 	int rc = live ? 0 : mg_fail(err, MG_ERR_UNSUPPORTED, "criu:%s: every process of the "
-				    "dump is a zombie: nothing to scan", dir);
+				    "dump is a zombie: nothing to scan", name);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		mg_scan_result *r;
 		if (!tasks[i].has_memory)
 			continue;
-		rc = scan_dumped_task(dir, root, tasks[i].pid, opt, &r, err);
+		rc = scan_dumped_task(src, tasks[i].pid, opt, &r, err);
 		if (rc == 0)
 			rc = merger_add(&m, r, tasks[i].pid, err);
 	}
 	if (rc == 0 && live < n)
 		rc = add_warning(m.all, err, "criu:%s: %zu zombie process(es) skipped: they run no code",
-				 dir, n - live);
+				 name, n - live);
 	free(tasks);
 	return merger_finish(&m, rc, out);
+}
+
+int mg_scan_criu_dump(const char *dir, const char *root, const mg_scan_options *opt,
+		      mg_scan_result **out, mg_error *err)
+{
+	struct mg_criu_files *src;
+	*out = NULL;
+	if (mg_criu_files_open_dir(dir, root, &src, err) != 0)
+		return -1;
+	int rc = mg_scan_criu_files(src, dir, opt, out, err);
+	mg_criu_files_free(src);
+	return rc;
 }
 
 /* --- a live process tree ---------------------------------------------------- */

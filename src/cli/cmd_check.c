@@ -1,7 +1,8 @@
 /*
  * cmd_check.c - `migratable check`: verdicts per target.
  *
- *   migratable check (<PID> [--tree] | --requirements FILE... | --criu-dir DIR [--root DIR])
+ *   migratable check (<PID> [--tree] | --requirements FILE... | --criu-dir DIR [--root DIR]
+ *                     | --checkpoint FILE [--root DIR])
  *                    [--target FILE|DIR]... [--catalog NAME]... [--prices FILE]
  *                    [--source PROFILE] [--policy workload|criu|criu-like]
  *                    [--cpu-cap fpu,ins,cpu,all] [--method reachable|full]
@@ -27,6 +28,7 @@
 #include "cli/commands.h"
 #include "features/feature_json.h"
 #include "features/profile.h"
+#include "process/criu_files.h"
 #include "process/criu_image.h"
 #include "process/image.h"
 #include "util/error.h"
@@ -46,6 +48,7 @@ struct check_opts {
 	size_t nreqs;
 	const char *prices;
 	const char *criu_dir;
+	const char *checkpoint;       /* a container checkpoint archive */
 	const char *root;
 	const char *source_path;
 	const char **targets;
@@ -70,7 +73,7 @@ struct check_run {
 	mg_profile source;
 	bool have_source;
 	bool source_is_host;          /* no --source and no cpuinfo.img: this machine */
-	char *cpuinfo_path;           /* DIR/cpuinfo.img when it is the source */
+	mg_criu_files *ckpt;          /* --criu-dir or --checkpoint, once opened */
 	mg_target_list targets;
 	mg_verdict *verdicts;
 };
@@ -78,7 +81,8 @@ struct check_run {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: migratable check (<PID> [--tree] | --requirements FILE... | --criu-dir DIR [--root DIR])\n"
+		"usage: migratable check (<PID> [--tree] | --requirements FILE... | --criu-dir DIR [--root DIR]\n"
+		"                         | --checkpoint FILE [--root DIR])\n"
 		"                        [--target FILE|DIR]... [--catalog NAME]... [--prices FILE]\n"
 		"                        [--source PROFILE] [--policy workload|criu|criu-like]\n"
 		"                        [--cpu-cap fpu,ins,cpu,all] [--method reachable|full]\n"
@@ -93,7 +97,10 @@ static void usage(FILE *out)
 		"                        one row per file)\n"
 		"  --criu-dir DIR        scan a CRIU checkpoint directory (every process) first; its cpuinfo.img\n"
 		"                        (criu dump --cpu-cap) is then the default --source\n"
-		"  --root DIR            resolve the checkpoint's mapped files under DIR (default /)\n"
+		"  --checkpoint FILE     a container checkpoint archive (podman container checkpoint\n"
+		"                        --export, CRI-O, kubelet): its checkpoint/ images, like --criu-dir\n"
+		"  --root DIR            resolve the checkpoint's mapped files under DIR (default /);\n"
+		"                        with --checkpoint, the archive's rootfs-diff.tar is laid over it\n"
 		"  --target FILE|DIR     profile file (JSON or a CRIU cpuinfo.img), or directory\n"
 		"                        of *.json profiles\n"
 		"  --catalog NAME        built-in catalog (default: x86-64-levels):\n%s"
@@ -142,6 +149,7 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 		{ "requirements", required_argument, NULL, 'r' },
 		{ "prices",       required_argument, NULL, 'P' },
 		{ "criu-dir",     required_argument, NULL, 'd' },
+		{ "checkpoint",   required_argument, NULL, 'k' },
 		{ "root",         required_argument, NULL, 'R' },
 		{ "target",       required_argument, NULL, 't' },
 		{ "catalog",      required_argument, NULL, 'c' },
@@ -171,6 +179,7 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 				return MG_ERR_INTERNAL;
 			break;
 		case 'd': o->criu_dir = optarg; break;
+		case 'k': o->checkpoint = optarg; break;
 		case 'R': o->root = optarg; break;
 		case 's': o->source_path = optarg; break;
 		case 'j': o->format = FMT_JSON; break;
@@ -220,29 +229,39 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 	if (optind < argc)
 		return usage_error("unexpected argument", argv[optind]);
 
-	int inputs = !!o->pid_arg + !!o->nreqs + !!o->criu_dir;
+	int inputs = !!o->pid_arg + !!o->nreqs + !!o->criu_dir + !!o->checkpoint;
 	if (inputs > 1)
-		return usage_error("give one of <PID>, --requirements or --criu-dir", NULL);
+		return usage_error("give one of <PID>, --requirements, --criu-dir or --checkpoint", NULL);
 	if (o->nreqs > 1 && o->format != FMT_HTML)
 		return usage_error("several --requirements go with --format html (one row each)", NULL);
 	if (o->format == FMT_HTML && o->policy != POLICY_WORKLOAD)
 		return usage_error("--format html shows the workload policy", NULL);
 	if (o->prices && o->format == FMT_NFD)
 		return usage_error("--prices has no place in an nfd-affinity block", NULL);
-	if (o->root && !o->criu_dir)
-		return usage_error("--root goes with --criu-dir", NULL);
+	if (o->root && !o->criu_dir && !o->checkpoint)
+		return usage_error("--root goes with --criu-dir or --checkpoint", NULL);
 	if (o->tree && !o->pid_arg)
 		return usage_error("--tree goes with a PID (--criu-dir always checks every process)",
 				   NULL);
 	bool needs_req = o->policy == POLICY_WORKLOAD || o->format == FMT_NFD ||
 			 o->format == FMT_HTML;
 	if (inputs == 0 && needs_req)
-		return usage_error("what to check? give <PID>, --requirements FILE or --criu-dir DIR",
-				   NULL);
+		return usage_error("what to check? give <PID>, --requirements FILE, --criu-dir DIR "
+				   "or --checkpoint FILE", NULL);
 	return -1;
 }
 
 /* --- inputs ---------------------------------------------------------------------- */
+
+/* The checkpoint (--criu-dir or --checkpoint), opened once. */
+static int open_checkpoint(struct check_run *r, mg_error *err)
+{
+	if (r->ckpt != NULL)
+		return 0;
+	if (r->o.checkpoint)
+		return mg_criu_files_open_archive(r->o.checkpoint, r->o.root, &r->ckpt, err);
+	return mg_criu_files_open_dir(r->o.criu_dir, r->o.root, &r->ckpt, err);
+}
 
 /*
  * The CPU the process ran on: --source, else the dump's cpuinfo.img
@@ -256,52 +275,56 @@ static int load_source(struct check_run *r, mg_error *err)
 	r->have_source = true;
 	if (r->o.source_path)
 		return mg_profile_load_file(r->o.source_path, &r->source, err);
-	if (r->o.criu_dir) {
-		struct stat st;
-		if (asprintf(&r->cpuinfo_path, "%s/cpuinfo.img", r->o.criu_dir) < 0) {
-			r->cpuinfo_path = NULL;
-			return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
-		}
-		if (stat(r->cpuinfo_path, &st) == 0)
-			return mg_profile_load_file(r->cpuinfo_path, &r->source, err);
+	if (r->o.criu_dir || r->o.checkpoint) {
+		bool present;
+		if (open_checkpoint(r, err) != 0 ||
+		    mg_criu_files_cpuinfo(r->ckpt, &r->source, &present, err) != 0)
+			return -1;
+		if (present)
+			return 0;
 		fprintf(stderr, "migratable: warning: %s has no cpuinfo.img (dump with --cpu-cap, "
-			"or run `criu cpuinfo dump -D %s` on the source): every feature counts "
+			"or run `criu cpuinfo dump -D DIR` on the source): every feature counts "
 			"as usable on the source; the CRIU policies take this host as the "
-			"source\n", r->o.criu_dir, r->o.criu_dir);
-		free(r->cpuinfo_path);
-		r->cpuinfo_path = NULL;
+			"source\n", r->ckpt->name);
 	}
 	r->source_is_host = true;
 	return mg_host_profile(&r->source, "this host", err);
 }
 
-/* The scan options for the source; *usable must outlive them. */
-static mg_scan_options scan_options(const struct check_run *r, mg_feature_set *usable)
+/* The scan options for the source; *usable and *undecided must outlive
+ * them. */
+static mg_scan_options scan_options(const struct check_run *r, mg_feature_set *usable,
+				    mg_feature_set *undecided)
 {
 	/* The scan keeps the instructions the source CPU can run.  A feature
 	 * the source profile cannot decide (a cpuinfo.img does not record
 	 * CPUID.(7,1), ...) may have been selected there: count it usable,
 	 * which can only widen the requirements. */
+	*undecided = r->source.unknown;
+	mg_fset_subtract(undecided, &r->source.features);
 	*usable = r->source.features;
-	mg_fset_union(usable, &r->source.unknown);
+	mg_fset_union(usable, undecided);
 	/* A dump without cpuinfo.img may be checked on the destination:
 	 * this machine says nothing about the source, so (as scan does)
 	 * count every feature usable, which only widens the answer. */
-	if (r->o.criu_dir && r->source_is_host)
-		for (size_t f = 0; f < mg_feature_count(); f++)
+	if ((r->o.criu_dir || r->o.checkpoint) && r->source_is_host)
+		for (size_t f = 0; f < mg_feature_count(); f++) {
 			mg_fset_add(usable, (mg_feature_id)f);
+			mg_fset_add(undecided, (mg_feature_id)f);
+		}
 	return (mg_scan_options){
 		.method = r->o.method,
 		.assumptions = r->o.assumptions,
 		.explain = MG_FEATURE_NONE,
 		.host_features = usable,    /* the source profile is already read */
+		.host_undecided = undecided,
 	};
 }
 
 static int scan_image(struct check_run *r, mg_image *img, mg_error *err)
 {
-	mg_feature_set usable;
-	mg_scan_options so = scan_options(r, &usable);
+	mg_feature_set usable, undecided;
+	mg_scan_options so = scan_options(r, &usable, &undecided);
 	int rc = mg_scan_image(img, &so, &r->req, err);
 	mg_image_free(img);
 	return rc;
@@ -310,9 +333,11 @@ static int scan_image(struct check_run *r, mg_image *img, mg_error *err)
 /* Every process of the dump: criu restore runs them all. */
 static int scan_dump(struct check_run *r, mg_error *err)
 {
-	mg_feature_set usable;
-	mg_scan_options so = scan_options(r, &usable);
-	return mg_scan_criu_dump(r->o.criu_dir, r->o.root ? r->o.root : "/", &so, &r->req, err);
+	mg_feature_set usable, undecided;
+	mg_scan_options so = scan_options(r, &usable, &undecided);
+	if (open_checkpoint(r, err) != 0)
+		return -1;
+	return mg_scan_criu_files(r->ckpt, r->ckpt->name, &so, &r->req, err);
 }
 
 static int load_requirements(struct check_run *r, mg_error *err)
@@ -328,7 +353,7 @@ static int load_requirements(struct check_run *r, mg_error *err)
 		r->req = r->reqs[0];
 		return 0;
 	}
-	if (r->o.pid_arg == NULL && r->o.criu_dir == NULL)
+	if (r->o.pid_arg == NULL && r->o.criu_dir == NULL && r->o.checkpoint == NULL)
 		return 0;
 	if (r->o.pid_arg) {
 		pid_t pid;
@@ -337,8 +362,8 @@ static int load_requirements(struct check_run *r, mg_error *err)
 		mg_live_options lo = { .read_sigactions = true, .isolate = true };
 		mg_live_install_signal_guard();
 		if (r->o.tree) {
-			mg_feature_set usable;
-			mg_scan_options so = scan_options(r, &usable);
+			mg_feature_set usable, undecided;
+			mg_scan_options so = scan_options(r, &usable, &undecided);
 			return mg_scan_live_tree(pid, &lo, &so, &r->req, err);
 		}
 		if (mg_live_open(pid, &lo, &img, err) != 0)
@@ -397,7 +422,7 @@ static void decide(struct check_run *r)
 		mg_verdict *v = &r->verdicts[i];
 		switch (r->o.policy) {
 		case POLICY_WORKLOAD:
-			mg_verdict_workload(&r->req->required, t, v);
+			mg_verdict_scan(r->req, t, v);
 			break;
 		case POLICY_CRIU:
 			mg_verdict_criu(&r->source, t, r->o.caps, v);
@@ -527,7 +552,7 @@ static int run(struct check_run *r, mg_error *err)
 	/* The source is needed by the CRIU policies, and by a scan (its
 	 * features bound the requirements), nfd-affinity output included. */
 	if ((r->o.policy != POLICY_WORKLOAD && r->o.format != FMT_NFD) || r->o.pid_arg ||
-	    r->o.criu_dir || r->o.source_path) {
+	    r->o.criu_dir || r->o.checkpoint || r->o.source_path) {
 		if (load_source(r, err) != 0)
 			return -1;
 	}
@@ -588,7 +613,7 @@ int cmd_check(int argc, char **argv)
 	mg_target_list_free(&r.targets);
 	if (r.have_source)
 		mg_profile_free(&r.source);
-	free(r.cpuinfo_path);
+	mg_criu_files_free(r.ckpt);
 	if (r.reqs) {
 		for (size_t i = 0; i < r.o.nreqs; i++)
 			mg_scan_result_free(r.reqs[i]);

@@ -3,9 +3,11 @@
  *
  *   migratable scan <PID> [--tree] [--method reachable|full] [--json] [--explain FEATURE]
  *   migratable scan --criu-dir DIR [--root DIR] [...]   (every process of the dump)
+ *   migratable scan --checkpoint FILE [--root DIR] [...]  (a container checkpoint archive)
  *   migratable scan [options] -- COMMAND [ARGS...]   (start it, scan, stop it)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -21,17 +23,21 @@
 #include "analysis/scan.h"
 #include "cli/commands.h"
 #include "features/profile.h"
+#include "process/criu_files.h"
 #include "process/criu_image.h"
 #include "process/image.h"
 #include "util/file.h"
+#include "verdict/restore_guard.h"
 
 struct scan_args {
 	pid_t pid;
 	const char *criu_dir;
+	const char *checkpoint;
 	const char *root;
 	const char *output;
 	bool json;
 	bool tree;
+	bool save;
 	int wait_ms;
 	bool wait_given;
 	char **spawn_argv;
@@ -42,7 +48,8 @@ static void scan_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: migratable scan <PID> [--tree] [options]\n"
-		"       migratable scan --criu-dir DIR [--root DIR] [options]\n"
+		"       migratable scan --criu-dir DIR [--root DIR] [--save] [options]\n"
+		"       migratable scan --checkpoint FILE [--root DIR] [options]\n"
 		"       migratable scan [options] -- COMMAND [ARGS...]\n"
 		"\n"
 		"Find the CPU features the process can still need: the features of the\n"
@@ -58,7 +65,12 @@ static void scan_usage(FILE *out)
 		"                           PID checkpoints): the union of what they need\n"
 		"  --criu-dir DIR           analyse a CRIU checkpoint (every process of it) instead\n"
 		"                           of a live process\n"
-		"  --root DIR               resolve the checkpoint's mapped files under DIR (default /)\n"
+		"  --checkpoint FILE        analyse a container checkpoint archive (podman container\n"
+		"                           checkpoint --export, CRI-O, kubelet) without unpacking it\n"
+		"  --root DIR               resolve the checkpoint's mapped files under DIR (default /);\n"
+		"                           with --checkpoint, its rootfs-diff.tar is laid over DIR\n"
+		"  --save                   with --criu-dir: also save the requirements in DIR/%s,\n"
+		"                           which the CRIU plugin reads at restore (docs/criu.md)\n"
 		"  --wait MS                with COMMAND: let it run MS milliseconds first (default 300)\n"
 		"  --no-cache               decode everything; do not use or update the summaries\n"
 		"                           of earlier scans (~/.cache/migratable, keyed by code bytes)\n"
@@ -66,7 +78,8 @@ static void scan_usage(FILE *out)
 		"  --assume-no-dlsym        the same as --assume no-dlsym\n"
 		"\n"
 		"Exit status: 0 ok, 2 bad arguments, 3 no such process, 4 permission denied,\n"
-		"5 unsupported process, 6 process vanished, 7 unreadable file, 9 internal error.\n");
+		"5 unsupported process, 6 process vanished, 7 unreadable file, 9 internal error.\n",
+		MG_GUARD_FILE);
 }
 
 static int parse_args(int argc, char **argv, struct scan_args *a)
@@ -80,9 +93,11 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 		{ "no-cache", no_argument, NULL, 'N' },
 		{ "output",   required_argument, NULL, 'o' },
 		{ "criu-dir", required_argument, NULL, 'c' },
+		{ "checkpoint", required_argument, NULL, 'k' },
 		{ "root",     required_argument, NULL, 'r' },
 		{ "wait",     required_argument, NULL, 'w' },
 		{ "tree",     no_argument,       NULL, 't' },
+		{ "save",     no_argument,       NULL, 'S' },
 		{ "help",     no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -113,6 +128,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 			break;
 		case 'j': a->json = true; break;
 		case 't': a->tree = true; break;
+		case 'S': a->save = true; break;
 		case 'D': a->opt.assumptions |= MG_ASSUME_NO_DLSYM; break;
 		case 'A':
 			if (cli_parse_assume(optarg, &a->opt.assumptions) != 0)
@@ -121,6 +137,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 		case 'N': a->opt.no_cache = true; break;
 		case 'o': a->output = optarg; break;
 		case 'c': a->criu_dir = optarg; break;
+		case 'k': a->checkpoint = optarg; break;
 		case 'r': a->root = optarg; break;
 		case 'w': {
 			char *end;
@@ -147,18 +164,30 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 	}
 	int rest = argc - optind;
 	/* Options that cannot apply are errors, not silently ignored. */
+	if (a->criu_dir && a->checkpoint)
+		return fprintf(stderr, "migratable: give --criu-dir DIR or --checkpoint FILE, not both\n"), -1;
+	const char *ckpt_opt = a->checkpoint ? "--checkpoint" : "--criu-dir";
+	bool ckpt = a->criu_dir || a->checkpoint;
+	if (a->checkpoint && a->spawn_argv)
+		return fprintf(stderr, "migratable: give --checkpoint FILE or -- COMMAND, not both\n"), -1;
 	if (a->criu_dir && a->spawn_argv)
 		return fprintf(stderr, "migratable: give --criu-dir DIR or -- COMMAND, not both\n"), -1;
-	if (a->root && !a->criu_dir)
-		return fprintf(stderr, "migratable: --root applies only with --criu-dir\n"), -1;
+	if (a->root && !ckpt)
+		return fprintf(stderr, "migratable: --root applies only with --criu-dir or --checkpoint\n"), -1;
+	if (a->save && !a->criu_dir)
+		return fprintf(stderr, "migratable: --save applies only with --criu-dir (it writes "
+			       "into the image directory)\n"), -1;
+	if (a->save && a->opt.assumptions)
+		return fprintf(stderr, "migratable: --save refuses --assume: a restore "
+			       "must not rely on an unsound answer\n"), -1;
 	if (a->wait_given && !a->spawn_argv)
 		return fprintf(stderr, "migratable: --wait applies only with -- COMMAND\n"), -1;
-	if (a->tree && a->criu_dir)
-		return fprintf(stderr, "migratable: --tree is for live processes; --criu-dir "
-			       "always scans every process of the dump\n"), -1;
-	if (a->criu_dir) {
+	if (a->tree && ckpt)
+		return fprintf(stderr, "migratable: --tree is for live processes; %s "
+			       "always scans every process of the dump\n", ckpt_opt), -1;
+	if (ckpt) {
 		if (rest != 0)
-			return fprintf(stderr, "migratable: --criu-dir takes no PID\n"), -1;
+			return fprintf(stderr, "migratable: %s takes no PID\n", ckpt_opt), -1;
 		return 0;
 	}
 	if (a->spawn_argv) {
@@ -354,30 +383,47 @@ static int emit(const struct scan_args *a, const mg_scan_result *r)
  * dump's cpuinfo.img (features it cannot record count as usable), else
  * count every feature as usable, which only widens the answer.
  */
-static int criu_source_features(const char *dir, mg_feature_set *usable, mg_error *err)
+static int criu_source_features(mg_criu_files *src, mg_feature_set *usable,
+				mg_feature_set *undecided, mg_error *err)
 {
-	char path[4096];
-	struct stat st;
-	if (snprintf(path, sizeof(path), "%s/cpuinfo.img", dir) >= (int)sizeof(path))
-		return mg_fail(err, MG_ERR_USAGE, "%s: path too long", dir);
-	mg_fset_clear(usable);
-	if (stat(path, &st) != 0) {
-		fprintf(stderr, "migratable: warning: %s has no cpuinfo.img (criu dump --cpu-cap, "
-			"or criu cpuinfo dump): every feature counts as usable on the source\n", dir);
-		for (size_t f = 0; f < mg_feature_count(); f++)
-			mg_fset_add(usable, (mg_feature_id)f);
-		return 0;
-	}
-	mg_profile src;
-	mg_profile_init(&src);
-	if (mg_criu_cpuinfo_load(path, &src, err) != 0) {
-		mg_profile_free(&src);
+	bool present;
+	if (mg_criu_files_source(src, usable, undecided, &present, err) != 0)
 		return -1;
-	}
-	*usable = src.features;
-	mg_fset_union(usable, &src.unknown);
-	mg_profile_free(&src);
+	if (!present)
+		fprintf(stderr, "migratable: warning: %s has no cpuinfo.img (criu dump --cpu-cap, "
+			"or criu cpuinfo dump): every feature counts as usable on the source\n",
+			src->name);
 	return 0;
+}
+
+/* Every process of the checkpoint (criu restore runs them all). */
+static int scan_checkpoint(struct scan_args *a, mg_scan_result **res, mg_error *err)
+{
+	mg_criu_files *src;
+	mg_feature_set source_usable, source_undecided;
+	int rc = a->checkpoint ? mg_criu_files_open_archive(a->checkpoint, a->root, &src, err)
+			       : mg_criu_files_open_dir(a->criu_dir, a->root, &src, err);
+	if (rc != 0)
+		return -1;
+	rc = criu_source_features(src, &source_usable, &source_undecided, err);
+	a->opt.host_features = &source_usable;
+	a->opt.host_undecided = &source_undecided;
+	if (rc == 0)
+		rc = mg_scan_criu_files(src, src->name, &a->opt, res, err);
+	a->opt.host_features = NULL;
+	a->opt.host_undecided = NULL;
+	if (rc == 0 && a->save) {
+		int dirfd = open(a->criu_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		rc = dirfd < 0 ? mg_fail(err, MG_ERR_IO, "%s: %s", a->criu_dir, strerror(errno))
+			       : mg_guard_save(dirfd, a->criu_dir, *res, "migratable scan --save", err);
+		if (dirfd >= 0)
+			close(dirfd);
+		if (rc == 0)
+			fprintf(stderr, "migratable: requirements saved in %s/%s (the CRIU plugin "
+				"uses them while the images stay the same)\n", a->criu_dir, MG_GUARD_FILE);
+	}
+	mg_criu_files_free(src);
+	return rc;
 }
 
 int cmd_scan(int argc, char **argv)
@@ -398,15 +444,10 @@ int cmd_scan(int argc, char **argv)
 		a.pid = spawned;
 	}
 	int rc;
-	mg_feature_set source_usable;
 	mg_scan_result *res = NULL;
 	const mg_live_options live_opt = { .read_sigactions = true, .isolate = true };
-	if (a.criu_dir) {
-		/* Every process of the dump: criu restore runs them all. */
-		rc = criu_source_features(a.criu_dir, &source_usable, &err);
-		a.opt.host_features = &source_usable;
-		if (rc == 0)
-			rc = mg_scan_criu_dump(a.criu_dir, a.root ? a.root : "/", &a.opt, &res, &err);
+	if (a.criu_dir || a.checkpoint) {
+		rc = scan_checkpoint(&a, &res, &err);
 	} else if (a.tree) {
 		rc = mg_scan_live_tree(a.pid, &live_opt, &a.opt, &res, &err);
 	} else {

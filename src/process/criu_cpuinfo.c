@@ -66,9 +66,19 @@ int mg_criu_cpuinfo_read(const char *path, mg_criu_cpuinfo *out, mg_error *err)
 {
 	memset(out, 0, sizeof(*out));
 	uint8_t *data;
-	size_t len, off;
+	size_t len;
 	if (mg_criu_read_file(path, &data, &len, err) < 0)
 		return -1;
+	int rc = mg_criu_cpuinfo_parse(path, data, len, out, err);
+	free(data);
+	return rc;
+}
+
+int mg_criu_cpuinfo_parse(const char *path, const uint8_t *data, size_t len,
+			  mg_criu_cpuinfo *out, mg_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	size_t off;
 	int rc = -1;
 	CpuinfoEntry *ce = NULL;
 	const uint8_t *msg;
@@ -114,7 +124,8 @@ int mg_criu_cpuinfo_read(const char *path, mg_criu_cpuinfo *out, mg_error *err)
 out:
 	if (ce)
 		protobuf_c_message_free_unpacked(&ce->base, NULL);
-	free(data);
+	if (rc < 0)
+		mg_criu_cpuinfo_free(out);
 	return rc;
 }
 

@@ -24,14 +24,14 @@
 #include <glib.h>
 #include <inttypes.h>
 #include <libelf.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "process/criu_files.h"
 
 #include "core.pb-c.h"
 #include "fdinfo.pb-c.h"
@@ -74,9 +74,9 @@ typedef struct criu_file {
 } criu_file;
 
 typedef struct criu_priv {
-	char *dir, *root;
-	int root_fd;
-	bool root_is_host;          /* --root is this machine's "/" */
+	mg_criu_files *src;         /* images and mapped files */
+	bool own_src;               /* freed with the image */
+	const char *dir, *root;     /* src's names, for messages */
 	page_store mem;             /* the task's private pages */
 	uint32_t *vma_status;       /* parallel to img->maps */
 	uint64_t *vma_shmid;        /* parallel: shared memory object, 0 if none */
@@ -96,26 +96,12 @@ static char *join(const char *dir, const char *name)
 	return p;
 }
 
-/* Open `path` (absolute, as the dumped process saw it) under the root,
- * following symlinks inside the root only. */
+/* Open `path` (absolute, as the dumped process saw it) as the restored
+ * process will see it: under the root, for a checkpoint archive with its
+ * rootfs diff laid over it (criu_files.h). */
 static int open_under_root(const criu_priv *p, const char *path)
 {
-	const char *rel = path;
-	while (*rel == '/')
-		rel++;
-	if (*rel == '\0')
-		rel = ".";
-	struct open_how how;
-	memset(&how, 0, sizeof(how));
-	how.flags = O_RDONLY | O_CLOEXEC;
-	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-	int fd = (int)syscall(SYS_openat2, p->root_fd, rel, &how, sizeof(how));
-	/* Without openat2 (old kernel, a seccomp filter), plain openat is the
-	 * same thing only when the root is "/": under another root it would
-	 * follow absolute symlinks out of it, so fail instead. */
-	if (fd < 0 && (errno == ENOSYS || errno == EPERM) && p->root_is_host)
-		fd = openat(p->root_fd, rel, O_RDONLY | O_CLOEXEC);
-	return fd;
+	return mg_criu_files_open_mapped(p->src, path);
 }
 
 static void criu_file_free(gpointer data)
@@ -166,12 +152,10 @@ static void criu_destroy(mg_image *img)
 	if (p->shmem)
 		g_hash_table_destroy(p->shmem);
 	page_store_clear(&p->mem);
-	if (p->root_fd >= 0)
-		close(p->root_fd);
+	if (p->own_src)
+		mg_criu_files_free(p->src);
 	free(p->vma_status);
 	free(p->vma_shmid);
-	free(p->dir);
-	free(p->root);
 	free(p);
 	img->priv = NULL;
 }
@@ -389,7 +373,7 @@ static int load_messages(const criu_priv *p, const char *file, uint32_t magic,
 		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
 	uint8_t *data;
 	size_t len, off;
-	if (mg_criu_read_file(path, &data, &len, err) < 0 ||
+	if (mg_criu_files_read(p->src, file, &data, &len, err) < 0 ||
 	    mg_criu_check_magic(path, data, len, magic, &off, err) < 0) {
 		free(path);
 		free(data);
@@ -752,7 +736,7 @@ static int load_page_store(criu_priv *p, const char *file, page_store *s, mg_err
 			rc = mg_fail(err, MG_ERR_IO, "%s: overlapping entries at 0x%" PRIx64, name, s->pm[i].start);
 			goto out;
 		}
-	s->pages_fd = open(pages_path, O_RDONLY | O_CLOEXEC);
+	s->pages_fd = mg_criu_files_open_image(p->src, pages, NULL);
 	if (s->pages_fd < 0) {
 		rc = mg_fail(err, MG_ERR_IO, "%s: %s (named by %s)", pages_path, strerror(errno), name);
 		goto out;
@@ -815,12 +799,7 @@ static int load_shared_memory(mg_image *img, criu_priv *p, mg_error *err)
 /* memfd.img: inode_id -> shmid, to resolve the memfd VMAs' shmids. */
 static int load_memfd_inodes(criu_priv *p, GHashTable *shmid_of, mg_error *err)
 {
-	char *path = join(p->dir, "memfd.img");
-	if (path == NULL)
-		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
-	bool present = access(path, F_OK) == 0;
-	free(path);
-	if (!present)
+	if (!mg_criu_files_has(p->src, "memfd.img"))
 		return 0;       /* no memfd in the dump */
 	ProtobufCMessage **msgs;
 	size_t n;
@@ -1056,7 +1035,17 @@ static int task_has_memory(const criu_priv *p, uint32_t pid, bool *has, mg_error
 
 int mg_criu_list_tasks(const char *dir, mg_task **tasks, size_t *n, mg_error *err)
 {
-	const criu_priv p = { .dir = (char *)dir };
+	mg_criu_files *src;
+	if (mg_criu_files_open_dir(dir, "/", &src, err) != 0)
+		return -1;
+	int rc = mg_criu_list_tasks_files(src, tasks, n, err);
+	mg_criu_files_free(src);
+	return rc;
+}
+
+int mg_criu_list_tasks_files(mg_criu_files *src, mg_task **tasks, size_t *n, mg_error *err)
+{
+	const criu_priv p = { .src = src, .dir = src->name, .root = src->root };
 	ProtobufCMessage **msgs;
 	size_t nmsgs;
 	*tasks = NULL;
@@ -1143,48 +1132,37 @@ out:
 	return rc;
 }
 
-static int open_task(const char *dir, const char *root, pid_t pid, bool warn_others,
+/* Open task pid (0: the root task) of the checkpoint src; the image
+ * frees src when own_src, also on failure. */
+static int open_task(mg_criu_files *src, bool own_src, pid_t pid, bool warn_others,
 		     mg_image **out, mg_error *err)
 {
 	*out = NULL;
-	if (root == NULL || *root == '\0')
-		root = "/";
 	mg_image *img = calloc(1, sizeof(*img));
-
 	criu_priv *p = calloc(1, sizeof(*p));
 	if (img == NULL || p == NULL) {
 		free(img);
 		free(p);
+		if (own_src)
+			mg_criu_files_free(src);
 		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
 	}
 	img->ops = &criu_ops;
 	img->priv = p;
-	p->root_fd = p->mem.pages_fd = -1;
-	p->dir = strdup(dir);
-	p->root = strdup(root);
+	p->mem.pages_fd = -1;
+	p->src = src;
+	p->own_src = own_src;
+	p->dir = src->name;
+	p->root = src->root;
 	p->files = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, criu_file_free);
 	p->open_files = g_hash_table_new_full(g_str_hash, g_str_equal, free, close_fd_value);
 	p->memfd_inodes = g_hash_table_new(g_direct_hash, g_direct_equal);
 	p->shmem = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, page_store_free);
-	if (p->dir == NULL || p->root == NULL || asprintf(&img->source, "criu:%s", dir) < 0) {
+	if (asprintf(&img->source, "criu:%s", src->name) < 0) {
 		img->source = NULL;
 		mg_image_free(img);
 		return mg_fail(err, MG_ERR_INTERNAL, "out of memory");
 	}
-	struct stat st;
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		mg_image_free(img);
-		return mg_fail(err, MG_ERR_IO, "criu:%s: not a directory", dir);
-	}
-	p->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (p->root_fd < 0) {
-		int e = errno;
-		mg_image_free(img);
-		return mg_fail(err, MG_ERR_IO, "criu:%s: root %s: %s", dir, root, strerror(e));
-	}
-	struct stat rst, slash;
-	p->root_is_host = fstat(p->root_fd, &rst) == 0 && stat("/", &slash) == 0 &&
-			  rst.st_dev == slash.st_dev && rst.st_ino == slash.st_ino;
 	char mmfile[64];
 	if (load_tree(img, p, pid, warn_others, err) < 0 || load_files(p, err) < 0)
 		goto fail;
@@ -1202,13 +1180,28 @@ fail:
 	return -1;
 }
 
+static int open_dir_task(const char *dir, const char *root, pid_t pid, bool warn_others,
+			 mg_image **out, mg_error *err)
+{
+	mg_criu_files *src;
+	*out = NULL;
+	if (mg_criu_files_open_dir(dir, root, &src, err) != 0)
+		return -1;
+	return open_task(src, true, pid, warn_others, out, err);
+}
+
+int mg_criu_open_task_files(mg_criu_files *src, pid_t pid, mg_image **out, mg_error *err)
+{
+	return open_task(src, false, pid, false, out, err);
+}
+
 int mg_criu_open_task(const char *dir, const char *root, pid_t pid, mg_image **out,
 		      mg_error *err)
 {
-	return open_task(dir, root, pid, false, out, err);
+	return open_dir_task(dir, root, pid, false, out, err);
 }
 
 int mg_criu_open(const char *dir, const char *root, mg_image **out, mg_error *err)
 {
-	return open_task(dir, root, 0, true, out, err);
+	return open_dir_task(dir, root, 0, true, out, err);
 }

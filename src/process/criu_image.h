@@ -124,6 +124,10 @@ bool mg_criu_is_image_file(const char *path);
 
 /* Read the first x86 entry of a cpuinfo.img (`criu cpuinfo dump`). */
 int mg_criu_cpuinfo_read(const char *path, mg_criu_cpuinfo *out, mg_error *err);
+
+/* The same from the image's bytes (`path` names it in messages). */
+int mg_criu_cpuinfo_parse(const char *path, const uint8_t *data, size_t len,
+			  mg_criu_cpuinfo *out, mg_error *err);
 void mg_criu_cpuinfo_free(mg_criu_cpuinfo *ci);
 
 /*
@@ -144,5 +148,9 @@ bool mg_criu_cap_word_location(unsigned word, uint32_t *leaf, uint32_t *subleaf,
  * CPUID.(7,1)) are put in `unknown`, never silently absent.
  */
 int mg_criu_cpuinfo_load(const char *path, mg_profile *out, mg_error *err);
+
+/* The same from the image's bytes; `origin` names it (profile origin). */
+int mg_criu_cpuinfo_load_mem(const char *origin, const uint8_t *data, size_t len,
+			     mg_profile *out, mg_error *err);
 
 #endif

@@ -4,6 +4,7 @@
  * what is left of the file and against MG_CRIU_MSG_MAX before use.
  */
 #include "process/criu_image.h"
+#include "process/criu_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,41 +34,9 @@ int mg_criu_read_file(const char *path, uint8_t **data, size_t *len, mg_error *e
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return mg_fail(err, MG_ERR_IO, "%s: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return mg_fail(err, MG_ERR_IO, "%s: not a regular file", path);
-	}
-	if ((uint64_t)st.st_size > MG_CRIU_FILE_MAX) {
-		close(fd);
-		return mg_fail(err, MG_ERR_IO, "%s: %lld bytes, more than the %u a CRIU image may have",
-			       path, (long long)st.st_size, MG_CRIU_FILE_MAX);
-	}
-	size_t cap = (size_t)st.st_size;
-	uint8_t *buf = malloc(cap ? cap : 1);
-	if (buf == NULL) {
-		close(fd);
-		return mg_fail(err, MG_ERR_INTERNAL, "%s: out of memory", path);
-	}
-	size_t got = 0;
-	while (got < cap) {
-		ssize_t n = read(fd, buf + got, cap - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			free(buf);
-			close(fd);
-			return mg_fail(err, MG_ERR_IO, "%s: %s", path, strerror(e));
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
+	int rc = mg_criu_read_fd(fd, path, MG_CRIU_FILE_MAX, data, len, err);
 	close(fd);
-	*data = buf;
-	*len = got;
-	return 0;
+	return rc;
 }
 
 int mg_criu_check_magic(const char *name, const uint8_t *data, size_t len,

@@ -40,12 +40,33 @@ static bool word_recorded(const mg_criu_cpuinfo *ci, uint32_t leaf, uint32_t sub
 	return false;
 }
 
+/* Turn a parsed cpuinfo.img into a profile; frees ci. */
+static int load_parsed(mg_criu_cpuinfo *ci_in, const char *path, mg_profile *out,
+		       mg_error *err);
+
 int mg_criu_cpuinfo_load(const char *path, mg_profile *out, mg_error *err)
 {
 	mg_profile_init(out);
 	mg_criu_cpuinfo ci;
 	if (mg_criu_cpuinfo_read(path, &ci, err) < 0)
 		return -1;
+	return load_parsed(&ci, path, out, err);
+}
+
+int mg_criu_cpuinfo_load_mem(const char *origin, const uint8_t *data, size_t len,
+			     mg_profile *out, mg_error *err)
+{
+	mg_profile_init(out);
+	mg_criu_cpuinfo ci;
+	if (mg_criu_cpuinfo_parse(origin, data, len, &ci, err) < 0)
+		return -1;
+	return load_parsed(&ci, origin, out, err);
+}
+
+static int load_parsed(mg_criu_cpuinfo *ci_in, const char *path, mg_profile *out,
+		       mg_error *err)
+{
+	mg_criu_cpuinfo ci = *ci_in;
 	static const char *vendors[] = { NULL, "GenuineIntel", "AuthenticAMD" };
 	mg_cpuid_dump d = { 0 };
 	int rc = -1;
@@ -97,6 +118,11 @@ int mg_criu_cpuinfo_load(const char *path, mg_profile *out, mg_error *err)
 	mg_derive_os_gates(0, 0, &out->features, &out->unknown);
 	for (size_t id = 0; id < mg_feature_count(); id++) {
 		const mg_feature_info *f = mg_feature_get((mg_feature_id)id);
+		/* Centaur/Zhaoxin leaves (0xC0000000..) exist only on those
+		 * vendors' CPUs: on an Intel or AMD source they are absent. */
+		bool centaur_leaf = f != NULL && f->leaf >= 0xC0000000u;
+		if (centaur_leaf && vendors[ci.vendor] != NULL)
+			continue;
 		if (f != NULL && !word_recorded(&ci, f->leaf, f->subleaf, f->reg)) {
 			mg_fset_remove(&out->features, (mg_feature_id)id);
 			mg_fset_add(&out->unknown, (mg_feature_id)id);

@@ -285,4 +285,13 @@ int mg_criu_open_task(const char *dir, const char *root, pid_t pid, mg_image **o
  * holds more processes, which the caller then does not see. */
 int mg_criu_open(const char *dir, const char *root, mg_image **out, mg_error *err);
 
+/* The same over any checkpoint source (process/criu_files.h: an image
+ * directory or a container checkpoint archive); src must outlive the
+ * task list / the image. */
+struct mg_criu_files;
+int mg_criu_list_tasks_files(struct mg_criu_files *src, mg_task **tasks, size_t *n,
+			     mg_error *err);
+int mg_criu_open_task_files(struct mg_criu_files *src, pid_t pid, mg_image **out,
+			    mg_error *err);
+
 #endif

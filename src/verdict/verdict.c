@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "analysis/scan.h"
 #include "process/criu_image.h"
 #include "verdict/criu_policy.h"
 
@@ -70,6 +71,23 @@ void mg_verdict_workload(const mg_feature_set *required, const mg_profile *targe
 	mg_fset_subtract(&out->missing, &target->unknown);
 	/* A flag both listed present and unknown counts as present. */
 	mg_fset_subtract(&out->unknown, &have);
+	settle(out);
+}
+
+void mg_verdict_scan(const mg_scan_result *r, const mg_profile *target, mg_verdict *out)
+{
+	mg_verdict_workload(&r->required, target, out);
+	mg_feature_set maybe = out->missing;
+	mg_fset_intersect(&maybe, &r->conditional);
+	if (mg_fset_is_empty(&maybe))
+		return;
+	mg_fset_subtract(&out->missing, &maybe);
+	mg_fset_union(&out->unknown, &maybe);
+	char *names = mg_fset_to_string(&maybe);
+	mg_verdict_add_reason(out, "lacks %s, needed only if the source CPU had it (its profile "
+			      "cannot tell)", names ? names : "?");
+	free(names);
+	out->kind = MG_VERDICT_COMPATIBLE;
 	settle(out);
 }
 

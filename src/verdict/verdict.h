@@ -59,6 +59,15 @@ void mg_verdict_init(mg_verdict *v);
  * unknown = required ∩ target->unknown.  Absent means neither in
  * target->features nor in target->unknown.
  */
+/*
+ * The workload policy for a scan's answer: as mg_verdict_workload on
+ * r->required, except that a missing feature of r->conditional (needed
+ * only if the source had it, which its profile cannot tell) makes the
+ * verdict unknown, not incompatible.
+ */
+struct mg_scan_result;
+void mg_verdict_scan(const struct mg_scan_result *r, const mg_profile *target, mg_verdict *out);
+
 void mg_verdict_workload(const mg_feature_set *required, const mg_profile *target,
 			 mg_verdict *out);
 

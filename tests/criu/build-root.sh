@@ -6,9 +6,17 @@
 # Debian 12's criu (3.17) cannot dump on kernels >= 6.13 (new vDSO/vvar
 # layout); trixie's criu 4.1 can, so the CRIU tests run criu inside this
 # root (see in-root.sh).  DIR defaults to
-# ${XDG_CACHE_HOME:-$HOME/.cache}/migratable/criu-trixie-root and is reused
-# when its stamp file says a previous build completed.  Prints DIR on the
-# last line of stdout.
+# ${XDG_CACHE_HOME:-$HOME/.cache}/migratable/criu-trixie-root-v$version and
+# is reused when its stamp file says a previous build completed.  Prints
+# DIR on the last line of stdout.
+#
+# Besides criu, the root has what the CRIU plugin (src/criu-plugin/) needs:
+# libcriu-dev for its interface header (criu-plugin.h of this criu; the
+# plugin build uses only /usr/include/criu from it), and the runtime
+# libraries libmigratable links (trixie's names: libelf1t64, libdw1t64,
+# libjson-c5, libglib2.0-0t64, libprotobuf-c1, libxml2).  Zydis is not
+# among them: trixie's has another soname (libZydis.so.4.1), so the tests
+# copy the host's next to the plugin.
 #
 # Exit status: 0 the root is ready; 77 it cannot be built here (not root,
 # no debootstrap and no way to install it, archive unreachable): callers
@@ -20,10 +28,13 @@
 # unless MIGRATABLE_CRIU_NO_CHECK_GPG=1 is set (last resort, documented in
 # docs/criu.md).
 set -u
-root=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/migratable/criu-trixie-root}
+version=2        # bump when the package list changes (it names the directory)
+packages=criu,iproute2,procps,libcriu-dev,libelf1t64,libdw1t64,libjson-c5,libglib2.0-0t64,libprotobuf-c1,libxml2
+# A new version gets a new directory: worktrees of older versions keep
+# theirs instead of rebuilding one directory back and forth.
+root=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/migratable/criu-trixie-root-v$version}
 mirror=${MIGRATABLE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 stamp=$root/.migratable-root-complete
-version=1        # bump when the package list changes
 
 skip() { echo "build-root: cannot build the CRIU root: $*" >&2; exit 77; }
 
@@ -65,7 +76,7 @@ trap 'rm -rf --one-file-system "$tmp"' EXIT
 echo "build-root: debootstrap trixie into $root (1-2 minutes)" >&2
 start=$(date +%s)
 if ! debootstrap --variant=minbase "${gpg_opt[@]}" \
-	--include=criu,iproute2,procps \
+	--include="$packages" \
 	trixie "$tmp" "$mirror" >"$tmp.log" 2>&1; then
 	tail -5 "$tmp.log" >&2
 	if grep -qiE 'Failed getting release file|Temporary failure|Could not resolve|Connection refused|unable to fetch' "$tmp.log"; then

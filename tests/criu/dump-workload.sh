@@ -12,6 +12,8 @@
 #   --before-dump CMD   run CMD on the host (via sh -c) while the workload
 #                       is live, just before the dump; "{pid}" is replaced
 #                       by its host PID.  A failing CMD aborts the run.
+#   --restore-arg ARG   pass ARG to criu restore (e.g. --lib DIR); repeatable
+#   --restore-env N=V   set N in criu restore's environment; repeatable
 #   --no-restore        stop after the dump
 #   --leave-running     dump with --leave-running (no restore then)
 #   --ready-timeout S   seconds to wait for "ready" (default 10)
@@ -38,17 +40,19 @@
 set -u
 here=$(dirname "$(realpath "$0")")
 root= before= restore=1 leave=0 ready_timeout=10
-libs=() envs=()
+libs=() envs=() restore_args=() restore_envs=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--root) root=$2; shift 2 ;;
 	--lib) libs+=("$(realpath "$2")") || exit 1; shift 2 ;;
 	--env) envs+=("$2"); shift 2 ;;
+	--restore-arg) restore_args+=("$2"); shift 2 ;;
+	--restore-env) restore_envs+=("$2"); shift 2 ;;
 	--before-dump) before=$2; shift 2 ;;
 	--no-restore) restore=0; shift ;;
 	--leave-running) leave=1; restore=0; shift ;;
 	--ready-timeout) ready_timeout=$2; shift 2 ;;
-	-h|--help) sed -n '2,37p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,39p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
@@ -196,7 +200,8 @@ progress() {
 restored=skipped
 if [ "$restore" = 1 ]; then
 	t0=$(now_ms)
-	inns criu restore -D /dump/img --shell-job -d -v4 -o restore.log ||
+	inns env ${restore_envs[@]+"${restore_envs[@]}"} criu restore -D /dump/img --shell-job -d -v4 \
+		-o restore.log ${restore_args[@]+"${restore_args[@]}"} ||
 		die "criu restore failed (see $out/img/restore.log: $(grep -m1 Error "$out/img/restore.log"))"
 	t1=$(now_ms)
 	result="$result

@@ -14,11 +14,43 @@
 #include <json-c/json.h>
 
 #include "support/testutil.h"
+#include "analysis/scan.h"
 #include "verdict/verdict.h"
 
 #define D "tests/data/verdict/"
 
 #define F(name) tu_feature(name)
+
+/* A feature needed only if the source had it (conditional) that the
+ * target lacks: unknown, not incompatible; a sure one: incompatible. */
+static void test_conditional_requirements(void **state)
+{
+	(void)state;
+	mg_profile t;
+	mg_scan_result r;
+	mg_verdict v;
+	memset(&r, 0, sizeof(r));
+	mg_profile_init(&t);
+	mg_fset_add(&t.features, F("avx2"));
+	mg_fset_add(&r.required, F("avx2"));
+	mg_fset_add(&r.required, F("sha512"));
+	mg_fset_add(&r.conditional, F("sha512"));
+	mg_verdict_scan(&r, &t, &v);
+	assert_int_equal(v.kind, MG_VERDICT_UNKNOWN);
+	assert_true(mg_fset_has(&v.unknown, F("sha512")));
+	assert_true(mg_fset_is_empty(&v.missing));
+	assert_non_null(strstr(v.reasons[v.nreasons - 1], "only if the source CPU had it"));
+	mg_fset_add(&t.features, F("sha512"));
+	mg_verdict_scan(&r, &t, &v);
+	assert_int_equal(v.kind, MG_VERDICT_COMPATIBLE);
+	mg_fset_remove(&t.features, F("sha512"));
+	mg_fset_add(&r.required, F("sha_ni"));
+	mg_verdict_scan(&r, &t, &v);
+	assert_int_equal(v.kind, MG_VERDICT_INCOMPATIBLE);
+	assert_true(mg_fset_has(&v.missing, F("sha_ni")));
+	assert_false(mg_fset_has(&v.missing, F("sha512")));
+	mg_profile_free(&t);
+}
 
 static void test_workload_rules(void **state)
 {
@@ -224,6 +256,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_workload_rules),
+		cmocka_unit_test(test_conditional_requirements),
 		cmocka_unit_test(test_cli_json),
 		cmocka_unit_test(test_cli_warns_unknown_names),
 		cmocka_unit_test(test_cli_bad_input),
