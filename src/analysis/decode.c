@@ -240,10 +240,11 @@ static bool collect_refs(mg_unit_summary *s, size_t *cap, uint64_t off, size_t l
 	return ok;
 }
 
-static bool add_requirement(mg_unit_summary *s, const mg_feature_set *f, uint64_t off)
+static bool add_requirement(mg_unit_summary *s, const mg_feature_set *f, uint64_t off,
+			    bool hint)
 {
 	for (uint32_t i = 0; i < s->ngroups; i++) {
-		if (mg_fset_equal(&s->groups[i].features, f)) {
+		if (s->groups[i].hint == hint && mg_fset_equal(&s->groups[i].features, f)) {
 			s->groups[i].count++;
 			return true;
 		}
@@ -252,7 +253,7 @@ static bool add_requirement(mg_unit_summary *s, const mg_feature_set *f, uint64_
 	if (g == NULL)
 		return false;
 	s->groups = g;
-	s->groups[s->ngroups++] = (mg_req_group){ *f, 1, (uint32_t)off };
+	s->groups[s->ngroups++] = (mg_req_group){ *f, 1, (uint32_t)off, hint };
 	return true;
 }
 
@@ -324,8 +325,8 @@ bool mg_summarize_code(const ZydisDecoder *decoder, const uint8_t *bytes,
 		}
 		s->instructions++;
 		mg_instruction_requirement(&insn, &req);
-		if (req.kind == MG_ISA_FEATURES) {
-			ok = add_requirement(s, &req.features, off);
+		if (req.kind == MG_ISA_FEATURES || req.kind == MG_ISA_HINT) {
+			ok = add_requirement(s, &req.features, off, req.kind == MG_ISA_HINT);
 		} else if (req.kind == MG_ISA_UNKNOWN) {
 			if (s->unknown++ == 0)
 				s->first_unknown = (uint32_t)off;
@@ -360,6 +361,13 @@ static void apply_features(mg_worker *w, uint32_t unit, const mg_unit_summary *s
 	const mg_unit *u = &w->cx->map->units[unit];
 	for (uint32_t i = 0; i < s->ngroups; i++) {
 		const mg_req_group *g = &s->groups[i];
+		if (g->hint) {      /* harmless without the bit: reported, not required */
+			mg_fset_union(&w->hints, &g->features);
+			for (mg_feature_id f = mg_fset_next(&g->features, -1); f >= 0;
+			     f = mg_fset_next(&g->features, f))
+				w->hint_sites[f] += g->count;
+			continue;
+		}
 		mg_fset_union(&w->seen, &g->features);
 		/* Code needing what this host lacks cannot have been selected by
 		 * the process's own dispatch: it never runs here. */
@@ -410,7 +418,7 @@ static void explain_sites(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
 	mg_feature_id want = cx->opt->explain;
 	bool has = false;
 	for (uint32_t i = 0; i < s->ngroups && !has; i++)
-		has = mg_fset_has(&s->groups[i].features, want) &&
+		has = !s->groups[i].hint && mg_fset_has(&s->groups[i].features, want) &&
 		      mg_fset_is_subset(&s->groups[i].features, &cx->host);
 	if (!has)
 		return;

@@ -415,39 +415,50 @@ static reg_state *register_states(const insn *v, size_t n, uint64_t base)
 {
 	reg_state *in = calloc(n ? n : 1, sizeof(*in));
 	bool *seen = calloc(n ? n : 1, sizeof(*seen));
-	if (in == NULL || seen == NULL) {
+	bool *queued = calloc(n ? n : 1, sizeof(*queued));
+	size_t *queue = malloc((n ? n : 1) * sizeof(*queue)), head = 0, tail = 0;
+	if (in == NULL || seen == NULL || queued == NULL || queue == NULL) {
+		free(queue);
+		free(queued);
 		free(seen);
 		free(in);
 		return NULL;
 	}
+	/* A ring of at most n instructions, each queued once at a time. */
+#define PUSH(k) do { if (!queued[k]) { queued[k] = true; queue[tail] = (k); \
+			tail = (tail + 1) % n; } } while (0)
 	reg_state nothing = { { false } }, jumps = { { false } };
 	bool any_jump = false;
-	for (size_t seed = 0; seed < n; seed++) {
+	size_t next_seed = 0;
+	while (next_seed < n) {
 		/* From the entry first, then from each instruction still unseen
 		 * (only an unknown edge leads there: nothing is known). */
-		if (seen[seed])
-			continue;
-		meet(&in[seed], &seen[seed], &nothing);
-		for (bool changed = true; changed;) {
-			changed = false;
-			for (size_t k = 0; k < n; k++) {
-				if (!seen[k])
-					continue;
-				if (any_jump)
-					changed |= meet(&in[k], &seen[k], &jumps);
-				reg_state out = in[k];
-				step(&out, &v[k].in, v[k].op, base + v[k].off + v[k].in.length);
-				if (v[k].indirect) {
-					bool was = any_jump;
-					changed |= meet(&jumps, &any_jump, &in[k]) || !was;
-				}
-				if (v[k].falls && k + 1 < n)
-					changed |= meet(&in[k + 1], &seen[k + 1], &out);
-				if (v[k].target >= 0)
-					changed |= meet(&in[v[k].target], &seen[v[k].target], &out);
-			}
+		if (!seen[next_seed]) {
+			meet(&in[next_seed], &seen[next_seed], &nothing);
+			PUSH(next_seed);
+		}
+		next_seed++;
+		while (head != tail) {
+			size_t k = queue[head];
+			head = (head + 1) % n;
+			queued[k] = false;
+			reg_state out = in[k];
+			step(&out, &v[k].in, v[k].op, base + v[k].off + v[k].in.length);
+			if (v[k].falls && k + 1 < n && meet(&in[k + 1], &seen[k + 1], &out))
+				PUSH(k + 1);
+			if (v[k].target >= 0 && meet(&in[v[k].target], &seen[v[k].target], &out))
+				PUSH((size_t)v[k].target);
+			if (!v[k].indirect || !meet(&jumps, &any_jump, &in[k]))
+				continue;
+			/* Any instruction may be that jump's target. */
+			for (size_t t = 0; t < n; t++)
+				if (seen[t] && meet(&in[t], &seen[t], &jumps))
+					PUSH(t);
 		}
 	}
+#undef PUSH
+	free(queue);
+	free(queued);
 	free(seen);
 	return in;
 }

@@ -63,6 +63,7 @@ typedef struct mg_req_group {
 	mg_feature_set features;
 	uint32_t count;            /* how many instructions */
 	uint32_t first;            /* offset of the first, in the unit */
+	bool hint;                 /* they run without `features` (MG_ISA_HINT): no requirement */
 } mg_req_group;
 
 /* A code address an instruction carries.  *_REL values are relative to
@@ -136,6 +137,8 @@ typedef struct mg_worker {
 	GArray *edges;             /* mg_edge */
 	mg_feature_set required, seen;
 	size_t sites[MG_FEATURE_SET_BITS];
+	mg_feature_set hints;      /* hint instructions (MG_ISA_HINT) seen */
+	size_t hint_sites[MG_FEATURE_SET_BITS];
 	size_t unknown_isa_sites;
 	uint64_t bytes, instructions;
 	GPtrArray *evidence;       /* mg_evidence * candidates */

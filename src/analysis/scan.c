@@ -400,8 +400,11 @@ static void worker_merge(mg_scan_ctx *cx, mg_worker *w)
 	mg_scan_result *r = cx->res;
 	mg_fset_union(&r->required, &w->required);
 	mg_fset_union(&r->seen, &w->seen);
-	for (size_t f = 0; f < MG_FEATURE_SET_BITS; f++)
+	for (size_t f = 0; f < MG_FEATURE_SET_BITS; f++) {
 		r->feature_sites[f] += w->sites[f];
+		r->hint_sites[f] += w->hint_sites[f];
+	}
+	mg_fset_union(&r->hints, &w->hints);
 	r->unknown_isa_sites += w->unknown_isa_sites;
 	if (w->widened)
 		mg_image_warn(cx->img, "out of memory while decoding: every feature of "

@@ -133,6 +133,11 @@ typedef struct mg_scan_result {
 					  code and state present now need */
 	mg_feature_set seen;           /* features of scanned code before ∩ host */
 	size_t feature_sites[MG_FEATURE_SET_BITS];  /* instruction count per feature */
+	/* Instructions of these features that run harmlessly without them (a
+	 * hint NOP; PREFETCHW on any x86-64): counted per feature, never
+	 * required (docs/isa-map.md). */
+	mg_feature_set hints;
+	size_t hint_sites[MG_FEATURE_SET_BITS];
 	mg_evidence *evidence;
 	size_t nevidence;
 	size_t unknown_isa_sites;      /* instructions Zydis could not classify */

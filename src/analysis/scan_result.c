@@ -199,6 +199,12 @@ static int fill_result_json(json_object *root, const mg_scan_result *r)
 			json_object_new_int64((int64_t)r->feature_sites[id])))
 			return -1;
 	}
+	json_object *hints = json_object_new_object();
+	if (mg_json_add(root, "hint_features", hints))
+		return -1;
+	for (mg_feature_id id = mg_fset_next(&r->hints, -1); id >= 0; id = mg_fset_next(&r->hints, id))
+		if (mg_json_add(hints, feature_name(id), json_object_new_int64((int64_t)r->hint_sites[id])))
+			return -1;
 	return r->nprocesses ? add_processes(root, r) : 0;
 }
 

@@ -127,8 +127,11 @@ static int absorb(mg_scan_result *into, mg_scan_result *from, mg_error *err)
 	mg_fset_subtract(&into->conditional, &sure);
 	mg_fset_union(&into->required, &from->required);
 	mg_fset_union(&into->seen, &from->seen);
-	for (size_t f = 0; f < MG_FEATURE_SET_BITS; f++)
+	for (size_t f = 0; f < MG_FEATURE_SET_BITS; f++) {
 		into->feature_sites[f] += from->feature_sites[f];
+		into->hint_sites[f] += from->hint_sites[f];
+	}
+	mg_fset_union(&into->hints, &from->hints);
 	into->unknown_isa_sites += from->unknown_isa_sites;
 	into->dlsym_widened += from->dlsym_widened;
 	into->assumptions |= from->assumptions;

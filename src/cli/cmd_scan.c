@@ -273,6 +273,17 @@ static void print_processes(FILE *out, const mg_scan_result *r)
 	}
 }
 
+/* Features whose instructions run harmlessly without them: not required. */
+static void print_hints(FILE *out, const mg_scan_result *r)
+{
+	if (mg_fset_is_empty(&r->hints))
+		return;
+	fprintf(out, "not required (these instructions run without their bit):");
+	for (mg_feature_id f = mg_fset_next(&r->hints, -1); f >= 0; f = mg_fset_next(&r->hints, f))
+		fprintf(out, " %s (%zu)", mg_feature_get(f)->name, r->hint_sites[f]);
+	fputc('\n', out);
+}
+
 /* One line per code generator (JIT engine, trampolines, written code). */
 static void print_generators(FILE *out, const mg_scan_result *r)
 {
@@ -321,6 +332,7 @@ static void print_human(FILE *out, const mg_scan_result *r)
 		fprintf(out, "dlsym is reachable: %zu exported functions counted as possible "
 			"dlsym results (--assume no-dlsym to skip, unsound)\n", r->dlsym_widened);
 	print_generators(out, r);
+	print_hints(out, r);
 	for (unsigned bit = 1; bit & MG_ASSUME_ALL; bit <<= 1)
 		if (r->assumptions & bit)
 			fprintf(out, "ASSUMED (unsound, --assume %s)\n", mg_assumption_name(bit));

@@ -293,26 +293,41 @@ static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
 
 /* Per-instruction refinements, resolved with the table. */
 enum refinement {
-	REF_PREFETCHW,       /* 3dnowprefetch */
+	REF_PREFETCHW,       /* hint: 3dnowprefetch */
 	REF_3DNOW,           /* 3dnow */
 	REF_3DNOW_EXT,       /* 3dnow + 3dnowext */
 	REF_MOVDIRI,
 	REF_MOVDIR64B,
 	REF_FCOMI,           /* cmov + fpu (XED FCOMI) */
 	REF_SEP,             /* sep (XED SEP) */
-	REF_HINT_NOP,        /* baseline */
+	REF_HINT_IBT,        /* hint NOPs, by the bit they belong to */
+	REF_HINT_SHSTK,
+	REF_HINT_MPX,
+	REF_HINT_CLDEMOTE,
+	REF_HINT_PREFETCHWT1,
 	REF_COUNT
 };
 
 static const isa_row ref_rows[REF_COUNT] = {
-	[REF_PREFETCHW] = XED("3dnowprefetch"),
+	/* 0F 0D /1.  AMD APM vol. 3, PREFETCHW: supported when CPUID
+	 * 3DNowPrefetch OR LongMode OR 3DNow! is set, so on every AMD64
+	 * CPU; Intel CPUs before Broadwell (no PRFCHW bit) run 0F 0D /1 as a
+	 * NOP, the rest of the 0F 0D row being XED's PREFETCH_NOP.  A
+	 * prefetch is a hint either way: no x86-64 CPU faults on it. */
+	[REF_PREFETCHW] = { MG_ISA_HINT, "amd-apm+hint", { "3dnowprefetch", NULL } },
 	[REF_3DNOW] = AMD("3dnow"),
 	[REF_3DNOW_EXT] = AMD("3dnow", "3dnowext"),
 	[REF_MOVDIRI] = XED("movdiri"),
 	[REF_MOVDIR64B] = XED("movdir64b"),
 	[REF_FCOMI] = XED("cmov", "fpu"),
 	[REF_SEP] = XED("sep"),
-	[REF_HINT_NOP] = { MG_ISA_BASELINE, "hint-nop", { NULL } },
+	[REF_HINT_IBT] = { MG_ISA_HINT, "hint-nop", { "ibt", NULL } },
+	[REF_HINT_SHSTK] = { MG_ISA_HINT, "hint-nop", { "shstk", NULL } },
+	[REF_HINT_MPX] = { MG_ISA_HINT, "hint-nop", { "mpx", NULL } },
+	[REF_HINT_CLDEMOTE] = { MG_ISA_HINT, "hint-nop", { "cldemote", NULL } },
+	/* 0F 0D /2: in the 0F 0D space Intel runs as a NOP without the bit
+	 * (XED PREFETCH_NOP), AMD as PREFETCH (APM). */
+	[REF_HINT_PREFETCHWT1] = { MG_ISA_HINT, "hint-nop", { "prefetchwt1", NULL } },
 };
 static mg_isa_requirement ref_resolved[REF_COUNT];
 
@@ -404,9 +419,10 @@ static enum refinement refine(const ZydisDecodedInstruction *insn)
 		switch (insn->mnemonic) {
 		case ZYDIS_MNEMONIC_ENDBR32:
 		case ZYDIS_MNEMONIC_ENDBR64:
+			return REF_HINT_IBT;
 		case ZYDIS_MNEMONIC_RDSSPD:
 		case ZYDIS_MNEMONIC_RDSSPQ:
-			return REF_HINT_NOP;
+			return REF_HINT_SHSTK;
 		default:
 			break;
 		}
@@ -415,10 +431,12 @@ static enum refinement refine(const ZydisDecodedInstruction *insn)
 		/* Every MPX instruction is encoded in the 0F 1A/0F 1B
 		 * hint-NOP space and executes as a NOP without MPX (and with
 		 * MPX disabled, as Linux >= 5.6 always leaves it). */
-		return REF_HINT_NOP;
+		return REF_HINT_MPX;
 	case ZYDIS_ISA_SET_CLDEMOTE:
 		/* 0F 1C /0: hint-NOP space, a NOP on older CPUs (SDM). */
-		return REF_HINT_NOP;
+		return REF_HINT_CLDEMOTE;
+	case ZYDIS_ISA_SET_PREFETCHWT1:
+		return REF_HINT_PREFETCHWT1;
 	default:
 		break;
 	}

@@ -15,7 +15,10 @@
 typedef enum mg_isa_kind {
 	MG_ISA_FEATURES,   /* needs every feature in `features` */
 	MG_ISA_BASELINE,   /* no CPUID bit on x86-64 (I86, I386, LONGMODE, X87, FAT_NOP, ...) */
-	MG_ISA_UNKNOWN     /* the decoder could not classify it: report, never drop */
+	MG_ISA_UNKNOWN,    /* the decoder could not classify it: report, never drop */
+	MG_ISA_HINT        /* encodes `features`' instruction, but a CPU without it runs it
+	                      harmlessly (a hint NOP; PREFETCHW on every x86-64): no
+	                      requirement, `features` names the bit for reporting */
 } mg_isa_kind;
 
 typedef struct mg_isa_requirement {
@@ -26,7 +29,7 @@ typedef struct mg_isa_requirement {
 	 * (XED n/a), "amd-apm" / "intel-sdm" (vendor manual where XED has no
 	 * bit), "override" (documented departure from XED), "hint-nop"
 	 * (per-instruction: encodings that execute as NOPs without the
-	 * feature), "unknown".  See docs/isa-map.md.
+	 * feature), "amd-apm+hint" (PREFETCHW), "unknown".  See docs/isa-map.md.
 	 */
 	const char *source;
 } mg_isa_requirement;

@@ -366,7 +366,7 @@ static void test_decoded_instructions(void **state)
 	static const struct {
 		const char *text;
 		const char *hex;
-		const char *features;   /* NULL: baseline */
+		const char *features;   /* NULL: baseline; "hint:F": runs without F */
 	} cases[] = {
 		{ "vpaddd zmm0,zmm1,zmm2", "62f17548fec2", "avx512f" },
 		{ "vpaddd xmm0,xmm1,xmm2 (VEX)", "c5f1fec2", "avx" },
@@ -377,7 +377,7 @@ static void test_decoded_instructions(void **state)
 		{ "tzcnt rax,rbx", "f3480fbcc3", "bmi1" },
 		{ "popcnt rax,rbx", "f3480fb8c3", "popcnt" },
 		{ "sha256rnds2", "0f38cbca", "sha_ni" },
-		{ "prefetchw [rax]", "0f0d08", "3dnowprefetch" },
+		{ "prefetchw [rax]", "0f0d08", "hint:3dnowprefetch" },
 		{ "prefetch [rax]", "0f0d00", NULL },
 		{ "prefetchnta [rax]", "0f1800", "sse" },
 		{ "extrq xmm1,8,4", "660f78c10804", "sse4a" },
@@ -388,8 +388,8 @@ static void test_decoded_instructions(void **state)
 		{ "kmovw k2,k1", "c5f890d1", "avx512f" },
 		{ "kmovb k2,k1", "c5f990d1", "avx512dq" },
 		{ "kmovd k2,k1", "c4e1f990d1", "avx512bw" },
-		{ "endbr64", "f30f1efa", NULL },
-		{ "rdsspq rax", "f3480f1ec8", NULL },
+		{ "endbr64", "f30f1efa", "hint:ibt" },
+		{ "rdsspq rax", "f3480f1ec8", "hint:shstk" },
 		{ "incsspq rax", "f3480faee8", "shstk" },
 		{ "movdiri [rbx],rax", "480f38f903", "movdiri" },
 		{ "movdir64b rbx,[rax]", "660f38f818", "movdir64b" },
@@ -405,14 +405,15 @@ static void test_decoded_instructions(void **state)
 		{ "{vex} vpdpbusd", "c4e27150c2", "avx_vnni" },
 		{ "vaesenc ymm", "c4e275dcc2", "vaes" },
 		{ "vpclmulqdq ymm", "c4e37544c200", "vpclmulqdq" },
-		{ "bndmk bnd0,[rax]", "f30f1b00", NULL },
+		{ "bndmk bnd0,[rax]", "f30f1b00", "hint:mpx" },
 		{ "aesenc xmm0,xmm1", "660f38dcc1", "aes" },
 		{ "vcvtne2ps2bf16 xmm", "62f2770872c2", "avx512_bf16,avx512vl" },
 		{ "vprotb (XOP)", "8fe96890c1", "xop" },
 		{ "blcfill (TBM)", "8fe9f801cb", "tbm" },
 		{ "clzero", "0f01fc", "clzero" },
 		{ "xbegin", "c7f8faffffff", "rtm" },
-		{ "cldemote [rax]", "0f1c00", NULL },
+		{ "cldemote [rax]", "0f1c00", "hint:cldemote" },
+		{ "prefetchwt1 [rax]", "0f0d10", "hint:prefetchwt1" },
 		{ "vpgatherdd", "c4e269900488", "avx2" },
 		{ "rdtscp", "0f01f9", "rdtscp" },
 	};
@@ -440,6 +441,12 @@ static void test_decoded_instructions(void **state)
 			if (r.kind != MG_ISA_BASELINE)
 				fail_msg("%s (%s): want baseline, got kind %d", cases[i].text,
 					 mg_isa_set_name(insn.meta.isa_set), r.kind);
+		} else if (strncmp(cases[i].features, "hint:", 5) == 0) {
+			if (r.kind != MG_ISA_HINT ||
+			    !mg_fset_has(&r.features, mg_feature_by_name(cases[i].features + 5)) ||
+			    mg_fset_count(&r.features) != 1)
+				fail_msg("%s: want a hint for %s, got kind %d", cases[i].text,
+					 cases[i].features + 5, r.kind);
 		} else {
 			expect_set(&r, cases[i].features, cases[i].text);
 		}
