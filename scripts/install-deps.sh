@@ -12,6 +12,8 @@ packages=(
 	# real programs the tests and benchmarks scan
 	python3 python3-numpy redis-server redis-tools sqlite3 zstd xz-utils gzip openssl
 	binutils libvirt0
+	# ld.so's and libc's symbols, for the dispatch state the scan reads
+	libc6-dbg
 	# CRIU test harness (a Debian 13 root is built with debootstrap)
 	debootstrap
 	# check --format html is rendered in headless Chromium (test_html)

@@ -78,6 +78,8 @@ static void edge(mg_worker *w, uint64_t addr, mg_reason why, uint32_t parent)
 	if (u == MG_NO_UNIT || map->units[u].kind == MG_UNIT_VDSO ||
 	    (w->cx->state[u].queued && !(w->cx->dlsym.watch && w->cx->dlsym.watch[u])))
 		return;
+	if (why == MG_WHY_CODE_REF && w->cx->no_code_ref && w->cx->no_code_ref[u])
+		return;    /* an address taken for a purpose that cannot come (lazy.c) */
 	mg_edge e = { u, parent, (uint8_t)why };
 	g_array_append_val(w->edges, e);
 }

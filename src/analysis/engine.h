@@ -187,6 +187,8 @@ struct mg_scan_ctx {
 	bool all_units_reached;    /* some memory was unreadable: every unit queued */
 	GArray *arenas;            /* uint32_t: JIT units that are trampoline arenas (jit.c) */
 	mg_dlsym_state dlsym;      /* dlsym.c */
+	uint8_t *no_code_ref;      /* per unit: an address-taking reference does not
+				      reach it (lazy.c) */
 };
 
 /* --- scan.c ------------------------------------------------------------------ */
@@ -260,6 +262,15 @@ bool mg_dlsym_is_slot(const mg_scan_ctx *cx, uint64_t addr);
 /* Analyse the callers found so far and reach the exports of the constant
  * names they pass; true if that queued anything new (drain again). */
 bool mg_dlsym_resolve(mg_scan_ctx *cx);
+
+/* --- lazy.c: ld.so's lazy-binding trampolines ---------------------------------- */
+
+/* Under LD_BIND_NOW (the process's _dl_lazy is 0), mark the trampolines
+ * so that references taking their address do not reach them. */
+void mg_lazy_init(mg_scan_ctx *cx);
+
+/* Record what the process's own state says (JSON "dispatch_state"). */
+void mg_scan_fact(mg_scan_ctx *cx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* --- jit.c, jit_engines.c: code not generated yet ----------------------------- */
 

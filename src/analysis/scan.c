@@ -8,6 +8,8 @@
  * what must be consistent: registers, stacks, signal actions).
  */
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -272,6 +274,7 @@ static void free_ctx(mg_scan_ctx *cx)
 	if (cx->arenas)
 		g_array_free(cx->arenas, TRUE);
 	mg_dlsym_free(cx);
+	free(cx->no_code_ref);
 	g_mutex_clear(&cx->slot_lock);
 	mg_summary_cache_close(cx->cache);
 	for (size_t i = 0; i < cx->ncode; i++)
@@ -303,6 +306,24 @@ static void warn_unresolved(mg_scan_ctx *cx)
 		      n, s->str, n > shown ? ", ..." : "");
 	g_string_free(s, TRUE);
 	g_list_free(names);
+}
+
+void mg_scan_fact(mg_scan_ctx *cx, const char *fmt, ...)
+{
+	mg_scan_result *r = cx->res;
+	char *s;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	char **grown = n < 0 ? NULL : realloc(r->facts, (r->nfacts + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		if (n >= 0)
+			free(s);
+		return;     /* out of memory: the fact only explains, it decides nothing */
+	}
+	r->facts = grown;
+	r->facts[r->nfacts++] = s;
 }
 
 static const char *const assumption_names[] = { "no-dlsym", "no-new-code" };
@@ -542,6 +563,12 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 		mg_fail(err, MG_ERR_INTERNAL, "out of memory (unit state)");
 		goto fail;
 	}
+	cx.no_code_ref = calloc(cx.map->nunits ? cx.map->nunits : 1, 1);
+	if (cx.no_code_ref == NULL) {
+		mg_fail(err, MG_ERR_INTERNAL, "out of memory (unit flags)");
+		goto fail;
+	}
+	mg_lazy_init(&cx);
 	if (mg_dlsym_init(&cx) != 0) {
 		mg_fail(err, MG_ERR_INTERNAL, "out of memory (dlsym)");
 		goto fail;

@@ -148,6 +148,10 @@ typedef struct mg_scan_result {
 	mg_scan_stats stats;
 	char **warnings;
 	size_t nwarnings;
+	/* What the process's own state said and the scan relied on (ld.so's
+	 * _dl_lazy, dispatch decisions): JSON "dispatch_state". */
+	char **facts;
+	size_t nfacts;
 	/* Per unit of the image's code map (mg_codemap_build order): 1 if the
 	 * scan decoded it.  Filled by mg_scan_image only (NULL after
 	 * mg_scan_result_load); the oracle compares executed units with it. */

@@ -37,6 +37,9 @@ void mg_scan_result_free(mg_scan_result *r)
 	for (size_t i = 0; i < r->nwarnings; i++)
 		free(r->warnings[i]);
 	free(r->warnings);
+	for (size_t i = 0; i < r->nfacts; i++)
+		free(r->facts[i]);
+	free(r->facts);
 	free(r->unit_reachable);
 	free(r->processes);
 	for (size_t i = 0; i < r->ngenerators; i++)
@@ -188,6 +191,12 @@ static int fill_result_json(json_object *root, const mg_scan_result *r)
 
 	if (mg_json_add(root, "unknown_isa_sites", json_object_new_int64((int64_t)r->unknown_isa_sites)))
 		return -1;
+	json_object *facts = json_object_new_array();
+	if (mg_json_add(root, "dispatch_state", facts))
+		return -1;
+	for (size_t i = 0; i < r->nfacts; i++)
+		if (mg_json_append(facts, json_object_new_string(r->facts[i])))
+			return -1;
 
 	sites = json_object_new_object();
 	if (mg_json_add(root, "feature_sites", sites))

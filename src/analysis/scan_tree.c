@@ -70,6 +70,9 @@ static int prefix_process(mg_scan_result *r, pid_t pid, mg_error *err)
 	for (size_t i = 0; i < r->ngenerators; i++)
 		if (prefix_pid(&r->generators[i].where, pid, err) != 0)
 			return -1;
+	for (size_t i = 0; i < r->nfacts; i++)
+		if (prefix_pid(&r->facts[i], pid, err) != 0)
+			return -1;
 	return 0;
 }
 
@@ -135,6 +138,9 @@ static int absorb(mg_scan_result *into, mg_scan_result *from, mg_error *err)
 	into->unknown_isa_sites += from->unknown_isa_sites;
 	into->dlsym_widened += from->dlsym_widened;
 	into->assumptions |= from->assumptions;
+	if (move_items((void **)&into->facts, &into->nfacts, (void **)&from->facts,
+		       &from->nfacts, sizeof(*from->facts), err) != 0)
+		return -1;
 	if (move_items((void **)&into->generators, &into->ngenerators,
 		       (void **)&from->generators, &from->ngenerators,
 		       sizeof(*from->generators), err) != 0)

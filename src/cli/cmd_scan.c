@@ -331,6 +331,8 @@ static void print_human(FILE *out, const mg_scan_result *r)
 	if (r->dlsym_widened)
 		fprintf(out, "dlsym is reachable: %zu exported functions counted as possible "
 			"dlsym results (--assume no-dlsym to skip, unsound)\n", r->dlsym_widened);
+	for (size_t i = 0; i < r->nfacts; i++)
+		fprintf(out, "state: %s\n", r->facts[i]);
 	print_generators(out, r);
 	print_hints(out, r);
 	for (unsigned bit = 1; bit & MG_ASSUME_ALL; bit <<= 1)

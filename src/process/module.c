@@ -446,6 +446,7 @@ static mod_priv *mod_priv_new(const char *path, uint64_t size)
 	mp->exports = g_array_new(FALSE, FALSE, sizeof(mod_export));
 	mp->export_index = g_hash_table_new(g_str_hash, g_str_equal);
 	mp->state_syms = g_array_new(FALSE, FALSE, sizeof(mod_state_sym));
+	mp->members = g_array_new(FALSE, FALSE, sizeof(mod_member_off));
 	if (mp->pub.path == NULL) {
 		mg_module_free(&mp->pub);
 		return NULL;
@@ -525,6 +526,8 @@ void mg_module_free(mg_module *m)
 		g_array_free(mp->exports, TRUE);
 	if (mp->state_syms)
 		g_array_free(mp->state_syms, TRUE);
+	if (mp->members)
+		g_array_free(mp->members, TRUE);
 	if (mp->names)
 		g_string_chunk_free(mp->names);
 	free(mp);

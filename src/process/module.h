@@ -82,6 +82,7 @@ typedef struct mg_module {
 	uint32_t isa_needed;
 
 	bool has_symtab;           /* not stripped */
+	bool debug_symbols;        /* stripped, symbols read from its debug file */
 	bool has_eh_frame;
 } mg_module;
 
@@ -123,6 +124,11 @@ bool mg_module_export_vaddr(const mg_module *m, const char *name,
  */
 bool mg_module_state_symbol(const mg_module *m, const char *name, uint64_t *vaddr,
 			    uint64_t *size);
+
+/* Offset of `member` in the struct `type` of a state symbol, from the
+ * module's debug file DWARF (module_syms.c lists which); false if not known. */
+bool mg_module_member_offset(const mg_module *m, const char *type, const char *member,
+			     uint64_t *off);
 
 /* True if vaddr lies in one of the PLT sections. */
 bool mg_module_in_plt(const mg_module *m, uint64_t vaddr);

@@ -183,6 +183,26 @@ static int collect_symbols(funcs_ctx *f, size_t idx, bool dynamic, GArray *out, 
 	return 0;
 }
 
+/* A stripped module's .symtab from its separate debug file, when there
+ * is one (module_debug.c); a bad one only costs its symbols. */
+static void collect_debug_symbols(funcs_ctx *f, GArray *syms)
+{
+	mod_ctx dbg;
+	int fd;
+	if (mod_open_debug(f->c, &dbg, &fd) != 0)
+		return;
+	funcs_ctx fdbg = *f;
+	fdbg.c = &dbg;
+	mg_error ignored = { 0 };
+	guint before = syms->len;
+	if (collect_symbols(&fdbg, dbg.symtab_idx, false, syms, &ignored) == 0)
+		f->c->mp->pub.debug_symbols = true;
+	else
+		g_array_set_size(syms, before);
+	mod_load_debug_members(f->c, &dbg);
+	mod_close_debug(&dbg, &fd);
+}
+
 static int leading_underscores(const char *s)
 {
 	int n = 0;
@@ -787,6 +807,8 @@ int mod_load_functions(mod_ctx *c, mg_error *err)
 		rc = collect_symbols(&f, c->dynsym_idx, true, syms, err);
 	if (rc == 0 && c->symtab_idx != 0)
 		rc = collect_symbols(&f, c->symtab_idx, false, syms, err);
+	if (rc == 0 && c->symtab_idx == 0)
+		collect_debug_symbols(&f, syms);
 	if (rc == 0) {
 		group_symbols(&f, syms, sized, zero);
 		collect_plt(&f, plt);

@@ -24,6 +24,17 @@ typedef struct mod_state_sym {
 	uint64_t vaddr, size;
 } mod_state_sym;
 
+/* A member of a state symbol's type whose offset DWARF gives. */
+typedef struct mod_state_member {
+	const char *symbol, *type, *member;
+} mod_state_member;
+
+/* A member offset found ("type.member" in mod_priv.names). */
+typedef struct mod_member_off {
+	const char *name;
+	uint64_t offset;
+} mod_member_off;
+
 /* The module as allocated: the public view first, then what only the
  * implementation needs.  mg_module_free() recovers it from the public one. */
 typedef struct mod_priv {
@@ -32,6 +43,7 @@ typedef struct mod_priv {
 	GArray *exports;           /* mod_export */
 	GHashTable *export_index;  /* name -> index into exports + 1 */
 	GArray *state_syms;        /* mod_state_sym */
+	GArray *members;           /* mod_member_off */
 } mod_priv;
 
 static inline mod_priv *mod_priv_of(const mg_module *m)
@@ -84,6 +96,21 @@ bool mod_is_state_symbol(const char *name);
 
 /* Remember one (once per name). */
 void mod_add_state_symbol(mod_ctx *c, const char *name, uint64_t vaddr, uint64_t size);
+
+size_t mod_state_member_count(void);
+const mod_state_member *mod_state_member_get(size_t i);
+void mod_add_state_member(mod_ctx *c, const char *type, const char *member, uint64_t off);
+
+/*
+ * The separate debug file of c's module (by build-id, module_debug.c) as
+ * a second context sharing c's module: 0 and *dbg set (close with
+ * mod_close_debug), or -1 when there is none that matches.
+ */
+int mod_open_debug(const mod_ctx *c, mod_ctx *dbg, int *fd);
+void mod_close_debug(mod_ctx *dbg, int *fd);
+
+/* Member offsets (mod_state_member) from dbg's DWARF into c's module. */
+void mod_load_debug_members(mod_ctx *c, mod_ctx *dbg);
 
 /* Parse .rela.dyn/.rela.plt/RELR into pub.relocs (sorted). */
 int mod_load_relocs(mod_ctx *c, mg_error *err);

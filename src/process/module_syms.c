@@ -10,6 +10,7 @@
  */
 #include "process/module_priv.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,52 @@ static const char *const state_symbols[] = {
 	"_ZN2v88internal11CpuFeatures10supported_E",     /* V8 feature bits */
 	"_ZN2v88internal7Version6major_E",               /* V8 version */
 	"_ZN2v88internal7Version6minor_E",
+	"_rtld_global_ro",                               /* ld.so's read-only state (lazy.c) */
 };
+
+/*
+ * Members of that state whose offsets come from a debug file's DWARF
+ * (module_debug.c): the struct type and member, read when the module
+ * holds `symbol`.
+ */
+static const mod_state_member state_members[] = {
+	/* ld.so: LD_BIND_NOW clears it; dlopen binds lazily only when set. */
+	{ "_rtld_global_ro", "rtld_global_ro", "_dl_lazy" },
+};
+
+size_t mod_state_member_count(void)
+{
+	return sizeof(state_members) / sizeof(state_members[0]);
+}
+
+const mod_state_member *mod_state_member_get(size_t i)
+{
+	return i < mod_state_member_count() ? &state_members[i] : NULL;
+}
+
+void mod_add_state_member(mod_ctx *c, const char *type, const char *member, uint64_t off)
+{
+	char name[256];
+	snprintf(name, sizeof(name), "%s.%s", type, member);
+	mod_member_off m = { mod_intern(c, name), off };
+	g_array_append_val(c->mp->members, m);
+}
+
+bool mg_module_member_offset(const mg_module *m, const char *type, const char *member,
+			     uint64_t *off)
+{
+	const mod_priv *mp = mod_priv_of(m);
+	char name[256];
+	snprintf(name, sizeof(name), "%s.%s", type, member);
+	for (guint i = 0; mp->members && i < mp->members->len; i++) {
+		const mod_member_off *x = &g_array_index(mp->members, mod_member_off, i);
+		if (strcmp(x->name, name) == 0) {
+			*off = x->offset;
+			return true;
+		}
+	}
+	return false;
+}
 
 static int cmp_name(const void *key, const void *elem)
 {

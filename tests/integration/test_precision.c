@@ -4,6 +4,9 @@
  *
  *   dlsym: a call with a constant name reaches that export only; one with
  *          a name computed at run time reaches every export.
+ *   ld.so: under LD_BIND_NOW (the process's _dl_lazy is 0) the lazy-binding
+ *          trampolines (XSAVEC/XSAVE/FXSAVE) are not reachable; without it
+ *          they are.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -90,10 +93,47 @@ static void test_dlsym_constant_name(void **state)
 	rmdir(dir);
 }
 
+/* `scan PID --explain F` of a python3 started with env_extra (or NULL). */
+static char *explain_python(const char *env_extra, const char *f)
+{
+	char *argv[] = { "python3", "-c", "import time; print('ready', flush=True); time.sleep(60)",
+			 NULL };
+	pid_t pid = tu_spawn_ready_in(argv, NULL, env_extra, 10000);
+	char pidbuf[16], *out = NULL;
+	assert_true(pid > 0);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	int rc = tu_migratable(&out, NULL, "scan", pidbuf, "--explain", f, NULL);
+	tu_stop(pid);
+	assert_int_equal(rc, 0);
+	return out;
+}
+
+static void test_bind_now_trampolines(void **state)
+{
+	(void)state;
+	/* The trampoline ld.so chose on this CPU, by the feature it needs. */
+	const char *f = tu_cpu_has("xsavec") ? "xsavec" : tu_cpu_has("xsave") ? "xsave" : "fxsr";
+	char *lazy = explain_python(NULL, f), *now = explain_python("LD_BIND_NOW=1", f);
+	bool lazy_has = strstr(lazy, "_dl_runtime_resolve") != NULL;
+	if (!lazy_has && strstr(lazy, "ld-linux-x86-64.so.2  fde@") != NULL)
+		tu_skip(TU_SKIP_HOST, "no ld.so debug symbols (scripts/install-deps.sh installs "
+			"libc6-dbg)");
+	bool now_has = strstr(now, "_dl_runtime_resolve") != NULL;
+	printf("--explain %s: lazy binding %s ld.so's trampoline, LD_BIND_NOW %s\n", f,
+	       lazy_has ? "reaches" : "does not reach", now_has ? "reaches" : "does not reach");
+	if (!lazy_has)
+		fail_msg("without LD_BIND_NOW the trampoline must count:\n%s", lazy);
+	if (now_has)
+		fail_msg("under LD_BIND_NOW the trampoline cannot run:\n%s", now);
+	free(lazy);
+	free(now);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dlsym_constant_name),
+		cmocka_unit_test(test_bind_now_trampolines),
 	};
 	return cmocka_run_group_tests_name("precision", tests, NULL, NULL);
 }
