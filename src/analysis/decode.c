@@ -115,12 +115,11 @@ static bool follow_lazy_slot(mg_worker *w, uint32_t unit, uint64_t slot,
 		return false;
 	bool found = false;
 	for (size_t i = 0; i < cx->map->nmodules; i++) {
-		const mg_loaded_module *o = &cx->map->modules[i];
-		const mg_function *f = mg_module_lookup_export(o->module, r->symbol);
-		if (f == NULL)
+		uint64_t at = mg_ifunc_export_target(cx, &cx->map->modules[i], r->symbol);
+		if (at == 0)
 			continue;
 		found = true;
-		edge(w, f->start + o->bias, MG_WHY_LAZY, unit);
+		edge(w, at, MG_WHY_LAZY, unit);
 	}
 	if (!found)
 		g_ptr_array_add(w->unresolved, g_strdup(r->symbol));

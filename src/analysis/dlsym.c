@@ -508,8 +508,8 @@ static size_t reach_name(mg_scan_ctx *cx, const char *name)
 	size_t added = 0;
 	for (size_t i = 0; i < cx->map->nmodules; i++) {
 		const mg_loaded_module *lm = &cx->map->modules[i];
-		const mg_function *f = mg_module_lookup_export(lm->module, name);
-		uint32_t u = f ? mg_codemap_find(cx->map, f->start + lm->bias) : MG_NO_UNIT;
+		uint64_t at = mg_ifunc_export_target(cx, lm, name);
+		uint32_t u = at ? mg_codemap_find(cx->map, at) : MG_NO_UNIT;
 		if (u == MG_NO_UNIT)
 			continue;
 		if (!cx->state[u].queued)

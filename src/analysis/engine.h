@@ -187,6 +187,7 @@ struct mg_scan_ctx {
 	bool all_units_reached;    /* some memory was unreadable: every unit queued */
 	GArray *arenas;            /* uint32_t: JIT units that are trampoline arenas (jit.c) */
 	mg_dlsym_state dlsym;      /* dlsym.c */
+	GHashTable *ifunc_resolved; /* resolver address -> what it returned (ifunc.c) */
 	uint8_t *no_code_ref;      /* per unit: an address-taking reference does not
 				      reach it (lazy.c) */
 };
@@ -262,6 +263,22 @@ bool mg_dlsym_is_slot(const mg_scan_ctx *cx, uint64_t addr);
 /* Analyse the callers found so far and reach the exports of the constant
  * names they pass; true if that queued anything new (drain again). */
 bool mg_dlsym_resolve(mg_scan_ctx *cx);
+
+/* --- ifunc.c: what an IFUNC resolves to --------------------------------------- */
+
+/* Read the IRELATIVE slots; -1 on OOM. */
+int mg_ifunc_init(mg_scan_ctx *cx);
+void mg_ifunc_free(mg_scan_ctx *cx);
+
+/* What the resolver at this runtime address returned in every slot it
+ * filled, or 0 when that is not known (then follow the resolver). */
+uint64_t mg_ifunc_target(const mg_scan_ctx *cx, uint64_t resolver);
+
+/* The runtime address reaching export `name` of lm leads to: the export
+ * itself, or for an IFUNC the variant it resolved to when known; 0 if lm
+ * does not export it. */
+uint64_t mg_ifunc_export_target(const mg_scan_ctx *cx, const mg_loaded_module *lm,
+				const char *name);
 
 /* --- lazy.c: ld.so's lazy-binding trampolines ---------------------------------- */
 

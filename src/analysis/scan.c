@@ -274,6 +274,7 @@ static void free_ctx(mg_scan_ctx *cx)
 	if (cx->arenas)
 		g_array_free(cx->arenas, TRUE);
 	mg_dlsym_free(cx);
+	mg_ifunc_free(cx);
 	free(cx->no_code_ref);
 	g_mutex_clear(&cx->slot_lock);
 	mg_summary_cache_close(cx->cache);
@@ -367,7 +368,10 @@ static void widen_for_dlsym(mg_scan_ctx *cx)
 			const mg_function *fn = &lm->module->funcs[f];
 			if (!fn->exported)
 				continue;
-			uint32_t u = mg_codemap_find(cx->map, fn->start + lm->bias);
+			uint64_t at = fn->start + lm->bias;
+			if (fn->is_ifunc_resolver && mg_ifunc_target(cx, at))
+				at = mg_ifunc_target(cx, at);   /* the variant it chose */
+			uint32_t u = mg_codemap_find(cx->map, at);
 			if (u == MG_NO_UNIT)
 				continue;
 			if (!cx->state[u].queued)
@@ -569,6 +573,7 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 		goto fail;
 	}
 	mg_lazy_init(&cx);
+	mg_ifunc_init(&cx);
 	if (mg_dlsym_init(&cx) != 0) {
 		mg_fail(err, MG_ERR_INTERNAL, "out of memory (dlsym)");
 		goto fail;

@@ -1,0 +1,91 @@
+/*
+ * ifunc.c - what an IFUNC resolves to, from the slots it already filled.
+ *
+ * Reaching an IFUNC (a lazy PLT slot, a dlsym'd name) means reaching its
+ * resolver, whose code refers to every variant it can pick: for glibc's
+ * memcpy that is the SSE2, AVX2, EVEX and AVX-512 copies alike.  But the
+ * resolver's choice depends only on the CPU state the process took at
+ * start-up (glibc's cpu_features, libgcc's __cpu_model), and the dynamic
+ * linker has already called it for every R_X86_64_IRELATIVE relocation
+ * of that resolver (glibc's own internal calls go through such slots),
+ * writing its answer into the slot.  When every such slot of a resolver
+ * holds the same code address, that address is what the resolver returns
+ * now and will return later: reaching the IFUNC reaches that one variant.
+ * A resolver with no resolved slot, with slots that disagree or cannot be
+ * read, is followed as before.  The assumption that a resolver always
+ * returns the same thing is glibc's (it calls each resolver once per
+ * relocation and caches nothing else); it is named in dispatch_state.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "analysis/engine.h"
+
+#define CONFLICT UINT64_MAX
+
+/* Record the value of one IRELATIVE slot for its resolver. */
+static void note_slot(mg_scan_ctx *cx, uint64_t resolver, uint64_t slot)
+{
+	uint64_t value;
+	gpointer key = GSIZE_TO_POINTER(resolver), old;
+	if (!mg_read_u64(cx, slot, &value) || mg_codemap_find(cx->map, value) == MG_NO_UNIT)
+		value = CONFLICT;      /* unreadable or not code: do not trust */
+	if (g_hash_table_lookup_extended(cx->ifunc_resolved, key, NULL, &old) &&
+	    (uint64_t)GPOINTER_TO_SIZE(old) != value)
+		value = CONFLICT;
+	g_hash_table_insert(cx->ifunc_resolved, key, GSIZE_TO_POINTER(value));
+}
+
+int mg_ifunc_init(mg_scan_ctx *cx)
+{
+	cx->ifunc_resolved = g_hash_table_new(g_direct_hash, g_direct_equal);
+	size_t known = 0;
+	for (size_t i = 0; i < cx->map->nmodules; i++) {
+		const mg_loaded_module *lm = &cx->map->modules[i];
+		for (size_t r = 0; r < lm->module->nrelocs; r++) {
+			const mg_reloc *rel = &lm->module->relocs[r];
+			if (rel->kind == MG_RELOC_IRELATIVE)
+				note_slot(cx, (uint64_t)rel->addend + lm->bias, rel->offset + lm->bias);
+		}
+	}
+	GHashTableIter it;
+	gpointer v;
+	g_hash_table_iter_init(&it, cx->ifunc_resolved);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		known += (uint64_t)GPOINTER_TO_SIZE(v) != CONFLICT;
+	if (known)
+		mg_scan_fact(cx, "%zu IFUNC resolvers already resolved in R_X86_64_IRELATIVE slots: "
+			     "reaching one of them reaches the variant it chose (resolvers are taken "
+			     "to return what they returned at start-up)", known);
+	return 0;
+}
+
+void mg_ifunc_free(mg_scan_ctx *cx)
+{
+	if (cx->ifunc_resolved)
+		g_hash_table_destroy(cx->ifunc_resolved);
+	cx->ifunc_resolved = NULL;
+}
+
+uint64_t mg_ifunc_target(const mg_scan_ctx *cx, uint64_t resolver)
+{
+	gpointer v;
+	if (cx->ifunc_resolved == NULL ||
+	    !g_hash_table_lookup_extended(cx->ifunc_resolved, GSIZE_TO_POINTER(resolver), NULL, &v))
+		return 0;
+	uint64_t t = (uint64_t)GPOINTER_TO_SIZE(v);
+	return t == CONFLICT ? 0 : t;
+}
+
+uint64_t mg_ifunc_export_target(const mg_scan_ctx *cx, const mg_loaded_module *lm,
+				const char *name)
+{
+	uint64_t va;
+	bool is_ifunc;
+	if (!mg_module_export_vaddr(lm->module, name, &va, &is_ifunc))
+		return 0;
+	if (!is_ifunc)
+		return va + lm->bias;
+	uint64_t t = mg_ifunc_target(cx, va + lm->bias);
+	return t ? t : va + lm->bias;
+}
