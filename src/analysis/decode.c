@@ -80,6 +80,8 @@ static void edge(mg_worker *w, uint64_t addr, mg_reason why, uint32_t parent)
 		return;
 	if (why == MG_WHY_CODE_REF && w->cx->no_code_ref && w->cx->no_code_ref[u])
 		return;    /* an address taken for a purpose that cannot come (lazy.c) */
+	if (why == MG_WHY_CODE_REF && w->cx->resolved_resolver && w->cx->resolved_resolver[parent])
+		return;    /* a variant this resolver did not choose (ifunc.c) */
 	mg_edge e = { u, parent, (uint8_t)why };
 	g_array_append_val(w->edges, e);
 }
@@ -115,11 +117,14 @@ static bool follow_lazy_slot(mg_worker *w, uint32_t unit, uint64_t slot,
 		return false;
 	bool found = false;
 	for (size_t i = 0; i < cx->map->nmodules; i++) {
-		uint64_t at = mg_ifunc_export_target(cx, &cx->map->modules[i], r->symbol);
+		uint64_t resolver;
+		uint64_t at = mg_ifunc_export_target(cx, &cx->map->modules[i], r->symbol, &resolver);
 		if (at == 0)
 			continue;
 		found = true;
 		edge(w, at, MG_WHY_LAZY, unit);
+		if (resolver)
+			edge(w, resolver, MG_WHY_LAZY, unit);   /* binding runs it */
 	}
 	if (!found)
 		g_ptr_array_add(w->unresolved, g_strdup(r->symbol));

@@ -508,10 +508,13 @@ static size_t reach_name(mg_scan_ctx *cx, const char *name)
 	size_t added = 0;
 	for (size_t i = 0; i < cx->map->nmodules; i++) {
 		const mg_loaded_module *lm = &cx->map->modules[i];
-		uint64_t at = mg_ifunc_export_target(cx, lm, name);
+		uint64_t resolver;
+		uint64_t at = mg_ifunc_export_target(cx, lm, name, &resolver);
 		uint32_t u = at ? mg_codemap_find(cx->map, at) : MG_NO_UNIT;
 		if (u == MG_NO_UNIT)
 			continue;
+		if (resolver)      /* dlsym runs the resolver */
+			mg_reach_address(cx, resolver, MG_WHY_DLSYM, MG_NO_UNIT, 0);
 		if (!cx->state[u].queued)
 			added++;
 		mg_reach_unit(cx, u, MG_WHY_DLSYM, MG_NO_UNIT, 0);

@@ -188,6 +188,8 @@ struct mg_scan_ctx {
 	GArray *arenas;            /* uint32_t: JIT units that are trampoline arenas (jit.c) */
 	mg_dlsym_state dlsym;      /* dlsym.c */
 	GHashTable *ifunc_resolved; /* resolver address -> what it returned (ifunc.c) */
+	uint8_t *resolved_resolver; /* per unit: such a resolver (its address-taking
+				       references lead nowhere: it returns one) */
 	uint8_t *no_code_ref;      /* per unit: an address-taking reference does not
 				      reach it (lazy.c) */
 };
@@ -275,10 +277,11 @@ void mg_ifunc_free(mg_scan_ctx *cx);
 uint64_t mg_ifunc_target(const mg_scan_ctx *cx, uint64_t resolver);
 
 /* The runtime address reaching export `name` of lm leads to: the export
- * itself, or for an IFUNC the variant it resolved to when known; 0 if lm
- * does not export it. */
+ * itself, or for an IFUNC the variant it resolved to when known, with its
+ * resolver (which runs too) in *resolver (0 otherwise); 0 if lm does not
+ * export it. */
 uint64_t mg_ifunc_export_target(const mg_scan_ctx *cx, const mg_loaded_module *lm,
-				const char *name);
+				const char *name, uint64_t *resolver);
 
 /* --- lazy.c: ld.so's lazy-binding trampolines ---------------------------------- */
 

@@ -10,7 +10,9 @@
  * of that resolver (glibc's own internal calls go through such slots),
  * writing its answer into the slot.  When every such slot of a resolver
  * holds the same code address, that address is what the resolver returns
- * now and will return later: reaching the IFUNC reaches that one variant.
+ * now and will return later: reaching the IFUNC reaches that one variant,
+ * and the resolver itself (binding an IFUNC, lazily or through dlsym, runs
+ * it), whose references to the other variants then lead nowhere.
  * A resolver with no resolved slot, with slots that disagree or cannot be
  * read, is followed as before.  The assumption that a resolver always
  * returns the same thing is glibc's (it calls each resolver once per
@@ -40,6 +42,9 @@ int mg_ifunc_init(mg_scan_ctx *cx)
 {
 	cx->ifunc_resolved = g_hash_table_new(g_direct_hash, g_direct_equal);
 	size_t known = 0;
+	cx->resolved_resolver = calloc(cx->map->nunits ? cx->map->nunits : 1, 1);
+	if (cx->resolved_resolver == NULL)
+		return -1;
 	for (size_t i = 0; i < cx->map->nmodules; i++) {
 		const mg_loaded_module *lm = &cx->map->modules[i];
 		for (size_t r = 0; r < lm->module->nrelocs; r++) {
@@ -51,8 +56,15 @@ int mg_ifunc_init(mg_scan_ctx *cx)
 	GHashTableIter it;
 	gpointer v;
 	g_hash_table_iter_init(&it, cx->ifunc_resolved);
-	while (g_hash_table_iter_next(&it, NULL, &v))
-		known += (uint64_t)GPOINTER_TO_SIZE(v) != CONFLICT;
+	gpointer k;
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		if ((uint64_t)GPOINTER_TO_SIZE(v) == CONFLICT)
+			continue;
+		uint32_t u = mg_codemap_find(cx->map, (uint64_t)GPOINTER_TO_SIZE(k));
+		if (u != MG_NO_UNIT)
+			cx->resolved_resolver[u] = 1;
+		known++;
+	}
 	if (known)
 		mg_scan_fact(cx, "%zu IFUNC resolvers already resolved in R_X86_64_IRELATIVE slots: "
 			     "reaching one of them reaches the variant it chose (resolvers are taken "
@@ -65,6 +77,8 @@ void mg_ifunc_free(mg_scan_ctx *cx)
 	if (cx->ifunc_resolved)
 		g_hash_table_destroy(cx->ifunc_resolved);
 	cx->ifunc_resolved = NULL;
+	free(cx->resolved_resolver);
+	cx->resolved_resolver = NULL;
 }
 
 uint64_t mg_ifunc_target(const mg_scan_ctx *cx, uint64_t resolver)
@@ -78,14 +92,18 @@ uint64_t mg_ifunc_target(const mg_scan_ctx *cx, uint64_t resolver)
 }
 
 uint64_t mg_ifunc_export_target(const mg_scan_ctx *cx, const mg_loaded_module *lm,
-				const char *name)
+				const char *name, uint64_t *resolver)
 {
 	uint64_t va;
 	bool is_ifunc;
+	*resolver = 0;
 	if (!mg_module_export_vaddr(lm->module, name, &va, &is_ifunc))
 		return 0;
 	if (!is_ifunc)
 		return va + lm->bias;
 	uint64_t t = mg_ifunc_target(cx, va + lm->bias);
-	return t ? t : va + lm->bias;
+	if (t == 0)
+		return va + lm->bias;     /* the resolver, and all it names */
+	*resolver = va + lm->bias;
+	return t;
 }

@@ -41,6 +41,11 @@ void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
 	st->parent = parent;
 	st->detail = detail;
 	g_array_append_val(cx->queue, unit);
+	/* A resolver that already chose returns that variant, whoever runs it
+	 * (its references to the others lead nowhere: ifunc.c). */
+	if (cx->resolved_resolver && cx->resolved_resolver[unit])
+		mg_reach_address(cx, mg_ifunc_target(cx, cx->map->units[unit].start),
+				 MG_WHY_CODE_REF, unit, 0);
 }
 
 bool mg_reach_address(mg_scan_ctx *cx, uint64_t addr, mg_reason why,
@@ -369,8 +374,12 @@ static void widen_for_dlsym(mg_scan_ctx *cx)
 			if (!fn->exported)
 				continue;
 			uint64_t at = fn->start + lm->bias;
-			if (fn->is_ifunc_resolver && mg_ifunc_target(cx, at))
-				at = mg_ifunc_target(cx, at);   /* the variant it chose */
+			if (fn->is_ifunc_resolver && mg_ifunc_target(cx, at)) {
+				/* dlsym runs the resolver, which returns the variant
+				 * it chose */
+				mg_reach_address(cx, at, MG_WHY_DLSYM, MG_NO_UNIT, 0);
+				at = mg_ifunc_target(cx, at);
+			}
 			uint32_t u = mg_codemap_find(cx->map, at);
 			if (u == MG_NO_UNIT)
 				continue;
