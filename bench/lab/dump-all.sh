@@ -3,7 +3,7 @@
 # the CRIU root ROOT (tests/criu/dump-workload.sh, the program started by
 # bench/lab/workload.sh), bring it to its steady state and dump it into
 # DUMPS/W/ (img/, run/, result) without restoring; DUMPS/W/lab.env gets
-# NSPID= (the PID CRIU recorded) and PORT=.  CORPUS holds corpus_c_lazy,
+# NSPID= (the PID CRIU recorded), PORT= and FIFO= (the FIFO it reads, if any).  CORPUS holds corpus_c_lazy,
 # corpus_c_now, corpus_cxx, corpus_plugin.so and py_numpy.py.
 # Runs on the host (ROOT = the lab root) and inside a lab guest (ROOT = /,
 # bench/lab.sh --dump-on MODEL).  Prints "dumped W" or "dump-failed W" per
@@ -36,6 +36,7 @@ for w in "$@"; do
 		>"$out/dump.out" 2>"$out/dump.err"; then
 		echo "NSPID=$(sed -n 's/^nspid=//p' "$out/dump.out")" >"$out/lab.env"
 		echo "PORT=$port" >>"$out/lab.env"
+		[ -p "$out/run/in.fifo" ] && echo "FIFO=/dump/run/in.fifo" >>"$out/lab.env"
 		echo "dumped $w"
 	else
 		echo "dump-failed $w: $(tail -n 1 "$out/dump.err")"

@@ -30,8 +30,15 @@ mkdir -p "$out"
 /lab/bin/migratable host --json --name "$MODEL" >"$out/profile.json" 2>"$out/profile.err"
 if [ "${MODE:-restore}" = dump ]; then
 	# The source end in a guest too (bench/lab.sh --dump-on MODEL).
-	HARNESS=/lab/scripts/criu /lab/scripts/dump-all.sh / /lab/dumps /lab/corpus $WORKLOADS \
+	# in-root.sh pivots into the root: that needs a mount other than the
+	# one switch_root left over the initramfs (pivot_root: EBUSY).
+	mkdir -p /mnt/labroot && mount --bind / /mnt/labroot
+	# 9p cannot hold FIFOs (mkfifo: ENXIO): dump into a tmpfs, then copy
+	# (the FIFOs are left behind; restore-one.sh makes them anew).
+	mkdir -p /mnt/dumps && mount -t tmpfs tmpfs /mnt/dumps
+	HARNESS=/lab/scripts/criu /lab/scripts/dump-all.sh /mnt/labroot /mnt/dumps /lab/corpus $WORKLOADS \
 		>"$out/dump-all.log" 2>&1
+	cp -a /mnt/dumps/. /lab/dumps/ 2>>"$out/dump-copy.err"
 	WORKLOADS=
 fi
 for w in $WORKLOADS; do

@@ -84,6 +84,30 @@ def read_text(path):
         return ""
 
 
+# Error lines CRIU 4.1 also logs in dumps and restores that succeed.
+BENIGN_ERROR_RE = re.compile(r"criu/tun\.c|RLIMIT_NOFILE|Diag module missing")
+
+
+def first_error(log):
+    """The first Error line of a CRIU log that is not one of the benign
+    probes, else the first Error line, else ""."""
+    errors = [line for line in log.splitlines() if "Error" in line]
+    for e in errors:
+        if not BENIGN_ERROR_RE.search(e):
+            return e
+    return errors[0] if errors else ""
+
+
+def dump_failure(d):
+    """Why the dump in directory D failed: CRIU's first significant error
+    when criu dump ran, else the harness' last message."""
+    e = first_error(read_text(os.path.join(d, "img", "dump.log")))
+    if e:
+        return "criu dump: " + e
+    err = read_text(os.path.join(d, "dump.err")).strip().splitlines()
+    return err[-1] if err else "no dump"
+
+
 def verdict_of(check_json, name=None):
     """(verdict, missing) of the target NAME (or the only target) of a
     `check --json` answer; (None, []) when absent."""
@@ -130,9 +154,7 @@ def pair(labout, model, w):
     row["verdict"], row["missing"] = verdict_of(read_json(os.path.join(o, w + ".verdict.json")))
     row["libvirt"], row["libvirt_missing"] = verdict_of(read_json(os.path.join(d, "libvirt.json")), model)
     if "NSPID" not in env:
-        err = read_text(os.path.join(d, "dump.err")).strip().splitlines()
-        row.update(cls="not-run", restore="not dumped", outcome="-",
-                   evidence=(err[-1] if err else "no dump"))
+        row.update(cls="not-run", restore="not dumped", outcome="-", evidence=dump_failure(d))
         return row
     res = read_kv(os.path.join(o, w + ".result"))
     if "restore_rc" not in res:
@@ -158,7 +180,7 @@ def pair(labout, model, w):
         row["outcome"] = ("SIG" + end[1]) if end[0] == "signal" else "exit %s" % end[1]
     evidence = ""
     if not restored:
-        evidence = errors[0] if errors else res.get("restore_error", "")
+        evidence = first_error(log) or res.get("restore_error", "")
     elif end == ("signal", "ILL"):
         comm = WORKLOAD_COMM.get(w, w)[:15]
         for m in TRAP_RE.finditer(read_text(os.path.join(o, "dmesg.txt"))):

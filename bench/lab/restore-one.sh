@@ -17,7 +17,9 @@ mount --make-rprivate /
 mount -t proc proc /proc
 mount -t tmpfs tmpfs /dump
 cp -a "/lab/dumps/$w/img" "/lab/dumps/$w/run" /dump/ || { echo "restore_rc=copy-failed" >"$res"; exit 1; }
-. "/lab/dumps/$w/lab.env"          # NSPID, PORT
+. "/lab/dumps/$w/lab.env"          # NSPID, PORT, FIFO
+# A dump made in a guest lost its FIFO on the way through 9p.
+if [ -n "${FIFO:-}" ] && [ ! -p "$FIFO" ]; then mkfifo "$FIFO" || exit 1; fi
 # CRIU restores the dumped PID: keep ours out of its way.
 echo 1000 >/proc/sys/kernel/ns_last_pid
 t0=$(now_ms)

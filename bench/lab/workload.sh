@@ -9,7 +9,7 @@
 set -u
 dir=$(dirname "$0")
 name=${1:?usage: workload.sh NAME [PORT]}
-fifo_stdin() { mkfifo in.fifo && exec 0<>in.fifo; }
+fifo_stdin() { mkfifo in.fifo && exec 0<>in.fifo || exit 1; }
 case $name in
 c_lazy|c_now|cxx)
 	PLUGIN=$dir/corpus_plugin.so exec "$dir/corpus_$name" ;;   # prints "ready"
