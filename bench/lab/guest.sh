@@ -1,7 +1,8 @@
 #!/bin/bash
 # guest.sh - PID 1 of a lab guest (bench/lab.sh), in the lab root mounted
-# over 9p, with the run directory at /lab.  Reads /lab/config (MODEL,
-# WORKLOADS, WINDOW, MODE, OUTNAME), writes /lab/out/$OUTNAME/: profile.json (`migratable
+# over 9p, with the run directory at /lab.  Reads /lab/configs/NAME (NAME:
+# lab.name= of the kernel command line; MODEL, WORKLOADS, WINDOW, MODE,
+# OUTNAME), writes /lab/out/$OUTNAME/: profile.json (`migratable
 # host --json`: the CPU this QEMU model really offers), and per workload
 # W.result, W.reaper, W.restore.log (restore-one.sh), dmesg.txt, then
 # powers the guest off.  MODE=dump dumps the workloads into /lab/dumps
@@ -18,7 +19,9 @@ ip link set lo up
 ulimit -c 0
 echo 1 >/proc/sys/kernel/sysrq
 now_ms() { date +%s%3N; }
-. /lab/config
+# Which guest this is: lab.name= on the kernel command line (bench/lab.sh).
+name=$(sed -n 's/.*lab\.name=\([^ ]*\).*/\1/p' /proc/cmdline)
+. "/lab/configs/$name"
 out=/lab/out/${OUTNAME:-$MODEL}
 mkdir -p "$out"
 {

@@ -230,8 +230,11 @@ def faulting_instruction(labout, w, trap):
     return ""
 
 
+CLASSES = ("UNSAFE", "confirmed", "unexercised", "ok", "died", "not-restored", "not-run")
+
+
 def summarize(rows):
-    counts = {}
+    counts = {c: 0 for c in CLASSES}
     for r in rows:
         counts[r["cls"]] = counts.get(r["cls"], 0) + 1
     return counts
@@ -269,7 +272,8 @@ def render(labout, rows, models):
     out.append("pairs %d: unsafe %d, confirmed %d, unexercised %d, ok %d, died %d, not-restored %d, not-run %d"
                % (len(rows), c.get("UNSAFE", 0), c.get("confirmed", 0), c.get("unexercised", 0),
                   c.get("ok", 0), c.get("died", 0), c.get("not-restored", 0), c.get("not-run", 0)))
-    out.append("time: dump %s s, total %s s" % (src.get("dump_s", "?"), src.get("total_s", "?")))
+    out.append("time: dump %s s, guests %s s (two at a time), total %s s"
+               % (src.get("dump_s", "?"), src.get("restore_s", "?"), src.get("total_s", "?")))
     return "\n".join(out), c
 
 

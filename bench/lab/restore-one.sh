@@ -10,7 +10,8 @@
 # How a process that died ended is in OUT/W.reaper (lab_reaper).
 set -u
 w=$1 out=$2
-. /lab/config
+name=$(sed -n 's/.*lab\.name=\([^ ]*\).*/\1/p' /proc/cmdline)
+. "/lab/configs/$name"                # WINDOW
 res=$out/$w.result
 now_ms() { date +%s%3N; }
 mount --make-rprivate /
