@@ -9,6 +9,8 @@
 #   make soundness       scan vs the int3 oracle on the workload corpus (docs/soundness.md)
 #   make gain            compatible AWS types vs CRIU's policy (docs/gain.md; needs ../shared)
 #   make gain-source     the same from other source CPUs, emulated (docs/gain.md)
+#   make lab             CRIU restores in QEMU guests per CPU model vs our verdicts
+#                        (docs/lab.md; LAB_ARGS=--quick: two models, two workloads)
 #   make install         install the binary (PREFIX=/usr/local)
 #
 # Plain GNU make on purpose: every source file under src/<stage>/ is picked
@@ -75,7 +77,7 @@ CORPUS_STAMP := $(BUILD)/workloads/corpus/.stamp
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all check check-sanitize test-bins workloads fuzz bench soundness gain gain-source demo install clean
+.PHONY: all check check-sanitize test-bins workloads fuzz bench soundness gain gain-source lab demo install clean
 .SECONDARY:
 
 all: $(BIN)
@@ -159,6 +161,10 @@ gain: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
 
 gain-source: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
 	BUILD=$(BUILD) bench/gain-source.sh
+
+# Not part of check: minutes of QEMU TCG, needs root and Debian's archive.
+lab: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
+	bench/lab.sh $(LAB_ARGS) $(BUILD)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin

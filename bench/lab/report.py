@@ -8,8 +8,10 @@ CRIU restored the checkpoint, how the process ended, and the pair's class:
   ok           compatible, restored, survived the window (or exited 0)
   UNSAFE       compatible, but died of SIGILL or failed to restore for a
                CPU reason: a verdict that was wrong (must never happen)
-  confirmed    incompatible, and died of SIGILL (or the restore failed for
-               a CPU reason): the missing feature's code ran
+  confirmed    incompatible, and died of SIGILL (or of another signal after
+               its own handler reported a SIGILL, as redis does; or the
+               restore failed for a CPU reason): the missing feature's
+               code ran
   unexercised  incompatible, but survived the window
   died         ended otherwise (another signal, a non-zero exit): no CPU
                evidence either way; counted apart
@@ -34,6 +36,8 @@ Layout read (written by bench/lab.sh and bench/lab/*.sh):
   LABOUT/out/M/W.result                 key=value (restore-one.sh)
   LABOUT/out/M/W.reaper                 pid=N exited=S | pid=N signal=NAME
   LABOUT/out/M/W.verdict.json           check --target profile.json --json
+  LABOUT/out/M/W.wl.out                 the end of the process's output: a
+                                        crash handler's SIGILL report
   LABOUT/out/M/dmesg.txt                the guest's kernel log (trap lines)
 """
 import argparse
@@ -46,6 +50,9 @@ import sys
 # Restore failures that name the CPU: the FPU/xsave state or CPU checks.
 CPU_RESTORE_RE = re.compile(r"xsave|xstate|xfeature|fpu|cpuinfo|cpu feature|SIGILL|illegal instruction",
                             re.IGNORECASE)
+# A crash handler that reports SIGILL before the process dies of another
+# signal (redis: "Redis ... crashed by signal: 4").
+HANDLED_SIGILL_RE = re.compile(r"crashed by signal: 4\b|\bSIGILL\b|Illegal instruction")
 TRAP_RE = re.compile(r"traps: (\S+)\[(\d+)\] trap invalid opcode (.*)")
 WORKLOAD_COMM = {  # the kernel's comm (15 characters) of each workload
     "c_lazy": "corpus_c_lazy", "c_now": "corpus_c_now", "cxx": "corpus_cxx",
@@ -165,11 +172,18 @@ def pair(labout, model, w):
     errors = [line for line in log.splitlines() if "Error" in line]
     cpu_fail = not restored and any(CPU_RESTORE_RE.search(e) for e in errors)
     end = process_end(read_text(os.path.join(o, w + ".reaper")), env["NSPID"])
+    handled = None
+    if end is not None and end != ("signal", "ILL") and end != ("exited", "0"):
+        # Its own handler caught the SIGILL, reported it, and died otherwise.
+        for line in read_text(os.path.join(o, w + ".wl.out")).splitlines():
+            if HANDLED_SIGILL_RE.search(line):
+                handled = line.strip()
+                break
     alive = res.get("alive") == "yes"
     if row["verdict"] is None:
         row.update(cls="not-run", restore="?", outcome="-", evidence="no verdict (scan failed?)")
         return row
-    row["cls"] = classify(row["verdict"], restored, cpu_fail, end, alive)
+    row["cls"] = classify(row["verdict"], restored, cpu_fail, ("signal", "ILL") if handled else end, alive)
     row["restore"] = ("ok %s ms" % res.get("restore_ms", "?")) if restored else \
         ("failed (CPU)" if cpu_fail else "failed")
     if not restored:
@@ -178,7 +192,9 @@ def pair(labout, model, w):
         row["outcome"] = "survived %s s" % res.get("window_s", "?") if alive else "gone (not reaped)"
     else:
         row["outcome"] = ("SIG" + end[1]) if end[0] == "signal" else "exit %s" % end[1]
-    evidence = ""
+        if handled:
+            row["outcome"] += " after a handled SIGILL"
+    evidence = handled or ""
     if not restored:
         evidence = first_error(log) or res.get("restore_error", "")
     elif end == ("signal", "ILL"):
@@ -272,6 +288,10 @@ def render(labout, rows, models):
     out.append("pairs %d: unsafe %d, confirmed %d, unexercised %d, ok %d, died %d, not-restored %d, not-run %d"
                % (len(rows), c.get("UNSAFE", 0), c.get("confirmed", 0), c.get("unexercised", 0),
                   c.get("ok", 0), c.get("died", 0), c.get("not-restored", 0), c.get("not-run", 0)))
+    lv = [r for r in rows if r.get("libvirt") == "compatible"]
+    lv_bad = [r for r in lv if r["cls"] in ("UNSAFE", "confirmed")]
+    out.append("against libvirt's models of the same names: %d pairs compatible, %d of them died of SIGILL"
+               " or failed to restore for a CPU reason" % (len(lv), len(lv_bad)))
     out.append("time: dump %s s, guests %s s (two at a time), total %s s"
                % (src.get("dump_s", "?"), src.get("restore_s", "?"), src.get("total_s", "?")))
     return "\n".join(out), c
@@ -295,7 +315,11 @@ def main(argv):
     print(text)
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"pairs": rows, "counts": counts}, f, indent=1)
+            lv = [r for r in rows if r.get("libvirt") == "compatible"]
+            json.dump({"pairs": rows, "counts": counts,
+                       "libvirt": {"compatible": len(lv),
+                                   "died_of_cpu": sum(r["cls"] in ("UNSAFE", "confirmed") for r in lv)}},
+                      f, indent=1)
     return 1 if counts.get("UNSAFE", 0) else 0
 
 

@@ -7,7 +7,8 @@
 # tests/workloads/corpus/drive.sh does, and write OUT/W.result:
 #   restore_rc=  restore_ms=  restore_error= (first Error line of the log)
 #   alive=yes|no (at the end of the window)  pid=  window_s=
-# How a process that died ended is in OUT/W.reaper (lab_reaper).
+# How a process that died ended is in OUT/W.reaper (lab_reaper); the end
+# of its output (wl.out) is kept as OUT/W.wl.out.
 set -u
 w=$1 out=$2
 name=$(sed -n 's/.*lab\.name=\([^ ]*\).*/\1/p' /proc/cmdline)
@@ -67,5 +68,7 @@ if alive; then a=yes; else a=no; fi
 echo "alive=$a" >>"$res"
 echo "window_s=$WINDOW" >>"$res"
 kill "$!" 2>/dev/null
+# What it printed after the restore (a crash handler's report, if any).
+tail -c 20000 /dump/run/wl.out >"$out/$w.wl.out" 2>/dev/null
 # Give the reaper a moment to log a death that just happened.
 sleep 0.3

@@ -70,6 +70,8 @@ static void result(const char *model, const char *w, const char *text, const cha
  *   w_seg   A died (SIGSEGV)                 B UNSAFE (restore failed on xsave)
  *   w_size  A not-restored (bad file size)   B unexercised (exited 0)
  *   w_none  A, B not-run (CRIU could not dump it)
+ *   w_redis A confirmed (SIGSEGV after its     B unexercised (survived)
+ *             crash handler reported SIGILL)
  */
 static int setup(void **state)
 {
@@ -78,8 +80,8 @@ static int setup(void **state)
 	if (mkdtemp(lab) == NULL)
 		return -1;
 	put("source.env", "source=host\nhost_cpu=Test CPU\ndump_s=1.0\ntotal_s=9.0\n");
-	const char *dumped[] = { "w_ok", "w_inc", "w_seg", "w_size" };
-	for (size_t i = 0; i < 4; i++) {
+	const char *dumped[] = { "w_ok", "w_inc", "w_seg", "w_size", "w_redis" };
+	for (size_t i = 0; i < 5; i++) {
 		char rel[128];
 		snprintf(rel, sizeof(rel), "dumps/%s/lab.env", dumped[i]);
 		put(rel, "NSPID=26\nPORT=1234\n");
@@ -119,6 +121,13 @@ static int setup(void **state)
 	put("out/A/w_size.restore.log", "(00.20) Error (criu/files-reg.c:2100): File run/wl.out has bad size 70 (expect 6)\n");
 	verdict("B", "w_size", "incompatible", "\"sha_ni\"");
 	result("B", "w_size", "pid=26\nrestore_rc=0\nrestore_ms=900\nalive=no\nwindow_s=8\n", "pid=26 exited=0\n");
+
+	verdict("A", "w_redis", "incompatible", "\"avx2\"");
+	result("A", "w_redis", "pid=26\nrestore_rc=0\nrestore_ms=900\nalive=no\nwindow_s=8\n", "pid=26 signal=SEGV\n");
+	put("out/A/w_redis.wl.out", "26:M 01 Dec 2026 22:00:00.000 # Redis 8.0.2 crashed by signal: 4, si_code: 2\n");
+	verdict("B", "w_redis", "incompatible", "\"avx2\"");
+	result("B", "w_redis", "pid=26\nrestore_rc=0\nrestore_ms=900\nalive=yes\nwindow_s=8\n", "");
+	put("out/B/w_redis.wl.out", "26:M 01 Dec 2026 22:00:00.000 * Ready to accept connections tcp\n");
 	return 0;
 }
 
@@ -136,7 +145,7 @@ static int report(const char *models, json_object **doc, char **text)
 	snprintf(jpath, sizeof(jpath), "%s/report.json", lab);
 	unlink(jpath);
 	char *argv[] = { "python3", "bench/lab/report.py", lab, "--models", (char *)models,
-			 "--workloads", "w_ok w_inc w_seg w_size w_none", "--json", jpath, NULL };
+			 "--workloads", "w_ok w_inc w_seg w_size w_none w_redis", "--json", jpath, NULL };
 	char *err = NULL;
 	int rc = tu_run(argv, text, &err);
 	if (err != NULL && *err)
@@ -185,14 +194,16 @@ static void test_every_class(void **state)
 	assert_string_equal(field(doc, "w_size", "A", "cls"), "not-restored");
 	assert_string_equal(field(doc, "w_size", "B", "cls"), "unexercised");
 	assert_string_equal(field(doc, "w_none", "A", "cls"), "not-run");
+	assert_string_equal(field(doc, "w_redis", "A", "cls"), "confirmed");
+	assert_string_equal(field(doc, "w_redis", "B", "cls"), "unexercised");
 	assert_int_equal(count(doc, "UNSAFE"), 2);
-	assert_int_equal(count(doc, "confirmed"), 1);
-	assert_int_equal(count(doc, "unexercised"), 2);
+	assert_int_equal(count(doc, "confirmed"), 2);
+	assert_int_equal(count(doc, "unexercised"), 3);
 	assert_int_equal(count(doc, "ok"), 1);
 	assert_int_equal(count(doc, "died"), 1);
 	assert_int_equal(count(doc, "not-restored"), 1);
 	assert_int_equal(count(doc, "not-run"), 2);
-	assert_non_null(strstr(text, "pairs 10: unsafe 2, confirmed 1, unexercised 2, ok 1, died 1, not-restored 1, not-run 2"));
+	assert_non_null(strstr(text, "pairs 12: unsafe 2, confirmed 2, unexercised 3, ok 1, died 1, not-restored 1, not-run 2"));
 	json_object_put(doc);
 	free(text);
 }
@@ -212,6 +223,12 @@ static void test_evidence_and_verdicts(void **state)
 	assert_string_equal(field(doc, "w_ok", "B", "outcome"), "SIGILL");
 	assert_string_equal(field(doc, "w_size", "B", "outcome"), "exit 0");
 	assert_string_equal(field(doc, "w_inc", "B", "outcome"), "survived 8 s");
+	assert_string_equal(field(doc, "w_redis", "A", "outcome"), "SIGSEGV after a handled SIGILL");
+	assert_non_null(strstr(field(doc, "w_redis", "A", "evidence"), "crashed by signal: 4"));
+	/* libvirt calls B compatible for the five dumped workloads; w_ok and w_seg died of the CPU there. */
+	json_object *lv = tu_json_get(doc, "libvirt");
+	assert_int_equal(json_object_get_int(tu_json_get(lv, "compatible")), 5);
+	assert_int_equal(json_object_get_int(tu_json_get(lv, "died_of_cpu")), 2);
 	/* libvirt's model of the same name, beside the scored verdict. */
 	assert_string_equal(field(doc, "w_ok", "A", "libvirt"), "incompatible");
 	assert_string_equal(field(doc, "w_ok", "B", "libvirt"), "compatible");
@@ -229,7 +246,7 @@ static void test_no_unsafe_pair_exits_0(void **state)
 	char *text = NULL;
 	assert_int_equal(report("A", &doc, &text), 0);
 	assert_int_equal(count(doc, "UNSAFE"), 0);
-	assert_int_equal(count(doc, "confirmed"), 1);
+	assert_int_equal(count(doc, "confirmed"), 2);
 	assert_non_null(strstr(text, "| w_inc | A | incompatible | adx |"));
 	json_object_put(doc);
 	free(text);
