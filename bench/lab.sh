@@ -94,7 +94,7 @@ CFG
 	timeout 1800 qemu-system-x86_64 -accel tcg -cpu "$model" -smp 1 -m 3072 \
 		-nodefaults -nographic -no-reboot -serial stdio \
 		-kernel "$lab/vmlinuz" -initrd "$lab/initrd.img" \
-		-append "console=ttyS0 panic=-1 quiet lab.name=$name" \
+		-append "console=ttyS0 panic=-1 quiet print_fatal_signals=1 lab.name=$name" \
 		-virtfs "local,path=$lab/root,mount_tag=root,security_model=passthrough,id=root" \
 		-virtfs "local,path=$out,mount_tag=lab,security_model=passthrough,id=lab" \
 		</dev/null >"$out/out/$name/console.log" 2>&1

@@ -38,7 +38,8 @@ Layout read (written by bench/lab.sh and bench/lab/*.sh):
   LABOUT/out/M/W.verdict.json           check --target profile.json --json
   LABOUT/out/M/W.wl.out                 the end of the process's output: a
                                         crash handler's SIGILL report
-  LABOUT/out/M/dmesg.txt                the guest's kernel log (trap lines)
+  LABOUT/out/M/dmesg.txt                the guest's kernel log (trap lines;
+                                        print_fatal_signals=1 register dumps)
 """
 import argparse
 import json
@@ -203,6 +204,13 @@ def pair(labout, model, w):
             if m.group(1) == comm:
                 insn = faulting_instruction(labout, w, m.group(3))
                 evidence = insn or ("trap invalid opcode " + m.group(3))
+    elif end is not None and end[0] == "signal" and not handled:
+        signo = {"SEGV": 11, "BUS": 7, "FPE": 8, "TRAP": 5}.get(end[1])
+        if signo:
+            insn = fatal_signal_instruction(read_text(os.path.join(o, "dmesg.txt")),
+                                            WORKLOAD_COMM.get(w, w)[:15], signo)
+            if insn:
+                evidence = "SIG%s raised at: %s" % (end[1], insn)
     row["evidence"] = evidence
     return row
 
@@ -247,6 +255,44 @@ def faulting_instruction(labout, w, trap):
 
 
 CLASSES = ("UNSAFE", "confirmed", "unexercised", "ok", "died", "not-restored", "not-run")
+
+
+def fatal_signal_instruction(dmesg, comm, signo):
+    """The instruction a fatal signal SIGNO of COMM was raised at, decoded
+    from the "Code:" bytes (the faulting one marked <xx>) that the guest
+    kernel logs with print_fatal_signals=1; "" when absent."""
+    lines = dmesg.splitlines()
+    for i, line in enumerate(lines):
+        if not re.search(r"potentially unexpected fatal signal %d\." % signo, line):
+            continue
+        block = lines[i:i + 12]
+        if not any(("Comm: %s " % comm) in b for b in block):
+            continue
+        for b in block:
+            m = re.search(r"Code: .*?<([0-9a-f]{2})>((?: [0-9a-f]{2})*)", b)
+            if m:
+                code = bytes.fromhex(m.group(1) + m.group(2).replace(" ", ""))
+                return disassemble(code)
+    return ""
+
+
+def disassemble(code):
+    """The first instruction of CODE (x86-64 bytes), by objdump; hex if not."""
+    import tempfile
+    try:
+        with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+            f.write(code)
+            f.flush()
+            dis = subprocess.run(["objdump", "-D", "-b", "binary", "-m", "i386:x86-64", "-M", "intel",
+                                  "--no-show-raw-insn", f.name],
+                                 capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        dis = ""
+    for line in dis.splitlines():
+        m = re.match(r"\s*0:\s+(.*)", line)
+        if m:
+            return " ".join(m.group(1).split())
+    return code.hex()
 
 
 def summarize(rows):

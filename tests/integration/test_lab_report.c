@@ -104,7 +104,11 @@ static int setup(void **state)
 	verdict("A", "w_inc", "incompatible", "\"adx\"");
 	result("A", "w_inc", "pid=26\nrestore_rc=0\nrestore_ms=900\nalive=no\nwindow_s=8\n",
 	       "pid=1003 exited=0\npid=26 signal=ILL\n");
-	put("out/A/dmesg.txt", "[ 9.1] traps: w_inc[412] trap invalid opcode ip:55aa sp:7ffe error:0 in w_inc[2596,55aa000+2000]\n");
+	put("out/A/dmesg.txt", "[ 9.1] traps: w_inc[412] trap invalid opcode ip:55aa sp:7ffe error:0 in w_inc[2596,55aa000+2000]\n"
+	    "[ 9.4] w_seg: w_seg: potentially unexpected fatal signal 11.\n"
+	    "[ 9.4] CPU: 0 UID: 0 PID: 198 Comm: w_seg Not tainted 6.12.117+deb13-amd64 #1  Debian 6.12.117-1\n"
+	    "[ 9.4] RIP: 0033:0x7f5809ee6819\n"
+	    "[ 9.4] Code: 00 3d e0 0f 00 00 0f 87 37 01 00 00 <c5> fd 74 0f c5 fd d7 c1 85 c0 74 5b\n");
 	verdict("B", "w_inc", "incompatible", "\"adx\"");
 	result("B", "w_inc", "pid=26\nrestore_rc=0\nrestore_ms=900\nalive=yes\nwindow_s=8\n", "pid=1004 signal=ILL\n");
 
@@ -222,6 +226,9 @@ static void test_evidence_and_verdicts(void **state)
 	assert_non_null(strstr(field(doc, "w_none", "A", "evidence"), "Unable to connect a transport socket"));
 	assert_string_equal(field(doc, "w_ok", "B", "outcome"), "SIGILL");
 	assert_string_equal(field(doc, "w_size", "B", "outcome"), "exit 0");
+	/* print_fatal_signals' code bytes, decoded by objdump (binutils). */
+	assert_string_equal(field(doc, "w_seg", "A", "evidence"),
+			    "SIGSEGV raised at: vpcmpeqb ymm1,ymm0,YMMWORD PTR [rdi]");
 	assert_string_equal(field(doc, "w_inc", "B", "outcome"), "survived 8 s");
 	assert_string_equal(field(doc, "w_redis", "A", "outcome"), "SIGSEGV after a handled SIGILL");
 	assert_non_null(strstr(field(doc, "w_redis", "A", "evidence"), "crashed by signal: 4"));
