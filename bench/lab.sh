@@ -161,5 +161,6 @@ echo "total_s=$(secs "$t_start" "$(now)")" >>"$out/source.env"
 	echo "cores=$(nproc)"
 	echo "lab_root=$lab/root"
 } >>"$out/source.env"
-python3 bench/lab/report.py "$out" --models "$models" --workloads "$workloads" | tee "$out/report.md"
+python3 bench/lab/report.py "$out" --models "$models" --workloads "$workloads" --matrix \
+	--json "$out/report.json" | tee "$out/report.md"
 exit "${PIPESTATUS[0]}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""report.py LABOUT [--models "M..."] [--workloads "W..."] [--json FILE]
+"""report.py LABOUT [--models "M..."] [--workloads "W..."] [--json FILE] [--matrix]
 
 Reads the run directory of bench/lab.sh and prints a Markdown report: one
 row per (workload, model) pair with our verdict for the model, whether
@@ -343,12 +343,37 @@ def render(labout, rows, models):
     return "\n".join(out), c
 
 
+def mnemonic(evidence):
+    """The mnemonic in an evidence string ("libc.so.6+0x1b: vmovd xmm0,esi",
+    "SIGSEGV raised at: vpcmpeqb ...") or ""."""
+    m = re.search(r": ([a-z][a-z0-9]*)\b", evidence)
+    return m.group(1) if m and not evidence.startswith("criu") else ""
+
+
+def matrix(rows, models, workloads):
+    """One line per workload, one column per model: the class, and for a
+    death the faulting instruction's mnemonic."""
+    by = {(r["workload"], r["model"]): r for r in rows}
+    out = ["| workload | " + " | ".join(models) + " |", "|---" * (len(models) + 1) + "|"]
+    for w in workloads:
+        cells = []
+        for m in models:
+            r = by[(w, m)]
+            c = {"UNSAFE": "**UNSAFE**", "not-run": "not dumped" if r["restore"] == "not dumped" else "not run"
+                 }.get(r["cls"], r["cls"])
+            insn = mnemonic(r["evidence"]) if r["cls"] in ("UNSAFE", "confirmed", "died") else ""
+            cells.append(c + (" (%s)" % insn if insn else ""))
+        out.append("| %s | %s |" % (w, " | ".join(cells)))
+    return "\n".join(out)
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description="report of a bench/lab.sh run")
     ap.add_argument("labout")
     ap.add_argument("--models")
     ap.add_argument("--workloads")
     ap.add_argument("--json")
+    ap.add_argument("--matrix", action="store_true", help="also print a workload x model matrix")
     a = ap.parse_args(argv)
     if not os.path.isdir(a.labout):
         print("report.py: %s is not a directory" % a.labout, file=sys.stderr)
@@ -359,6 +384,9 @@ def main(argv):
     rows = [pair(a.labout, m, w) for w in workloads for m in models]
     text, counts = render(a.labout, rows, models)
     print(text)
+    if a.matrix:
+        print()
+        print(matrix(rows, models, workloads))
     if a.json:
         with open(a.json, "w") as f:
             lv = [r for r in rows if r.get("libvirt") == "compatible"]
