@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
 	--dump-on) dump_on=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--jobs) jobs=$2; shift 2 ;;
-	-h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+	-h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	-*) echo "lab.sh: unknown option $1" >&2; exit 2 ;;
 	*) build=$1; shift ;;
 	esac
