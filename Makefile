@@ -11,6 +11,8 @@
 #   make gain-source     the same from other source CPUs, emulated (docs/gain.md)
 #   make jit-bench       JIT engines: present, modelled and widened requirements (docs/jit.md)
 #   make plugin          the CRIU restore guard plugin (BUILD/criu/migratable_guard.so)
+#   make lab             CRIU restores in QEMU guests per CPU model vs our verdicts
+#                        (docs/lab.md; LAB_ARGS=--quick: two models, two workloads)
 #   make install         install the binary, its catalogs (PREFIX=/usr/local, DESTDIR) and the
 #                        plugin, when built, into CRIU's plugin directory (CRIU_PLUGIN_DIR=/usr/lib/criu)
 #
@@ -102,7 +104,7 @@ else
   PLUGIN_FOR_TESTS := plugin
 endif
 
-.PHONY: all check check-sanitize test-bins workloads fuzz bench soundness gain gain-source jit-bench demo install clean plugin
+.PHONY: all check check-sanitize test-bins workloads fuzz bench soundness gain gain-source jit-bench lab demo install clean plugin
 .SECONDARY:
 
 all: $(BIN)
@@ -212,6 +214,10 @@ gain: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
 
 gain-source: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
 	BUILD=$(BUILD) bench/gain-source.sh
+
+# Not part of check: minutes of QEMU TCG, needs root and Debian's archive.
+lab: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
+	bench/lab.sh $(LAB_ARGS) $(BUILD)
 
 jit-bench: $(BIN) $(WL_BIN)
 	bench/jit.py $(BUILD)

@@ -17,6 +17,7 @@
 #   --no-restore        stop after the dump
 #   --leave-running     dump with --leave-running (no restore then)
 #   --ready-timeout S   seconds to wait for "ready" (default 10)
+#   --ready-pattern RE  wait for RE (grep -E) instead of "ready"
 #
 # WORKLOAD is a binary built on the host; it and the --lib files are
 # copied into the root under /opt/migratable/SUM/ (SUM: a hash of their
@@ -39,7 +40,7 @@
 # 1 any failure (the message on stderr names the step; logs are kept).
 set -u
 here=$(dirname "$(realpath "$0")")
-root= before= restore=1 leave=0 ready_timeout=10
+root= before= restore=1 leave=0 ready_timeout=10 ready_re=ready
 libs=() envs=() restore_args=() restore_envs=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -52,7 +53,8 @@ while [ $# -gt 0 ]; do
 	--no-restore) restore=0; shift ;;
 	--leave-running) leave=1; restore=0; shift ;;
 	--ready-timeout) ready_timeout=$2; shift 2 ;;
-	-h|--help) sed -n '2,39p' "$0"; exit 0 ;;
+	--ready-pattern) ready_re=$2; shift 2 ;;
+	-h|--help) sed -n '2,40p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
@@ -134,8 +136,8 @@ done
 inns() { nsenter -t "$init" -m -p -r -w "$@"; }
 
 deadline=$(( $(date +%s) + ready_timeout ))
-until grep -q ready "$out/run/wl.out" 2>/dev/null; do
-	[ "$(date +%s)" -lt "$deadline" ] || die "$(basename "$workload") did not print ready in ${ready_timeout}s ($(head -c 300 "$out/run/wl.out" 2>/dev/null))"
+until grep -qE "$ready_re" "$out/run/wl.out" 2>/dev/null; do
+	[ "$(date +%s)" -lt "$deadline" ] || die "$(basename "$workload") did not print $ready_re in ${ready_timeout}s ($(head -c 300 "$out/run/wl.out" 2>/dev/null))"
 	sleep 0.05
 done
 # setsid does not fork here (a background job of a shell without job
