@@ -141,6 +141,42 @@ static bool in_got(const mg_scan_ctx *cx, uint64_t addr)
 	return addr >= lm->module->got.start + lm->bias && addr < lm->module->got.end + lm->bias;
 }
 
+/* The code at `unit` addresses module data at addr (data.c). */
+static void data_edge(mg_worker *w, uint64_t addr, uint32_t unit)
+{
+	if (!mg_data_maybe(&w->cx->data, addr))
+		return;
+	mg_data_edge e = { addr, unit };
+	g_array_append_val(w->data_edges, e);
+}
+
+/* How far past a memory operand's address its bytes can reach: the
+ * widest load (a ZMM register, 64 bytes); the operand size itself is not
+ * decoded in the sweep's minimal mode. */
+#define LOAD_SPAN 64u
+
+/*
+ * A load or store at addr (not a GOT slot) hands the code the words it
+ * reads, not the object's address: follow those words (code pointers as
+ * pointer slots, data pointers to their objects), not the object.  A
+ * word that points to itself (crtstuff's __dso_handle) gives nothing new.
+ */
+static void follow_loaded_words(mg_worker *w, uint32_t unit, uint64_t addr)
+{
+	uint64_t end = addr + LOAD_SPAN;
+	uint64_t page_end = (addr | 4095) + 1;
+	if (end > page_end)
+		end = page_end;      /* a wide load does not cross into another page's object */
+	for (uint64_t at = addr & ~(uint64_t)7; at < end; at += 8) {
+		uint64_t value;
+		if (!mg_read_u64(w->cx, at, &value))
+			return;
+		edge(w, value, MG_WHY_SLOT, unit);
+		if (value != at)
+			data_edge(w, value, unit);
+	}
+}
+
 static void follow_memory_ref(mg_worker *w, uint32_t unit, bool is_lea,
 			      uint64_t addr)
 {
@@ -149,8 +185,15 @@ static void follow_memory_ref(mg_worker *w, uint32_t unit, bool is_lea,
 		edge(w, addr, MG_WHY_CODE_REF, unit);
 		return;
 	}
-	if (is_lea)
-		return;    /* address of data: not itself a code pointer */
+	if (is_lea) {
+		/* The address of data: its object can be reached. */
+		data_edge(w, addr, unit);
+		return;
+	}
+	if (!in_got(w->cx, addr)) {
+		follow_loaded_words(w, unit, addr);
+		return;
+	}
 	uint64_t value;
 	if (!mg_read_u64(w->cx, addr, &value)) {
 		/* Most failed reads are stray data refs into unmapped space.  A
@@ -166,6 +209,7 @@ static void follow_memory_ref(mg_worker *w, uint32_t unit, bool is_lea,
 	if (follow_lazy_slot(w, unit, addr, value))
 		return;
 	edge(w, value, MG_WHY_SLOT, unit);
+	data_edge(w, value, unit);     /* a GOT slot naming data (GLOB_DAT): its address */
 }
 
 /* --- what a unit's code says, independent of the process ------------------- */
@@ -230,7 +274,11 @@ static bool collect_refs(mg_unit_summary *s, size_t *cap, uint64_t off, size_t l
 				      ? (int64_t)(uint32_t)insn->raw.imm[i].value.u
 				      : (int64_t)insn->raw.imm[i].value.u);
 	}
-	uint8_t mem = insn->mnemonic == ZYDIS_MNEMONIC_LEA ? MG_REF_LEA_ABS : MG_REF_MEM_ABS;
+	/* cmp/test read their memory operand only to set flags: the value
+	 * never reaches a register, so it leads nowhere. */
+	uint8_t mem = insn->mnemonic == ZYDIS_MNEMONIC_LEA ? MG_REF_LEA_ABS :
+		      insn->mnemonic == ZYDIS_MNEMONIC_CMP ||
+		      insn->mnemonic == ZYDIS_MNEMONIC_TEST ? MG_REF_CMP_ABS : MG_REF_MEM_ABS;
 	if (insn->raw.modrm.offset != 0) {
 		if (insn->raw.modrm.mod != 0)
 			return ok;
@@ -404,11 +452,16 @@ static void apply_refs(mg_worker *w, uint32_t unit, const mg_unit_summary *s)
 		uint64_t rel = base + (uint64_t)r->value, abs = (uint64_t)r->value;
 		switch ((mg_ref_kind)r->kind) {
 		case MG_REF_BRANCH:  edge(w, rel, MG_WHY_DIRECT, unit); break;
-		case MG_REF_IMM:     edge(w, abs, MG_WHY_CODE_REF, unit); break;
+		case MG_REF_IMM:
+			edge(w, abs, MG_WHY_CODE_REF, unit);
+			data_edge(w, abs, unit);   /* fixed-address code: mov $table, %edi */
+			break;
 		case MG_REF_MEM_ABS: follow_memory_ref(w, unit, false, abs); break;
 		case MG_REF_MEM_REL: follow_memory_ref(w, unit, false, rel); break;
 		case MG_REF_LEA_ABS: follow_memory_ref(w, unit, true, abs); break;
 		case MG_REF_LEA_REL: follow_memory_ref(w, unit, true, rel); break;
+		case MG_REF_CMP_ABS:
+		case MG_REF_CMP_REL: break;
 		}
 	}
 }

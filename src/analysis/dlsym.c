@@ -519,7 +519,10 @@ static size_t reach_name(mg_scan_ctx *cx, const char *name)
 			added++;
 		mg_reach_unit(cx, u, MG_WHY_DLSYM, MG_NO_UNIT, 0);
 	}
-	return added;
+	/* dlsym returns data objects as well */
+	size_t before = cx->data.nreached;
+	mg_data_reach_export(cx, name);
+	return added + (cx->data.nreached - before);
 }
 
 bool mg_dlsym_resolve(mg_scan_ctx *cx)

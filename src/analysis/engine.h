@@ -33,6 +33,7 @@ typedef enum mg_reason {
 	MG_WHY_OPAQUE,         /* a file we could not parse: scanned whole */
 	MG_WHY_FULL,           /* --method full */
 	MG_WHY_DLSYM,          /* an exported function, and dlsym is reachable */
+	MG_WHY_DATA,           /* a word in a reached data object (detail: its chunk) */
 	/* edges */
 	MG_WHY_DIRECT,         /* call/jmp/jcc with an immediate target */
 	MG_WHY_CODE_REF,       /* RIP-relative lea/reference or immediate = code address */
@@ -74,7 +75,9 @@ typedef enum mg_ref_kind {
 	MG_REF_MEM_ABS,            /* memory operand: a possible pointer slot */
 	MG_REF_MEM_REL,            /* = MG_REF_MEM_ABS + 1 */
 	MG_REF_LEA_ABS,            /* lea: an address, not a load */
-	MG_REF_LEA_REL             /* = MG_REF_LEA_ABS + 1 */
+	MG_REF_LEA_REL,            /* = MG_REF_LEA_ABS + 1 */
+	MG_REF_CMP_ABS,            /* cmp/test memory operand: read, compared, not kept */
+	MG_REF_CMP_REL             /* = MG_REF_CMP_ABS + 1 */
 } mg_ref_kind;
 
 typedef struct mg_code_ref {
@@ -109,6 +112,58 @@ typedef struct mg_edge {
 
 typedef struct mg_scan_ctx mg_scan_ctx;
 
+/* A data object of a module, or a piece of its unnamed data (data.c). */
+typedef struct mg_data_chunk {
+	uint64_t start, end;       /* runtime [start, end) */
+	const char *name;          /* the object's symbol; NULL for unnamed data */
+	uint32_t module;           /* index into the code map's modules */
+	uint32_t parent;           /* code unit whose reference led here, or MG_NO_UNIT */
+	uint32_t from;             /* detail of `why` (chunk, mapping, thread) */
+	uint8_t why;               /* mg_reason it was reached for */
+	uint8_t section;           /* index into the module's data_sections */
+	uint8_t anon;              /* unnamed data: all of a section's is reached as one */
+	uint8_t reached;
+} mg_data_chunk;
+
+/* A CPU dispatcher's unit and the prefix of the tables it picks from
+ * (dispatch.c). */
+typedef struct mg_dispatch_unit {
+	uint32_t unit;
+	const char *table_prefix;
+} mg_dispatch_unit;
+
+/* What data.c knows of the module data of one scan. */
+typedef struct mg_data_state {
+	mg_data_chunk *chunks;     /* sorted, disjoint */
+	size_t nchunks, nobjects, nreached;
+	uint32_t *mod_first, *mod_end;  /* per module: its chunks' index range */
+	uint64_t lo, hi;           /* span of all chunks */
+	uint8_t *region_bits;      /* one bit per 2 MiB region holding a chunk */
+	mg_range *excluded;        /* never scanned as roots: sorted, merged */
+	size_t nexcluded;
+	GArray *queue;             /* uint32_t chunks reached, scanned from head on */
+	guint head;
+	uint64_t bytes;            /* bytes of reached chunks scanned */
+	bool initializers_done;    /* .init_array entries are not roots (initdone.c) */
+	GArray *dispatchers;       /* mg_dispatch_unit (dispatch.c) */
+} mg_data_state;
+
+/* Can addr lie in a data chunk?  The cheap filter of the memory scan. */
+static inline bool mg_data_maybe(const mg_data_state *d, uint64_t addr)
+{
+	if (d->nchunks == 0 || addr - d->lo >= d->hi - d->lo ||
+	    addr >= (1ull << MG_USER_SPACE_BITS))
+		return false;
+	uint64_t r = addr >> MG_REGION_SHIFT;
+	return (d->region_bits[r >> 3] >> (r & 7)) & 1;
+}
+
+/* A reference to data found by a decoding worker (applied by the main thread). */
+typedef struct mg_data_edge {
+	uint64_t addr;
+	uint32_t parent;
+} mg_data_edge;
+
 /* What dlsym.c knows of the lookups (dlsym and kin) of one scan. */
 typedef struct mg_dlsym_state {
 	uint8_t *watch;            /* per unit: a lookup function or its PLT stub */
@@ -135,6 +190,7 @@ typedef struct mg_worker {
 	const uint32_t *units;     /* this worker's share of the level */
 	size_t nunits;
 	GArray *edges;             /* mg_edge */
+	GArray *data_edges;        /* mg_data_edge */
 	mg_feature_set required, seen;
 	size_t sites[MG_FEATURE_SET_BITS];
 	mg_feature_set hints;      /* hint instructions (MG_ISA_HINT) seen */
@@ -187,6 +243,7 @@ struct mg_scan_ctx {
 	bool all_units_reached;    /* some memory was unreadable: every unit queued */
 	GArray *arenas;            /* uint32_t: JIT units that are trampoline arenas (jit.c) */
 	mg_dlsym_state dlsym;      /* dlsym.c */
+	mg_data_state data;        /* data.c */
 	GHashTable *ifunc_resolved; /* resolver address -> what it returned (ifunc.c) */
 	uint8_t *resolved_resolver; /* per unit: such a resolver (its address-taking
 				       references lead nowhere: it returns one) */
@@ -233,9 +290,62 @@ void mg_scan_words(mg_scan_ctx *cx, const uint8_t *buf, size_t len,
 		   uint64_t base, mg_reason why, uint32_t detail);
 
 /* Read [start, end) of target memory and scan it as mg_scan_words does
- * (reason MG_WHY_MEMORY); unreadable pages are skipped with a warning.
+ * (reason MG_WHY_MEMORY); unreadable memory widens, with a warning.
  * Large ranges are read and filtered on two threads (memscan.c). */
 void mg_scan_memory(mg_scan_ctx *cx, uint64_t start, uint64_t end, uint32_t detail);
+
+/* The same for memory found for another reason (MG_WHY_DATA: a data
+ * chunk, detail its index). */
+void mg_scan_memory_as(mg_scan_ctx *cx, uint64_t start, uint64_t end, mg_reason why,
+		       uint32_t detail);
+
+/* --- data.c: module data reached through references ------------------------- */
+
+/* Cut the modules' data into objects; -1 on OOM. */
+int mg_data_init(mg_scan_ctx *cx);
+void mg_data_free(mg_scan_ctx *cx);
+
+/* Scan [start, end) as roots, leaving out what is never a root (the GOT,
+ * the data split into objects, initializer arrays that ran). */
+void mg_data_scan_roots(mg_scan_ctx *cx, uint64_t start, uint64_t end, uint32_t detail);
+
+/* Something can address addr: reach the data chunk(s) it can stand for.
+ * parent is the code unit it came from (MG_NO_UNIT if none), from the
+ * detail of why. */
+void mg_data_reach(mg_scan_ctx *cx, uint64_t addr, mg_reason why, uint32_t parent,
+		   uint32_t from);
+
+/* Chunk holding addr, MG_NO_UNIT if none. */
+uint32_t mg_data_find(const mg_scan_ctx *cx, uint64_t addr);
+
+/* Scan the chunks reached since the last call; true if there were any. */
+bool mg_data_drain(mg_scan_ctx *cx);
+
+/* The code unit that led to a chunk (for reach paths), or MG_NO_UNIT. */
+uint32_t mg_data_code_parent(const mg_scan_ctx *cx, uint32_t chunk);
+
+/* dlsym can return the exported object `name` / every exported object
+ * (returns how many were newly reached). */
+void mg_data_reach_export(mg_scan_ctx *cx, const char *name);
+size_t mg_data_reach_all_exports(mg_scan_ctx *cx);
+
+/* "gotoblas_HASWELL (libopenblas.so.0)" */
+void mg_data_describe(const mg_scan_ctx *cx, uint32_t chunk, char *buf, size_t len);
+
+/* --- dispatch.c: dispatchers that pick per-CPU tables by CPUID --------------- */
+
+/* Find the modelled dispatchers among the modules (after mg_data_init). */
+void mg_dispatch_init(mg_scan_ctx *cx);
+
+/* Is chunk c one of the tables the dispatcher at unit `parent` picks
+ * from (then that reference does not reach it)? */
+bool mg_dispatch_skips(const mg_scan_ctx *cx, uint32_t parent, const mg_data_chunk *c);
+
+/* --- initdone.c -------------------------------------------------------------- */
+
+/* Have all loaded modules' initializers run (main is running, no thread
+ * is in ld.so)?  Records why as a fact. */
+bool mg_initializers_done(mg_scan_ctx *cx);
 
 /* --- decode.c ---------------------------------------------------------------- */
 

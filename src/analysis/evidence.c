@@ -26,6 +26,7 @@ static const char *const reason_names[MG_WHY_COUNT] = {
 	[MG_WHY_OPAQUE]      = "unparsed executable file",
 	[MG_WHY_FULL]        = "full sweep",
 	[MG_WHY_DLSYM]       = "exported (dlsym is reachable)",
+	[MG_WHY_DATA]        = "pointer in data",
 	[MG_WHY_DIRECT]      = "call/jmp",
 	[MG_WHY_CODE_REF]    = "address taken",
 	[MG_WHY_SLOT]        = "pointer slot",
@@ -39,9 +40,45 @@ const char *mg_reason_name(mg_reason why)
 }
 
 static void describe_root(mg_scan_ctx *cx, const mg_unit_state *st,
+			  char *buf, size_t len);
+
+/*
+ * "pointer in gotoblas_SKYLAKEX (libopenblas.so.0) <- pointer in memory
+ * (... at 0x...)": the data chunk a code pointer was found in, and what
+ * led to the chunk when no code did (a root, or another chunk).
+ */
+static void describe_chunk(mg_scan_ctx *cx, uint32_t chunk, char *buf, size_t len)
+{
+	size_t used = 0;
+	for (int depth = 0; depth < 4 && chunk < cx->data.nchunks && used + 1 < len; depth++) {
+		const mg_data_chunk *c = &cx->data.chunks[chunk];
+		char name[160];
+		mg_data_describe(cx, chunk, name, sizeof(name));
+		int n = snprintf(buf + used, len - used, "%s%s", depth ? " <- " : "pointer in ", name);
+		if (n < 0)
+			return;
+		used += (size_t)n < len - used ? (size_t)n : len - used - 1;
+		if (c->why != MG_WHY_DATA || c->parent != MG_NO_UNIT) {
+			if (c->parent == MG_NO_UNIT && used + 5 < len) {
+				mg_unit_state root = { .why = c->why, .detail = c->from,
+						       .parent = MG_NO_UNIT };
+				memcpy(buf + used, " <- ", 5);
+				used += 4;
+				describe_root(cx, &root, buf + used, len - used);
+			}
+			return;
+		}
+		chunk = c->from;
+	}
+}
+
+static void describe_root(mg_scan_ctx *cx, const mg_unit_state *st,
 			  char *buf, size_t len)
 {
 	switch ((mg_reason)st->why) {
+	case MG_WHY_DATA:
+		describe_chunk(cx, st->detail, buf, len);
+		return;
 	case MG_WHY_THREAD_PC:
 	case MG_WHY_REGISTER:
 	case MG_WHY_XSTATE:
@@ -85,7 +122,11 @@ char *mg_reach_path(mg_scan_ctx *cx, uint32_t unit)
 		mg_unit_name(cx->map, chain[i], buf, sizeof(buf));
 		if (i + 1 == n)
 			g_string_append_printf(s, " -> %s", buf);
-		else
+		else if (cx->state[chain[i]].why == MG_WHY_DATA) {
+			char via[200];
+			mg_data_describe(cx, cx->state[chain[i]].detail, via, sizeof(via));
+			g_string_append_printf(s, " -(pointer in %s)-> %s", via, buf);
+		} else
 			g_string_append_printf(s, " -(%s)-> %s",
 					       mg_reason_name(cx->state[chain[i]].why), buf);
 	}

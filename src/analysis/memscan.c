@@ -26,10 +26,12 @@
 #define SCAN_CHUNK (1u << 20)                  /* bytes per read */
 #define PIPELINE_MIN ((uint64_t)16 << 20)      /* smaller ranges: one thread */
 
-/* A word that lies in a code region, and how it was found. */
+/* A word that lies in a code region or in module data, and how it was
+ * found. */
 typedef struct word_hit {
 	uint64_t addr;
 	mg_reason why;
+	bool data;          /* a data chunk's address (data.c), not code */
 } word_hit;
 
 static inline uint64_t ror64(uint64_t v, unsigned n)
@@ -46,6 +48,7 @@ static void filter_words(const mg_scan_ctx *cx, const uint8_t *buf, size_t len,
 			 uint64_t base, mg_reason why, GArray *hits)
 {
 	const mg_codemap *map = cx->map;
+	const mg_data_state *data = &cx->data;
 	const uint64_t lo = map->lo, hi = map->hi;
 	const bool demangle = cx->img->pointer_guard_known;
 	const uint64_t guard = cx->img->pointer_guard;
@@ -54,26 +57,42 @@ static void filter_words(const mg_scan_ctx *cx, const uint8_t *buf, size_t len,
 	for (size_t off = skip; off + 8 <= len; off += 8) {
 		uint64_t v;
 		memcpy(&v, buf + off, 8);
+		/* A library's code and data often share a 2 MiB region:
+		 * a word can pass both filters. */
 		if (v - lo < hi - lo && mg_codemap_in_code_region(map, v)) {
-			word_hit h = { v, why };
+			word_hit h = { v, why, false };
+			g_array_append_val(hits, h);
+		}
+		if (mg_data_maybe(data, v)) {
+			word_hit h = { v, why, true };
 			g_array_append_val(hits, h);
 		}
 		if (demangle) {
-			/* glibc PTR_DEMANGLE: ror 0x11, then xor the guard */
+			/* glibc PTR_DEMANGLE: ror 0x11, then xor the guard
+			 * (only code pointers are mangled) */
 			uint64_t d = ror64(v, 0x11) ^ guard;
 			if (d - lo < hi - lo && mg_codemap_in_code_region(map, d)) {
-				word_hit h = { d, MG_WHY_MANGLED };
+				word_hit h = { d, MG_WHY_MANGLED, false };
 				g_array_append_val(hits, h);
 			}
 		}
 	}
 }
 
-static void follow_hits(mg_scan_ctx *cx, const GArray *hits, uint32_t detail)
+/*
+ * Follow the hits of memory found for `why`.  Words of a data chunk lead
+ * on from the code unit that reached the chunk (the reach path then reads
+ * "f -(pointer in table)-> g"); data addresses reach more chunks.
+ */
+static void follow_hits(mg_scan_ctx *cx, const GArray *hits, mg_reason why, uint32_t detail)
 {
+	uint32_t parent = why == MG_WHY_DATA ? mg_data_code_parent(cx, detail) : MG_NO_UNIT;
 	for (guint i = 0; i < hits->len; i++) {
 		const word_hit *h = &g_array_index(hits, word_hit, i);
-		mg_reach_address(cx, h->addr, h->why, MG_NO_UNIT, detail);
+		if (h->data)
+			mg_data_reach(cx, h->addr, why, parent, detail);
+		else
+			mg_reach_address(cx, h->addr, h->why, parent, detail);
 	}
 }
 
@@ -82,7 +101,7 @@ void mg_scan_words(mg_scan_ctx *cx, const uint8_t *buf, size_t len,
 {
 	GArray *hits = g_array_new(FALSE, FALSE, sizeof(word_hit));
 	filter_words(cx, buf, len, base, why, hits);
-	follow_hits(cx, hits, detail);
+	follow_hits(cx, hits, why, detail);
 	g_array_free(hits, TRUE);
 }
 
@@ -128,9 +147,11 @@ static size_t read_chunk(mg_scan_ctx *cx, uint64_t *at, uint64_t end, uint8_t *b
 }
 
 static void scan_sequential(mg_scan_ctx *cx, uint64_t start, uint64_t end,
-			    uint32_t detail)
+			    mg_reason why, uint32_t detail)
 {
-	uint8_t *buf = malloc(SCAN_CHUNK);
+	uint8_t small[4096];
+	bool fits = end - start <= sizeof(small);   /* most data objects */
+	uint8_t *buf = fits ? small : malloc(SCAN_CHUNK);
 	if (buf == NULL) {
 		widen_all(cx, start, detail);
 		return;
@@ -140,10 +161,11 @@ static void scan_sequential(mg_scan_ctx *cx, uint64_t start, uint64_t end,
 		size_t got = read_chunk(cx, &at, end, buf, detail);
 		if (got == 0)
 			continue;
-		mg_scan_words(cx, buf, got, from, MG_WHY_MEMORY, detail);
+		mg_scan_words(cx, buf, got, from, why, detail);
 		at += got;
 	}
-	free(buf);
+	if (!fits)
+		free(buf);
 }
 
 /* --- the pipeline ------------------------------------------------------------ */
@@ -157,6 +179,7 @@ typedef struct scan_job {
 
 typedef struct pipeline {
 	const mg_scan_ctx *cx;
+	mg_reason why;              /* of every word scanned */
 	GAsyncQueue *todo, *done;   /* scan_job *, in submission order */
 	scan_job jobs[2];           /* one being read, one being filtered */
 	scan_job stop;              /* pushed to end the filter thread */
@@ -170,7 +193,7 @@ static gpointer filter_thread(gpointer data)
 		if (j == &p->stop)
 			return NULL;
 		g_array_set_size(j->hits, 0);
-		filter_words(p->cx, j->buf, j->len, j->base, MG_WHY_MEMORY, j->hits);
+		filter_words(p->cx, j->buf, j->len, j->base, p->why, j->hits);
 		g_async_queue_push(p->done, j);
 	}
 }
@@ -186,10 +209,11 @@ static void pipeline_free(pipeline *p)
 	g_async_queue_unref(p->done);
 }
 
-static bool pipeline_init(pipeline *p, const mg_scan_ctx *cx)
+static bool pipeline_init(pipeline *p, const mg_scan_ctx *cx, mg_reason why)
 {
 	memset(p, 0, sizeof(*p));
 	p->cx = cx;
+	p->why = why;
 	p->todo = g_async_queue_new();
 	p->done = g_async_queue_new();
 	for (int i = 0; i < 2; i++) {
@@ -212,7 +236,7 @@ static void run_pipeline(mg_scan_ctx *cx, pipeline *p, uint64_t start, uint64_t 
 	for (uint64_t at = start; at < end;) {
 		if (nidle == 0) {
 			scan_job *j = g_async_queue_pop(p->done);
-			follow_hits(cx, j->hits, detail);
+			follow_hits(cx, j->hits, p->why, detail);
 			idle[nidle++] = j;
 		}
 		scan_job *j = idle[--nidle];
@@ -227,28 +251,34 @@ static void run_pipeline(mg_scan_ctx *cx, pipeline *p, uint64_t start, uint64_t 
 	}
 	while (nidle < 2) {
 		scan_job *j = g_async_queue_pop(p->done);
-		follow_hits(cx, j->hits, detail);
+		follow_hits(cx, j->hits, p->why, detail);
 		nidle++;
 	}
 }
 
 void mg_scan_memory(mg_scan_ctx *cx, uint64_t start, uint64_t end, uint32_t detail)
 {
+	mg_scan_memory_as(cx, start, end, MG_WHY_MEMORY, detail);
+}
+
+void mg_scan_memory_as(mg_scan_ctx *cx, uint64_t start, uint64_t end, mg_reason why,
+		       uint32_t detail)
+{
 	if (cx->all_units_reached)
 		return;         /* every function is reachable already */
 	if (end - start < PIPELINE_MIN || cx->nthreads < 2) {
-		scan_sequential(cx, start, end, detail);
+		scan_sequential(cx, start, end, why, detail);
 		return;
 	}
 	pipeline p;
-	if (!pipeline_init(&p, cx)) {
-		scan_sequential(cx, start, end, detail);
+	if (!pipeline_init(&p, cx, why)) {
+		scan_sequential(cx, start, end, why, detail);
 		return;
 	}
 	GThread *t = g_thread_try_new("mg-memscan", filter_thread, &p, NULL);
 	if (t == NULL) {
 		pipeline_free(&p);
-		scan_sequential(cx, start, end, detail);
+		scan_sequential(cx, start, end, why, detail);
 		return;
 	}
 	run_pipeline(cx, &p, start, end, detail);

@@ -34,25 +34,13 @@
  * edges (decode.c), so the GOT is left out of the memory scan: scanning it
  * would make every imported function reachable.  (Large-code-model code,
  * which addresses the GOT through a register, would defeat this; GCC and
- * Clang never emit it by default.)
+ * Clang never emit it by default.)  The data split into objects is left
+ * out too: an object is scanned once something can address it (data.c).
  */
 static void scan_range_outside_got(mg_scan_ctx *cx, uint64_t start, uint64_t end,
 				   uint32_t detail)
 {
-	uint32_t mi = mg_codemap_module_at(cx->map, start);
-	if (mi != MG_NO_MODULE) {
-		const mg_loaded_module *lm = &cx->map->modules[mi];
-		uint64_t gs = lm->module->got.start + lm->bias;
-		uint64_t ge = lm->module->got.end + lm->bias;
-		if (ge > gs && gs < end && ge > start) {
-			if (gs > start)
-				mg_scan_memory(cx, start, gs, detail);
-			if (ge < end)
-				mg_scan_memory(cx, ge, end, detail);
-			return;
-		}
-	}
-	mg_scan_memory(cx, start, end, detail);
+	mg_data_scan_roots(cx, start, end, detail);
 }
 
 /*
@@ -171,8 +159,10 @@ static void add_thread_roots(mg_scan_ctx *cx, const mg_thread *th)
 		r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp,
 		r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15,
 	};
-	for (size_t i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++)
+	for (size_t i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++) {
 		mg_reach_address(cx, gprs[i], MG_WHY_REGISTER, MG_NO_UNIT, tid);
+		mg_data_reach(cx, gprs[i], MG_WHY_REGISTER, MG_NO_UNIT, tid);
+	}
 
 	if (th->xsave && th->xsave_len)
 		mg_scan_words(cx, th->xsave, th->xsave_len, 0, MG_WHY_XSTATE, tid);

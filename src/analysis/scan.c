@@ -280,6 +280,7 @@ static void free_ctx(mg_scan_ctx *cx)
 		g_array_free(cx->arenas, TRUE);
 	mg_dlsym_free(cx);
 	mg_ifunc_free(cx);
+	mg_data_free(cx);
 	free(cx->no_code_ref);
 	g_mutex_clear(&cx->slot_lock);
 	mg_summary_cache_close(cx->cache);
@@ -388,12 +389,13 @@ static void widen_for_dlsym(mg_scan_ctx *cx)
 			mg_reach_unit(cx, u, MG_WHY_DLSYM, MG_NO_UNIT, 0);
 		}
 	}
+	size_t objects = mg_data_reach_all_exports(cx);
 	cx->res->dlsym_widened = added;
 	mg_image_warn(cx->img, "dlsym: %zu call(s) with a name the analysis cannot bound (%s%s); "
-		      "every exported function of every module counts as a possible result "
-		      "(%zu added)", cx->dlsym.nunknown,
+		      "every exported function and object of every module counts as a possible "
+		      "result (%zu functions, %zu objects added)", cx->dlsym.nunknown,
 		      cx->dlsym.why_unknown ? cx->dlsym.why_unknown : "?",
-		      cx->dlsym.nunknown > 3 ? "; ..." : "", added);
+		      cx->dlsym.nunknown > 3 ? "; ..." : "", added, objects);
 }
 
 static void worker_init(mg_worker *w, mg_scan_ctx *cx)
@@ -401,6 +403,7 @@ static void worker_init(mg_worker *w, mg_scan_ctx *cx)
 	memset(w, 0, sizeof(*w));
 	w->cx = cx;
 	w->edges = g_array_new(FALSE, FALSE, sizeof(mg_edge));
+	w->data_edges = g_array_new(FALSE, FALSE, sizeof(mg_data_edge));
 	w->evidence = g_ptr_array_new();
 	w->explained = g_hash_table_new(g_direct_hash, g_direct_equal);
 	w->unresolved = g_ptr_array_new_with_free_func(g_free);
@@ -410,6 +413,7 @@ static void worker_init(mg_worker *w, mg_scan_ctx *cx)
 static void worker_free(mg_worker *w)
 {
 	g_array_free(w->edges, TRUE);
+	g_array_free(w->data_edges, TRUE);
 	for (guint i = 0; i < w->evidence->len; i++)
 		mg_evidence_free(g_ptr_array_index(w->evidence, i));
 	g_ptr_array_free(w->evidence, TRUE);
@@ -453,6 +457,10 @@ static void worker_merge(mg_scan_ctx *cx, mg_worker *w)
 	for (guint i = 0; i < w->edges->len; i++) {
 		const mg_edge *e = &g_array_index(w->edges, mg_edge, i);
 		mg_reach_unit(cx, e->unit, (mg_reason)e->why, e->parent, 0);
+	}
+	for (guint i = 0; i < w->data_edges->len; i++) {
+		const mg_data_edge *e = &g_array_index(w->data_edges, mg_data_edge, i);
+		mg_data_reach(cx, e->addr, MG_WHY_CODE_REF, e->parent, e->parent);
 	}
 	for (guint i = 0; i < w->unresolved->len; i++)
 		g_hash_table_add(cx->unresolved, g_strdup(g_ptr_array_index(w->unresolved, i)));
@@ -508,14 +516,17 @@ static void decode_level(mg_scan_ctx *cx, guint from, guint to)
 	}
 }
 
-/* Decode level after level until nothing new is reachable. */
+/* Decode level after level, and scan the data objects the code reached,
+ * until nothing new is reachable. */
 static void drain(mg_scan_ctx *cx, guint *head)
 {
-	while (*head < cx->queue->len) {
-		guint to = cx->queue->len;
-		decode_level(cx, *head, to);
-		*head = to;
-	}
+	do {
+		while (*head < cx->queue->len) {
+			guint to = cx->queue->len;
+			decode_level(cx, *head, to);
+			*head = to;
+		}
+	} while (mg_data_drain(cx));
 }
 
 /* Move evidence and warnings into the result (the context gives them up). */
@@ -583,8 +594,8 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 	}
 	mg_lazy_init(&cx);
 	mg_ifunc_init(&cx);
-	if (mg_dlsym_init(&cx) != 0) {
-		mg_fail(err, MG_ERR_INTERNAL, "out of memory (dlsym)");
+	if (mg_dlsym_init(&cx) != 0 || mg_data_init(&cx) != 0) {
+		mg_fail(err, MG_ERR_INTERNAL, "out of memory (dlsym, data objects)");
 		goto fail;
 	}
 	if (mg_add_roots(&cx, err) != 0)

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #define CACHE_MAGIC    0x3143444du            /* "MDC1" */
-#define CACHE_VERSION  5u   /* 5: hint groups (MG_ISA_HINT) */
+#define CACHE_VERSION  6u   /* 5: hint groups (MG_ISA_HINT); 6: cmp/test refs */
 #define HINT_BIT       0x80000000u
 #define CACHE_FILE_MAX ((size_t)512 << 20)
 #define MAX_GROUPS     4096u
@@ -149,7 +149,7 @@ static size_t check_record(const cache_file *c, size_t off)
 	}
 	const uint8_t *r = p + RECORD_HEAD + (size_t)ngroups * GROUP_SIZE;
 	for (uint32_t i = 0; i < nrefs; i++)
-		if (rd64(r + (size_t)i * REF_SIZE + 8) > MG_REF_LEA_REL)
+		if (rd64(r + (size_t)i * REF_SIZE + 8) > MG_REF_CMP_REL)
 			return 0;
 	return need;
 }

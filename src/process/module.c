@@ -373,9 +373,13 @@ static int scan_sections(mod_ctx *c, mg_error *err)
 		case SHT_FINI_ARRAY:
 			m->fini_array = r;
 			break;
+		case SHT_PREINIT_ARRAY:
+			m->preinit_array = r;
+			break;
 		default:
 			break;
 		}
+		mod_note_data_section(c, name, &sh);
 		if (strcmp(name, ".eh_frame") == 0 && sh.sh_type == SHT_PROGBITS) {
 			c->eh_frame_idx = i;
 			m->has_eh_frame = true;
@@ -447,6 +451,8 @@ static mod_priv *mod_priv_new(const char *path, uint64_t size)
 	mp->export_index = g_hash_table_new(g_str_hash, g_str_equal);
 	mp->state_syms = g_array_new(FALSE, FALSE, sizeof(mod_state_sym));
 	mp->members = g_array_new(FALSE, FALSE, sizeof(mod_member_off));
+	mp->objects = g_array_new(FALSE, FALSE, sizeof(mg_data_object));
+	mp->object_exports = g_hash_table_new(g_str_hash, g_str_equal);
 	if (mp->pub.path == NULL) {
 		mg_module_free(&mp->pub);
 		return NULL;
@@ -528,6 +534,11 @@ void mg_module_free(mg_module *m)
 		g_array_free(mp->state_syms, TRUE);
 	if (mp->members)
 		g_array_free(mp->members, TRUE);
+	if (mp->objects)
+		g_array_free(mp->objects, TRUE);
+	if (mp->object_exports)
+		g_hash_table_destroy(mp->object_exports);
+	g_free(m->objects);
 	if (mp->names)
 		g_string_chunk_free(mp->names);
 	free(mp);

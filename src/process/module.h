@@ -54,6 +54,17 @@ typedef struct mg_range {
 	uint64_t start, end;
 } mg_range;
 
+/* A sized STT_OBJECT symbol in a section split into objects
+ * (module_data.c); overlapping symbols are merged into one. */
+typedef struct mg_data_object {
+	uint64_t start, end;       /* [start, end), link-time addresses */
+	const char *name;          /* the exported name if any; NULL if unnamed */
+	bool exported;             /* in .dynsym with default/protected visibility */
+} mg_data_object;
+
+/* .data.rel.ro, .data, .bss: the sections split into objects. */
+#define MG_DATA_SECTIONS 3
+
 typedef struct mg_module {
 	char *path;
 	uint64_t file_size;
@@ -75,6 +86,10 @@ typedef struct mg_module {
 	mg_range plt[3];           /* .plt, .plt.sec, .plt.got ({0,0} if absent) */
 	mg_range got;              /* .got + .got.plt span */
 	mg_range init_array, fini_array;
+	mg_range preinit_array;
+	mg_range data_sections[MG_DATA_SECTIONS];  /* {0,0} where absent */
+	mg_data_object *objects;   /* sorted, disjoint, inside data_sections */
+	size_t nobjects;
 	uint64_t dt_init, dt_fini; /* DT_INIT / DT_FINI, 0 if absent */
 
 	/* GNU property note: x86 ISA level the object was built for
@@ -129,6 +144,13 @@ bool mg_module_state_symbol(const mg_module *m, const char *name, uint64_t *vadd
  * module's debug file DWARF (module_syms.c lists which); false if not known. */
 bool mg_module_member_offset(const mg_module *m, const char *type, const char *member,
 			     uint64_t *off);
+
+/* Link-time address of the exported data object `name`; false if the
+ * module exports no such object. */
+bool mg_module_export_object(const mg_module *m, const char *name, uint64_t *vaddr);
+
+/* The data object containing a link-time address, or NULL. */
+const mg_data_object *mg_module_object_at(const mg_module *m, uint64_t vaddr);
 
 /* True if vaddr lies in one of the PLT sections. */
 bool mg_module_in_plt(const mg_module *m, uint64_t vaddr);

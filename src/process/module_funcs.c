@@ -159,6 +159,10 @@ static int collect_symbols(funcs_ctx *f, size_t idx, bool dynamic, GArray *out, 
 		if (type == STT_OBJECT) {
 			if (mod_is_state_symbol(name))
 				mod_add_state_symbol(c, name, s.st_value, s.st_size);
+			mod_add_data_object(c, name, s.st_value, s.st_size,
+					    dynamic && name != NULL &&
+					    (bind == STB_GLOBAL || bind == STB_WEAK) &&
+					    (vis == STV_DEFAULT || vis == STV_PROTECTED));
 			continue;
 		}
 		if (vd != NULL && gelf_getversym(vd, (int)i, &ver) == NULL)
@@ -820,6 +824,7 @@ int mod_load_functions(mod_ctx *c, mg_error *err)
 		acc = add_layer(acc, fdes);
 		acc = add_gaps(&f, acc);
 		publish(&c->mp->pub, acc);
+		mod_publish_data_objects(c);
 		g_array_free(acc, TRUE);
 	}
 	g_array_free(syms, TRUE);

@@ -44,6 +44,8 @@ typedef struct mod_priv {
 	GHashTable *export_index;  /* name -> index into exports + 1 */
 	GArray *state_syms;        /* mod_state_sym */
 	GArray *members;           /* mod_member_off */
+	GArray *objects;           /* mg_data_object, until published */
+	GHashTable *object_exports; /* name -> exported object's vaddr + 1 */
 } mod_priv;
 
 static inline mod_priv *mod_priv_of(const mg_module *m)
@@ -111,6 +113,13 @@ void mod_close_debug(mod_ctx *dbg, int *fd);
 
 /* Member offsets (mod_state_member) from dbg's DWARF into c's module. */
 void mod_load_debug_members(mod_ctx *c, mod_ctx *dbg);
+
+/* module_data.c: remember a section that is split into objects (if it is
+ * one), a data object symbol, and publish the objects (sorted, merged). */
+void mod_note_data_section(mod_ctx *c, const char *name, const GElf_Shdr *sh);
+void mod_add_data_object(mod_ctx *c, const char *name, uint64_t vaddr, uint64_t size,
+			 bool exported);
+void mod_publish_data_objects(mod_ctx *c);
 
 /* Parse .rela.dyn/.rela.plt/RELR into pub.relocs (sorted). */
 int mod_load_relocs(mod_ctx *c, mg_error *err);
