@@ -15,6 +15,11 @@
  *     function forgets what is known, every call clobbers the
  *     caller-saved registers): that name's exports, in every module, are
  *     reachable (an IFUNC through its resolver);
+ *   - a name the calling function was itself given, in a library that
+ *     calls dlsym from a method table on behalf of an API function of its
+ *     own (OpenSSL's DSO layer: DSO_bind_func and DSO_global_lookup call
+ *     the dlfcn method, which passes their name on): the names passed to
+ *     those API functions, whose callers are analysed the same way;
  *   - anything else (a name computed at run time, a lookup function whose
  *     address is taken or stored, a thread stopped inside one): every
  *     export is, as before, and a warning names the site.
@@ -36,6 +41,54 @@
 static const char *const lookup_names[] = { "dlsym", "dlvsym", "__libc_dlsym", "__libc_dlvsym" };
 #define NLOOKUP (sizeof(lookup_names) / sizeof(lookup_names[0]))
 
+#define RDI_INDEX (ZYDIS_REGISTER_RDI - ZYDIS_REGISTER_RAX)
+#define RSI_INDEX (ZYDIS_REGISTER_RSI - ZYDIS_REGISTER_RAX)
+
+/*
+ * API functions of libraries whose dlsym calls sit in a method table and
+ * pass on the name the API function was given (crypto/dso/dso_lib.c and
+ * dso_dlfcn.c: dlfcn_bindfunc and dlfcn_globallookup are static, stored
+ * only in the DSO_METHOD table, and called only through DSO_bind_func and
+ * DSO_global_lookup; DSO_METHOD is opaque outside libcrypto).  `marker`
+ * is an export that identifies the library.  The API functions are
+ * watched like lookups, with their own name register.
+ */
+typedef struct lookup_api {
+	const char *library, *marker, *function;
+	int name_reg;
+} lookup_api;
+
+static const lookup_api lookup_apis[] = {
+	{ "OpenSSL", "DSO_METHOD_openssl", "DSO_bind_func", RSI_INDEX },
+	{ "OpenSSL", "DSO_METHOD_openssl", "DSO_global_lookup", RDI_INDEX },
+};
+#define NAPIS (sizeof(lookup_apis) / sizeof(lookup_apis[0]))
+
+/*
+ * Lookups of a modelled library whose name is loaded from its own state,
+ * which the same function fills only with these constants: OpenSSL's
+ * dynamic engine (crypto/engine/eng_dyn.c) binds ctx->DYNAMIC_F1 and
+ * DYNAMIC_F2, set in dynamic_set_data_ctx (inlined into its caller) to
+ * "v_check" and "bind_engine" and changed by no control command.  The
+ * model applies to a calling function that takes the address of every
+ * one of the names itself.
+ */
+typedef struct stored_names {
+	const char *library, *marker;
+	const char *names[2];
+} stored_names;
+
+static const stored_names stored_name_models[] = {
+	{ "OpenSSL", "DSO_METHOD_openssl", { "v_check", "bind_engine" } },
+};
+#define NSTORED (sizeof(stored_name_models) / sizeof(stored_name_models[0]))
+
+/* A GOT slot of a watched function and the register of its name. */
+typedef struct lookup_slot {
+	uint64_t addr;
+	int name_reg;
+} lookup_slot;
+
 static bool is_lookup_name(const char *name)
 {
 	for (size_t i = 0; name && i < NLOOKUP; i++)
@@ -44,40 +97,73 @@ static bool is_lookup_name(const char *name)
 	return false;
 }
 
-/* Is `name` "<lookup>@plt"? */
-static bool is_lookup_plt(const char *name)
+/* The name register of a watched function's name (-1: not watched). */
+static int api_name_reg(const char *name)
+{
+	if (is_lookup_name(name))
+		return RSI_INDEX;
+	for (size_t i = 0; name && i < NAPIS; i++)
+		if (strcmp(name, lookup_apis[i].function) == 0)
+			return lookup_apis[i].name_reg;
+	return -1;
+}
+
+/* "<function>@plt" of a watched function: its name register, else -1. */
+static int plt_name_reg(const char *name)
 {
 	const char *at = name ? strstr(name, "@plt") : NULL;
 	if (at == NULL || at[4] != '\0')
-		return false;
-	for (size_t i = 0; i < NLOOKUP; i++)
-		if (strlen(lookup_names[i]) == (size_t)(at - name) &&
-		    strncmp(name, lookup_names[i], (size_t)(at - name)) == 0)
-			return true;
-	return false;
+		return -1;
+	char base[128];
+	if ((size_t)(at - name) >= sizeof(base))
+		return -1;
+	memcpy(base, name, (size_t)(at - name));
+	base[at - name] = '\0';
+	return api_name_reg(base);
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int cmp_slot(const void *a, const void *b)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	uint64_t x = ((const lookup_slot *)a)->addr, y = ((const lookup_slot *)b)->addr;
 	return x < y ? -1 : x > y;
 }
 
-/* Watched units (the lookup functions, their PLT stubs) and GOT slots. */
+static void watch_unit(mg_scan_ctx *cx, uint32_t u, int name_reg)
+{
+	if (u == MG_NO_UNIT)
+		return;
+	cx->dlsym.watch[u] = 1;
+	cx->dlsym.name_reg[u] = (uint8_t)name_reg;
+}
+
+/* Does lm export `marker` (it is that library)? */
+static bool is_library(const mg_loaded_module *lm, const char *marker)
+{
+	return mg_module_export_vaddr(lm->module, marker, NULL, NULL);
+}
+
+/* Watched units (the lookup functions, the API functions of the modelled
+ * libraries, their PLT stubs) and GOT slots. */
 static void watch_module(mg_scan_ctx *cx, const mg_loaded_module *lm, GArray *slots)
 {
 	for (size_t k = 0; k < NLOOKUP; k++) {
 		const mg_function *f = mg_module_lookup_export(lm->module, lookup_names[k]);
-		uint32_t u = f ? mg_codemap_find(cx->map, f->start + lm->bias) : MG_NO_UNIT;
-		if (u != MG_NO_UNIT)
-			cx->dlsym.watch[u] = 1;
+		watch_unit(cx, f ? mg_codemap_find(cx->map, f->start + lm->bias) : MG_NO_UNIT,
+			   RSI_INDEX);
+	}
+	for (size_t k = 0; k < NAPIS; k++) {
+		const mg_function *f = mg_module_lookup_export(lm->module, lookup_apis[k].function);
+		if (f == NULL || !is_library(lm, lookup_apis[k].marker))
+			continue;
+		watch_unit(cx, mg_codemap_find(cx->map, f->start + lm->bias),
+			   lookup_apis[k].name_reg);
 	}
 	for (size_t r = 0; r < lm->module->nrelocs; r++) {
 		const mg_reloc *rel = &lm->module->relocs[r];
-		if ((rel->kind == MG_RELOC_JUMP_SLOT || rel->kind == MG_RELOC_GLOB_DAT) &&
-		    is_lookup_name(rel->symbol)) {
-			uint64_t at = rel->offset + lm->bias;
-			g_array_append_val(slots, at);
+		int reg = api_name_reg(rel->symbol);
+		if ((rel->kind == MG_RELOC_JUMP_SLOT || rel->kind == MG_RELOC_GLOB_DAT) && reg >= 0) {
+			lookup_slot sl = { rel->offset + lm->bias, reg };
+			g_array_append_val(slots, sl);
 		}
 	}
 }
@@ -86,21 +172,24 @@ int mg_dlsym_init(mg_scan_ctx *cx)
 {
 	mg_dlsym_state *d = &cx->dlsym;
 	d->watch = calloc(cx->map->nunits ? cx->map->nunits : 1, 1);
+	d->name_reg = calloc(cx->map->nunits ? cx->map->nunits : 1, 1);
 	d->callers = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	d->names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	if (d->watch == NULL)
+	if (d->watch == NULL || d->name_reg == NULL)
 		return -1;
-	GArray *slots = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	GArray *slots = g_array_new(FALSE, FALSE, sizeof(lookup_slot));
 	for (size_t i = 0; i < cx->map->nmodules; i++)
 		watch_module(cx, &cx->map->modules[i], slots);
 	for (size_t u = 0; u < cx->map->nunits; u++) {
 		const mg_unit *unit = &cx->map->units[u];
-		if (unit->func && unit->func->origin == MG_FUNC_PLT && is_lookup_plt(unit->func->name))
-			d->watch[u] = 1;
+		int reg = unit->func && unit->func->origin == MG_FUNC_PLT
+			  ? plt_name_reg(unit->func->name) : -1;
+		if (reg >= 0)
+			watch_unit(cx, (uint32_t)u, reg);
 	}
-	g_array_sort(slots, cmp_u64);
+	g_array_sort(slots, cmp_slot);
 	d->nslots = slots->len;
-	d->slots = (uint64_t *)g_array_free(slots, FALSE);
+	d->slots = (lookup_slot *)g_array_free(slots, FALSE);
 	return 0;
 }
 
@@ -108,6 +197,7 @@ void mg_dlsym_free(mg_scan_ctx *cx)
 {
 	mg_dlsym_state *d = &cx->dlsym;
 	free(d->watch);
+	free(d->name_reg);
 	g_free(d->slots);
 	if (d->callers)
 		g_array_free(d->callers, TRUE);
@@ -117,10 +207,20 @@ void mg_dlsym_free(mg_scan_ctx *cx)
 	memset(d, 0, sizeof(*d));
 }
 
-bool mg_dlsym_is_slot(const mg_scan_ctx *cx, uint64_t addr)
+/* The name register of the watched function whose GOT slot is at addr,
+ * or -1. */
+static int slot_name_reg(const mg_scan_ctx *cx, uint64_t addr)
 {
 	const mg_dlsym_state *d = &cx->dlsym;
-	return d->nslots && bsearch(&addr, d->slots, d->nslots, sizeof(uint64_t), cmp_u64);
+	lookup_slot key = { addr, 0 };
+	const lookup_slot *sl = d->nslots ? bsearch(&key, d->slots, d->nslots, sizeof(*sl),
+						    cmp_slot) : NULL;
+	return sl ? sl->name_reg : -1;
+}
+
+bool mg_dlsym_is_slot(const mg_scan_ctx *cx, uint64_t addr)
+{
+	return slot_name_reg(cx, addr) >= 0;
 }
 
 /* A reason the result must widen; the first three are kept for the
@@ -137,6 +237,14 @@ static void unknown_because(mg_scan_ctx *cx, const char *where, const char *why)
 		return;
 	free(d->why_unknown);
 	d->why_unknown = more;
+}
+
+/* A lookup whose name comes from the modelled library's API (once per
+ * site, as a fact). */
+static void note_forwarded(mg_scan_ctx *cx, const char *where, const char *model)
+{
+	mg_scan_fact(cx, "dlsym at %s: the name its caller gave, through %s's method table "
+		     "(bounded by the names passed to its API functions)", where, model);
 }
 
 static void unit_label(const mg_scan_ctx *cx, uint32_t unit, char *buf, size_t len)
@@ -196,82 +304,12 @@ void mg_dlsym_note(mg_scan_ctx *cx, uint32_t unit, mg_reason why, uint32_t paren
 
 /* --- the name argument at each call ---------------------------------------- */
 
-/* What is known of a general-purpose register: a constant, or nothing. */
-typedef struct reg_state {
-	bool known[16];
-	uint64_t value[16];
-} reg_state;
-
-static int gpr_index(ZydisRegister r)
-{
-	ZydisRegister l = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r);
-	if (l >= ZYDIS_REGISTER_RAX && l <= ZYDIS_REGISTER_R15)
-		return (int)(l - ZYDIS_REGISTER_RAX);
-	return -1;
-}
-
-#define RSI_INDEX (ZYDIS_REGISTER_RSI - ZYDIS_REGISTER_RAX)
-
-static void clobber_call(reg_state *s)
-{
-	static const ZydisRegister volatile_regs[] = {
-		ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RDX, ZYDIS_REGISTER_RSI,
-		ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_R8, ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R10,
-		ZYDIS_REGISTER_R11,
-	};
-	for (size_t i = 0; i < sizeof(volatile_regs) / sizeof(volatile_regs[0]); i++)
-		s->known[volatile_regs[i] - ZYDIS_REGISTER_RAX] = false;
-}
-
-/* Apply one instruction (ending at next_ip) to the register state. */
-static void step(reg_state *s, const ZydisDecodedInstruction *in, const ZydisDecodedOperand *op,
-		 uint64_t next_ip)
-{
-	if (in->mnemonic == ZYDIS_MNEMONIC_CALL) {
-		clobber_call(s);
-		return;
-	}
-	int dst = in->operand_count_visible > 0 && op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-			  (op[0].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)
-		  ? gpr_index(op[0].reg.value) : -1;
-	bool wide = dst >= 0 && op[0].size >= 32;
-	if (dst >= 0 && wide && in->operand_count_visible == 2) {
-		const ZydisDecodedOperand *src = &op[1];
-		if (in->mnemonic == ZYDIS_MNEMONIC_LEA && src->type == ZYDIS_OPERAND_TYPE_MEMORY &&
-		    src->mem.base == ZYDIS_REGISTER_RIP && src->mem.index == ZYDIS_REGISTER_NONE) {
-			s->known[dst] = true;
-			s->value[dst] = next_ip + (uint64_t)src->mem.disp.value;
-			goto others;
-		}
-		if (in->mnemonic == ZYDIS_MNEMONIC_MOV && src->type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
-			s->known[dst] = true;
-			s->value[dst] = op[0].size == 32 ? (uint32_t)src->imm.value.u : src->imm.value.u;
-			goto others;
-		}
-		if (in->mnemonic == ZYDIS_MNEMONIC_MOV && src->type == ZYDIS_OPERAND_TYPE_REGISTER &&
-		    op[0].size == 64 && gpr_index(src->reg.value) >= 0) {
-			int from = gpr_index(src->reg.value);
-			s->known[dst] = s->known[from];
-			s->value[dst] = s->value[from];
-			goto others;
-		}
-	}
-	/* Any other register an instruction writes is unknown after it. */
-	for (unsigned i = 0; i < in->operand_count; i++)
-		if (op[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-		    (op[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) && gpr_index(op[i].reg.value) >= 0)
-			s->known[gpr_index(op[i].reg.value)] = false;
-	return;
-others:
-	/* The destination was set; hidden writes (flags) do not matter. */
-	return;
-}
-
-/* Does this call or jump go to a lookup function (directly, through its
- * PLT stub, or through its GOT slot)?  *loads is set when the
- * instruction only reads the lookup's address (the address escapes). */
-static bool targets_lookup(mg_scan_ctx *cx, const ZydisDecodedInstruction *in,
-			   const ZydisDecodedOperand *op, uint64_t next_ip, bool *loads)
+/* Does this call or jump go to a watched function (directly, through its
+ * PLT stub, or through its GOT slot)?  Returns the register holding its
+ * name, or -1.  *loads is set when the instruction only reads the
+ * function's address (the address escapes). */
+static int targets_lookup(mg_scan_ctx *cx, const ZydisDecodedInstruction *in,
+			  const ZydisDecodedOperand *op, uint64_t next_ip, bool *loads)
 {
 	*loads = false;
 	for (unsigned i = 0; i < in->operand_count_visible; i++) {
@@ -281,17 +319,18 @@ static bool targets_lookup(mg_scan_ctx *cx, const ZydisDecodedInstruction *in,
 		else if (op[i].type == ZYDIS_OPERAND_TYPE_MEMORY && op[i].mem.base == ZYDIS_REGISTER_RIP &&
 			 op[i].mem.index == ZYDIS_REGISTER_NONE) {
 			target = next_ip + (uint64_t)op[i].mem.disp.value;
-			if (mg_dlsym_is_slot(cx, target)) {
+			int reg = slot_name_reg(cx, target);
+			if (reg >= 0) {
 				bool branch = in->mnemonic == ZYDIS_MNEMONIC_CALL ||
 					      in->mnemonic == ZYDIS_MNEMONIC_JMP;
 				*loads = !branch;
-				return true;
+				return reg;
 			}
 			if (in->mnemonic == ZYDIS_MNEMONIC_LEA) {
 				uint32_t u = mg_codemap_find(cx->map, target);
 				if (u != MG_NO_UNIT && cx->dlsym.watch[u]) {
 					*loads = true;
-					return true;
+					return cx->dlsym.name_reg[u];
 				}
 			}
 			continue;
@@ -300,9 +339,26 @@ static bool targets_lookup(mg_scan_ctx *cx, const ZydisDecodedInstruction *in,
 		}
 		uint32_t u = mg_codemap_find(cx->map, target);
 		if (u != MG_NO_UNIT && cx->dlsym.watch[u] && in->mnemonic != ZYDIS_MNEMONIC_LEA)
-			return true;
+			return cx->dlsym.name_reg[u];
 	}
-	return false;
+	return -1;
+}
+
+/*
+ * A lookup in `unit` whose name is the caller's argument `param`: fine
+ * when unit belongs to a modelled library (lookup_apis), whose method
+ * table calls pass on the names its API functions were given (watched,
+ * their callers analysed).  Returns the library's name, or NULL.
+ */
+static const char *forwarding_model(const mg_scan_ctx *cx, uint32_t unit)
+{
+	uint32_t mi = cx->map->units[unit].module;
+	if (mi == MG_NO_MODULE)
+		return NULL;
+	for (size_t k = 0; k < NAPIS; k++)
+		if (is_library(&cx->map->modules[mi], lookup_apis[k].marker))
+			return lookup_apis[k].library;
+	return NULL;
 }
 
 /* A NUL-terminated string at addr in read-only memory, or NULL. */
@@ -319,148 +375,48 @@ static char *constant_string(mg_scan_ctx *cx, uint64_t addr)
 	return strdup(buf);
 }
 
-/* One decoded instruction of a calling unit. */
-typedef struct insn {
-	uint32_t off;
-	ZydisDecodedInstruction in;
-	ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
-	int32_t target;            /* index of the in-unit branch target, or -1 */
-	bool falls;                /* execution goes on to the next instruction */
-	bool indirect;             /* an indirect jump (jump table, tail call) */
-} insn;
-
-/* a = a meet b: what holds on both ways in. */
-static bool meet(reg_state *a, bool *a_seen, const reg_state *b)
+/* Does the function (decoded in v) take the address of the string `name`? */
+static bool takes_string(mg_scan_ctx *cx, const mg_flow_insn *v, size_t n,
+			 uint64_t base, const char *name)
 {
-	if (!*a_seen) {
-		*a = *b;
-		*a_seen = true;
-		return true;
+	for (size_t k = 0; k + 1 < n; k++) {
+		if (v[k].in.mnemonic != ZYDIS_MNEMONIC_LEA || v[k].op[1].mem.base != ZYDIS_REGISTER_RIP)
+			continue;
+		uint64_t at = base + v[k].off + v[k].in.length + (uint64_t)v[k].op[1].mem.disp.value;
+		char *s = constant_string(cx, at);
+		bool same = s != NULL && strcmp(s, name) == 0;
+		free(s);
+		if (same)
+			return true;
 	}
-	bool changed = false;
-	for (int r = 0; r < 16; r++)
-		if (a->known[r] && (!b->known[r] || b->value[r] != a->value[r])) {
-			a->known[r] = false;
-			changed = true;
-		}
-	return changed;
+	return false;
 }
 
-static bool ends_flow_here(const ZydisDecodedInstruction *in)
+/* A lookup whose name the function loaded from memory: the names of a
+ * stored-names model that applies (added), or false. */
+static bool stored_model(mg_scan_ctx *cx, uint32_t unit, const mg_flow_insn *v, size_t n,
+			 const char *where)
 {
-	switch (in->mnemonic) {
-	case ZYDIS_MNEMONIC_JMP: case ZYDIS_MNEMONIC_RET: case ZYDIS_MNEMONIC_UD2:
-	case ZYDIS_MNEMONIC_HLT:
-		return true;
-	default:
+	const mg_unit *u = &cx->map->units[unit];
+	if (u->module == MG_NO_MODULE)
 		return false;
-	}
-}
-
-/* Decode the unit; NULL on failure.  *n instructions. */
-static insn *decode_all(mg_scan_ctx *cx, const uint8_t *b, size_t len, size_t *n)
-{
-	insn *v = NULL;
-	size_t cap = 0, count = 0;
-	GHashTable *index = g_hash_table_new(g_direct_hash, g_direct_equal);
-	for (size_t off = 0; off < len;) {
-		if (count == cap) {
-			cap = cap ? cap * 2 : 64;
-			insn *g = realloc(v, cap * sizeof(*g));
-			if (g == NULL) {
-				free(v);
-				g_hash_table_destroy(index);
-				return NULL;
-			}
-			v = g;
-		}
-		insn *x = &v[count];
-		if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&cx->full_decoder, b + off, len - off,
-							 &x->in, x->op))) {
-			off++;          /* data: not an instruction */
+	for (size_t k = 0; k < NSTORED; k++) {
+		const stored_names *m = &stored_name_models[k];
+		if (!is_library(&cx->map->modules[u->module], m->marker))
 			continue;
-		}
-		x->off = (uint32_t)off;
-		x->target = -1;
-		x->falls = !ends_flow_here(&x->in);
-		x->indirect = x->in.mnemonic == ZYDIS_MNEMONIC_JMP &&
-			      x->op[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE;
-		g_hash_table_insert(index, GSIZE_TO_POINTER(off + 1), GSIZE_TO_POINTER(count + 1));
-		off += x->in.length;
-		count++;
-	}
-	for (size_t k = 0; k < count; k++) {
-		insn *x = &v[k];
-		if (x->in.operand_count_visible == 0 || x->op[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
-		    !x->op[0].imm.is_relative || x->in.mnemonic == ZYDIS_MNEMONIC_CALL)
+		bool all = true;
+		for (size_t i = 0; i < 2 && all; i++)
+			all = takes_string(cx, v, n, u->start, m->names[i]);
+		if (!all)
 			continue;
-		int64_t dst = (int64_t)x->off + x->in.length + x->op[0].imm.value.s;
-		gpointer at = dst >= 0 ? g_hash_table_lookup(index, GSIZE_TO_POINTER((size_t)dst + 1)) : NULL;
-		if (at != NULL)
-			x->target = (int32_t)(GPOINTER_TO_SIZE(at) - 1);
+		for (size_t i = 0; i < 2; i++)
+			if (!g_hash_table_contains(cx->dlsym.names, m->names[i]))
+				g_hash_table_add(cx->dlsym.names, g_strdup(m->names[i]));
+		mg_scan_fact(cx, "dlsym at %s: a name from %s's state, which this function sets "
+			     "only to \"%s\" or \"%s\"", where, m->library, m->names[0], m->names[1]);
+		return true;
 	}
-	g_hash_table_destroy(index);
-	*n = count;
-	return v;
-}
-
-/*
- * The register state before each instruction: a forward dataflow from
- * the entry (nothing known) over fall-through and in-unit branches.  An
- * instruction no known edge reaches (a landing pad, a jump-table target)
- * starts from nothing known; with an indirect jump in the unit, every
- * instruction also meets the state at that jump (it may be a target).
- */
-static reg_state *register_states(const insn *v, size_t n, uint64_t base)
-{
-	reg_state *in = calloc(n ? n : 1, sizeof(*in));
-	bool *seen = calloc(n ? n : 1, sizeof(*seen));
-	bool *queued = calloc(n ? n : 1, sizeof(*queued));
-	size_t *queue = malloc((n ? n : 1) * sizeof(*queue)), head = 0, tail = 0;
-	if (in == NULL || seen == NULL || queued == NULL || queue == NULL) {
-		free(queue);
-		free(queued);
-		free(seen);
-		free(in);
-		return NULL;
-	}
-	/* A ring of at most n instructions, each queued once at a time. */
-#define PUSH(k) do { if (!queued[k]) { queued[k] = true; queue[tail] = (k); \
-			tail = (tail + 1) % n; } } while (0)
-	reg_state nothing = { { false } }, jumps = { { false } };
-	bool any_jump = false;
-	size_t next_seed = 0;
-	while (next_seed < n) {
-		/* From the entry first, then from each instruction still unseen
-		 * (only an unknown edge leads there: nothing is known). */
-		if (!seen[next_seed]) {
-			meet(&in[next_seed], &seen[next_seed], &nothing);
-			PUSH(next_seed);
-		}
-		next_seed++;
-		while (head != tail) {
-			size_t k = queue[head];
-			head = (head + 1) % n;
-			queued[k] = false;
-			reg_state out = in[k];
-			step(&out, &v[k].in, v[k].op, base + v[k].off + v[k].in.length);
-			if (v[k].falls && k + 1 < n && meet(&in[k + 1], &seen[k + 1], &out))
-				PUSH(k + 1);
-			if (v[k].target >= 0 && meet(&in[v[k].target], &seen[v[k].target], &out))
-				PUSH((size_t)v[k].target);
-			if (!v[k].indirect || !meet(&jumps, &any_jump, &in[k]))
-				continue;
-			/* Any instruction may be that jump's target. */
-			for (size_t t = 0; t < n; t++)
-				if (seen[t] && meet(&in[t], &seen[t], &jumps))
-					PUSH(t);
-		}
-	}
-#undef PUSH
-	free(queue);
-	free(queued);
-	free(seen);
-	return in;
+	return false;
 }
 
 /* Analyse one calling unit: each lookup call's name, or the reason it is
@@ -473,8 +429,8 @@ static void analyse_caller(mg_scan_ctx *cx, uint32_t unit)
 	size_t n;
 	if (b == NULL)
 		return;       /* unreadable: the scan already widened */
-	insn *v = decode_all(cx, b, (size_t)(u->end - u->start), &n);
-	reg_state *st = v ? register_states(v, n, u->start) : NULL;
+	mg_flow_insn *v = mg_flow_decode(cx, b, (size_t)(u->end - u->start), &n);
+	mg_reg_state *st = v ? mg_flow_states(cx, v, n, u->start) : NULL;
 	if (st == NULL) {
 		unit_label(cx, unit, where, sizeof(where));
 		unknown_because(cx, where, "out of memory analysing the call");
@@ -484,15 +440,23 @@ static void analyse_caller(mg_scan_ctx *cx, uint32_t unit)
 	for (size_t k = 0; k < n; k++) {
 		uint64_t next_ip = u->start + v[k].off + v[k].in.length;
 		bool loads;
-		if (!targets_lookup(cx, &v[k].in, v[k].op, next_ip, &loads))
+		int reg = targets_lookup(cx, &v[k].in, v[k].op, next_ip, &loads);
+		if (reg < 0)
 			continue;
 		unit_label(cx, unit, where, sizeof(where));
 		snprintf(where + strlen(where), sizeof(where) - strlen(where), "+0x%x", v[k].off);
 		char *name = NULL;
+		const char *model;
 		if (loads)
 			unknown_because(cx, where, "takes the lookup function's address");
-		else if (!st[k].known[RSI_INDEX] ||
-			 (name = constant_string(cx, st[k].value[RSI_INDEX])) == NULL)
+		else if (st[k].param[reg] && !st[k].known[reg] &&
+			 (model = forwarding_model(cx, unit)) != NULL)
+			note_forwarded(cx, where, model);
+		else if (!st[k].known[reg] && !st[k].param[reg] &&
+			 stored_model(cx, unit, v, n, where))
+			;
+		else if (!st[k].known[reg] ||
+			 (name = constant_string(cx, st[k].value[reg])) == NULL)
 			unknown_because(cx, where, "a name computed at run time");
 		else if (!g_hash_table_contains(cx->dlsym.names, name))
 			g_hash_table_add(cx->dlsym.names, name), name = NULL;

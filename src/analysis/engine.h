@@ -167,7 +167,8 @@ typedef struct mg_data_edge {
 /* What dlsym.c knows of the lookups (dlsym and kin) of one scan. */
 typedef struct mg_dlsym_state {
 	uint8_t *watch;            /* per unit: a lookup function or its PLT stub */
-	uint64_t *slots;           /* GOT slots of the lookups, sorted */
+	uint8_t *name_reg;         /* per watched unit: the register of its name argument */
+	struct lookup_slot *slots; /* GOT slots of the watched functions, sorted */
 	size_t nslots;
 	GArray *callers;           /* uint32_t: units that call a lookup */
 	guint analysed;            /* callers[0..analysed) done */
@@ -331,6 +332,36 @@ size_t mg_data_reach_all_exports(mg_scan_ctx *cx);
 
 /* "gotoblas_HASWELL (libopenblas.so.0)" */
 void mg_data_describe(const mg_scan_ctx *cx, uint32_t chunk, char *buf, size_t len);
+
+/* --- regflow.c: register constants over one function ------------------------ */
+
+/* What is known of a general-purpose register: a constant, the value an
+ * argument register had on entry to the function (param: its index + 1),
+ * or nothing. */
+typedef struct mg_reg_state {
+	bool known[16];
+	uint64_t value[16];
+	uint8_t param[16];
+} mg_reg_state;
+
+
+/* One decoded instruction of a function (regflow.c). */
+typedef struct mg_flow_insn {
+	uint32_t off;
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
+	int32_t target;            /* index of the in-unit branch target, or -1 */
+	bool falls;                /* execution goes on to the next instruction */
+	bool indirect;             /* an indirect jump (jump table, tail call) */
+} mg_flow_insn;
+
+/* Decode a function's bytes (fully: operands too); NULL on OOM.  Bytes
+ * that do not decode are skipped one at a time (data in code). */
+mg_flow_insn *mg_flow_decode(mg_scan_ctx *cx, const uint8_t *bytes, size_t len, size_t *n);
+
+/* The register state before each of the n instructions of the function
+ * at runtime address base; NULL on OOM.  Free with free(). */
+mg_reg_state *mg_flow_states(mg_scan_ctx *cx, const mg_flow_insn *v, size_t n, uint64_t base);
 
 /* --- dispatch.c: dispatchers that pick per-CPU tables by CPUID --------------- */
 
