@@ -80,9 +80,20 @@ MARK_DEPS  := tests/workloads/mark/build.sh tests/workloads/mark/wlvcall.cc \
 MARK_STAMP := $(BUILD)/workloads/mark/.stamp
 WL_HDRS    := tests/workloads/wl_util.h tests/workloads/wl_mark.h tests/workloads/wl_vcall.h
 
+# Study-like workloads (tests/workloads/study, docs/recall.md): built for
+# `make recall` only, not by `make check`.  One source file gives the
+# program study_NAME and, for the ones Python calls through ctypes,
+# libstudy_NAME.so (-DSTUDY_LIB).  Libraries come from '// LDLIBS:' lines;
+# OpenBLAS's headers and library from its pkg-config file.
+STUDY_C    := $(sort $(wildcard tests/workloads/study/*.c))
+STUDY_BIN  := $(patsubst tests/workloads/study/%.c,$(BUILD)/workloads/study/study_%,$(STUDY_C))
+STUDY_LIBS := $(patsubst %,$(BUILD)/workloads/study/libstudy_%.so,pku rdseed rsa)
+STUDY_FLAGS = $(WL_CFLAGS) $(shell pkg-config --cflags --libs-only-L openblas) \
+              $(shell sed -n 's|^// LDLIBS: ||p' $<)
+
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all check check-sanitize test-bins workloads fuzz bench soundness gain gain-source jit-bench demo install clean
+.PHONY: all check check-sanitize test-bins workloads study-workloads fuzz bench soundness gain gain-source jit-bench demo install clean
 .SECONDARY:
 
 all: $(BIN)
@@ -136,8 +147,17 @@ $(MARK_STAMP): $(MARK_DEPS)
 	tests/workloads/mark/build.sh $(BUILD)/workloads
 	@touch $@
 
+$(BUILD)/workloads/study/study_%: tests/workloads/study/%.c tests/workloads/study/study.h
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< $(STUDY_FLAGS)
+
+$(BUILD)/workloads/study/libstudy_%.so: tests/workloads/study/%.c tests/workloads/study/study.h
+	@mkdir -p $(dir $@)
+	$(CC) -DSTUDY_LIB -fPIC -shared -o $@ $< $(STUDY_FLAGS)
+
 test-bins: $(BIN) $(TEST_BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP) $(MARK_STAMP)
 workloads: $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP) $(MARK_STAMP)
+study-workloads: $(STUDY_BIN) $(STUDY_LIBS)
 
 check: test-bins
 	tests/run-tests.sh $(BUILD)

@@ -11,6 +11,8 @@ packages=(
 	# real programs the tests and benchmarks scan
 	python3 python3-numpy redis-server redis-tools sqlite3 zstd xz-utils gzip openssl
 	binutils libvirt0
+	# the study-like workloads of make recall (tests/workloads/study): libcrypto, OpenBLAS
+	libssl-dev libopenblas-pthread-dev
 	# CRIU test harness (a Debian 13 root is built with debootstrap)
 	debootstrap
 	# check --format html is rendered in headless Chromium (test_html)
