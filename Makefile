@@ -10,6 +10,7 @@
 #   make gain            compatible AWS types vs CRIU's policy (docs/gain.md; needs ../shared)
 #   make gain-source     the same from other source CPUs, emulated (docs/gain.md)
 #   make jit-bench       JIT engines: present, modelled and widened requirements (docs/jit.md)
+#   make recall          study-like workloads vs real AWS migrations (docs/recall.md; needs ../shared)
 #   make install         install the binary and its catalogs (PREFIX=/usr/local, DESTDIR)
 #
 # Plain GNU make on purpose: every source file under src/<stage>/ is picked
@@ -93,7 +94,7 @@ STUDY_FLAGS = $(WL_CFLAGS) $(shell pkg-config --cflags --libs-only-L openblas) \
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all check check-sanitize test-bins workloads study-workloads fuzz bench soundness gain gain-source jit-bench demo install clean
+.PHONY: all check check-sanitize test-bins workloads study-workloads fuzz bench soundness gain gain-source jit-bench recall demo install clean
 .SECONDARY:
 
 all: $(BIN)
@@ -195,6 +196,11 @@ gain-source: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
 
 jit-bench: $(BIN) $(WL_BIN)
 	bench/jit.py $(BUILD)
+
+# SOURCE=TYPE (default c6a.large), ALSO=all|none|"TYPE ..." (default all:
+# every other study source this host can emulate).
+recall: $(BIN) $(STUDY_BIN) $(STUDY_LIBS)
+	BUILD=$(BUILD) bench/recall.sh $(SOURCE) $(if $(ALSO),--also "$(ALSO)")
 
 # The binary finds its catalogs relative to itself (../share/migratable/catalogs).
 CATALOGS := $(sort $(wildcard catalogs/*.json))
