@@ -14,7 +14,9 @@
 # count, ours, recall, unsafe verdicts, CRIU's recall, criu-like's.
 # --also (default all): the other study sources too, one summary line
 # each; every table in BUILD/recall/recall.md.
-# $BUILD (default build), $SECONDS_PER (oracle window, default 2).
+# $BUILD (default build), $SECONDS_PER (oracle window, default 2), $CATALOG
+# (a directory of profiles instead of the aws-us-west-2 one, e.g. with
+# one profile changed to test a hypothesis).
 # Needs ../shared/data (catalog profiles, the study's outcomes).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,7 +33,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 bin=$root/$build/migratable
-catalog=$root/../shared/data/catalogs/aws-us-west-2
+catalog=${CATALOG:-$root/../shared/data/catalogs/aws-us-west-2}
 lmd=$root/../shared/data/lmd-aws-us-west-2
 tsv=$root/../shared/data/cpuid-reference.tsv
 [ -x "$bin" ] || { echo "recall.sh: $bin not built (run make)" >&2; exit 2; }
@@ -45,11 +47,11 @@ for f in study_pku study_rdseed study_sha study_rsa study_dgemm \
 	[ -e "$build/workloads/study/$f" ] ||
 		{ echo "recall.sh: $build/workloads/study/$f missing (make study-workloads)" >&2; exit 2; }
 done
-python3 "$here/recall/study.py" >&2
+python3 -B "$here/recall/study.py" >&2
 out=$build/recall
 mkdir -p "$out"
 "$bin" host --json >"$out/host.json"
 echo "recall.sh: this host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)" >&2
-exec python3 "$here/recall/run.py" --bin "$bin" --root "$root" --build "$build" \
+exec python3 -B "$here/recall/run.py" --bin "$bin" --root "$root" --build "$build" \
 	--catalog "$catalog" --lmd "$lmd" --tsv "$tsv" --host "$out/host.json" --out "$out" \
 	--seconds "${SECONDS_PER:-2}" --also "$also" "$source"
