@@ -13,6 +13,7 @@
 #   make plugin          the CRIU restore guard plugin (BUILD/criu/migratable_guard.so)
 #   make lab             CRIU restores in QEMU guests per CPU model vs our verdicts
 #                        (docs/lab.md; LAB_ARGS=--quick: two models, two workloads)
+#   make recall          study-like workloads vs real AWS migrations (docs/recall.md; needs ../shared)
 #   make install         install the binary, its catalogs (PREFIX=/usr/local, DESTDIR) and the
 #                        plugin, when built, into CRIU's plugin directory (CRIU_PLUGIN_DIR=/usr/lib/criu)
 #
@@ -85,6 +86,17 @@ MARK_DEPS  := tests/workloads/mark/build.sh tests/workloads/mark/wlvcall.cc \
 MARK_STAMP := $(BUILD)/workloads/mark/.stamp
 WL_HDRS    := tests/workloads/wl_util.h tests/workloads/wl_mark.h tests/workloads/wl_vcall.h
 
+# Study-like workloads (tests/workloads/study, docs/recall.md): built for
+# `make recall` only, not by `make check`.  One source file gives the
+# program study_NAME and, for the ones Python calls through ctypes,
+# libstudy_NAME.so (-DSTUDY_LIB).  Libraries come from '// LDLIBS:' lines;
+# OpenBLAS's headers and library from its pkg-config file.
+STUDY_C    := $(sort $(wildcard tests/workloads/study/*.c))
+STUDY_BIN  := $(patsubst tests/workloads/study/%.c,$(BUILD)/workloads/study/study_%,$(STUDY_C))
+STUDY_LIBS := $(patsubst %,$(BUILD)/workloads/study/libstudy_%.so,pku rdseed rsa)
+STUDY_FLAGS = $(WL_CFLAGS) $(shell pkg-config --cflags --libs-only-L openblas) \
+              $(shell sed -n 's|^// LDLIBS: ||p' $<)
+
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
 # The CRIU plugin (src/criu-plugin/, docs/criu.md), built against CRIU's
@@ -104,7 +116,7 @@ else
   PLUGIN_FOR_TESTS := plugin
 endif
 
-.PHONY: all check check-sanitize test-bins workloads fuzz bench soundness gain gain-source jit-bench lab demo install clean plugin
+.PHONY: all check check-sanitize test-bins workloads study-workloads fuzz bench soundness gain gain-source jit-bench lab recall demo install clean plugin
 .SECONDARY:
 
 all: $(BIN)
@@ -158,8 +170,17 @@ $(MARK_STAMP): $(MARK_DEPS)
 	tests/workloads/mark/build.sh $(BUILD)/workloads
 	@touch $@
 
+$(BUILD)/workloads/study/study_%: tests/workloads/study/%.c tests/workloads/study/study.h
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< $(STUDY_FLAGS)
+
+$(BUILD)/workloads/study/libstudy_%.so: tests/workloads/study/%.c tests/workloads/study/study.h
+	@mkdir -p $(dir $@)
+	$(CC) -DSTUDY_LIB -fPIC -shared -o $@ $< $(STUDY_FLAGS)
+
 test-bins: $(BIN) $(TEST_BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP) $(MARK_STAMP) $(PLUGIN_FOR_TESTS)
 workloads: $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP) $(MARK_STAMP)
+study-workloads: $(STUDY_BIN) $(STUDY_LIBS)
 
 check: test-bins
 	tests/run-tests.sh $(BUILD)
@@ -221,6 +242,11 @@ lab: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
 
 jit-bench: $(BIN) $(WL_BIN)
 	bench/jit.py $(BUILD)
+
+# SOURCE=TYPE (default c6a.large), ALSO=all|none|"TYPE ..." (default all:
+# every other study source this host can emulate).
+recall: $(BIN) $(STUDY_BIN) $(STUDY_LIBS)
+	BUILD=$(BUILD) bench/recall.sh $(SOURCE) $(if $(ALSO),--also "$(ALSO)")
 
 # The binary finds its catalogs relative to itself (../share/migratable/catalogs).
 CATALOGS := $(sort $(wildcard catalogs/*.json))

@@ -14,6 +14,8 @@ packages=(
 	binutils libvirt0
 	# ld.so's and libc's symbols, for the dispatch state the scan reads
 	libc6-dbg
+	# the study-like workloads of make recall (tests/workloads/study): libcrypto, OpenBLAS
+	libssl-dev libopenblas-pthread-dev
 	# CRIU test harness (a Debian 13 root is built with debootstrap)
 	debootstrap
 	# check --format html is rendered in headless Chromium (test_html)
