@@ -38,7 +38,7 @@ ifeq ($(SAN),1)
 endif
 
 LIB_SRC  := $(sort $(wildcard src/util/*.c src/features/*.c src/process/*.c \
-                     src/analysis/*.c src/verdict/*.c))
+                     src/analysis/*.c src/verdict/*.c src/restrict/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 PROTO    := $(sort $(wildcard src/process/criu/*.proto))
 PROTO_C  := $(patsubst src/process/criu/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTO))
