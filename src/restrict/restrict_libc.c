@@ -26,7 +26,7 @@ static const char *const glibc_names[][2] = {
 	{ "sse4_2", "SSE4_2" }, { "popcnt", "POPCNT" }, { "avx", "AVX" },
 	{ "avx2", "AVX2" }, { "fma", "FMA" }, { "fma4", "FMA4" },
 	{ "bmi1", "BMI1" }, { "bmi2", "BMI2" }, { "abm", "LZCNT" },
-	{ "movbe", "MOVBE" }, { "erms", "ERMS" }, { "rtm", "RTM" },
+	{ "movbe", "MOVBE" }, { "rtm", "RTM" },
 	{ "cx8", "CX8" }, { "cmov", "CMOV" }, { "xsave", "XSAVE" },
 	{ "xsavec", "XSAVEC" }, { "avx512f", "AVX512F" }, { "avx512cd", "AVX512CD" },
 	{ "avx512bw", "AVX512BW" }, { "avx512dq", "AVX512DQ" },
