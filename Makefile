@@ -10,6 +10,7 @@
 #   make gain            compatible AWS types vs CRIU's policy (docs/gain.md; needs ../shared)
 #   make gain-source     the same from other source CPUs, emulated (docs/gain.md)
 #   make jit-bench       JIT engines: present, modelled and widened requirements (docs/jit.md)
+#   make run-bench       the corpus under `migratable run` (aws, c4, c5a, m5, c6a): compatible types, slowdown (docs/run.md)
 #   make install         install the binary and its catalogs (PREFIX=/usr/local, DESTDIR)
 #
 # Plain GNU make on purpose: every source file under src/<stage>/ is picked
@@ -82,7 +83,7 @@ WL_HDRS    := tests/workloads/wl_util.h tests/workloads/wl_mark.h tests/workload
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all check check-sanitize test-bins workloads fuzz bench soundness gain gain-source jit-bench demo install clean
+.PHONY: all check check-sanitize test-bins workloads fuzz bench soundness gain gain-source jit-bench run-bench demo install clean
 .SECONDARY:
 
 all: $(BIN)
@@ -175,6 +176,9 @@ gain-source: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
 
 jit-bench: $(BIN) $(WL_BIN)
 	bench/jit.py $(BUILD)
+
+run-bench: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
+	BUILD=$(BUILD) bench/run-targets.sh
 
 # The binary finds its catalogs relative to itself (../share/migratable/catalogs).
 CATALOGS := $(sort $(wildcard catalogs/*.json))
