@@ -107,9 +107,14 @@ int mg_restrict_numpy(const mg_restrict_input *in, mg_restriction *r, mg_error *
 		return -1;
 	if (used == 0)
 		return 0;
-	if (numpy_value(mg_restrict_getenv(in->envp, "NPY_DISABLE_CPU_FEATURES"), ours, value,
-			sizeof(value)) != 0)
-		return mg_fail(err, MG_ERR_INTERNAL, "NPY_DISABLE_CPU_FEATURES too long");
+	const char *old = mg_restrict_getenv(in->envp, "NPY_DISABLE_CPU_FEATURES");
+	if (numpy_value(old, ours, value, sizeof(value)) != 0) {
+		/* A list longer than any numpy knows: ours alone, and say so. */
+		if (mg_restrict_add_cannot(r, err, "NPY_DISABLE_CPU_FEATURES (%zu bytes) replaced",
+					   strlen(old)) != 0 ||
+		    numpy_value(NULL, ours, value, sizeof(value)) != 0)
+			return -1;
+	}
 	return mg_restrict_add_env(r, "NPY_DISABLE_CPU_FEATURES", value, NUMPY_WHAT, err);
 }
 
