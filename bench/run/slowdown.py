@@ -98,13 +98,13 @@ def main():
     key = ["-K", "00112233445566778899aabbccddeeff", "-iv", "0102030405060708090a0b0c0d0e0f10"]
     work = {
         "python_numpy": lambda p: timed(p + ["/usr/bin/python3", os.path.join(HERE, "py_loop.py"),
-                                             "400"]),
+                                             "2000"]),
         "redis": redis_run,
         "sqlite3": lambda p: timed(p + ["sqlite3", ":memory:"], sql),
         "gzip": lambda p: timed(p + ["gzip", "-c"], big),
         "zstd": lambda p: timed(p + ["zstd", "-q", "-c", "-T1", "-6"], big),
         "xz": lambda p: timed(p + ["xz", "-c", "-T1", "-1"], small),
-        "openssl": lambda p: timed(p + ["openssl", "dgst", "-sha256", big]) +
+        "openssl": lambda p: timed(p + ["openssl", "dgst", "-sha256", big, big, big]) +
                              timed(p + ["openssl", "enc", "-aes-128-cbc"] + key + ["-in", big,
                                                                                    "-out", "/dev/null"]),
     }
