@@ -14,6 +14,7 @@
 #   make lab             CRIU restores in QEMU guests per CPU model vs our verdicts
 #                        (docs/lab.md; LAB_ARGS=--quick: two models, two workloads)
 #   make recall          study-like workloads vs real AWS migrations (docs/recall.md; needs ../shared)
+#   make run-bench       the corpus under `migratable run` (aws, c4, c5a, m5, c6a): compatible types, slowdown (docs/run.md)
 #   make install         install the binary, its catalogs (PREFIX=/usr/local, DESTDIR) and the
 #                        plugin, when built, into CRIU's plugin directory (CRIU_PLUGIN_DIR=/usr/lib/criu)
 #
@@ -44,7 +45,7 @@ ifeq ($(SAN),1)
 endif
 
 LIB_SRC  := $(sort $(wildcard src/util/*.c src/features/*.c src/process/*.c \
-                     src/analysis/*.c src/verdict/*.c))
+                     src/analysis/*.c src/verdict/*.c src/restrict/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 PROTO    := $(sort $(wildcard src/process/criu/*.proto))
 PROTO_C  := $(patsubst src/process/criu/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTO))
@@ -116,7 +117,7 @@ else
   PLUGIN_FOR_TESTS := plugin
 endif
 
-.PHONY: all check check-sanitize test-bins workloads study-workloads fuzz bench soundness gain gain-source jit-bench lab recall demo install clean plugin
+.PHONY: all check check-sanitize test-bins workloads study-workloads fuzz bench soundness gain gain-source jit-bench lab recall run-bench demo install clean plugin
 .SECONDARY:
 
 all: $(BIN)
@@ -247,6 +248,9 @@ jit-bench: $(BIN) $(WL_BIN)
 # every other study source this host can emulate).
 recall: $(BIN) $(STUDY_BIN) $(STUDY_LIBS)
 	BUILD=$(BUILD) bench/recall.sh $(SOURCE) $(if $(ALSO),--also "$(ALSO)")
+
+run-bench: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)
+	BUILD=$(BUILD) bench/run-targets.sh
 
 # The binary finds its catalogs relative to itself (../share/migratable/catalogs).
 CATALOGS := $(sort $(wildcard catalogs/*.json))

@@ -11,6 +11,7 @@ int cmd_host(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_catalog(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 /* Hidden, intrusive test oracle (int3 on every function). */
 int cmd_observe(int argc, char **argv);
 

@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "scan",  cmd_scan,  "find the CPU features a live process or CRIU dump can still need" },
 	{ "check", cmd_check, "decide to which targets a process can migrate" },
 	{ "catalog", cmd_catalog, "list, show and build target catalogs (aws, libvirt, your fleet)" },
+	{ "run",   cmd_run,   "start a program so that it stays migratable to the targets" },
 	{ "observe", cmd_observe, NULL },   /* hidden test oracle: intrusive */
 };
 

@@ -12,8 +12,11 @@
 # oracle, as $SCAN_OUT.reachable.json and (--method full)
 # $SCAN_OUT.full.json (bench/gain-scan.sh).  Exit: observe's status
 # (0 sound, 1 misses), 77 if the workload's program is not installed,
-# 4 if a $SCAN_OUT scan failed.
+# 4 if a $SCAN_OUT scan failed.  $LAUNCH (unset: none) is a command prefix
+# the workload's program is started with, e.g. "migratable run --quiet
+# --catalog aws --" (bench/run-targets.sh); the PID is still the program's.
 set -u
+launch=(${LAUNCH:-})
 here=$(cd "$(dirname "$0")" && pwd)
 name=${1:?usage: drive.sh WORKLOAD OUT.json [SECONDS]}
 out=${2:?usage: drive.sh WORKLOAD OUT.json [SECONDS]}
@@ -47,7 +50,7 @@ case $name in
 c_lazy|c_now|cxx)
 	prog=$corpus/corpus_$name
 	[ -x "$prog" ] || { echo "drive.sh: $prog missing (run build.sh)" >&2; exit 2; }
-	PLUGIN=$corpus/corpus_plugin.so "$prog" >"$tmp/w.out" 2>&1 &
+	PLUGIN=$corpus/corpus_plugin.so "${launch[@]}" "$prog" >"$tmp/w.out" 2>&1 &
 	pid=$!
 	wait_for "$tmp/w.out" ready || exit 2
 	activity() { kill -USR1 "$pid"; }
@@ -55,7 +58,7 @@ c_lazy|c_now|cxx)
 wl_demo)
 	prog=$wldir/wl_demo
 	[ -x "$prog" ] || { echo "drive.sh: $prog missing (make workloads)" >&2; exit 2; }
-	"$prog" >"$tmp/w.out" 2>&1 &
+	"${launch[@]}" "$prog" >"$tmp/w.out" 2>&1 &
 	pid=$!
 	wait_for "$tmp/w.out" ready || exit 2
 	# It works on its own; hangups run its signal handler too.
@@ -64,7 +67,7 @@ wl_demo)
 python_numpy)
 	[ -x /usr/bin/python3 ] || { echo "drive.sh: Debian python3 not installed" >&2; exit 77; }
 	/usr/bin/python3 -c "import numpy" 2>/dev/null || { echo "drive.sh: python3-numpy not installed" >&2; exit 77; }
-	/usr/bin/python3 -u "$here/py_numpy.py" >"$tmp/w.out" 2>&1 &
+	"${launch[@]}" /usr/bin/python3 -u "$here/py_numpy.py" >"$tmp/w.out" 2>&1 &
 	pid=$!
 	wait_for "$tmp/w.out" ready 200 || exit 2
 	activity() { kill -USR1 "$pid"; }
@@ -72,7 +75,7 @@ python_numpy)
 redis)
 	need redis-server; need redis-benchmark
 	port=$(free_port)
-	redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+	"${launch[@]}" redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
 		--daemonize no --dir "$tmp" >"$tmp/w.out" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
@@ -86,7 +89,7 @@ redis)
 sqlite3)
 	need sqlite3
 	mkfifo "$tmp/in"
-	sqlite3 :memory: <"$tmp/in" >"$tmp/w.out" 2>&1 &
+	"${launch[@]}" sqlite3 :memory: <"$tmp/in" >"$tmp/w.out" 2>&1 &
 	pid=$!
 	exec 3>"$tmp/in"
 	echo "create table t(a integer, b text); select 'rea'||'dy';" >&3
@@ -105,13 +108,13 @@ gzip|zstd|xz)
 	need "$name"
 	# An endless stream of real bytes (binaries), compressed to nowhere.
 	# cat dies of SIGPIPE once the compressor is gone: the loop ends.
-	( while cat /usr/bin/[a-c]* 2>/dev/null; do :; done ) | "$name" -c >/dev/null &
+	( while cat /usr/bin/[a-c]* 2>/dev/null; do :; done ) | "${launch[@]}" "$name" -c >/dev/null &
 	pid=$!
 	sleep 0.3
 	;;
 openssl)
 	need openssl
-	openssl speed -seconds 1 sha256 sha512 aes-128-cbc rsa2048 ecdsap256 \
+	"${launch[@]}" openssl speed -seconds 1 sha256 sha512 aes-128-cbc rsa2048 ecdsap256 \
 		>"$tmp/w.out" 2>&1 &
 	pid=$!
 	sleep 0.3
