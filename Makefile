@@ -179,7 +179,7 @@ $(BUILD)/workloads/study/libstudy_%.so: tests/workloads/study/%.c tests/workload
 	@mkdir -p $(dir $@)
 	$(CC) -DSTUDY_LIB -fPIC -shared -o $@ $< $(STUDY_FLAGS)
 
-test-bins: $(BIN) $(TEST_BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP) $(MARK_STAMP) $(PLUGIN_FOR_TESTS)
+test-bins: $(BIN) $(TEST_BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP) $(MARK_STAMP) $(STUDY_BIN) $(STUDY_LIBS) $(PLUGIN_FOR_TESTS)
 workloads: $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP) $(MARK_STAMP)
 study-workloads: $(STUDY_BIN) $(STUDY_LIBS)
 
@@ -225,7 +225,7 @@ fuzz:
 demo: $(BIN) $(WL_LIBS) $(WL_BIN)
 	scripts/demo.sh $(BUILD)
 
-bench: $(BIN) $(WL_BIN)
+bench: $(BIN) $(WL_BIN) $(STUDY_BIN)
 	bench/run.sh $(BUILD)
 
 soundness: $(BIN) $(WL_LIBS) $(WL_BIN) $(CORPUS_STAMP)

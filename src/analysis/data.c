@@ -26,8 +26,9 @@
  *
  * Soundness rests on C's rule that a pointer stays within its object (or
  * one past its end).  Compilers bend it in one known way: a loop over
- * a[i - k] may address a - k*size.  So a reference also reaches the
- * object that ends exactly there and every object that starts up to
+ * a[i - k] may address a - k*size.  So an address also reaches the object
+ * that ends exactly there, and one that code computes (or a thread keeps
+ * in a register or on its stack) every object that starts up to
  * MG_DATA_WINDOW bytes after it.  Unreadable data widens as any memory
  * does (memscan.c).  docs/analysis.md has the argument in full.
  */
@@ -313,7 +314,11 @@ void mg_data_reach(mg_scan_ctx *cx, uint64_t addr, mg_reason why, uint32_t paren
 		reach_chunk(cx, (uint32_t)i, why, parent, from);
 		i++;
 	}
-	/* ...and the objects a biased base may stand for. */
+	/* ...and the objects a biased base may stand for: code computes one
+	 * (a lea), a loop may keep it in a register or its stack frame;
+	 * pointers stored in the heap and in data point into their objects. */
+	if (why == MG_WHY_MEMORY || why == MG_WHY_DATA || why == MG_WHY_DLSYM)
+		return;
 	for (; i < d->nchunks && d->chunks[i].start <= addr + MG_DATA_WINDOW; i++)
 		if (near_counts(&d->chunks[i]))
 			reach_chunk(cx, (uint32_t)i, why, parent, from);

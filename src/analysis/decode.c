@@ -158,15 +158,19 @@ static void data_edge(mg_worker *w, uint64_t addr, uint32_t unit)
 /*
  * A load or store at addr (not a GOT slot) hands the code the words it
  * reads, not the object's address: follow those words (code pointers as
- * pointer slots, data pointers to their objects), not the object.  A
- * word that points to itself (crtstuff's __dso_handle) gives nothing new.
+ * pointer slots, data pointers to their objects), not the object.  The
+ * words are those of the object holding addr, at most LOAD_SPAN bytes.
+ * A word that points to itself (crtstuff's __dso_handle) gives nothing new.
  */
 static void follow_loaded_words(mg_worker *w, uint32_t unit, uint64_t addr)
 {
 	uint64_t end = addr + LOAD_SPAN;
 	uint64_t page_end = (addr | 4095) + 1;
+	uint32_t chunk = mg_data_find(w->cx, addr);
 	if (end > page_end)
 		end = page_end;      /* a wide load does not cross into another page's object */
+	if (chunk != MG_NO_UNIT && end > w->cx->data.chunks[chunk].end)
+		end = w->cx->data.chunks[chunk].end;   /* nor out of its object */
 	for (uint64_t at = addr & ~(uint64_t)7; at < end; at += 8) {
 		uint64_t value;
 		if (!mg_read_u64(w->cx, at, &value))

@@ -201,6 +201,14 @@ static bool writes_gpr(const mg_flow_insn *x, int r)
 	return false;
 }
 
+static bool is_zero_extension(const mg_flow_insn *x, int r)
+{
+	return x->in.mnemonic == ZYDIS_MNEMONIC_MOV && x->in.operand_count_visible == 2 &&
+	       x->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	       x->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER && x->op[0].size == 32 &&
+	       x->op[0].reg.value == x->op[1].reg.value && gpr_index(x->op[0].reg.value) == r;
+}
+
 /*
  * The bound N of a jump table indexed by register `idx`, checked by the
  * `cmp idx, N; ja default` the compiler puts before it (within a few
@@ -218,6 +226,8 @@ static int64_t table_bound(const mg_flow_insn *v, size_t from, int idx)
 			int64_t bound = (int64_t)x->op[1].imm.value.u;
 			return bound >= 0 && bound < MAX_CASES ? bound : -1;
 		}
+		if (is_zero_extension(x, idx))
+			continue;    /* mov %eax, %eax: the value cmp bounded, widened */
 		if (writes_gpr(x, idx) || !x->falls ||
 		    (x->target >= 0 && x->in.mnemonic != ZYDIS_MNEMONIC_JNBE))
 			return -1;   /* idx changes, or control flow we do not follow */

@@ -7,6 +7,14 @@
  *   ld.so: under LD_BIND_NOW (the process's _dl_lazy is 0) the lazy-binding
  *          trampolines (XSAVEC/XSAVE/FXSAVE) are not reachable; without it
  *          they are.
+ *   data:  a table of function pointers in a library's data counts when
+ *          reachable code takes its address (also as a biased base), or a
+ *          pointer to it is in memory; not when nothing can address it, or
+ *          only a constructor that ran did.  Twins: stopped inside a
+ *          constructor (main not started), the constructor's table counts;
+ *          with the library stripped (no object bounds), every table does.
+ *   OpenBLAS: the kernels of the core table it picked count, the other
+ *          cores' do not.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -84,6 +92,11 @@ static void test_dlsym_constant_name(void **state)
 	       m[1], b ? "counted" : "not counted");
 	assert_true(a);
 	assert_false(b);
+	scan_dlsym(lib, "switch", m[0], m[1], &a, &b);
+	printf("dlsym(h, \"wldlsym_target\") after a jump table: %s %s, %s %s\n", m[0],
+	       a ? "counted" : "not counted", m[1], b ? "counted" : "not counted");
+	assert_true(a);
+	assert_false(b);
 	scan_dlsym(lib, "computed", m[0], m[1], &a, &b);
 	printf("dlsym(h, computed): %s %s, %s %s\n", m[0], a ? "counted" : "not counted",
 	       m[1], b ? "counted" : "not counted");
@@ -129,11 +142,215 @@ static void test_bind_now_trampolines(void **state)
 	free(now);
 }
 
+/* --- data objects ------------------------------------------------------------ */
+
+enum { T_USED, T_HEAP, T_BIASED, T_CTOR, T_UNUSED, NTABLES };
+static const char *const table_names[NTABLES] = { "used", "heap", "biased", "ctor", "unused" };
+
+/*
+ * The library of wl_tables: one static table per case, each holding one
+ * static function that runs marker m[case]; wlt_tick and the constructor
+ * take the addresses wl_tables.c describes.
+ */
+static void build_tables_library(const char *path, const char *const m[NTABLES], bool strip)
+{
+	char src[256], cmd[1024];
+	snprintf(src, sizeof(src), "%s.c", path);
+	FILE *f = fopen(src, "w");
+	assert_non_null(f);
+	fprintf(f, "#include <stdlib.h>\ntypedef void (*fn)(void);\n");
+	for (int i = 0; i < NTABLES; i++)
+		fprintf(f, "__attribute__((used)) static void f_%s(void) { __asm__ volatile(\"%s\"); }\n"
+			"extern fn table_%s[2] __attribute__((visibility(\"hidden\")));\n",
+			table_names[i], tu_marker_insn(m[i]), table_names[i]);
+	/* The tables in this order in .data, written out so the compiler
+	 * cannot reorder them: a biased base (table_biased - 8) lands in pad,
+	 * and reaches the objects up to 256 bytes after it (heap and used,
+	 * counted anyway); unused and ctor lie before it. */
+	static const int order[] = { T_UNUSED, T_CTOR, -1, T_BIASED, T_HEAP, T_USED };
+	fprintf(f, "__asm__(\".data\\n.p2align 4\\n\"\n");
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		const char *t = order[k] < 0 ? NULL : table_names[order[k]];
+		if (t == NULL)
+			fprintf(f, "\"pad: .quad 1, 2\\n.type pad, @object\\n.size pad, 16\\n\"\n");
+		else
+			fprintf(f, "\"table_%s: .quad f_%s, 0\\n.type table_%s, @object\\n"
+				".size table_%s, 16\\n\"\n", t, t, t, t);
+	}
+	fprintf(f, "\".text\\n\");\n");
+	fprintf(f,
+		"static volatile int never;\n"
+		"static fn *volatile *heap_root;\n"
+		"__attribute__((constructor)) static void init(void) {\n"
+		"	heap_root = malloc(sizeof(*heap_root));\n"
+		"	*heap_root = table_heap;\n"
+		"	if (never) table_ctor[0]();\n"
+		"}\n"
+		"void wlt_tick(void) {\n"
+		"	fn *biased;\n"
+		"	__asm__ volatile(\"lea table_biased-8(%%%%rip), %%0\" : \"=r\"(biased));\n"
+		"	if (never) { table_used[0](); (*heap_root)[0](); biased[1](); }\n"
+		"}\n");
+	assert_int_equal(fclose(f), 0);
+	snprintf(cmd, sizeof(cmd), "cc -O1 -fPIC -shared -o '%s' '%s'%s%s%s",
+		 path, src, strip ? " && strip --strip-all '" : "", strip ? path : "", strip ? "'" : "");
+	if (system(cmd) != 0)
+		fail_msg("%s failed", cmd);
+	unlink(src);
+}
+
+/* Scan wl_tables over lib in `mode`: which tables' markers count. */
+static void scan_tables(const char *lib, const char *mode, const char *const m[NTABLES],
+			bool counted[NTABLES])
+{
+	char *argv[] = { (char *)tu_workload_path("wl_tables"), (char *)lib, (char *)mode, NULL };
+	pid_t pid = tu_spawn_ready(argv, 5000);
+	assert_true(pid > 0);
+	json_object *scan = scan_pid(pid);
+	tu_stop(pid);
+	printf("wl_tables %s%s:", mode, strstr(lib, "stripped") ? " (stripped library)" : "");
+	for (int i = 0; i < NTABLES; i++) {
+		counted[i] = requires(scan, m[i]);
+		printf(" %s/%s %s", table_names[i], m[i], counted[i] ? "counted" : "not counted");
+	}
+	printf("\n");
+	json_object_put(scan);
+}
+
+static void test_data_objects(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/mg-tables-XXXXXX", lib[64], stripped[80];
+	assert_non_null(mkdtemp(dir));
+	snprintf(lib, sizeof(lib), "%s/libwltables.so", dir);
+	snprintf(stripped, sizeof(stripped), "%s/libwltables-stripped.so", dir);
+	const char *none[NTABLES] = { "none", "none", "none", "none", "none" };
+	build_tables_library(lib, none, false);
+	mg_feature_set base;
+	char *plain[] = { (char *)tu_workload_path("wl_tables"), lib, "main", NULL };
+	tu_baseline_features(plain, NULL, NULL, &base);
+	const char *m[NTABLES];
+	if (tu_pick_markers(&base, m, NTABLES) != NTABLES)
+		fail_msg("fewer than %d markers this CPU runs are free in wl_tables", NTABLES);
+	build_tables_library(lib, m, false);
+	build_tables_library(stripped, m, true);
+
+	bool c[NTABLES];
+	scan_tables(lib, "main", m, c);
+	assert_true(c[T_USED]);
+	assert_true(c[T_HEAP]);
+	assert_true(c[T_BIASED]);
+	assert_false(c[T_CTOR]);
+	assert_false(c[T_UNUSED]);
+
+	scan_tables(lib, "ctor", m, c);
+	assert_true(c[T_USED]);
+	assert_true(c[T_CTOR]);        /* main has not started: the arrays are roots */
+	assert_false(c[T_UNUSED]);
+
+	scan_tables(stripped, "main", m, c);
+	for (int i = 0; i < NTABLES; i++)
+		assert_true(c[i]);     /* no bounds: a section's unnamed data is one */
+	unlink(lib);
+	unlink(stripped);
+	rmdir(dir);
+}
+
+/* --- OpenBLAS ------------------------------------------------------------------ */
+
+static const char *const openblas_cores[] = {
+	"PRESCOTT", "CORE2", "PENRYN", "DUNNINGTON", "NEHALEM", "OPTERON", "OPTERON_SSE3",
+	"BARCELONA", "BOBCAT", "ATOM", "NANO", "SANDYBRIDGE", "BULLDOZER", "PILEDRIVER",
+	"STEAMROLLER", "EXCAVATOR", "HASWELL", "ZEN", "SKYLAKEX", "COOPERLAKE",
+	"SAPPHIRERAPIDS", "KATMAI", "COPPERMINE", "NORTHWOOD", "BANIAS", "ATHLON",
+};
+#define NCORES (sizeof(openblas_cores) / sizeof(openblas_cores[0]))
+
+/* The core table the scan read from `gotoblas` (its dispatch_state fact). */
+static char *picked_core(json_object *scan)
+{
+	json_object *facts = tu_json_get(scan, "dispatch_state");
+	for (size_t i = 0; facts && i < json_object_array_length(facts); i++) {
+		const char *f = json_object_get_string(json_object_array_get_idx(facts, i));
+		const char *at = strstr(f, "gotoblas = gotoblas_");
+		if (at != NULL)
+			return strndup(at + 20, strcspn(at + 20, ";"));
+	}
+	return NULL;
+}
+
+/* How many sites of --explain output lie in OpenBLAS kernels of `core`. */
+static size_t kernels_of(const char *explain, const char *core)
+{
+	size_t n = 0, len = strlen(core);
+	for (const char *l = explain; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		const char *end = strchr(l, '\n') ? strchr(l, '\n') : l + strlen(l);
+		const char *lib = strstr(l, "libopenblas");
+		if (lib == NULL || lib > end)
+			continue;
+		const char *fn = strstr(lib, "  ");
+		if (fn == NULL || fn > end)
+			continue;
+		fn += 2;
+		size_t fl = strcspn(fn, "+ ");
+		if (fl > len + 1 && fn[fl - len - 1] == '_' && strncmp(fn + fl - len, core, len) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* Start the dgemm study workload (env_extra may be NULL): the core table
+ * the scan read, and whether only that core's kernels count. */
+static void scan_openblas(const char *env_extra, const char *expect)
+{
+	char *argv[] = { (char *)tu_workload_path("study/study_dgemm"), NULL };
+	if (access(argv[0], X_OK) != 0)
+		tu_skip(TU_SKIP_HOST, "%s not built (needs libopenblas-pthread-dev: "
+			"scripts/install-deps.sh)", argv[0]);
+	pid_t pid = tu_spawn_ready_in(argv, NULL, env_extra, 10000);
+	assert_true(pid > 0);
+	json_object *scan = scan_pid(pid);
+	char pidbuf[16], *explain = NULL;
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	int rc = tu_migratable(&explain, NULL, "scan", pidbuf, "--explain", "sse2", NULL);
+	tu_stop(pid);
+	assert_int_equal(rc, 0);
+	char *core = picked_core(scan);
+	if (core == NULL)
+		fail_msg("no OpenBLAS dispatch fact in the scan");
+	if (expect != NULL)
+		assert_string_equal(core, expect);
+	size_t own = kernels_of(explain, core), other = 0;
+	for (size_t i = 0; i < NCORES; i++)
+		if (strcmp(openblas_cores[i], core) != 0)
+			other += kernels_of(explain, openblas_cores[i]);
+	printf("OpenBLAS%s%s: gotoblas = gotoblas_%s; %zu sse2 sites in its kernels, "
+	       "%zu in other cores'\n", env_extra ? " with " : "", env_extra ? env_extra : "",
+	       core, own, other);
+	assert_true(own > 0);
+	assert_int_equal(other, 0);
+	free(core);
+	free(explain);
+	json_object_put(scan);
+}
+
+static void test_openblas_tables(void **state)
+{
+	(void)state;
+	scan_openblas(NULL, NULL);
+	/* Any x86-64 runs Prescott's kernels (SSE3): the table read must
+	 * follow the process's own choice. */
+	if (tu_cpu_has("pni"))
+		scan_openblas("OPENBLAS_CORETYPE=Prescott", "PRESCOTT");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dlsym_constant_name),
 		cmocka_unit_test(test_bind_now_trampolines),
+		cmocka_unit_test(test_data_objects),
+		cmocka_unit_test(test_openblas_tables),
 	};
 	return cmocka_run_group_tests_name("precision", tests, NULL, NULL);
 }
