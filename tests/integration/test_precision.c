@@ -279,17 +279,20 @@ static char *picked_core(json_object *scan)
 	return NULL;
 }
 
-/* How many sites of --explain output lie in OpenBLAS kernels of `core`. */
+/* How many sites of --explain output lie in OpenBLAS kernels of `core`:
+ * lines "  .../libopenblas...so  NAME_CORE+0x..  address  instruction". */
 static size_t kernels_of(const char *explain, const char *core)
 {
 	size_t n = 0, len = strlen(core);
-	for (const char *l = explain; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		const char *end = strchr(l, '\n') ? strchr(l, '\n') : l + strlen(l);
-		const char *lib = strstr(l, "libopenblas");
-		if (lib == NULL || lib > end)
-			continue;
-		const char *fn = strstr(lib, "  ");
-		if (fn == NULL || fn > end)
+	char line[512];
+	for (const char *l = explain; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t ll = nl ? (size_t)(nl - l) : strlen(l);
+		snprintf(line, sizeof(line), "%.*s", (int)(ll < sizeof(line) - 1 ? ll : sizeof(line) - 1), l);
+		l = nl ? nl + 1 : NULL;
+		const char *lib = strstr(line, "libopenblas");
+		const char *fn = lib ? strstr(lib, "  ") : NULL;
+		if (fn == NULL)
 			continue;
 		fn += 2;
 		size_t fl = strcspn(fn, "+ ");
