@@ -18,6 +18,9 @@ documented switch:
       V2: CPUID.(7,0) EBX | ECX << 32; '~' clears those bits
   numpy 1.24
       NPY_DISABLE_CPU_FEATURES="NAME ..."
+  OpenBLAS 0.3.21 (DYNAMIC_ARCH)
+      OPENBLAS_CORETYPE=the core type OpenBLAS gives SOURCE
+      (bench/recall/study.py: openblas_coretype)
 
 Other dispatchers (libgcrypt, libgcc's __builtin_cpu_supports in the
 corpus programs, zstd's and xz's own CPUID checks) are not switched: what
@@ -60,6 +63,10 @@ def load(path):
         return json.load(f)
 
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "recall"))
+from study import openblas_coretype  # noqa: E402
+
+
 def main():
     if len(sys.argv) != 5:
         sys.exit(__doc__.strip().splitlines()[3])
@@ -88,6 +95,7 @@ def main():
                                         if glibc else ""))
     print("export OPENSSL_ia32cap='~0x%x:~0x%x'" % (v1, v2))
     print("export NPY_DISABLE_CPU_FEATURES='%s'" % " ".join(numpy))
+    print("export OPENBLAS_CORETYPE=%s" % openblas_coretype(source))
     print("emulate_source: %s lacks %s" % (source["name"], ", ".join(missing) or "nothing"),
           file=sys.stderr)
 
