@@ -52,9 +52,7 @@ static void usage(FILE *out)
 
 static int usage_error(const char *msg, const char *arg)
 {
-	fprintf(stderr, "migratable catalog: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
-	fprintf(stderr, "try 'migratable catalog --help'\n");
-	return MG_ERR_USAGE;
+	return cli_usage_error("catalog", msg, arg);
 }
 
 static int print_json(json_object *o)

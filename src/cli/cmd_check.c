@@ -125,21 +125,9 @@ static void usage(FILE *out)
 		"2 bad input, 7 unreadable or corrupt file (CRIU image, changed library).\n", mg_catalog_help());
 }
 
-static int push(const char ***arr, size_t *n, const char *v)
-{
-	const char **a = realloc(*arr, (*n + 1) * sizeof(*a));
-	if (a == NULL)
-		return -1;
-	a[(*n)++] = v;
-	*arr = a;
-	return 0;
-}
-
 static int usage_error(const char *msg, const char *arg)
 {
-	fprintf(stderr, "migratable check: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
-	fprintf(stderr, "try 'migratable check --help'\n");
-	return MG_ERR_USAGE;
+	return cli_usage_error("check", msg, arg);
 }
 
 /* Returns -1 to continue, else an exit status. */
@@ -175,7 +163,7 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 		switch (c) {
 		case 'P': o->prices = optarg; break;
 		case 'r':
-			if (push(&o->reqs, &o->nreqs, optarg))
+			if (cli_push(&o->reqs, &o->nreqs, optarg))
 				return MG_ERR_INTERNAL;
 			break;
 		case 'd': o->criu_dir = optarg; break;
@@ -187,11 +175,11 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
 		case 'T': o->tree = true; break;
 		case 'h': usage(stdout); return MG_OK;
 		case 't':
-			if (push(&o->targets, &o->ntargets, optarg))
+			if (cli_push(&o->targets, &o->ntargets, optarg))
 				return MG_ERR_INTERNAL;
 			break;
 		case 'c':
-			if (push(&o->catalogs, &o->ncatalogs, optarg))
+			if (cli_push(&o->catalogs, &o->ncatalogs, optarg))
 				return MG_ERR_INTERNAL;
 			break;
 		case 'p':

@@ -62,19 +62,7 @@ static void usage(FILE *out)
 
 static int usage_error(const char *msg, const char *arg)
 {
-	fprintf(stderr, "migratable run: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
-	fprintf(stderr, "try 'migratable run --help'\n");
-	return MG_ERR_USAGE;
-}
-
-static int push(const char ***arr, size_t *n, const char *v)
-{
-	const char **a = realloc(*arr, (*n + 1) * sizeof(*a));
-	if (a == NULL)
-		return -1;
-	a[(*n)++] = v;
-	*arr = a;
-	return 0;
+	return cli_usage_error("run", msg, arg);
 }
 
 /* Returns -1 to continue, else an exit status. */
@@ -97,11 +85,11 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	while ((c = getopt_long(argc, argv, "+hq", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			if (push(&o->targets, &o->ntargets, optarg))
+			if (cli_push(&o->targets, &o->ntargets, optarg))
 				return MG_ERR_INTERNAL;
 			break;
 		case 'c':
-			if (push(&o->catalogs, &o->ncatalogs, optarg))
+			if (cli_push(&o->catalogs, &o->ncatalogs, optarg))
 				return MG_ERR_INTERNAL;
 			break;
 		case 'n': o->dry_run = true; break;

@@ -5,6 +5,7 @@
 #ifndef MG_CLI_COMMANDS_H
 #define MG_CLI_COMMANDS_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 int cmd_host(int argc, char **argv);
@@ -31,6 +32,13 @@ int cli_parse_assume(const char *list, unsigned *bits);
 	"                             no-dlsym     dlsym returns nothing not otherwise reachable\n" \
 	"                             no-new-code  code generators (JIT engines) emit nothing\n" \
 	"                                          beyond the code there now\n"
+
+/* "migratable CMD: MSG[: ARG]" and the --help hint on stderr; returns
+ * MG_ERR_USAGE. */
+int cli_usage_error(const char *cmd, const char *msg, const char *arg);
+
+/* Append v to the array *arr of *n strings (not copied); -1 on OOM. */
+int cli_push(const char ***arr, size_t *n, const char *v);
 
 /* Parse a PID argument (1 .. 0x3fffffff, the kernel's limit); 0 or -1. */
 int cli_parse_pid(const char *s, pid_t *pid);

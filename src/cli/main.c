@@ -65,6 +65,23 @@ int cli_parse_assume(const char *list, unsigned *bits)
 	return rc;
 }
 
+int cli_usage_error(const char *cmd, const char *msg, const char *arg)
+{
+	fprintf(stderr, "migratable %s: %s%s%s\n", cmd, msg, arg ? ": " : "", arg ? arg : "");
+	fprintf(stderr, "try 'migratable %s --help'\n", cmd);
+	return MG_ERR_USAGE;
+}
+
+int cli_push(const char ***arr, size_t *n, const char *v)
+{
+	const char **a = realloc(*arr, (*n + 1) * sizeof(*a));
+	if (a == NULL)
+		return -1;
+	a[(*n)++] = v;
+	*arr = a;
+	return 0;
+}
+
 int cli_parse_pid(const char *s, pid_t *pid)
 {
 	char *end;
