@@ -80,6 +80,8 @@ static void edge(mg_worker *w, uint64_t addr, mg_reason why, uint32_t parent)
 		return;
 	if (why == MG_WHY_CODE_REF && w->cx->no_code_ref && w->cx->no_code_ref[u])
 		return;    /* an address taken for a purpose that cannot come (lazy.c) */
+	if (w->cx->no_call && w->cx->no_call[u])
+		return;    /* code that leads there cannot take that path (elision.c) */
 	if (why == MG_WHY_CODE_REF && w->cx->resolved_resolver && w->cx->resolved_resolver[parent])
 		return;    /* a variant this resolver did not choose (ifunc.c) */
 	mg_edge e = { u, parent, (uint8_t)why };

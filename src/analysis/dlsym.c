@@ -83,6 +83,26 @@ static const stored_names stored_name_models[] = {
 };
 #define NSTORED (sizeof(stored_name_models) / sizeof(stored_name_models[0]))
 
+/*
+ * Lookups whose name a function formats from a fixed pattern: CPython's
+ * _PyImport_FindSharedFuncptr (Python/dynload_shlib.c) formats
+ * "%.20s_%.200s" from the hook prefix its only caller passes (importdl.c:
+ * "PyInit" for an ASCII module name, "PyInitU" otherwise) and the module's
+ * short name: the name starts with "PyInit_" or "PyInitU_", and every
+ * export with such a name counts.  The model applies to a calling
+ * function that takes the address of the format itself (the function has
+ * no symbol in Debian's python3.11).
+ */
+typedef struct name_pattern {
+	const char *library, *marker, *format;
+	const char *prefixes[2];
+} name_pattern;
+
+static const name_pattern pattern_models[] = {
+	{ "CPython", "Py_Initialize", "%.20s_%.200s", { "PyInit_", "PyInitU_" } },
+};
+#define NPATTERNS (sizeof(pattern_models) / sizeof(pattern_models[0]))
+
 /* A GOT slot of a watched function and the register of its name. */
 typedef struct lookup_slot {
 	uint64_t addr;
@@ -175,6 +195,7 @@ int mg_dlsym_init(mg_scan_ctx *cx)
 	d->name_reg = calloc(cx->map->nunits ? cx->map->nunits : 1, 1);
 	d->callers = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	d->names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	d->prefixes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	if (d->watch == NULL || d->name_reg == NULL)
 		return -1;
 	GArray *slots = g_array_new(FALSE, FALSE, sizeof(lookup_slot));
@@ -203,6 +224,8 @@ void mg_dlsym_free(mg_scan_ctx *cx)
 		g_array_free(d->callers, TRUE);
 	if (d->names)
 		g_hash_table_destroy(d->names);
+	if (d->prefixes)
+		g_hash_table_destroy(d->prefixes);
 	free(d->why_unknown);
 	memset(d, 0, sizeof(*d));
 }
@@ -419,6 +442,30 @@ static bool stored_model(mg_scan_ctx *cx, uint32_t unit, const mg_flow_insn *v, 
 	return false;
 }
 
+/* A lookup whose name the function formats: the prefixes of a pattern
+ * model that applies (added), or false. */
+static bool pattern_model(mg_scan_ctx *cx, uint32_t unit, const mg_flow_insn *v, size_t n,
+			  const char *where)
+{
+	const mg_unit *u = &cx->map->units[unit];
+	if (u->module == MG_NO_MODULE)
+		return false;
+	for (size_t k = 0; k < NPATTERNS; k++) {
+		const name_pattern *m = &pattern_models[k];
+		if (!is_library(&cx->map->modules[u->module], m->marker) ||
+		    !takes_string(cx, v, n, u->start, m->format))
+			continue;
+		for (size_t i = 0; i < 2; i++)
+			if (!g_hash_table_contains(cx->dlsym.prefixes, m->prefixes[i]))
+				g_hash_table_add(cx->dlsym.prefixes, g_strdup(m->prefixes[i]));
+		mg_scan_fact(cx, "dlsym at %s: %s's module init lookup, a name \"%s...\" or "
+			     "\"%s...\" (every such export counts)", where, m->library,
+			     m->prefixes[0], m->prefixes[1]);
+		return true;
+	}
+	return false;
+}
+
 /* Analyse one calling unit: each lookup call's name, or the reason it is
  * unknown. */
 static void analyse_caller(mg_scan_ctx *cx, uint32_t unit)
@@ -453,7 +500,7 @@ static void analyse_caller(mg_scan_ctx *cx, uint32_t unit)
 			 (model = forwarding_model(cx, unit)) != NULL)
 			note_forwarded(cx, where, model);
 		else if (!st[k].known[reg] && !st[k].param[reg] &&
-			 stored_model(cx, unit, v, n, where))
+			 (stored_model(cx, unit, v, n, where) || pattern_model(cx, unit, v, n, where)))
 			;
 		else if (!st[k].known[reg] ||
 			 (name = constant_string(cx, st[k].value[reg])) == NULL)
@@ -489,12 +536,34 @@ static size_t reach_name(mg_scan_ctx *cx, const char *name)
 	return added + (cx->data.nreached - before);
 }
 
+/* Reach every export whose name starts with `prefix`, in every module. */
+static size_t reach_prefix(mg_scan_ctx *cx, const char *prefix)
+{
+	size_t added = 0, len = strlen(prefix);
+	for (size_t i = 0; i < cx->map->nmodules; i++) {
+		const mg_module *m = cx->map->modules[i].module;
+		for (size_t f = 0; f < m->nfuncs; f++)
+			if (m->funcs[f].exported && m->funcs[f].name &&
+			    strncmp(m->funcs[f].name, prefix, len) == 0)
+				added += reach_name(cx, m->funcs[f].name);
+	}
+	return added;
+}
+
 bool mg_dlsym_resolve(mg_scan_ctx *cx)
 {
 	mg_dlsym_state *d = &cx->dlsym;
 	bool more = false;
 	while (d->analysed < d->callers->len)
 		analyse_caller(cx, g_array_index(d->callers, uint32_t, d->analysed++));
+	GHashTableIter pi;
+	gpointer pk;
+	g_hash_table_iter_init(&pi, d->prefixes);
+	while (g_hash_table_iter_next(&pi, &pk, NULL)) {
+		size_t n = reach_prefix(cx, pk);
+		d->bounded_added += n;
+		more |= n > 0;
+	}
 	GHashTableIter it;
 	gpointer key;
 	g_hash_table_iter_init(&it, d->names);

@@ -173,6 +173,7 @@ typedef struct mg_dlsym_state {
 	GArray *callers;           /* uint32_t: units that call a lookup */
 	guint analysed;            /* callers[0..analysed) done */
 	GHashTable *names;         /* char *: constant names passed to them */
+	GHashTable *prefixes;      /* char *: name prefixes of formatted names */
 	bool unbounded;            /* some call's name is unknown: every export */
 	char *why_unknown;         /* the first three such calls, for the warning */
 	size_t nunknown;           /* how many there are */
@@ -250,6 +251,8 @@ struct mg_scan_ctx {
 				       references lead nowhere: it returns one) */
 	uint8_t *no_code_ref;      /* per unit: an address-taking reference does not
 				      reach it (lazy.c) */
+	uint8_t *no_call;          /* per unit: no edge from code reaches it, only a
+				      root (elision.c) */
 };
 
 /* --- scan.c ------------------------------------------------------------------ */
@@ -417,6 +420,11 @@ void mg_ifunc_free(mg_scan_ctx *cx);
  * filled, or 0 when that is not known (then follow the resolver). */
 uint64_t mg_ifunc_target(const mg_scan_ctx *cx, uint64_t resolver);
 
+/* What the IFUNC resolver at this runtime address returns, interpreted
+ * on the process's read-only memory (ifunc_eval.c); 0 if the resolver
+ * does anything outside the modelled subset. */
+uint64_t mg_ifunc_evaluate(mg_scan_ctx *cx, uint64_t resolver);
+
 /* The runtime address reaching export `name` of lm leads to: the export
  * itself, or for an IFUNC the variant it resolved to when known, with its
  * resolver (which runs too) in *resolver (0 otherwise); 0 if lm does not
@@ -429,6 +437,12 @@ uint64_t mg_ifunc_export_target(const mg_scan_ctx *cx, const mg_loaded_module *l
 /* Under LD_BIND_NOW (the process's _dl_lazy is 0), mark the trampolines
  * so that references taking their address do not reach them. */
 void mg_lazy_init(mg_scan_ctx *cx);
+
+/* --- elision.c: glibc's lock elision when it is off ---------------------------- */
+
+/* When the process's __pthread_force_elision is 0 after start-up, mark
+ * the elision functions as reached by roots only. */
+void mg_elision_init(mg_scan_ctx *cx);
 
 /* Record what the process's own state says (JSON "dispatch_state"). */
 void mg_scan_fact(mg_scan_ctx *cx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -38,6 +38,65 @@ static void note_slot(mg_scan_ctx *cx, uint64_t resolver, uint64_t slot)
 	g_hash_table_insert(cx->ifunc_resolved, key, GSIZE_TO_POINTER(value));
 }
 
+/*
+ * The resolvers no slot has resolved yet: evaluate them (ifunc_eval.c).
+ * The evaluator is first checked on every resolver whose answer the
+ * slots give; a single disagreement means it does not model this libc,
+ * and nothing is evaluated.
+ */
+static void evaluate_unresolved(mg_scan_ctx *cx)
+{
+	GHashTableIter it;
+	gpointer k, v;
+	size_t agree = 0, checked = 0, added = 0;
+	g_hash_table_iter_init(&it, cx->ifunc_resolved);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		uint64_t want = (uint64_t)GPOINTER_TO_SIZE(v);
+		if (want == CONFLICT)
+			continue;
+		uint64_t got = mg_ifunc_evaluate(cx, (uint64_t)GPOINTER_TO_SIZE(k));
+		if (got == 0)
+			continue;
+		checked++;
+		if (got != want) {
+			mg_scan_fact(cx, "IFUNC resolver at 0x%" PRIx64 " evaluates to 0x%" PRIx64
+				     " but its slots hold 0x%" PRIx64 ": unresolved IFUNCs are "
+				     "followed whole", (uint64_t)GPOINTER_TO_SIZE(k), got, want);
+			return;
+		}
+		agree++;
+	}
+	if (agree == 0)
+		return;     /* nothing to check the evaluator against */
+	typedef struct { uint64_t resolver, target; } pick;
+	GArray *found = g_array_new(FALSE, FALSE, sizeof(pick));
+	for (size_t i = 0; i < cx->map->nmodules; i++) {
+		const mg_loaded_module *lm = &cx->map->modules[i];
+		for (size_t f = 0; f < lm->module->nfuncs; f++) {
+			const mg_function *fn = &lm->module->funcs[f];
+			uint64_t at = fn->start + lm->bias, t;
+			if (!fn->is_ifunc_resolver ||
+			    g_hash_table_contains(cx->ifunc_resolved, GSIZE_TO_POINTER(at)) ||
+			    (t = mg_ifunc_evaluate(cx, at)) == 0 ||
+			    mg_codemap_find(cx->map, t) == MG_NO_UNIT)
+				continue;
+			pick p = { at, t };
+			g_array_append_val(found, p);
+		}
+	}
+	for (guint i = 0; i < found->len; i++) {
+		const pick *p = &g_array_index(found, pick, i);
+		g_hash_table_insert(cx->ifunc_resolved, GSIZE_TO_POINTER(p->resolver),
+				    GSIZE_TO_POINTER(p->target));
+		added++;
+	}
+	g_array_free(found, TRUE);
+	if (added)
+		mg_scan_fact(cx, "%zu IFUNC resolvers no slot has resolved were evaluated on the "
+			     "process's read-only CPU state (the evaluator agreed with all %zu "
+			     "resolved ones it could run)", added, checked);
+}
+
 int mg_ifunc_init(mg_scan_ctx *cx)
 {
 	cx->ifunc_resolved = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -53,6 +112,7 @@ int mg_ifunc_init(mg_scan_ctx *cx)
 				note_slot(cx, (uint64_t)rel->addend + lm->bias, rel->offset + lm->bias);
 		}
 	}
+	evaluate_unresolved(cx);
 	GHashTableIter it;
 	gpointer v;
 	g_hash_table_iter_init(&it, cx->ifunc_resolved);

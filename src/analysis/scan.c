@@ -282,6 +282,7 @@ static void free_ctx(mg_scan_ctx *cx)
 	mg_ifunc_free(cx);
 	mg_data_free(cx);
 	free(cx->no_code_ref);
+	free(cx->no_call);
 	g_mutex_clear(&cx->slot_lock);
 	mg_summary_cache_close(cx->cache);
 	for (size_t i = 0; i < cx->ncode; i++)
@@ -588,7 +589,8 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 		goto fail;
 	}
 	cx.no_code_ref = calloc(cx.map->nunits ? cx.map->nunits : 1, 1);
-	if (cx.no_code_ref == NULL) {
+	cx.no_call = calloc(cx.map->nunits ? cx.map->nunits : 1, 1);
+	if (cx.no_code_ref == NULL || cx.no_call == NULL) {
 		mg_fail(err, MG_ERR_INTERNAL, "out of memory (unit flags)");
 		goto fail;
 	}
@@ -598,6 +600,7 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 		mg_fail(err, MG_ERR_INTERNAL, "out of memory (dlsym, data objects)");
 		goto fail;
 	}
+	mg_elision_init(&cx);
 	if (mg_add_roots(&cx, err) != 0)
 		goto fail;
 	double t_roots = now_ms();

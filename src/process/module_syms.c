@@ -29,6 +29,7 @@ static const char *const state_symbols[] = {
 	"_ZN2v88internal11CpuFeatures10supported_E",     /* V8 feature bits */
 	"_ZN2v88internal7Version6major_E",               /* V8 version */
 	"_ZN2v88internal7Version6minor_E",
+	"__pthread_force_elision",                       /* glibc's lock elision (elision.c) */
 	"_rtld_global_ro",                               /* ld.so's read-only state (lazy.c) */
 };
 

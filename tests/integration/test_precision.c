@@ -15,6 +15,8 @@
  *          with the library stripped (no object bounds), every table does.
  *   OpenBLAS: the kernels of the core table it picked count, the other
  *          cores' do not.
+ *   glibc: with lock elision off (the default) its XBEGIN functions do not
+ *          count; with glibc.elision.enable=1 on an RTM CPU they do.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -347,6 +349,61 @@ static void test_openblas_tables(void **state)
 		scan_openblas("OPENBLAS_CORETYPE=Prescott", "PRESCOTT");
 }
 
+/* --- glibc's start-up state ------------------------------------------------------ */
+
+/* dispatch_state of a scan of a python3 started with env_extra (or NULL). */
+static json_object *scan_python(const char *env_extra)
+{
+	char *argv[] = { "python3", "-c", "import threading, time; print('ready', flush=True); "
+			 "threading.Thread(target=time.sleep, args=(60,)).start(); time.sleep(60)",
+			 NULL };
+	pid_t pid = tu_spawn_ready_in(argv, NULL, env_extra, 10000);
+	assert_true(pid > 0);
+	json_object *scan = scan_pid(pid);
+	tu_stop(pid);
+	return scan;
+}
+
+static bool has_fact(json_object *scan, const char *needle)
+{
+	json_object *facts = tu_json_get(scan, "dispatch_state");
+	for (size_t i = 0; facts && i < json_object_array_length(facts); i++)
+		if (strstr(json_object_get_string(json_object_array_get_idx(facts, i)), needle))
+			return true;
+	return false;
+}
+
+/*
+ * Lock elision: off by default, the elision functions (XBEGIN) are not
+ * reached by pthread_mutex_lock's calls; glibc.elision.enable=1 turns it
+ * on where the CPU has RTM (then they are, and rtm counts).  IFUNCs no
+ * slot resolved are evaluated, after the evaluator agreed with every
+ * resolved one.
+ */
+static void test_glibc_state(void **state)
+{
+	(void)state;
+	json_object *off = scan_python(NULL);
+	if (!has_fact(off, "IFUNC resolvers already resolved"))
+		fail_msg("no IRELATIVE facts in the scan");
+	if (!has_fact(off, "__pthread_force_elision") &&
+	    !has_fact(off, "main is running"))
+		tu_skip(TU_SKIP_HOST, "no libc symbols (scripts/install-deps.sh installs libc6-dbg)");
+	assert_true(has_fact(off, "__pthread_force_elision = 0"));
+	assert_false(has_fact(off, "but its slots hold"));
+	printf("elision off: %s; IFUNC evaluation %s\n", requires(off, "rtm") ? "rtm counted" :
+	       "rtm not counted", has_fact(off, "were evaluated") ? "used" : "not needed");
+	json_object *on = scan_python("GLIBC_TUNABLES=glibc.elision.enable=1");
+	bool rtm = tu_cpu_has("rtm");
+	printf("glibc.elision.enable=1 on a CPU %s RTM: elision %s\n", rtm ? "with" : "without",
+	       has_fact(on, "__pthread_force_elision = 0") ? "off" : "on");
+	assert_int_equal(has_fact(on, "__pthread_force_elision = 0"), !rtm);
+	if (rtm)
+		assert_true(requires(on, "rtm"));
+	json_object_put(off);
+	json_object_put(on);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_bind_now_trampolines),
 		cmocka_unit_test(test_data_objects),
 		cmocka_unit_test(test_openblas_tables),
+		cmocka_unit_test(test_glibc_state),
 	};
 	return cmocka_run_group_tests_name("precision", tests, NULL, NULL);
 }
