@@ -225,9 +225,11 @@ int mg_add_roots(mg_scan_ctx *cx, mg_error *err)
 			mg_reach_unit(cx, (uint32_t)u, MG_WHY_FULL, MG_NO_UNIT, 0);
 		return 0;
 	}
+	/* First, so that generated code is explained by what makes it a
+	 * root whatever else points into it (a register may, by chance). */
+	add_whole_units(cx);
 	for (size_t t = 0; t < cx->img->nthreads; t++)
 		add_thread_roots(cx, &cx->img->threads[t]);
-	add_whole_units(cx);
 	add_module_roots(cx);
 	if (cx->img->sigactions_known) {
 		add_signal_roots(cx);

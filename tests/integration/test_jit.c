@@ -169,7 +169,7 @@ static void test_code_emitted_after_the_scan(void **state)
 static void test_libffi_closures_do_not_widen(void **state)
 {
 	(void)state;
-	char *argv[] = { "python3", "-c",
+	char *argv[] = { "/usr/bin/python3", "-c",
 		"import ctypes, time\n"
 		"CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)\n"
 		"cbs = [CB(lambda x: x + 1) for i in range(3)]\n"

@@ -111,7 +111,7 @@ static void test_dlsym_constant_name(void **state)
 /* `scan PID --explain F` of a python3 started with env_extra (or NULL). */
 static char *explain_python(const char *env_extra, const char *f)
 {
-	char *argv[] = { "python3", "-c", "import time; print('ready', flush=True); time.sleep(60)",
+	char *argv[] = { "/usr/bin/python3", "-c", "import time; print('ready', flush=True); time.sleep(60)",
 			 NULL };
 	pid_t pid = tu_spawn_ready_in(argv, NULL, env_extra, 10000);
 	char pidbuf[16], *out = NULL;
@@ -354,7 +354,7 @@ static void test_openblas_tables(void **state)
 /* dispatch_state of a scan of a python3 started with env_extra (or NULL). */
 static json_object *scan_python(const char *env_extra)
 {
-	char *argv[] = { "python3", "-c", "import threading, time; print('ready', flush=True); "
+	char *argv[] = { "/usr/bin/python3", "-c", "import threading, time; print('ready', flush=True); "
 			 "threading.Thread(target=time.sleep, args=(60,)).start(); time.sleep(60)",
 			 NULL };
 	pid_t pid = tu_spawn_ready_in(argv, NULL, env_extra, 10000);
