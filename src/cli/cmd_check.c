@@ -552,7 +552,7 @@ static int run(struct check_run *r, mg_error *err)
 	} else if (r->o.pid_arg && check_pid_exists(r->o.pid_arg, err) != 0) {
 		return -1;
 	}
-	if (r->o.nreqs)
+	if (r->reqs)     /* NULL when a CRIU policy had no need to read them */
 		for (size_t i = 0; i < r->o.nreqs; i++)
 			print_warnings(r->reqs[i]);
 	else

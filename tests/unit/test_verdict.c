@@ -237,6 +237,15 @@ static void test_cli_criu_policy(void **state)
 	assert_int_equal(rc, 0);
 	free(out);
 	free(err);
+
+	/* Saved requirements with a host policy: not needed, not read (this
+	 * crashed once, on their warnings). */
+	rc = check(&out, &err, "--requirements", D "req-avx512.json", "--policy", "criu-like",
+		   "--source", D "criu/skx.json", "--catalog", "x86-64-v4", NULL);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(out, "missing: 3dnowprefetch"));
+	free(out);
+	free(err);
 }
 
 static void test_cli_affinity(void **state)
