@@ -69,14 +69,22 @@ static bool is_padding(const ZydisDecodedInstruction *insn)
 static void edge(mg_worker *w, uint64_t addr, mg_reason why, uint32_t parent)
 {
 	const mg_codemap *map = w->cx->map;
-	if (addr >= map->units[parent].start && addr < map->units[parent].end)
-		return;    /* most branches stay inside the unit */
+	if (addr >= map->units[parent].start && addr < map->units[parent].end) {
+		/* Most branches stay inside the unit; a gap being decoded
+		 * from its entries takes such an address as one more (gap.c). */
+		if (parent == w->gap_unit) {
+			uint32_t off = (uint32_t)(addr - map->units[parent].start);
+			g_array_append_val(w->gap_local, off);
+		}
+		return;
+	}
 	uint32_t u = mg_codemap_find(map, addr);
 	/* state[] only changes between levels: reading it here is race-free.
 	 * Every edge into a dlsym-like lookup counts, not only the first
-	 * (dlsym.c analyses each caller). */
+	 * (dlsym.c analyses each caller), and every entry into a gap. */
 	if (u == MG_NO_UNIT || map->units[u].kind == MG_UNIT_VDSO ||
-	    (w->cx->state[u].queued && !(w->cx->dlsym.watch && w->cx->dlsym.watch[u])))
+	    (w->cx->state[u].queued && !(w->cx->dlsym.watch && w->cx->dlsym.watch[u]) &&
+	     !mg_unit_is_gap(map, u)))
 		return;
 	if (why == MG_WHY_CODE_REF && w->cx->no_code_ref && w->cx->no_code_ref[u])
 		return;    /* an address taken for a purpose that cannot come (lazy.c) */
@@ -84,8 +92,13 @@ static void edge(mg_worker *w, uint64_t addr, mg_reason why, uint32_t parent)
 		return;    /* code that leads there cannot take that path (elision.c) */
 	if (why == MG_WHY_CODE_REF && w->cx->resolved_resolver && w->cx->resolved_resolver[parent])
 		return;    /* a variant this resolver did not choose (ifunc.c) */
-	mg_edge e = { u, parent, (uint8_t)why };
+	mg_edge e = { addr, u, parent, (uint8_t)why };
 	g_array_append_val(w->edges, e);
+}
+
+void mg_edge_to(mg_worker *w, uint64_t addr, mg_reason why, uint32_t parent)
+{
+	edge(w, addr, why, parent);
 }
 
 /* Is addr code?  (Then a memory operand at addr is not a pointer slot.) */
@@ -365,11 +378,38 @@ static bool all_int3(const uint8_t *bytes, size_t from, size_t len)
 	return true;
 }
 
+/* One instruction's requirement and code references, at offset off. */
+static bool add_insn(mg_unit_summary *s, size_t *cap, const ZydisDecodedInstruction *insn,
+		     uint64_t off, size_t len, uint64_t *inner_end)
+{
+	mg_isa_requirement req;
+	mg_instruction_requirement(insn, &req);
+	if (req.kind == MG_ISA_FEATURES || req.kind == MG_ISA_HINT) {
+		if (!add_requirement(s, &req.features, off, req.kind == MG_ISA_HINT))
+			return false;
+	} else if (req.kind == MG_ISA_UNKNOWN) {
+		if (s->unknown++ == 0)
+			s->first_unknown = (uint32_t)off;
+	}
+	return collect_refs(s, cap, off, len, insn, inner_end);
+}
+
+bool mg_summary_add_insn(mg_unit_summary *s, size_t *cap, const ZydisDecodedInstruction *insn,
+			 size_t off, size_t len)
+{
+	uint64_t inner_end = 0;     /* in-unit branches: the gap walk follows them */
+	return add_insn(s, cap, insn, off, len, &inner_end);
+}
+
+void mg_summary_finish(mg_unit_summary *s)
+{
+	unique_refs(s);
+}
+
 bool mg_summarize_code(const ZydisDecoder *decoder, const uint8_t *bytes,
 		       size_t len, mg_unit_summary *s)
 {
 	ZydisDecodedInstruction insn;
-	mg_isa_requirement req;
 	size_t cap = 0;
 	bool ok = true;
 	uint64_t real_end = 0;      /* end of the last instruction that is not padding */
@@ -384,14 +424,7 @@ bool mg_summarize_code(const ZydisDecoder *decoder, const uint8_t *bytes,
 			continue;
 		}
 		s->instructions++;
-		mg_instruction_requirement(&insn, &req);
-		if (req.kind == MG_ISA_FEATURES || req.kind == MG_ISA_HINT) {
-			ok = add_requirement(s, &req.features, off, req.kind == MG_ISA_HINT);
-		} else if (req.kind == MG_ISA_UNKNOWN) {
-			if (s->unknown++ == 0)
-				s->first_unknown = (uint32_t)off;
-		}
-		ok = ok && collect_refs(s, &cap, off, len, &insn, &inner_end);
+		ok = add_insn(s, &cap, &insn, off, len, &inner_end);
 		if (!is_padding(&insn)) {
 			s->ends_flow = ends_flow(&insn);
 			real_end = off + insn.length;
@@ -504,6 +537,13 @@ static void explain_sites(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
 	}
 }
 
+void mg_apply_summary(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
+		      const uint8_t *bytes, size_t len)
+{
+	apply_features(w, unit, s, bytes, len);
+	apply_refs(w, unit, s);
+}
+
 void mg_decode_unit(mg_worker *w, uint32_t unit)
 {
 	mg_scan_ctx *cx = w->cx;
@@ -514,6 +554,8 @@ void mg_decode_unit(mg_worker *w, uint32_t unit)
 	const uint8_t *bytes = mg_unit_code(cx, unit, &map_hash);
 	if (bytes == NULL)
 		return;
+	if (mg_unit_is_gap(cx->map, unit) && mg_gap_decode(w, unit, bytes))
+		return;    /* decoded from its entries (gap.c) */
 	size_t len = (size_t)(u->end - u->start);
 	mg_unit_summary s;
 	/* ELF code is the same in every process that maps the file: its

@@ -105,6 +105,7 @@ typedef struct mg_unit_summary {
 
 /* An edge found by a decoding worker, applied by the main thread. */
 typedef struct mg_edge {
+	uint64_t addr;             /* where it leads (a gap is entered there) */
 	uint32_t unit;
 	uint32_t parent;
 	uint8_t why;
@@ -206,6 +207,8 @@ typedef struct mg_worker {
 	bool widened;              /* ran out of memory summarising: host features added */
 	uint64_t unreadable_slot;  /* a GOT slot read failed (host features added); 0: none */
 	GArray *fresh;             /* mg_fresh_summary: decoded here, for the cache */
+	uint32_t gap_unit;         /* the gap being decoded from its entries, or MG_NO_UNIT */
+	GArray *gap_local;         /* uint32_t: its own addresses it took (gap.c) */
 } mg_worker;
 
 /* A summary a worker computed, handed to the main thread for the cache. */
@@ -244,6 +247,7 @@ struct mg_scan_ctx {
 	unsigned nthreads;         /* decoding threads */
 	bool all_units_reached;    /* some memory was unreadable: every unit queued */
 	GArray *arenas;            /* uint32_t: JIT units that are trampoline arenas (jit.c) */
+	GHashTable *gaps;          /* unit + 1 -> mg_gap: gaps entered at addresses (gap.c) */
 	mg_dlsym_state dlsym;      /* dlsym.c */
 	mg_data_state data;        /* data.c */
 	GHashTable *ifunc_resolved; /* resolver address -> what it returned (ifunc.c) */
@@ -276,6 +280,65 @@ const uint8_t *mg_unit_bytes(mg_scan_ctx *cx, uint32_t unit);
 /* Bytes of a unit already read by mg_unit_bytes (safe in workers), and
  * the hash of its mapping's bytes in *map_hash. */
 const uint8_t *mg_unit_code(const mg_scan_ctx *cx, uint32_t unit, uint64_t *map_hash);
+
+/* --- decode.c: pieces gap.c reuses --------------------------------------------- */
+
+/* Add one instruction (at offset off of a unit of len bytes) to a
+ * summary: its requirement and the code references it carries, except
+ * branches inside the unit.  *cap is the refs array's capacity. */
+bool mg_summary_add_insn(mg_unit_summary *s, size_t *cap, const ZydisDecodedInstruction *insn,
+			 size_t off, size_t len);
+
+/* Sort and deduplicate a summary's references once it is complete. */
+void mg_summary_finish(mg_unit_summary *s);
+
+/* Count a summary's features and follow its references, for unit. */
+void mg_apply_summary(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
+		      const uint8_t *bytes, size_t len);
+
+/* Queue an edge from parent to the code at addr (as the sweep does). */
+void mg_edge_to(mg_worker *w, uint64_t addr, mg_reason why, uint32_t parent);
+
+/* --- gap.c ------------------------------------------------------------------- */
+
+typedef struct mg_gap mg_gap;
+
+/* Is this unit a gap: code of a module no symbol or FDE covers? */
+bool mg_unit_is_gap(const mg_codemap *map, uint32_t unit);
+
+/* Set up and free the gaps' state (cx->gaps); -1 without memory. */
+int mg_gap_init(mg_scan_ctx *cx);
+void mg_gap_free(mg_scan_ctx *cx);
+
+/* Main thread: the gap is entered at addr / reached with no address
+ * (swept whole from then on). */
+void mg_gap_enter(mg_scan_ctx *cx, uint32_t unit, uint64_t addr);
+void mg_gap_whole(mg_scan_ctx *cx, uint32_t unit);
+
+/* Main thread: does a gap already decoded need decoding again (new
+ * entries, or now whole)? */
+bool mg_gap_has_work(const mg_scan_ctx *cx, uint32_t unit);
+
+/* Worker: decode a gap from its pending entries; false if it must be
+ * swept whole instead (the caller does it). */
+bool mg_gap_decode(mg_worker *w, uint32_t unit, const uint8_t *bytes);
+
+/* Called for each instruction mg_gap_walk decodes; false stops the walk
+ * (out of memory). */
+typedef bool (*mg_gap_visit)(void *arg, const ZydisDecodedInstruction *insn, size_t off);
+
+/*
+ * Decode bytes[0, len) from each offset in todo (uint32_t, consumed) in
+ * execution order: branches inside add offsets, a path ends at an
+ * instruction that never falls through, at one invalid in 64-bit mode on
+ * every CPU, or at an offset already in started_bits (a bit per byte,
+ * set here).  *falls_off is set when a path runs past the end.  Returns
+ * false on bytes that cannot be decoded for another reason (then the
+ * code must be swept whole) or when visit fails.
+ */
+bool mg_gap_walk(const ZydisDecoder *decoder, const uint8_t *bytes, size_t len,
+		 uint8_t *started_bits, GArray *todo, bool *falls_off,
+		 mg_gap_visit visit, void *arg);
 
 /* --- roots.c ----------------------------------------------------------------- */
 

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "analysis/engine.h"
 #include "features/isa_map.h"
 #include "features/profile.h"
 
@@ -382,6 +383,54 @@ static void release_fork_child(oracle *o, task *t)
 
 /* --- executed units ------------------------------------------------------------ */
 
+static void note_insn(oracle *o, const ZydisDecodedInstruction *insn)
+{
+	mg_isa_requirement req;
+	mg_instruction_requirement(insn, &req);
+	if (req.kind == MG_ISA_UNKNOWN)
+		o->res->unknown_isa_sites++;
+	if (req.kind == MG_ISA_FEATURES) {
+		mg_fset_union(&o->res->seen, &req.features);
+		if (mg_fset_is_subset(&req.features, &o->host))
+			mg_fset_union(&o->res->required, &req.features);
+	}
+}
+
+static bool visit_gap_insn(void *arg, const ZydisDecodedInstruction *insn, size_t off)
+{
+	(void)off;
+	note_insn(arg, insn);
+	return true;
+}
+
+/*
+ * A gap entered at its first byte runs what the scan's gap walk from
+ * there finds (gap.c): count that, not the data a linear sweep would
+ * decode after it.  False if the walk cannot tell (sweep it all).
+ */
+static bool note_gap_features(oracle *o, uint32_t ui, const uint8_t *buf, size_t len)
+{
+	if (!mg_unit_is_gap(o->map, ui))
+		return false;
+	uint8_t *started = calloc(len / 8 + 1, 1);
+	GArray *todo = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	uint32_t first = 0;
+	g_array_append_val(todo, first);
+	bool falls_off = false;
+	mg_feature_set seen_before = o->res->seen, required_before = o->res->required;
+	size_t unknown_before = o->res->unknown_isa_sites;
+	bool ok = started != NULL && mg_gap_walk(&o->decoder, buf, len, started, todo, &falls_off,
+					      visit_gap_insn, o);
+	if (!ok) {      /* undo, the caller sweeps it whole */
+		o->res->seen = seen_before;
+		o->res->required = required_before;
+		o->res->unknown_isa_sites = unknown_before;
+	}
+	free(started);
+	g_array_free(todo, TRUE);
+	return ok;
+}
+
 static void note_unit_features(oracle *o, uint32_t ui)
 {
 	const mg_unit *u = &o->map->units[ui];
@@ -395,6 +444,10 @@ static void note_unit_features(oracle *o, uint32_t ui)
 	}
 	/* Breakpoints sit only on unit starts: this unit's own one has just
 	 * been restored, so these are the original bytes. */
+	if (note_gap_features(o, ui, buf, len)) {
+		free(buf);
+		return;
+	}
 	ZydisDecodedInstruction insn;
 	ZydisDecoderContext dctx;
 	for (size_t off = 0; off < len;) {
@@ -404,15 +457,7 @@ static void note_unit_features(oracle *o, uint32_t ui)
 			off++;
 			continue;
 		}
-		mg_isa_requirement req;
-		mg_instruction_requirement(&insn, &req);
-		if (req.kind == MG_ISA_UNKNOWN)
-			o->res->unknown_isa_sites++;
-		if (req.kind == MG_ISA_FEATURES) {
-			mg_fset_union(&o->res->seen, &req.features);
-			if (mg_fset_is_subset(&req.features, &o->host))
-				mg_fset_union(&o->res->required, &req.features);
-		}
+		note_insn(o, &insn);
 		off += insn.length;
 	}
 	free(buf);

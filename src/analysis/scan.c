@@ -28,14 +28,22 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
-		   uint32_t parent, uint32_t detail)
+static void queue_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
+		       uint32_t parent, uint32_t detail)
 {
 	mg_unit_state *st = &cx->state[unit];
 	if (cx->dlsym.watch && cx->dlsym.watch[unit])
 		mg_dlsym_note(cx, unit, why, parent);
-	if (st->queued || cx->map->units[unit].kind == MG_UNIT_VDSO)
+	if (cx->map->units[unit].kind == MG_UNIT_VDSO)
 		return;     /* the vDSO and vsyscall page come from the destination kernel */
+	if (st->queued) {
+		/* A gap decoded already may have been entered somewhere new. */
+		if (st->done && mg_unit_is_gap(cx->map, unit) && mg_gap_has_work(cx, unit)) {
+			st->done = 0;
+			g_array_append_val(cx->queue, unit);
+		}
+		return;
+	}
 	st->queued = 1;
 	st->why = (uint8_t)why;
 	st->parent = parent;
@@ -48,18 +56,34 @@ void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
 				 MG_WHY_CODE_REF, unit, 0);
 }
 
+/* Reached with no address: a gap is then swept whole (gap.c). */
+void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
+		   uint32_t parent, uint32_t detail)
+{
+	if (mg_unit_is_gap(cx->map, unit))
+		mg_gap_whole(cx, unit);
+	queue_unit(cx, unit, why, parent, detail);
+}
+
 bool mg_reach_address(mg_scan_ctx *cx, uint64_t addr, mg_reason why,
 		      uint32_t parent, uint32_t detail)
 {
-	/* Most edges (jcc, loops) stay inside the unit being decoded. */
+	/* Most edges (jcc, loops) stay inside the unit being decoded, which
+	 * counts whole; a gap counts only from its entries. */
 	if (parent != MG_NO_UNIT && addr >= cx->map->units[parent].start &&
-	    addr < cx->map->units[parent].end)
+	    addr < cx->map->units[parent].end && !mg_unit_is_gap(cx->map, parent))
 		return true;
 	uint32_t unit = mg_codemap_find(cx->map, addr);
 	if (unit == MG_NO_UNIT)
 		return false;
-	if (cx->map->units[unit].kind != MG_UNIT_VDSO)
+	if (cx->map->units[unit].kind == MG_UNIT_VDSO)
+		return true;
+	if (mg_unit_is_gap(cx->map, unit)) {
+		mg_gap_enter(cx, unit, addr);
+		queue_unit(cx, unit, why, parent, detail);
+	} else {
 		mg_reach_unit(cx, unit, why, parent, detail);
+	}
 	return true;
 }
 
@@ -279,6 +303,7 @@ static void free_ctx(mg_scan_ctx *cx)
 	if (cx->arenas)
 		g_array_free(cx->arenas, TRUE);
 	mg_dlsym_free(cx);
+	mg_gap_free(cx);
 	mg_ifunc_free(cx);
 	mg_data_free(cx);
 	free(cx->no_code_ref);
@@ -409,6 +434,8 @@ static void worker_init(mg_worker *w, mg_scan_ctx *cx)
 	w->explained = g_hash_table_new(g_direct_hash, g_direct_equal);
 	w->unresolved = g_ptr_array_new_with_free_func(g_free);
 	w->fresh = g_array_new(FALSE, FALSE, sizeof(mg_fresh_summary));
+	w->gap_unit = MG_NO_UNIT;
+	w->gap_local = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 }
 
 static void worker_free(mg_worker *w)
@@ -423,6 +450,7 @@ static void worker_free(mg_worker *w)
 	for (guint i = 0; i < w->fresh->len; i++)
 		mg_unit_summary_free(&g_array_index(w->fresh, mg_fresh_summary, i).summary);
 	g_array_free(w->fresh, TRUE);
+	g_array_free(w->gap_local, TRUE);
 }
 
 static gpointer worker_run(gpointer data)
@@ -457,7 +485,10 @@ static void worker_merge(mg_scan_ctx *cx, mg_worker *w)
 	mg_merge_evidence(cx, w);
 	for (guint i = 0; i < w->edges->len; i++) {
 		const mg_edge *e = &g_array_index(w->edges, mg_edge, i);
-		mg_reach_unit(cx, e->unit, (mg_reason)e->why, e->parent, 0);
+		if (mg_unit_is_gap(cx->map, e->unit))
+			mg_reach_address(cx, e->addr, (mg_reason)e->why, e->parent, 0);
+		else
+			mg_reach_unit(cx, e->unit, (mg_reason)e->why, e->parent, 0);
 	}
 	for (guint i = 0; i < w->data_edges->len; i++) {
 		const mg_data_edge *e = &g_array_index(w->data_edges, mg_data_edge, i);
@@ -596,8 +627,8 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 	}
 	mg_lazy_init(&cx);
 	mg_ifunc_init(&cx);
-	if (mg_dlsym_init(&cx) != 0 || mg_data_init(&cx) != 0) {
-		mg_fail(err, MG_ERR_INTERNAL, "out of memory (dlsym, data objects)");
+	if (mg_dlsym_init(&cx) != 0 || mg_data_init(&cx) != 0 || mg_gap_init(&cx) != 0) {
+		mg_fail(err, MG_ERR_INTERNAL, "out of memory (dlsym, data objects, gaps)");
 		goto fail;
 	}
 	mg_elision_init(&cx);

@@ -351,6 +351,51 @@ static void test_openblas_tables(void **state)
 
 /* --- glibc's start-up state ------------------------------------------------------ */
 
+/* Does a scan of wl_gap with MARKER's entry `mode` count a and b? */
+static void scan_gap(const char *marker, const char *mode, const char *a, const char *b,
+		     bool *has_a, bool *has_b)
+{
+	char *argv[] = { (char *)tu_workload_path("wl_gap"), (char *)marker, (char *)mode, NULL };
+	pid_t pid = tu_spawn_ready(argv, 5000);
+	assert_true(pid > 0);
+	json_object *scan = scan_pid(pid);
+	tu_stop(pid);
+	*has_a = requires(scan, a);
+	*has_b = requires(scan, b);
+	json_object_put(scan);
+}
+
+/*
+ * A gap (code no symbol or FDE covers) counts from where it is entered:
+ * wl_gap holds every marker in one gap, each behind a byte invalid in
+ * 64-bit mode, and keeps one pointer into it.  A linear sweep would
+ * count every marker (then none would be free to pick).
+ */
+static void test_gap_entries(void **state)
+{
+	(void)state;
+	mg_feature_set base;
+	char *plain[] = { (char *)tu_workload_path("wl_gap"), "none", "in", NULL };
+	tu_baseline_features(plain, NULL, NULL, &base);
+	const char *m[2];
+	if (tu_pick_markers(&base, m, 2) != 2)
+		fail_msg("fewer than two markers this CPU runs are free in wl_gap: "
+			 "its gap was swept whole");
+	bool a, b;
+	scan_gap(m[0], "in", m[0], m[1], &a, &b);
+	printf("pointer to %s's instruction: %s %s, %s %s\n", m[0], m[0],
+	       a ? "counted" : "not counted", m[1], b ? "counted" : "not counted");
+	assert_true(a);
+	assert_false(b);
+	scan_gap(m[0], "ud", m[0], m[1], &a, &b);
+	printf("pointer to the invalid byte before it: %s %s\n", m[0], a ? "counted" : "not counted");
+	assert_false(a);
+	assert_false(b);
+	scan_gap(m[1], "in", m[1], m[0], &a, &b);
+	assert_true(a);
+	assert_false(b);
+}
+
 /* dispatch_state of a scan of a python3 started with env_extra (or NULL). */
 static json_object *scan_python(const char *env_extra)
 {
@@ -412,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_data_objects),
 		cmocka_unit_test(test_openblas_tables),
 		cmocka_unit_test(test_glibc_state),
+		cmocka_unit_test(test_gap_entries),
 	};
 	return cmocka_run_group_tests_name("precision", tests, NULL, NULL);
 }
