@@ -483,12 +483,23 @@ static void apply_features(mg_worker *w, uint32_t unit, const mg_unit_summary *s
 	}
 }
 
-static void apply_refs(mg_worker *w, uint32_t unit, const mg_unit_summary *s)
+static bool ruled_out(const mg_captest_fold_result *fold, uint64_t target)
+{
+	for (size_t i = 0; fold && i < fold->ndead; i++)
+		if (fold->dead[i] == target)
+			return true;
+	return false;
+}
+
+static void apply_refs(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
+		       const mg_captest_fold_result *fold)
 {
 	uint64_t base = w->cx->map->units[unit].start;
 	for (uint32_t i = 0; i < s->nrefs; i++) {
 		const mg_code_ref *r = &s->refs[i];
 		uint64_t rel = base + (uint64_t)r->value, abs = (uint64_t)r->value;
+		if (r->kind == MG_REF_BRANCH && ruled_out(fold, rel))
+			continue;     /* a capability test decides against it (captest.c) */
 		switch ((mg_ref_kind)r->kind) {
 		case MG_REF_BRANCH:  edge(w, rel, MG_WHY_DIRECT, unit); break;
 		case MG_REF_IMM:
@@ -541,7 +552,7 @@ void mg_apply_summary(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
 		      const uint8_t *bytes, size_t len)
 {
 	apply_features(w, unit, s, bytes, len);
-	apply_refs(w, unit, s);
+	apply_refs(w, unit, s, NULL);
 }
 
 void mg_decode_unit(mg_worker *w, uint32_t unit)
@@ -569,8 +580,14 @@ void mg_decode_unit(mg_worker *w, uint32_t unit)
 		w->widened = true;
 		cacheable = false;
 	}
+	mg_captest_fold_result *fold = mg_captest_applies(cx, unit, &s)
+				       ? mg_captest_fold(cx, unit, bytes) : NULL;
 	apply_features(w, unit, &s, bytes, len);
-	apply_refs(w, unit, &s);
+	apply_refs(w, unit, &s, fold);
+	if (fold != NULL) {
+		mg_fold_found ff = { unit, fold };
+		g_array_append_val(w->folds, ff);     /* the main thread keeps it */
+	}
 	if (cx->opt->explain != MG_FEATURE_NONE)
 		explain_sites(w, unit, &s, bytes, len);
 	w->instructions += s.instructions;

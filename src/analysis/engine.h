@@ -113,6 +113,32 @@ typedef struct mg_edge {
 
 typedef struct mg_scan_ctx mg_scan_ctx;
 
+/* A library's capability vector, filled once at start-up (captest.c). */
+typedef struct mg_capvec {
+	bool known;
+	uint32_t module;           /* the library's index in the code map */
+	uint64_t addr;             /* runtime address of its four words */
+	uint32_t word[4];
+	GHashTable *mid_entry;     /* unit + 1 -> lowest offset entered past its start */
+	GHashTable *folds;         /* unit + 1 -> mg_captest_fold_result * */
+	size_t folded;             /* jumps ruled out */
+} mg_capvec;
+
+#define MG_CAPTEST_MAX_DEAD 8
+
+/* Jumps of one function that its tests of the vector rule out. */
+typedef struct mg_captest_fold_result {
+	uint64_t dead[MG_CAPTEST_MAX_DEAD];   /* their targets (other functions) */
+	size_t ndead;
+	uint32_t chain_end;        /* offset of the last test's jump */
+} mg_captest_fold_result;
+
+/* A fold a worker made, for the main thread to register. */
+typedef struct mg_fold_found {
+	uint32_t unit;
+	mg_captest_fold_result *fold;
+} mg_fold_found;
+
 /* A data object of a module, or a piece of its unnamed data (data.c). */
 typedef struct mg_data_chunk {
 	uint64_t start, end;       /* runtime [start, end) */
@@ -207,6 +233,7 @@ typedef struct mg_worker {
 	bool widened;              /* ran out of memory summarising: host features added */
 	uint64_t unreadable_slot;  /* a GOT slot read failed (host features added); 0: none */
 	GArray *fresh;             /* mg_fresh_summary: decoded here, for the cache */
+	GArray *folds;             /* mg_fold_found (captest.c) */
 	uint32_t gap_unit;         /* the gap being decoded from its entries, or MG_NO_UNIT */
 	GArray *gap_local;         /* uint32_t: its own addresses it took (gap.c) */
 } mg_worker;
@@ -248,6 +275,7 @@ struct mg_scan_ctx {
 	bool all_units_reached;    /* some memory was unreadable: every unit queued */
 	GArray *arenas;            /* uint32_t: JIT units that are trampoline arenas (jit.c) */
 	GHashTable *gaps;          /* unit + 1 -> mg_gap: gaps entered at addresses (gap.c) */
+	mg_capvec capvec;          /* captest.c */
 	mg_dlsym_state dlsym;      /* dlsym.c */
 	mg_data_state data;        /* data.c */
 	GHashTable *ifunc_resolved; /* resolver address -> what it returned (ifunc.c) */
@@ -339,6 +367,27 @@ typedef bool (*mg_gap_visit)(void *arg, const ZydisDecodedInstruction *insn, siz
 bool mg_gap_walk(const ZydisDecoder *decoder, const uint8_t *bytes, size_t len,
 		 uint8_t *started_bits, GArray *todo, bool *falls_off,
 		 mg_gap_visit visit, void *arg);
+
+/* --- captest.c --------------------------------------------------------------- */
+
+/* Find OpenSSL's capability vector (cx->capvec) in the process; main
+ * thread, before the roots.  mg_captest_free releases it. */
+void mg_captest_init(mg_scan_ctx *cx);
+void mg_captest_free(mg_scan_ctx *cx);
+
+/* Worker: could the vector's tests decide jumps of this unit (it is in
+ * the library and refers to the vector)? */
+bool mg_captest_applies(const mg_scan_ctx *cx, uint32_t unit, const mg_unit_summary *s);
+
+/* Worker: the jumps to other functions that the tests at the top of the
+ * unit rule out; NULL if none (or out of memory). */
+mg_captest_fold_result *mg_captest_fold(mg_scan_ctx *cx, uint32_t unit, const uint8_t *bytes);
+
+/* Main thread: a fold is kept (it now owns f) / the unit was entered at
+ * addr; an entry at or before the last test reaches the ruled-out
+ * targets after all. */
+void mg_captest_register(mg_scan_ctx *cx, uint32_t unit, mg_captest_fold_result *f);
+void mg_captest_entered(mg_scan_ctx *cx, uint32_t unit, uint64_t addr);
 
 /* --- roots.c ----------------------------------------------------------------- */
 

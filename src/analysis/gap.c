@@ -130,8 +130,10 @@ bool mg_gap_has_work(const mg_scan_ctx *cx, uint32_t unit)
  * (Intel SDM vol. 2, appendix A.2.5 "i64"; AMD APM vol. 3, "invalid in
  * 64-bit mode"): push/pop of segment registers, the BCD adjustments,
  * pusha/popa, the 0x82 alias of group 1, far call/jmp with an immediate,
- * into, aam/aad and salc.  0x62, 0xc4/0xc5, 0x8f and 0xd5 are not among
- * them: they start EVEX, VEX, XOP and APX encodings.
+ * into, aam/aad and salc; and the reserved members of groups 4 and 5
+ * (0xfe /2-/7, 0xff /7: SDM vol. 2 table A-6).  0x62, 0xc4/0xc5, 0x8f
+ * and 0xd5 are not among them: they start EVEX, VEX, XOP and APX
+ * encodings.
  */
 static bool invalid_in_long_mode(const uint8_t *p, size_t avail)
 {
@@ -143,6 +145,10 @@ static bool invalid_in_long_mode(const uint8_t *p, size_t avail)
 		i++;
 	if (i >= avail)
 		return false;
+	if ((p[i] == 0xfe || p[i] == 0xff) && i + 1 < avail) {
+		unsigned reg = (p[i + 1] >> 3) & 7;
+		return p[i] == 0xfe ? reg >= 2 : reg == 7;
+	}
 	switch (p[i]) {
 	case 0x06: case 0x07: case 0x0e: case 0x16: case 0x17: case 0x1e: case 0x1f:
 	case 0x27: case 0x2f: case 0x37: case 0x3f: case 0x60: case 0x61: case 0x82:

@@ -82,6 +82,8 @@ bool mg_reach_address(mg_scan_ctx *cx, uint64_t addr, mg_reason why,
 		mg_gap_enter(cx, unit, addr);
 		queue_unit(cx, unit, why, parent, detail);
 	} else {
+		if (cx->capvec.known)
+			mg_captest_entered(cx, unit, addr);
 		mg_reach_unit(cx, unit, why, parent, detail);
 	}
 	return true;
@@ -304,6 +306,7 @@ static void free_ctx(mg_scan_ctx *cx)
 		g_array_free(cx->arenas, TRUE);
 	mg_dlsym_free(cx);
 	mg_gap_free(cx);
+	mg_captest_free(cx);
 	mg_ifunc_free(cx);
 	mg_data_free(cx);
 	free(cx->no_code_ref);
@@ -436,6 +439,7 @@ static void worker_init(mg_worker *w, mg_scan_ctx *cx)
 	w->fresh = g_array_new(FALSE, FALSE, sizeof(mg_fresh_summary));
 	w->gap_unit = MG_NO_UNIT;
 	w->gap_local = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	w->folds = g_array_new(FALSE, FALSE, sizeof(mg_fold_found));
 }
 
 static void worker_free(mg_worker *w)
@@ -451,6 +455,9 @@ static void worker_free(mg_worker *w)
 		mg_unit_summary_free(&g_array_index(w->fresh, mg_fresh_summary, i).summary);
 	g_array_free(w->fresh, TRUE);
 	g_array_free(w->gap_local, TRUE);
+	for (guint i = 0; i < w->folds->len; i++)     /* not registered: an error path */
+		free(g_array_index(w->folds, mg_fold_found, i).fold);
+	g_array_free(w->folds, TRUE);
 }
 
 static gpointer worker_run(gpointer data)
@@ -485,7 +492,7 @@ static void worker_merge(mg_scan_ctx *cx, mg_worker *w)
 	mg_merge_evidence(cx, w);
 	for (guint i = 0; i < w->edges->len; i++) {
 		const mg_edge *e = &g_array_index(w->edges, mg_edge, i);
-		if (mg_unit_is_gap(cx->map, e->unit))
+		if (mg_unit_is_gap(cx->map, e->unit) || cx->capvec.known)
 			mg_reach_address(cx, e->addr, (mg_reason)e->why, e->parent, 0);
 		else
 			mg_reach_unit(cx, e->unit, (mg_reason)e->why, e->parent, 0);
@@ -541,6 +548,14 @@ static void decode_level(mg_scan_ctx *cx, guint from, guint to)
 			g_thread_join(th[k]);
 		else
 			worker_run(&w[k]);            /* no thread: do it here */
+	}
+	/* Folds first: an edge of one worker may enter a unit another folded. */
+	for (unsigned k = 0; k < nw; k++) {
+		for (guint f = 0; f < w[k].folds->len; f++) {
+			const mg_fold_found *ff = &g_array_index(w[k].folds, mg_fold_found, f);
+			mg_captest_register(cx, ff->unit, ff->fold);
+		}
+		g_array_set_size(w[k].folds, 0);
 	}
 	for (unsigned k = 0; k < nw; k++) {
 		worker_merge(cx, &w[k]);
@@ -632,6 +647,7 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 		goto fail;
 	}
 	mg_elision_init(&cx);
+	mg_captest_init(&cx);
 	if (mg_add_roots(&cx, err) != 0)
 		goto fail;
 	double t_roots = now_ms();

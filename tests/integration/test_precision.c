@@ -396,6 +396,75 @@ static void test_gap_entries(void **state)
 	assert_false(b);
 }
 
+/* The scan's "OPENSSL_ia32cap_P = w0:w1:w2:w3" fact, parsed; false if
+ * absent. */
+static bool capvec_fact(json_object *scan, unsigned w[4])
+{
+	json_object *facts = tu_json_get(scan, "dispatch_state");
+	for (size_t i = 0; facts && i < json_object_array_length(facts); i++) {
+		const char *f = strstr(json_object_get_string(json_object_array_get_idx(facts, i)),
+				       "OPENSSL_ia32cap_P = ");
+		if (f && sscanf(f, "OPENSSL_ia32cap_P = %x:%x:%x:%x", &w[0], &w[1], &w[2], &w[3]) == 4)
+			return true;
+	}
+	return false;
+}
+
+/* Scan `openssl speed sha256` started with env_extra (or NULL), once
+ * libcrypto has filled its capability vector. */
+static json_object *scan_openssl_speed(const char *env_extra, unsigned w[4])
+{
+	char *argv[] = { "/bin/sh", "-c", "echo ready; exec openssl speed -seconds 60 sha256 "
+			 ">/dev/null 2>&1", NULL };
+	pid_t pid = tu_spawn_ready_in(argv, NULL, env_extra, 5000);
+	assert_true(pid > 0);
+	json_object *scan = NULL;
+	for (int tries = 0; tries < 50; tries++) {
+		usleep(100 * 1000);
+		char exe[256] = "";
+		char link[64];
+		snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+		ssize_t n = readlink(link, exe, sizeof(exe) - 1);
+		if (n <= 0 || strstr(exe, "openssl") == NULL)
+			continue;
+		scan = scan_pid(pid);
+		if (capvec_fact(scan, w))
+			break;
+		json_object_put(scan);     /* not initialised yet */
+		scan = NULL;
+	}
+	tu_stop(pid);
+	if (scan == NULL)
+		fail_msg("openssl speed: no OPENSSL_ia32cap_P fact in 5 s of scans");
+	return scan;
+}
+
+/*
+ * OpenSSL's capability vector decides its own jumps: with SHA masked by
+ * OPENSSL_ia32cap, sha1/sha256_block_data_order never jump to their
+ * SHA-NI versions, so sha_ni is not required; where the CPU has SHA-NI
+ * and nothing masks it, it is (what folded depends on the process's
+ * state, not on the code alone).
+ */
+static void test_openssl_capabilities(void **state)
+{
+	(void)state;
+	unsigned w[4];
+	json_object *masked = scan_openssl_speed("OPENSSL_ia32cap=~0x0:~0x20000000", w);
+	printf("OPENSSL_ia32cap=~0x0:~0x20000000: vector %08x:%08x:%08x:%08x, sha_ni %s\n",
+	       w[0], w[1], w[2], w[3], requires(masked, "sha_ni") ? "required" : "not required");
+	assert_int_equal(w[2] & 0x20000000u, 0);
+	assert_false(requires(masked, "sha_ni"));
+	json_object_put(masked);
+	json_object *plain = scan_openssl_speed(NULL, w);
+	bool sha = tu_cpu_has("sha_ni");
+	printf("unmasked on a CPU %s SHA-NI: vector word 2 %08x, sha_ni %s\n", sha ? "with" : "without",
+	       w[2], requires(plain, "sha_ni") ? "required" : "not required");
+	assert_int_equal(!!(w[2] & 0x20000000u), sha);
+	assert_int_equal(requires(plain, "sha_ni"), sha);
+	json_object_put(plain);
+}
+
 /* dispatch_state of a scan of a python3 started with env_extra (or NULL). */
 static json_object *scan_python(const char *env_extra)
 {
@@ -458,6 +527,7 @@ int main(void)
 		cmocka_unit_test(test_openblas_tables),
 		cmocka_unit_test(test_glibc_state),
 		cmocka_unit_test(test_gap_entries),
+		cmocka_unit_test(test_openssl_capabilities),
 	};
 	return cmocka_run_group_tests_name("precision", tests, NULL, NULL);
 }
