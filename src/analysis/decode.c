@@ -26,7 +26,7 @@
 #include "analysis/summary_cache.h"
 #include "features/isa_map.h"
 
-static bool ends_flow(const ZydisDecodedInstruction *insn)
+bool mg_insn_never_falls_through(const ZydisDecodedInstruction *insn)
 {
 	switch (insn->mnemonic) {
 	case ZYDIS_MNEMONIC_RET:
@@ -39,14 +39,18 @@ static bool ends_flow(const ZydisDecodedInstruction *insn)
 	case ZYDIS_MNEMONIC_IRETD:
 	case ZYDIS_MNEMONIC_IRETQ:
 	case ZYDIS_MNEMONIC_SYSRET:
-	/* A compiler emits a call as the last instruction of a function
-	 * only when the callee does not return (abort, __stack_chk_fail);
-	 * following it into the next function would chain unrelated code. */
-	case ZYDIS_MNEMONIC_CALL:
 		return true;
 	default:
 		return false;
 	}
+}
+
+/* A compiler emits a call as the last instruction of a function only
+ * when the callee does not return (abort, __stack_chk_fail); following it
+ * into the next function would chain unrelated code. */
+static bool ends_flow(const ZydisDecodedInstruction *insn)
+{
+	return insn->mnemonic == ZYDIS_MNEMONIC_CALL || mg_insn_never_falls_through(insn);
 }
 
 /*

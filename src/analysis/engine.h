@@ -324,6 +324,10 @@ void mg_summary_finish(mg_unit_summary *s);
 void mg_apply_summary(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
 		      const uint8_t *bytes, size_t len);
 
+/* Does execution never go on to the next instruction (ret, jmp, ud2,
+ * hlt, iret, sysret)? */
+bool mg_insn_never_falls_through(const ZydisDecodedInstruction *insn);
+
 /* Queue an edge from parent to the code at addr (as the sweep does). */
 void mg_edge_to(mg_worker *w, uint64_t addr, mg_reason why, uint32_t parent);
 

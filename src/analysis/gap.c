@@ -159,26 +159,6 @@ static bool invalid_in_long_mode(const uint8_t *p, size_t avail)
 	}
 }
 
-/* Does execution never continue with the next instruction? */
-static bool never_falls_through(const ZydisDecodedInstruction *insn)
-{
-	switch (insn->mnemonic) {
-	case ZYDIS_MNEMONIC_RET:
-	case ZYDIS_MNEMONIC_JMP:
-	case ZYDIS_MNEMONIC_UD0:
-	case ZYDIS_MNEMONIC_UD1:
-	case ZYDIS_MNEMONIC_UD2:
-	case ZYDIS_MNEMONIC_HLT:
-	case ZYDIS_MNEMONIC_IRET:
-	case ZYDIS_MNEMONIC_IRETD:
-	case ZYDIS_MNEMONIC_IRETQ:
-	case ZYDIS_MNEMONIC_SYSRET:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static void mark(uint8_t *bits, size_t off)
 {
 	bits[off / 8] |= (uint8_t)(1u << (off % 8));
@@ -211,7 +191,7 @@ bool mg_gap_walk(const ZydisDecoder *decoder, const uint8_t *bytes, size_t len,
 					g_array_append_val(todo, to);
 				}
 			}
-			if (never_falls_through(&insn))
+			if (mg_insn_never_falls_through(&insn))
 				break;
 			off += insn.length;
 		}

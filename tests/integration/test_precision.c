@@ -56,11 +56,11 @@ static bool requires(json_object *scan, const char *f)
 	return false;
 }
 
-/* Scan wl_dlsym over lib in `mode`: is each marker counted? */
-static void scan_dlsym(const char *lib, const char *mode, const char *a, const char *b,
-		       bool *has_a, bool *has_b)
+/* Start workload with two arguments, scan it: are a and b counted? */
+static void scan_two_markers(const char *workload, const char *arg1, const char *arg2,
+			     const char *a, const char *b, bool *has_a, bool *has_b)
 {
-	char *argv[] = { (char *)tu_workload_path("wl_dlsym"), (char *)lib, (char *)mode, NULL };
+	char *argv[] = { (char *)tu_workload_path(workload), (char *)arg1, (char *)arg2, NULL };
 	pid_t pid = tu_spawn_ready(argv, 5000);
 	assert_true(pid > 0);
 	json_object *scan = scan_pid(pid);
@@ -68,6 +68,13 @@ static void scan_dlsym(const char *lib, const char *mode, const char *a, const c
 	*has_a = requires(scan, a);
 	*has_b = requires(scan, b);
 	json_object_put(scan);
+}
+
+/* Scan wl_dlsym over lib in `mode`: is each marker counted? */
+static void scan_dlsym(const char *lib, const char *mode, const char *a, const char *b,
+		       bool *has_a, bool *has_b)
+{
+	scan_two_markers("wl_dlsym", lib, mode, a, b, has_a, has_b);
 }
 
 static void test_dlsym_constant_name(void **state)
@@ -355,14 +362,7 @@ static void test_openblas_tables(void **state)
 static void scan_gap(const char *marker, const char *mode, const char *a, const char *b,
 		     bool *has_a, bool *has_b)
 {
-	char *argv[] = { (char *)tu_workload_path("wl_gap"), (char *)marker, (char *)mode, NULL };
-	pid_t pid = tu_spawn_ready(argv, 5000);
-	assert_true(pid > 0);
-	json_object *scan = scan_pid(pid);
-	tu_stop(pid);
-	*has_a = requires(scan, a);
-	*has_b = requires(scan, b);
-	json_object_put(scan);
+	scan_two_markers("wl_gap", marker, mode, a, b, has_a, has_b);
 }
 
 /*
