@@ -208,7 +208,8 @@ typedef struct fold_state {
 	bool known[16];
 	uint64_t value[16];        /* as the register holds it (32-bit loads zero-extend) */
 	bool is_vec[16];           /* holds the vector's address */
-	bool flags;                /* zf/cf below reflect a known compare */
+	bool flags;                /* cf (and zf, if zf_known) reflect a known compare */
+	bool zf_known;             /* false after bt, which leaves ZF undefined */
 	bool zf, cf;
 } fold_state;
 
@@ -255,15 +256,44 @@ static void forget_writes(fold_state *s, const mg_flow_insn *x)
 		s->flags = false;
 }
 
+/* and/test/cmp/bt of a known register with an immediate: the flags
+ * (and, for and, the value) follow.  False if it is not such a one. */
+static bool known_flag_op(fold_state *s, const mg_flow_insn *x, int r)
+{
+	const ZydisDecodedOperand *d = &x->op[0], *src = &x->op[1];
+	ZydisMnemonic m = x->in.mnemonic;
+	if ((m != ZYDIS_MNEMONIC_AND && m != ZYDIS_MNEMONIC_TEST && m != ZYDIS_MNEMONIC_CMP &&
+	     m != ZYDIS_MNEMONIC_BT) ||
+	    r < 0 || (d->size != 32 && d->size != 64) || !s->known[r] ||
+	    x->in.operand_count_visible < 2 || src->type != ZYDIS_OPERAND_TYPE_IMMEDIATE)
+		return false;
+	/* Immediates are sign-extended to the operand size. */
+	uint64_t mask = d->size == 64 ? UINT64_MAX : UINT32_MAX;
+	uint64_t k = (uint64_t)src->imm.value.s & mask, v = operand_value(s, r, d->size);
+	s->flags = true;
+	s->zf_known = m != ZYDIS_MNEMONIC_BT;
+	s->cf = false;
+	if (m == ZYDIS_MNEMONIC_AND) {
+		s->value[r] = v & k;       /* a 32-bit and zero-extends */
+		s->zf = s->value[r] == 0;
+	} else if (m == ZYDIS_MNEMONIC_TEST) {
+		s->zf = (v & k) == 0;
+	} else if (m == ZYDIS_MNEMONIC_CMP) {
+		s->zf = v == k;
+		s->cf = v < k;
+	} else {                           /* bt: only CF is defined */
+		s->cf = (v >> (src->imm.value.u & (d->size - 1))) & 1;
+	}
+	return true;
+}
+
 /* Apply one instruction; false when the walk must stop (control leaves). */
 static bool step(const mg_capvec *c, fold_state *s, const mg_flow_insn *x, uint64_t base)
 {
 	const ZydisDecodedOperand *d = &x->op[0], *src = &x->op[1];
 	int r = d->type == ZYDIS_OPERAND_TYPE_REGISTER ? gpr(d->reg.value) : -1;
-	bool imm = x->in.operand_count_visible >= 2 && src->type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
 	uint64_t at;
-	switch (x->in.mnemonic) {
-	case ZYDIS_MNEMONIC_MOV: {
+	if (x->in.mnemonic == ZYDIS_MNEMONIC_MOV) {
 		int w = r >= 0 && d->size == src->size ? vector_word(c, s, x, base) : -1;
 		forget_writes(s, x);
 		if (w >= 0) {
@@ -273,48 +303,14 @@ static bool step(const mg_capvec *c, fold_state *s, const mg_flow_insn *x, uint6
 		}
 		return true;
 	}
-	case ZYDIS_MNEMONIC_LEA:
+	if (x->in.mnemonic == ZYDIS_MNEMONIC_LEA) {
 		forget_writes(s, x);
 		if (r >= 0 && d->size == 64 && rip_target(x, src, base, &at) && at == c->addr)
 			s->is_vec[r] = true;
 		return true;
-	case ZYDIS_MNEMONIC_AND:
-	case ZYDIS_MNEMONIC_TEST:
-	case ZYDIS_MNEMONIC_CMP:
-	case ZYDIS_MNEMONIC_BT:
-		if (r >= 0 && (d->size == 32 || d->size == 64) && imm && s->known[r])
-			break;
-		forget_writes(s, x);
+	}
+	if (known_flag_op(s, x, r))
 		return true;
-	default:
-		goto other;
-	}
-	/* Immediates are sign-extended to the operand size. */
-	uint64_t mask = d->size == 64 ? UINT64_MAX : UINT32_MAX;
-	uint64_t k = (uint64_t)src->imm.value.s & mask, v = operand_value(s, r, d->size);
-	s->flags = true;
-	s->cf = false;
-	switch (x->in.mnemonic) {
-	case ZYDIS_MNEMONIC_AND:
-		s->value[r] = v & k;       /* a 32-bit and zero-extends */
-		s->zf = s->value[r] == 0;
-		break;
-	case ZYDIS_MNEMONIC_TEST:
-		s->zf = (v & k) == 0;
-		break;
-	case ZYDIS_MNEMONIC_CMP:
-		s->zf = v == k;
-		s->cf = v < k;
-		break;
-	default:                           /* bt: only CF is defined */
-		s->cf = (v >> (src->imm.value.u & (d->size - 1))) & 1;
-		s->zf = false;
-		break;
-	}
-	return true;
-other:
-	if (x->in.meta.category == ZYDIS_CATEGORY_COND_BR)
-		return true;       /* handled by the caller */
 	if (!x->falls || x->in.mnemonic == ZYDIS_MNEMONIC_CALL || x->indirect)
 		return false;
 	forget_writes(s, x);
@@ -322,18 +318,19 @@ other:
 }
 
 /* Is the conditional jump x taken (1), not taken (0), or unknown (-1)? */
-static int decide(const fold_state *s, const mg_flow_insn *x, bool after_bt)
+static int decide(const fold_state *s, const mg_flow_insn *x)
 {
 	if (!s->flags)
 		return -1;
+	bool zf = s->zf_known;     /* may ZF be used? */
 	switch (x->in.mnemonic) {
-	case ZYDIS_MNEMONIC_JZ:  return after_bt ? -1 : s->zf;
-	case ZYDIS_MNEMONIC_JNZ: return after_bt ? -1 : !s->zf;
-	case ZYDIS_MNEMONIC_JB:  return s->cf;
-	case ZYDIS_MNEMONIC_JNB: return !s->cf;
-	case ZYDIS_MNEMONIC_JBE: return after_bt ? -1 : (s->cf || s->zf);
-	case ZYDIS_MNEMONIC_JNBE: return after_bt ? -1 : (!s->cf && !s->zf);
-	default:                 return -1;
+	case ZYDIS_MNEMONIC_JZ:   return zf ? s->zf : -1;
+	case ZYDIS_MNEMONIC_JNZ:  return zf ? !s->zf : -1;
+	case ZYDIS_MNEMONIC_JB:   return s->cf;
+	case ZYDIS_MNEMONIC_JNB:  return !s->cf;
+	case ZYDIS_MNEMONIC_JBE:  return zf ? (s->cf || s->zf) : -1;
+	case ZYDIS_MNEMONIC_JNBE: return zf ? (!s->cf && !s->zf) : -1;
+	default:                  return -1;
 	}
 }
 
@@ -358,13 +355,12 @@ mg_captest_fold_result *mg_captest_fold(mg_scan_ctx *cx, uint32_t unit, const ui
 			joined[v[i].target] = 1;
 	fold_state s;
 	memset(&s, 0, sizeof(s));
-	bool after_bt = false;
 	for (size_t i = 0; i < n && i < FOLD_MAX_INSNS; i++) {
 		const mg_flow_insn *x = &v[i];
 		if ((i > 0 && joined[i]) || (i > 0 && v[i].off != v[i - 1].off + v[i - 1].in.length))
 			break;     /* a join, or bytes that did not decode: stop knowing */
 		if (x->in.meta.category == ZYDIS_CATEGORY_COND_BR) {
-			int t = decide(&s, x, after_bt);
+			int t = decide(&s, x);
 			if (t < 0) {
 				s.flags = false;
 			} else if (t == 0 && x->op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
@@ -378,7 +374,6 @@ mg_captest_fold_result *mg_captest_fold(mg_scan_ctx *cx, uint32_t unit, const ui
 			}
 			continue;
 		}
-		after_bt = x->in.mnemonic == ZYDIS_MNEMONIC_BT;
 		if (!step(c, &s, x, u->start))
 			break;
 	}
