@@ -383,23 +383,35 @@ static void release_fork_child(oracle *o, task *t)
 
 /* --- executed units ------------------------------------------------------------ */
 
-static void note_insn(oracle *o, const ZydisDecodedInstruction *insn)
+/* Features executed code needs: what a unit adds to the result. */
+typedef struct unit_features {
+	mg_feature_set seen, required;
+	size_t unknown_isa_sites;
+} unit_features;
+
+static void note_insn(const oracle *o, unit_features *f, const ZydisDecodedInstruction *insn)
 {
 	mg_isa_requirement req;
 	mg_instruction_requirement(insn, &req);
 	if (req.kind == MG_ISA_UNKNOWN)
-		o->res->unknown_isa_sites++;
+		f->unknown_isa_sites++;
 	if (req.kind == MG_ISA_FEATURES) {
-		mg_fset_union(&o->res->seen, &req.features);
+		mg_fset_union(&f->seen, &req.features);
 		if (mg_fset_is_subset(&req.features, &o->host))
-			mg_fset_union(&o->res->required, &req.features);
+			mg_fset_union(&f->required, &req.features);
 	}
 }
 
+typedef struct gap_visit {
+	const oracle *o;
+	unit_features *f;
+} gap_visit;
+
 static bool visit_gap_insn(void *arg, const ZydisDecodedInstruction *insn, size_t off)
 {
+	gap_visit *v = arg;
 	(void)off;
-	note_insn(arg, insn);
+	note_insn(v->o, v->f, insn);
 	return true;
 }
 
@@ -408,7 +420,8 @@ static bool visit_gap_insn(void *arg, const ZydisDecodedInstruction *insn, size_
  * there finds (gap.c): count that, not the data a linear sweep would
  * decode after it.  False if the walk cannot tell (sweep it all).
  */
-static bool note_gap_features(oracle *o, uint32_t ui, const uint8_t *buf, size_t len)
+static bool gap_features(const oracle *o, uint32_t ui, const uint8_t *buf, size_t len,
+			 unit_features *f)
 {
 	if (!mg_unit_is_gap(o->map, ui))
 		return false;
@@ -417,18 +430,28 @@ static bool note_gap_features(oracle *o, uint32_t ui, const uint8_t *buf, size_t
 	uint32_t first = 0;
 	g_array_append_val(todo, first);
 	bool falls_off = false;
-	mg_feature_set seen_before = o->res->seen, required_before = o->res->required;
-	size_t unknown_before = o->res->unknown_isa_sites;
+	gap_visit v = { o, f };
 	bool ok = started != NULL && mg_gap_walk(&o->decoder, buf, len, started, todo, &falls_off,
-					      visit_gap_insn, o);
-	if (!ok) {      /* undo, the caller sweeps it whole */
-		o->res->seen = seen_before;
-		o->res->required = required_before;
-		o->res->unknown_isa_sites = unknown_before;
-	}
+					      visit_gap_insn, &v);
 	free(started);
 	g_array_free(todo, TRUE);
 	return ok;
+}
+
+/* A unit's features by a linear sweep, as the scan decodes a function. */
+static void sweep_features(const oracle *o, const uint8_t *buf, size_t len, unit_features *f)
+{
+	ZydisDecodedInstruction insn;
+	ZydisDecoderContext dctx;
+	for (size_t off = 0; off < len;) {
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&o->decoder, &dctx, buf + off,
+								len - off, &insn))) {
+			off++;
+			continue;
+		}
+		note_insn(o, f, &insn);
+		off += insn.length;
+	}
 }
 
 static void note_unit_features(oracle *o, uint32_t ui)
@@ -444,23 +467,15 @@ static void note_unit_features(oracle *o, uint32_t ui)
 	}
 	/* Breakpoints sit only on unit starts: this unit's own one has just
 	 * been restored, so these are the original bytes. */
-	if (note_gap_features(o, ui, buf, len)) {
-		free(buf);
-		return;
-	}
-	ZydisDecodedInstruction insn;
-	ZydisDecoderContext dctx;
-	for (size_t off = 0; off < len;) {
-		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&o->decoder, &dctx,
-								buf + off, len - off,
-								&insn))) {
-			off++;
-			continue;
-		}
-		note_insn(o, &insn);
-		off += insn.length;
+	unit_features f = { 0 };
+	if (!gap_features(o, ui, buf, len, &f)) {
+		memset(&f, 0, sizeof(f));     /* a walk that could not tell */
+		sweep_features(o, buf, len, &f);
 	}
 	free(buf);
+	mg_fset_union(&o->res->seen, &f.seen);
+	mg_fset_union(&o->res->required, &f.required);
+	o->res->unknown_isa_sites += f.unknown_isa_sites;
 }
 
 /* SIGTRAP stop of a task sharing our memory: ours if it came from an int3

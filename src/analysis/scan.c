@@ -56,12 +56,40 @@ static void queue_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
 				 MG_WHY_CODE_REF, unit, 0);
 }
 
+size_t mg_mark_units_named(mg_scan_ctx *cx, uint32_t module, bool (*named)(const char *),
+			   uint8_t *flags)
+{
+	size_t n = 0;
+	for (size_t u = 0; u < cx->map->nunits; u++) {
+		const mg_unit *unit = &cx->map->units[u];
+		if (unit->module == module && unit->func && named(unit->func->name)) {
+			flags[u] = 1;
+			n++;
+		}
+	}
+	return n;
+}
+
 /* Reached with no address: a gap is then swept whole (gap.c). */
 void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
 		   uint32_t parent, uint32_t detail)
 {
 	if (mg_unit_is_gap(cx->map, unit))
 		mg_gap_whole(cx, unit);
+	queue_unit(cx, unit, why, parent, detail);
+}
+
+/* Reach unit, entered at addr: a gap is decoded from there (gap.c), and
+ * an entry into OpenSSL's tests may revive what they ruled out. */
+static void reach_at(mg_scan_ctx *cx, uint32_t unit, uint64_t addr, mg_reason why,
+		     uint32_t parent, uint32_t detail)
+{
+	if (cx->map->units[unit].kind == MG_UNIT_VDSO)
+		return;
+	if (mg_unit_is_gap(cx->map, unit))
+		mg_gap_enter(cx, unit, addr);
+	else if (cx->capvec.known)
+		mg_captest_entered(cx, unit, addr);
 	queue_unit(cx, unit, why, parent, detail);
 }
 
@@ -76,16 +104,7 @@ bool mg_reach_address(mg_scan_ctx *cx, uint64_t addr, mg_reason why,
 	uint32_t unit = mg_codemap_find(cx->map, addr);
 	if (unit == MG_NO_UNIT)
 		return false;
-	if (cx->map->units[unit].kind == MG_UNIT_VDSO)
-		return true;
-	if (mg_unit_is_gap(cx->map, unit)) {
-		mg_gap_enter(cx, unit, addr);
-		queue_unit(cx, unit, why, parent, detail);
-	} else {
-		if (cx->capvec.known)
-			mg_captest_entered(cx, unit, addr);
-		mg_reach_unit(cx, unit, why, parent, detail);
-	}
+	reach_at(cx, unit, addr, why, parent, detail);
 	return true;
 }
 
@@ -492,10 +511,7 @@ static void worker_merge(mg_scan_ctx *cx, mg_worker *w)
 	mg_merge_evidence(cx, w);
 	for (guint i = 0; i < w->edges->len; i++) {
 		const mg_edge *e = &g_array_index(w->edges, mg_edge, i);
-		if (mg_unit_is_gap(cx->map, e->unit) || cx->capvec.known)
-			mg_reach_address(cx, e->addr, (mg_reason)e->why, e->parent, 0);
-		else
-			mg_reach_unit(cx, e->unit, (mg_reason)e->why, e->parent, 0);
+		reach_at(cx, e->unit, e->addr, (mg_reason)e->why, e->parent, 0);
 	}
 	for (guint i = 0; i < w->data_edges->len; i++) {
 		const mg_data_edge *e = &g_array_index(w->data_edges, mg_data_edge, i);
