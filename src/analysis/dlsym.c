@@ -415,6 +415,14 @@ static bool takes_string(mg_scan_ctx *cx, const mg_flow_insn *v, size_t n,
 	return false;
 }
 
+/* Add a model's two names (or prefixes) to a set of strings it owns. */
+static void add_both(GHashTable *set, const char *const two[2])
+{
+	for (size_t i = 0; i < 2; i++)
+		if (!g_hash_table_contains(set, two[i]))
+			g_hash_table_add(set, g_strdup(two[i]));
+}
+
 /* A lookup whose name the function loaded from memory: the names of a
  * stored-names model that applies (added), or false. */
 static bool stored_model(mg_scan_ctx *cx, uint32_t unit, const mg_flow_insn *v, size_t n,
@@ -432,9 +440,7 @@ static bool stored_model(mg_scan_ctx *cx, uint32_t unit, const mg_flow_insn *v, 
 			all = takes_string(cx, v, n, u->start, m->names[i]);
 		if (!all)
 			continue;
-		for (size_t i = 0; i < 2; i++)
-			if (!g_hash_table_contains(cx->dlsym.names, m->names[i]))
-				g_hash_table_add(cx->dlsym.names, g_strdup(m->names[i]));
+		add_both(cx->dlsym.names, m->names);
 		mg_scan_fact(cx, "dlsym at %s: a name from %s's state, which this function sets "
 			     "only to \"%s\" or \"%s\"", where, m->library, m->names[0], m->names[1]);
 		return true;
@@ -455,9 +461,7 @@ static bool pattern_model(mg_scan_ctx *cx, uint32_t unit, const mg_flow_insn *v,
 		if (!is_library(&cx->map->modules[u->module], m->marker) ||
 		    !takes_string(cx, v, n, u->start, m->format))
 			continue;
-		for (size_t i = 0; i < 2; i++)
-			if (!g_hash_table_contains(cx->dlsym.prefixes, m->prefixes[i]))
-				g_hash_table_add(cx->dlsym.prefixes, g_strdup(m->prefixes[i]));
+		add_both(cx->dlsym.prefixes, m->prefixes);
 		mg_scan_fact(cx, "dlsym at %s: %s's module init lookup, a name \"%s...\" or "
 			     "\"%s...\" (every such export counts)", where, m->library,
 			     m->prefixes[0], m->prefixes[1]);

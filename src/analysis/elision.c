@@ -47,14 +47,7 @@ void mg_elision_init(mg_scan_ctx *cx)
 		if (!mg_module_state_symbol(lm->module, "__pthread_force_elision", &va, NULL) ||
 		    mg_image_read(cx->img, va + lm->bias, &force, 4) != 4 || force != 0)
 			continue;
-		size_t n = 0;
-		for (size_t u = 0; u < cx->map->nunits; u++) {
-			const mg_unit *unit = &cx->map->units[u];
-			if (unit->module == i && unit->func && is_elision_function(unit->func->name)) {
-				cx->no_call[u] = 1;
-				n++;
-			}
-		}
+		size_t n = mg_mark_units_named(cx, (uint32_t)i, is_elision_function, cx->no_call);
 		if (n)
 			mg_scan_fact(cx, "%s: __pthread_force_elision = 0 (lock elision off) after "
 				     "start-up: no mutex can be elided, the %zu elision functions "

@@ -294,6 +294,11 @@ struct mg_scan_ctx {
 bool mg_reach_address(mg_scan_ctx *cx, uint64_t addr, mg_reason why,
 		      uint32_t parent, uint32_t detail);
 
+/* Set flags[u] for each unit of `module` whose function name `named`
+ * accepts (a per-unit flag array of the context); how many. */
+size_t mg_mark_units_named(mg_scan_ctx *cx, uint32_t module, bool (*named)(const char *),
+			   uint8_t *flags);
+
 /* Mark a unit reachable by index. */
 void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
 		   uint32_t parent, uint32_t detail);

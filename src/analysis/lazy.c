@@ -48,14 +48,7 @@ void mg_lazy_init(mg_scan_ctx *cx)
 		int32_t lazy;
 		if (!read_dl_lazy(cx, lm, &lazy) || lazy != 0)
 			continue;
-		size_t n = 0;
-		for (size_t u = 0; u < cx->map->nunits; u++) {
-			const mg_unit *unit = &cx->map->units[u];
-			if (unit->module == i && unit->func && is_trampoline(unit->func->name)) {
-				cx->no_code_ref[u] = 1;
-				n++;
-			}
-		}
+		size_t n = mg_mark_units_named(cx, (uint32_t)i, is_trampoline, cx->no_code_ref);
 		if (n)
 			mg_scan_fact(cx, "%s: _rtld_global_ro._dl_lazy = 0 (LD_BIND_NOW): nothing "
 				     "will be bound lazily, %zu lazy-binding trampolines run only "
