@@ -134,17 +134,10 @@ static bool setup_shape(mg_scan_ctx *cx, uint64_t setup, uint64_t *trigger, uint
 static bool thread_inside(const mg_scan_ctx *cx, uint32_t u)
 {
 	for (size_t t = 0; t < cx->img->nthreads; t++) {
-		const mg_thread *th = &cx->img->threads[t];
-		if (mg_codemap_find(cx->map, th->regs.rip) == u)
-			return true;
-		size_t skip = (8 - (th->stack_start & 7)) & 7;
-		for (size_t off = skip; th->stack && off + 8 <= th->stack_len; off += 8) {
-			uint64_t v;
-			memcpy(&v, th->stack + off, 8);
-			if (v - cx->map->lo < cx->map->hi - cx->map->lo &&
-			    mg_codemap_find(cx->map, v) == u)
+		uint64_t v;
+		for (size_t pos = 0; mg_thread_next_code_word(cx, &cx->img->threads[t], &pos, &v);)
+			if (mg_codemap_find(cx->map, v) == u)
 				return true;
-		}
 	}
 	return false;
 }

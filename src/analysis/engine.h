@@ -502,6 +502,12 @@ bool mg_dispatch_skips(const mg_scan_ctx *cx, uint32_t parent, const mg_data_chu
  * is in ld.so)?  Records why as a fact. */
 bool mg_initializers_done(mg_scan_ctx *cx);
 
+/* The words of a thread that may be code addresses: its pc, then each
+ * aligned word of its captured stack that falls in code.  Start with
+ * *pos = 0; false when there are no more. */
+bool mg_thread_next_code_word(const mg_scan_ctx *cx, const mg_thread *th, size_t *pos,
+			      uint64_t *value);
+
 /* --- decode.c ---------------------------------------------------------------- */
 
 /* Decode one unit: record its features and edges in the worker. */

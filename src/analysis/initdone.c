@@ -102,23 +102,38 @@ static void look_at(const mg_scan_ctx *cx, uint64_t v, uint32_t ldso, uint32_t m
 	}
 }
 
+bool mg_thread_next_code_word(const mg_scan_ctx *cx, const mg_thread *th, size_t *pos,
+			      uint64_t *value)
+{
+	if (*pos == 0) {
+		*pos = 1 + ((8 - (th->stack_start & 7)) & 7);   /* then the aligned words */
+		*value = th->regs.rip;
+		return true;
+	}
+	for (size_t off = *pos - 1; th->stack != NULL && off + 8 <= th->stack_len; off += 8) {
+		uint64_t v;
+		memcpy(&v, th->stack + off, 8);
+		if (v - cx->map->lo < cx->map->hi - cx->map->lo &&
+		    mg_codemap_in_code_region(cx->map, v)) {
+			*pos = off + 8 + 1;
+			*value = v;
+			return true;
+		}
+	}
+	return false;
+}
+
 static thread_view view_thread(const mg_scan_ctx *cx, const mg_thread *th, uint32_t ldso,
 			       uint32_t main_caller)
 {
 	thread_view tv = { false, false, false, 0 };
-	look_at(cx, th->regs.rip, ldso, main_caller, &tv);
-	if (th->stack == NULL)
-		return tv;
-	const mg_mapping *m = mg_image_find_mapping(cx->img, th->regs.rsp);
-	tv.complete = m != NULL && th->stack_start + th->stack_len >= m->end;
-	size_t skip = (8 - (th->stack_start & 7)) & 7;
-	for (size_t off = skip; off + 8 <= th->stack_len; off += 8) {
-		uint64_t v;
-		memcpy(&v, th->stack + off, 8);
-		if (v - cx->map->lo < cx->map->hi - cx->map->lo &&
-		    mg_codemap_in_code_region(cx->map, v))
-			look_at(cx, v, ldso, main_caller, &tv);
+	if (th->stack != NULL) {
+		const mg_mapping *m = mg_image_find_mapping(cx->img, th->regs.rsp);
+		tv.complete = m != NULL && th->stack_start + th->stack_len >= m->end;
 	}
+	uint64_t v;
+	for (size_t pos = 0; mg_thread_next_code_word(cx, th, &pos, &v);)
+		look_at(cx, v, ldso, main_caller, &tv);
 	return tv;
 }
 
