@@ -536,20 +536,28 @@ static void explain_sites(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
 	if (!has)
 		return;
 	ZydisDecodedInstruction insn;
-	mg_isa_requirement req;
 	for (size_t off = 0; off < len;) {
 		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&cx->decoder, NULL, bytes + off,
 								len - off, &insn))) {
 			off++;
 			continue;
 		}
-		mg_instruction_requirement(&insn, &req);
-		if (req.kind == MG_ISA_FEATURES && mg_fset_has(&req.features, want) &&
-		    mg_fset_is_subset(&req.features, &cx->host))
-			mg_note_site(w, unit, cx->map->units[unit].start + off, want,
-				     bytes + off, len - off);
+		mg_explain_insn(w, unit, &insn, bytes, len, off);
 		off += insn.length;
 	}
+}
+
+void mg_explain_insn(mg_worker *w, uint32_t unit, const ZydisDecodedInstruction *insn,
+		     const uint8_t *bytes, size_t len, size_t off)
+{
+	mg_scan_ctx *cx = w->cx;
+	mg_feature_id want = cx->opt->explain;
+	mg_isa_requirement req;
+	mg_instruction_requirement(insn, &req);
+	if (req.kind == MG_ISA_FEATURES && mg_fset_has(&req.features, want) &&
+	    mg_fset_is_subset(&req.features, &cx->host))
+		mg_note_site(w, unit, cx->map->units[unit].start + off, want, bytes + off,
+			     len - off);
 }
 
 void mg_apply_summary(mg_worker *w, uint32_t unit, const mg_unit_summary *s,

@@ -333,6 +333,11 @@ void mg_apply_summary(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
  * hlt, iret, sysret)? */
 bool mg_insn_never_falls_through(const ZydisDecodedInstruction *insn);
 
+/* --explain: note insn (at offset off of unit's len bytes) as a site of
+ * the explained feature if it needs it here. */
+void mg_explain_insn(mg_worker *w, uint32_t unit, const ZydisDecodedInstruction *insn,
+		     const uint8_t *bytes, size_t len, size_t off);
+
 /* Queue an edge from parent to the code at addr (as the sweep does). */
 void mg_edge_to(mg_worker *w, uint64_t addr, mg_reason why, uint32_t parent);
 

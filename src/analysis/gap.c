@@ -210,6 +210,7 @@ typedef struct walk_ctx {
 	size_t len;
 	mg_unit_summary s;
 	size_t cap;
+	uint64_t decoded;          /* bytes of the instructions walked */
 } walk_ctx;
 
 static bool visit_insn(void *arg, const ZydisDecodedInstruction *insn, size_t off)
@@ -217,17 +218,11 @@ static bool visit_insn(void *arg, const ZydisDecodedInstruction *insn, size_t of
 	walk_ctx *c = arg;
 	mg_scan_ctx *cx = c->w->cx;
 	c->s.instructions++;
+	c->decoded += insn->length;
 	if (!mg_summary_add_insn(&c->s, &c->cap, insn, off, c->len))
 		return false;
-	mg_feature_id want = cx->opt->explain;
-	if (want != MG_FEATURE_NONE) {
-		mg_isa_requirement req;
-		mg_instruction_requirement(insn, &req);
-		if (req.kind == MG_ISA_FEATURES && mg_fset_has(&req.features, want) &&
-		    mg_fset_is_subset(&req.features, &cx->host))
-			mg_note_site(c->w, c->unit, cx->map->units[c->unit].start + off, want,
-				     c->bytes + off, c->len - off);
-	}
+	if (cx->opt->explain != MG_FEATURE_NONE)
+		mg_explain_insn(c->w, c->unit, insn, c->bytes, c->len, off);
 	return true;
 }
 
@@ -274,7 +269,7 @@ bool mg_gap_decode(mg_worker *w, uint32_t unit, const uint8_t *bytes)
 	}
 	g_array_free(todo, TRUE);
 	w->gap_unit = MG_NO_UNIT;
-	w->bytes += c.len;
+	w->bytes += c.decoded;
 	if (falls_off && unit + 1 < cx->map->nunits && cx->map->units[unit + 1].start == u->end)
 		mg_edge_to(w, u->end, MG_WHY_FALLTHROUGH, unit);
 	return true;
