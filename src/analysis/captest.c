@@ -35,7 +35,7 @@
  * taken is dead.  An entry into the function past its first instruction
  * (a jump into the middle, a return address, a stopped thread's pc)
  * could arrive with other register values: the scan then reaches the dead
- * targets too (scan.c).
+ * targets too (worklist.c).
  */
 #include <inttypes.h>
 #include <stdlib.h>

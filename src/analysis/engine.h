@@ -4,7 +4,9 @@
  *   roots.c     where execution can resume: threads, stacks, memory, signals
  *   decode.c    sweep one unit with Zydis: features and outgoing edges
  *   evidence.c  remember where each feature is needed and how it was reached
- *   scan.c      the worklist that ties them together (mg_scan_image)
+ *   worklist.c  the worklist that ties them together (mg_reach_*)
+ *   scan.c      one scan from code map to result (mg_scan_image), reads of
+ *               target memory and code
  */
 #ifndef MG_ANALYSIS_ENGINE_H
 #define MG_ANALYSIS_ENGINE_H
@@ -287,7 +289,7 @@ struct mg_scan_ctx {
 				      root (elision.c) */
 };
 
-/* --- scan.c ------------------------------------------------------------------ */
+/* --- worklist.c (reaching units) and scan.c (reading memory) ----------------- */
 
 /* Mark the unit containing addr reachable (queue it) for reason `why`.
  * Addresses outside code are ignored; returns true if addr was code. */
@@ -302,6 +304,10 @@ size_t mg_mark_units_named(mg_scan_ctx *cx, uint32_t module, bool (*named)(const
 /* Mark a unit reachable by index. */
 void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
 		   uint32_t parent, uint32_t detail);
+
+/* Decode level after level, and scan the data objects the code reached,
+ * until nothing new is reachable (from queue index *head on). */
+void mg_worklist_drain(mg_scan_ctx *cx, guint *head);
 
 /* Read 8 bytes of target memory through a page cache; false if unreadable. */
 bool mg_read_u64(mg_scan_ctx *cx, uint64_t addr, uint64_t *out);
