@@ -34,6 +34,30 @@ static const char *const glibc_names[][2] = {
 	{ "avx512vl", "AVX512VL" },
 };
 
+/*
+ * Linux flag -> glibc 2.36 "preferred" bit that selects code needing it
+ * although the active bit is clear.  init_cpu_features sets
+ * AVX_Fast_Unaligned_Load from AVX2 before the tunables run, and
+ * memmove/memcpy/mempcpy's selector (ifunc-memmove.h) then picks
+ * __memmove_avx_unaligned_erms on AVX_Fast_Unaligned_Load alone: with
+ * -AVX,-AVX2 only, a Zen 3 process kept its AVX memcpy (the oracle saw
+ * it execute under `run --catalog aws`).  cpu-tunables.c clears the bit
+ * by name.
+ */
+static const char *const glibc_preferred[][2] = {
+	{ "avx", "AVX_Fast_Unaligned_Load" },
+};
+
+/* Append ",-NAME" (or "-NAME" first) to list[*used]. */
+static int append_name(char *list, size_t size, size_t *used, const char *name, mg_error *err)
+{
+	int w = snprintf(list + *used, size - *used, "%s-%s", *used ? "," : "", name);
+	if (w < 0 || (size_t)w >= size - *used)
+		return mg_fail(err, MG_ERR_INTERNAL, "hwcaps list too long");
+	*used += (size_t)w;
+	return 0;
+}
+
 /* The existing GLIBC_TUNABLES with our hwcaps list merged in: appended to
  * an existing glibc.cpu.hwcaps value (later names win in glibc's parser,
  * and ours only disable), else added as one more tunable. */
@@ -66,15 +90,14 @@ int mg_restrict_glibc(const mg_restrict_input *in, mg_restriction *r, mg_error *
 {
 	char list[512] = "";
 	size_t used = 0;
-	for (size_t i = 0; i < sizeof(glibc_names) / sizeof(glibc_names[0]); i++) {
-		if (!mg_restrict_removed(r, glibc_names[i][0]))
-			continue;
-		int w = snprintf(list + used, sizeof(list) - used, "%s-%s", used ? "," : "",
-				 glibc_names[i][1]);
-		if (w < 0 || (size_t)w >= sizeof(list) - used)
-			return mg_fail(err, MG_ERR_INTERNAL, "hwcaps list too long");
-		used += (size_t)w;
-	}
+	for (size_t i = 0; i < sizeof(glibc_names) / sizeof(glibc_names[0]); i++)
+		if (mg_restrict_removed(r, glibc_names[i][0]) &&
+		    append_name(list, sizeof(list), &used, glibc_names[i][1], err) != 0)
+			return -1;
+	for (size_t i = 0; i < sizeof(glibc_preferred) / sizeof(glibc_preferred[0]); i++)
+		if (mg_restrict_removed(r, glibc_preferred[i][0]) &&
+		    append_name(list, sizeof(list), &used, glibc_preferred[i][1], err) != 0)
+			return -1;
 	if (used == 0)
 		return 0;
 	char *value = merge_tunables(mg_restrict_getenv(in->envp, "GLIBC_TUNABLES"), list);
