@@ -487,23 +487,12 @@ static void apply_features(mg_worker *w, uint32_t unit, const mg_unit_summary *s
 	}
 }
 
-static bool ruled_out(const mg_captest_fold_result *fold, uint64_t target)
-{
-	for (size_t i = 0; fold && i < fold->ndead; i++)
-		if (fold->dead[i] == target)
-			return true;
-	return false;
-}
-
-static void apply_refs(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
-		       const mg_captest_fold_result *fold)
+static void apply_refs(mg_worker *w, uint32_t unit, const mg_unit_summary *s)
 {
 	uint64_t base = w->cx->map->units[unit].start;
 	for (uint32_t i = 0; i < s->nrefs; i++) {
 		const mg_code_ref *r = &s->refs[i];
 		uint64_t rel = base + (uint64_t)r->value, abs = (uint64_t)r->value;
-		if (r->kind == MG_REF_BRANCH && ruled_out(fold, rel))
-			continue;     /* a capability test decides against it (captest.c) */
 		switch ((mg_ref_kind)r->kind) {
 		case MG_REF_BRANCH:  edge(w, rel, MG_WHY_DIRECT, unit); break;
 		case MG_REF_IMM:
@@ -525,7 +514,7 @@ static void apply_refs(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
  * sweep the unit again, only if it has the feature at all.
  */
 static void explain_sites(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
-			  const uint8_t *bytes, size_t len)
+			  const uint8_t *bytes, size_t len, const uint8_t *live)
 {
 	mg_scan_ctx *cx = w->cx;
 	mg_feature_id want = cx->opt->explain;
@@ -542,7 +531,8 @@ static void explain_sites(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
 			off++;
 			continue;
 		}
-		mg_explain_insn(w, unit, &insn, bytes, len, off);
+		if (live == NULL || ((live[off / 8] >> (off % 8)) & 1))
+			mg_explain_insn(w, unit, &insn, bytes, len, off);
 		off += insn.length;
 	}
 }
@@ -564,7 +554,7 @@ void mg_apply_summary(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
 		      const uint8_t *bytes, size_t len)
 {
 	apply_features(w, unit, s, bytes, len);
-	apply_refs(w, unit, s, NULL);
+	apply_refs(w, unit, s);
 }
 
 void mg_decode_unit(mg_worker *w, uint32_t unit)
@@ -592,16 +582,18 @@ void mg_decode_unit(mg_worker *w, uint32_t unit)
 		w->widened = true;
 		cacheable = false;
 	}
-	mg_captest_fold_result *fold = mg_captest_applies(cx, unit, &s)
-				       ? mg_captest_fold(cx, unit, bytes) : NULL;
-	apply_features(w, unit, &s, bytes, len);
-	apply_refs(w, unit, &s, fold);
-	if (fold != NULL) {
-		mg_fold_found ff = { unit, fold };
-		g_array_append_val(w->folds, ff);     /* the main thread keeps it */
-	}
+	/* OpenSSL's capability tests may leave part of it unreachable. */
+	bool folds = mg_captest_applies(cx, unit, &s) && !mg_captest_unfolded(cx, unit);
+	mg_captest_fold_result *fold = folds ? mg_captest_fold(cx, unit, bytes) : NULL;
+	const mg_unit_summary *live = fold ? &fold->summary : &s;
+	apply_features(w, unit, live, bytes, len);
+	apply_refs(w, unit, live);
 	if (cx->opt->explain != MG_FEATURE_NONE)
-		explain_sites(w, unit, &s, bytes, len);
+		explain_sites(w, unit, live, bytes, len, fold ? fold->live : NULL);
+	if (folds) {
+		mg_fold_found ff = { unit, fold };
+		g_array_append_val(w->folds, ff);     /* the main thread keeps it (or drops an old one) */
+	}
 	w->instructions += s.instructions;
 	w->bytes += len;
 	if (!s.ends_flow && unit + 1 < cx->map->nunits &&

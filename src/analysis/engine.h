@@ -121,19 +121,28 @@ typedef struct mg_capvec {
 	uint32_t module;           /* the library's index in the code map */
 	uint64_t addr;             /* runtime address of its four words */
 	uint32_t word[4];
-	GHashTable *mid_entry;     /* unit + 1 -> lowest offset entered past its start */
+	uint64_t trigger;          /* OPENSSL_cpuid_setup's once-flag, and its value */
+	uint32_t trigger_value;
+	GHashTable *entries;       /* unit + 1 -> GArray of offsets entered past its start */
 	GHashTable *folds;         /* unit + 1 -> mg_captest_fold_result * */
-	size_t folded;             /* jumps ruled out */
+	GHashTable *unfolded;      /* unit + 1: entered where a decision may not hold */
+	size_t decided;            /* conditional jumps decided */
+	size_t pruned;             /* instructions no path reaches */
 } mg_capvec;
 
-#define MG_CAPTEST_MAX_DEAD 8
-
-/* Jumps of one function that its tests of the vector rule out. */
+/* One function decided on the vector (captest_fold.c): what its live
+ * instructions (those a path from its start reaches, when the vector
+ * decides the jumps it can) need and lead to. */
 typedef struct mg_captest_fold_result {
-	uint64_t dead[MG_CAPTEST_MAX_DEAD];   /* their targets (other functions) */
-	size_t ndead;
-	uint32_t chain_end;        /* offset of the last test's jump */
+	mg_unit_summary summary;   /* of the live instructions only */
+	uint8_t *live;             /* bit per byte offset: a live instruction starts there */
+	uint8_t *safe;             /* bit per byte offset: entering there reaches no
+	                              decided jump, so it changes nothing */
+	uint32_t len;
+	uint32_t decided, pruned;
 } mg_captest_fold_result;
+
+void mg_captest_fold_free(mg_captest_fold_result *f);
 
 /* A fold a worker made, for the main thread to register. */
 typedef struct mg_fold_found {
@@ -305,6 +314,10 @@ size_t mg_mark_units_named(mg_scan_ctx *cx, uint32_t module, bool (*named)(const
 void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
 		   uint32_t parent, uint32_t detail);
 
+/* Decode a unit decoded already once more, at the next level (its
+ * summary is then applied whole: captest.c). */
+void mg_reach_again(mg_scan_ctx *cx, uint32_t unit);
+
 /* Decode level after level, and scan the data objects the code reached,
  * until nothing new is reachable (from queue index *head on). */
 void mg_worklist_drain(mg_scan_ctx *cx, guint *head);
@@ -399,15 +412,31 @@ void mg_captest_free(mg_scan_ctx *cx);
  * the library and refers to the vector)? */
 bool mg_captest_applies(const mg_scan_ctx *cx, uint32_t unit, const mg_unit_summary *s);
 
-/* Worker: the jumps to other functions that the tests at the top of the
- * unit rule out; NULL if none (or out of memory). */
+/* Worker (captest_fold.c): decide the unit's conditional jumps on the
+ * vector, by a forward dataflow over its own control flow from its
+ * start; NULL if that decides nothing that matters, the unit's flow is
+ * not fully known (an indirect jump, a branch into an instruction), or
+ * out of memory. */
 mg_captest_fold_result *mg_captest_fold(mg_scan_ctx *cx, uint32_t unit, const uint8_t *bytes);
 
-/* Main thread: a fold is kept (it now owns f) / the unit was entered at
- * addr; an entry at or before the last test reaches the ruled-out
- * targets after all. */
+/* Worker: was the unit entered at too many places to fold (it is then
+ * decoded whole)? */
+bool mg_captest_unfolded(const mg_scan_ctx *cx, uint32_t unit);
+
+/* Worker: the offsets past its start the unit was entered at, which its
+ * fold starts from too (with nothing known). */
+const uint32_t *mg_captest_entries(const mg_scan_ctx *cx, uint32_t unit, size_t *n);
+
+/* Main thread: a worker's fold is kept (it now owns f; NULL: the unit was
+ * decoded whole) / the unit was entered at addr: an entry the fold did
+ * not start from and cannot show harmless has the unit decoded again. */
 void mg_captest_register(mg_scan_ctx *cx, uint32_t unit, mg_captest_fold_result *f);
 void mg_captest_entered(mg_scan_ctx *cx, uint32_t unit, uint64_t addr);
+
+/* Absolute address of x's RIP-relative memory operand op (x at base + x->off). */
+struct mg_flow_insn;
+bool mg_insn_rip_target(const struct mg_flow_insn *x, const ZydisDecodedOperand *op,
+			uint64_t base, uint64_t *out);
 
 /* --- roots.c ----------------------------------------------------------------- */
 

@@ -58,6 +58,15 @@ size_t mg_mark_units_named(mg_scan_ctx *cx, uint32_t module, bool (*named)(const
 	return n;
 }
 
+void mg_reach_again(mg_scan_ctx *cx, uint32_t unit)
+{
+	mg_unit_state *st = &cx->state[unit];
+	if (st->queued && st->done) {
+		st->done = 0;
+		g_array_append_val(cx->queue, unit);
+	}
+}
+
 /* Reached with no address: a gap is then swept whole (gap.c). */
 void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
 		   uint32_t parent, uint32_t detail)
@@ -125,7 +134,7 @@ static void worker_free(mg_worker *w)
 	g_array_free(w->fresh, TRUE);
 	g_array_free(w->gap_local, TRUE);
 	for (guint i = 0; i < w->folds->len; i++)     /* not registered: an error path */
-		free(g_array_index(w->folds, mg_fold_found, i).fold);
+		mg_captest_fold_free(g_array_index(w->folds, mg_fold_found, i).fold);
 	g_array_free(w->folds, TRUE);
 }
 
