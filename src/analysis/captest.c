@@ -189,6 +189,37 @@ void mg_captest_free(mg_scan_ctx *cx)
 
 /* --- entries and folds --------------------------------------------------- */
 
+#define PREDICATE_MAX_BYTES 64     /* a callee short enough to be a test of the vector */
+
+static bool in_vector(const mg_capvec *c, uint64_t at)
+{
+	return (at >= c->addr && at < c->addr + 16) || (at >= c->trigger && at < c->trigger + 4);
+}
+
+/* Is the unit at addr a short function of the library that reads the
+ * vector (x25519_fe64_eligible: a test whose answer it returns)? */
+static bool short_vector_reader(const mg_scan_ctx *cx, uint64_t addr)
+{
+	const mg_capvec *c = &cx->capvec;
+	uint32_t v = mg_codemap_find(cx->map, addr);
+	uint64_t h;
+	if (v == MG_NO_UNIT || cx->map->units[v].start != addr || cx->map->units[v].module != c->module ||
+	    cx->map->units[v].end - addr > PREDICATE_MAX_BYTES)
+		return false;
+	size_t len = (size_t)(cx->map->units[v].end - addr);
+	const uint8_t *b = mg_unit_code(cx, v, &h);
+	ZydisDecodedInstruction in;
+	for (size_t off = 0; b != NULL && off < len; off += in.length) {
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&cx->decoder, NULL, b + off, len - off,
+								&in)))
+			return false;
+		if (in.raw.modrm.offset != 0 && in.raw.modrm.mod == 0 && in.raw.modrm.rm == 5 &&
+		    in_vector(c, addr + off + in.length + (uint64_t)in.raw.disp.value))
+			return true;
+	}
+	return false;
+}
+
 bool mg_captest_applies(const mg_scan_ctx *cx, uint32_t unit, const mg_unit_summary *s)
 {
 	const mg_capvec *c = &cx->capvec;
@@ -198,14 +229,21 @@ bool mg_captest_applies(const mg_scan_ctx *cx, uint32_t unit, const mg_unit_summ
 		return false;
 	for (uint32_t i = 0; i < s->nrefs; i++) {
 		const mg_code_ref *r = &s->refs[i];
-		if (r->kind != MG_REF_MEM_REL && r->kind != MG_REF_LEA_REL &&
-		    r->kind != MG_REF_CMP_REL)
-			continue;
-		uint64_t at = u->start + (uint64_t)r->value;
-		if ((at >= c->addr && at < c->addr + 16) ||
-		    (at >= c->trigger && at < c->trigger + 4))
+		if ((r->kind == MG_REF_MEM_REL || r->kind == MG_REF_LEA_REL ||
+		     r->kind == MG_REF_CMP_REL) && in_vector(c, u->start + (uint64_t)r->value))
 			return true;
 	}
+	for (uint32_t i = 0; i < s->nrefs; i++)
+		if (s->refs[i].kind == MG_REF_BRANCH &&
+		    short_vector_reader(cx, u->start + (uint64_t)s->refs[i].value))
+			return true;
+	/* Or it is entered with registers known (bn_mul_mont loads the
+	 * vector, and jumps into bn_mul4x_mont's test of it). */
+	size_t n;
+	const mg_captest_entry *e = mg_captest_entries(cx, unit, &n);
+	for (size_t i = 0; i < n; i++)
+		if (e[i].regs.known != 0)
+			return true;
 	return false;
 }
 
@@ -215,14 +253,14 @@ bool mg_captest_unfolded(const mg_scan_ctx *cx, uint32_t unit)
 	       g_hash_table_contains(cx->capvec.unfolded, GUINT_TO_POINTER(unit + 1));
 }
 
-#define MAX_ENTRIES 64         /* more entries past the start: decoded whole */
+#define MAX_ENTRIES 64         /* more entries: decoded whole */
 
-const uint32_t *mg_captest_entries(const mg_scan_ctx *cx, uint32_t unit, size_t *n)
+const mg_captest_entry *mg_captest_entries(const mg_scan_ctx *cx, uint32_t unit, size_t *n)
 {
 	GArray *e = cx->capvec.entries
 		    ? g_hash_table_lookup(cx->capvec.entries, GUINT_TO_POINTER(unit + 1)) : NULL;
 	*n = e ? e->len : 0;
-	return e ? (const uint32_t *)(void *)e->data : NULL;
+	return e ? (const mg_captest_entry *)(void *)e->data : NULL;
 }
 
 static bool bit_set(const uint8_t *bits, uint32_t i)
@@ -230,50 +268,89 @@ static bool bit_set(const uint8_t *bits, uint32_t i)
 	return (bits[i / 8] >> (i % 8)) & 1;
 }
 
-/* Does an entry at offset off change nothing the fold decided? */
+/* Does an entry at offset off with nothing known change nothing the fold
+ * decided? */
 static bool entry_safe(const mg_captest_fold_result *f, uint32_t off)
 {
 	return off < f->len && bit_set(f->safe, off);
 }
 
-/* Keep off among the unit's entries; false if there are too many. */
-static bool add_entry(mg_capvec *c, uint32_t unit, uint32_t off)
+/* What parent's fold knows on its way to addr (nothing, if no fold of it
+ * says). */
+static mg_captest_regs exit_regs(const mg_capvec *c, uint32_t parent, uint64_t addr)
+{
+	mg_captest_regs r = { 0 };
+	const mg_captest_fold_result *f = parent == MG_NO_UNIT ? NULL
+		: g_hash_table_lookup(c->folds, GUINT_TO_POINTER(parent + 1));
+	for (size_t i = 0; f != NULL && i < f->nexits; i++)
+		if (f->exits[i].addr == addr)
+			return f->exits[i].regs;
+	return r;
+}
+
+/* Keep what both know alike in *into; true if it changed. */
+static bool meet_regs(mg_captest_regs *into, const mg_captest_regs *from)
+{
+	uint16_t both = into->known & from->known;
+	for (int r = 0; r < 16; r++)
+		if ((both & (1u << r)) && into->value[r] != from->value[r])
+			both &= (uint16_t)~(1u << r);
+	bool changed = both != into->known;
+	into->known = both;
+	return changed;
+}
+
+/* Add (or meet) the entry; *changed if the unit's entries changed.
+ * False if there are too many. */
+static bool add_entry(mg_capvec *c, uint32_t unit, const mg_captest_entry *in, bool *changed)
 {
 	GArray *e = g_hash_table_lookup(c->entries, GUINT_TO_POINTER(unit + 1));
 	if (e == NULL) {
-		e = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+		e = g_array_new(FALSE, FALSE, sizeof(mg_captest_entry));
 		g_hash_table_insert(c->entries, GUINT_TO_POINTER(unit + 1), e);
 	}
-	for (guint i = 0; i < e->len; i++)
-		if (g_array_index(e, uint32_t, i) == off)
+	*changed = false;
+	for (guint i = 0; i < e->len; i++) {
+		mg_captest_entry *x = &g_array_index(e, mg_captest_entry, i);
+		if (x->off == in->off) {
+			*changed = meet_regs(&x->regs, &in->regs);
 			return true;
+		}
+	}
 	if (e->len >= MAX_ENTRIES)
 		return false;
-	g_array_append_val(e, off);
+	g_array_append_val(e, *in);
+	*changed = true;
 	return true;
 }
 
 /*
- * The unit was entered past its start.  Before it is decoded, the entry
- * joins those its fold starts from.  After, an entry the fold shows
- * changes nothing is done with; any other has the unit decoded again
- * with it (a fold from more entries knows less: what it reaches only
- * grows).  Past MAX_ENTRIES the unit is decoded whole.
+ * The unit was entered at addr, coming from parent (MG_NO_UNIT: from
+ * memory, a root, ...).  The entry, with what parent's fold knows on its
+ * way there, joins those the unit's fold starts from.  If the unit was
+ * folded already, an entry that changes nothing is done with (the same
+ * entry again, or one where the fold shows that even with nothing known
+ * it reaches no decided jump); any other has it decoded again (a fold from more
+ * entries, or knowing less, reaches only more).  Past MAX_ENTRIES the
+ * unit is decoded whole.
  */
-void mg_captest_entered(mg_scan_ctx *cx, uint32_t unit, uint64_t addr)
+void mg_captest_entered(mg_scan_ctx *cx, uint32_t unit, uint64_t addr, uint32_t parent)
 {
 	mg_capvec *c = &cx->capvec;
 	const mg_unit *u = &cx->map->units[unit];
-	if (!c->known || u->module != c->module || addr <= u->start || addr >= u->end ||
+	if (!c->known || u->module != c->module || addr < u->start || addr >= u->end ||
 	    mg_captest_unfolded(cx, unit))
 		return;
-	uint32_t off = (uint32_t)(addr - u->start);
+	mg_captest_entry in = { (uint32_t)(addr - u->start), exit_regs(c, parent, addr) };
 	mg_captest_fold_result *f = g_hash_table_lookup(c->folds, GUINT_TO_POINTER(unit + 1));
-	if (f != NULL && entry_safe(f, off))
-		return;
-	if (!add_entry(c, unit, off))
+	if (f != NULL && entry_safe(f, in.off))
+		return;        /* knowing more there would not change it either */
+	bool changed;
+	if (!add_entry(c, unit, &in, &changed)) {
 		g_hash_table_add(c->unfolded, GUINT_TO_POINTER(unit + 1));
-	if (f != NULL)
+		changed = true;
+	}
+	if (f != NULL && changed)
 		mg_reach_again(cx, unit);
 }
 

@@ -56,6 +56,7 @@ bool mg_insn_rip_target(const mg_flow_insn *x, const ZydisDecodedOperand *op, ui
 typedef struct fold_state {
 	uint16_t known;            /* bit r: value[r] is what register r holds */
 	uint64_t value[16];        /* as the register holds it (32-bit writes zero-extend) */
+	/* (the two fields above are laid out as mg_captest_regs) */
 	bool flags;                /* cf (and zf, if zf_known) reflect a known compare */
 	bool zf_known;             /* false after bt, which leaves ZF undefined */
 	bool zf, cf;
@@ -63,13 +64,16 @@ typedef struct fold_state {
 
 /* What the walk needs: the function, and what it knows of memory. */
 typedef struct fold_walk {
+	mg_scan_ctx *cx;
+	int depth;                 /* 1 inside a callee evaluated for its return */
 	const mg_capvec *c;
 	uint64_t base;             /* runtime address of the function */
 	size_t len;
 	const mg_flow_insn *v;
 	size_t n;
-	const uint32_t *entries;   /* offsets it was entered at from outside */
+	const mg_captest_entry *entries;   /* where it was entered, with what known */
 	size_t nentries;
+	const fold_state *start;   /* without entries: the state at the start */
 } fold_walk;
 
 static uint64_t size_mask(unsigned bits)
@@ -228,6 +232,115 @@ static bool alu(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
 	return true;
 }
 
+/* Does the condition of jcc/cmovcc x hold (1), not (0), or unknown (-1)? */
+static int condition(const fold_state *s, const mg_flow_insn *x)
+{
+	if (!s->flags)
+		return -1;
+	bool zf = s->zf_known;     /* may ZF be used? */
+	switch (x->in.mnemonic) {
+	case ZYDIS_MNEMONIC_JZ:   case ZYDIS_MNEMONIC_CMOVZ:   return zf ? s->zf : -1;
+	case ZYDIS_MNEMONIC_JNZ:  case ZYDIS_MNEMONIC_CMOVNZ:  return zf ? !s->zf : -1;
+	case ZYDIS_MNEMONIC_JB:   case ZYDIS_MNEMONIC_CMOVB:   return s->cf;
+	case ZYDIS_MNEMONIC_JNB:  case ZYDIS_MNEMONIC_CMOVNB:  return !s->cf;
+	case ZYDIS_MNEMONIC_JBE:  case ZYDIS_MNEMONIC_CMOVBE:  return zf ? (s->cf || s->zf) : -1;
+	case ZYDIS_MNEMONIC_JNBE: case ZYDIS_MNEMONIC_CMOVNBE: return zf ? (!s->cf && !s->zf) : -1;
+	default:                  return -1;
+	}
+}
+
+/* Where paths meet: keep what both know alike.  True if *into changed. */
+static bool meet(fold_state *into, const fold_state *from)
+{
+	fold_state old = *into;
+	uint16_t both = into->known & from->known;
+	for (int r = 0; r < 16; r++)
+		if ((both & (1u << r)) && into->value[r] != from->value[r])
+			both &= (uint16_t)~(1u << r);
+	into->known = both;
+	if (into->flags && (!from->flags || into->cf != from->cf ||
+			    (into->zf_known && (!from->zf_known || into->zf != from->zf))))
+		into->flags = false;
+	if (into->flags && !from->zf_known)
+		into->zf_known = false;
+	return into->known != old.known || into->flags != old.flags ||
+	       into->zf_known != old.zf_known;
+}
+
+/* cmovcc into register r: the source if the condition holds, else the
+ * destination (a 32-bit cmov zero-extends it either way).  False if the
+ * result is not known. */
+static bool cmov(const fold_walk *fw, fold_state *s, const mg_flow_insn *x, int r)
+{
+	const ZydisDecodedOperand *d = &x->op[0], *src = &x->op[1];
+	int t = condition(s, x);
+	uint64_t a = 0, b = 0;
+	bool ka = operand_value(fw, s, x, d, d->size, &a);
+	bool kb = operand_value(fw, s, x, src, d->size, &b);
+	if (t == 1 && kb)
+		set_reg(s, r, d->size, true, b);
+	else if (t == 0 && ka)
+		set_reg(s, r, d->size, true, a);
+	else if (t < 0 && ka && kb && a == b)
+		set_reg(s, r, d->size, true, a);
+	else
+		return false;
+	return true;
+}
+
+static bool walk(const fold_walk *fw, uint8_t *reached, int8_t *decision, fold_state *in);
+
+#define CALLEE_MAX_INSNS 64     /* callees evaluated for what they return */
+
+/*
+ * A call of a small function of the library (x25519_fe64_eligible:
+ * `mov OPENSSL_ia32cap_P+8,%ecx; xor %eax,%eax; and; cmp; cmove %ecx,%eax;
+ * ret`): walk it from the caller's state, and take the registers known
+ * alike at each of its returns.  False if that is not known.
+ */
+static bool return_state(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
+{
+	const mg_scan_ctx *cx = fw->cx;
+	if (fw->depth > 0 || x->op[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE)
+		return false;
+	uint64_t target = fw->base + x->off + x->in.length + (uint64_t)x->op[0].imm.value.s, h;
+	uint32_t cu = mg_codemap_find(cx->map, target);
+	const mg_unit *cu_unit = cu == MG_NO_UNIT ? NULL : &cx->map->units[cu];
+	if (cu_unit == NULL || cu_unit->start != target || cu_unit->module != fw->c->module ||
+	    cu_unit->kind != MG_UNIT_FUNCTION || mg_unit_is_gap(cx->map, cu))
+		return false;
+	const uint8_t *b = mg_unit_code(cx, cu, &h);
+	fold_walk sub = { fw->cx, 1, fw->c, target, (size_t)(cu_unit->end - target), NULL, 0,
+			  NULL, 0, s };
+	mg_flow_insn *v = b ? mg_flow_decode(fw->cx, b, sub.len, &sub.n) : NULL;
+	sub.v = v;
+	uint8_t *reached = v && sub.n <= CALLEE_MAX_INSNS ? calloc(sub.n, 1) : NULL;
+	int8_t decision[CALLEE_MAX_INSNS];
+	fold_state in[CALLEE_MAX_INSNS], out;
+	bool ok = reached != NULL && v[0].off == 0;
+	if (ok) {
+		memset(decision, -1, sizeof(decision));
+		ok = walk(&sub, reached, decision, in);
+	}
+	bool any = false;
+	for (size_t i = 0; ok && i < sub.n; i++) {
+		if (!reached[i] || v[i].in.mnemonic != ZYDIS_MNEMONIC_RET)
+			continue;
+		if (!any)
+			out = in[i];
+		else
+			meet(&out, &in[i]);
+		any = true;
+	}
+	free(v);
+	free(reached);
+	if (!ok || !any)
+		return false;
+	out.flags = false;
+	*s = out;
+	return true;
+}
+
 /* Apply one instruction that is not a conditional jump. */
 static void step(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
 {
@@ -236,8 +349,14 @@ static void step(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
 	uint64_t v = 0, at;
 	switch (x->in.mnemonic) {
 	case ZYDIS_MNEMONIC_CALL:
-		memset(s, 0, sizeof(*s));     /* the callee may change anything */
+		if (!return_state(fw, s, x))
+			memset(s, 0, sizeof(*s));     /* the callee may change anything */
 		return;
+	case ZYDIS_MNEMONIC_CMOVZ: case ZYDIS_MNEMONIC_CMOVNZ: case ZYDIS_MNEMONIC_CMOVB:
+	case ZYDIS_MNEMONIC_CMOVNB: case ZYDIS_MNEMONIC_CMOVBE: case ZYDIS_MNEMONIC_CMOVNBE:
+		if (r >= 0 && cmov(fw, s, x, r))
+			return;
+		break;
 	case ZYDIS_MNEMONIC_MOV:
 	case ZYDIS_MNEMONIC_MOVZX:
 		if (r >= 0) {
@@ -259,41 +378,6 @@ static void step(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
 		break;
 	}
 	forget_writes(s, x);
-}
-
-/* Is the conditional jump x taken (1), not taken (0), or unknown (-1)? */
-static int decide(const fold_state *s, const mg_flow_insn *x)
-{
-	if (!s->flags)
-		return -1;
-	bool zf = s->zf_known;     /* may ZF be used? */
-	switch (x->in.mnemonic) {
-	case ZYDIS_MNEMONIC_JZ:   return zf ? s->zf : -1;
-	case ZYDIS_MNEMONIC_JNZ:  return zf ? !s->zf : -1;
-	case ZYDIS_MNEMONIC_JB:   return s->cf;
-	case ZYDIS_MNEMONIC_JNB:  return !s->cf;
-	case ZYDIS_MNEMONIC_JBE:  return zf ? (s->cf || s->zf) : -1;
-	case ZYDIS_MNEMONIC_JNBE: return zf ? (!s->cf && !s->zf) : -1;
-	default:                  return -1;
-	}
-}
-
-/* Where paths meet: keep what both know alike.  True if *into changed. */
-static bool meet(fold_state *into, const fold_state *from)
-{
-	fold_state old = *into;
-	uint16_t both = into->known & from->known;
-	for (int r = 0; r < 16; r++)
-		if ((both & (1u << r)) && into->value[r] != from->value[r])
-			both &= (uint16_t)~(1u << r);
-	into->known = both;
-	if (into->flags && (!from->flags || into->cf != from->cf ||
-			    (into->zf_known && (!from->zf_known || into->zf != from->zf))))
-		into->flags = false;
-	if (into->flags && !from->zf_known)
-		into->zf_known = false;
-	return into->known != old.known || into->flags != old.flags ||
-	       into->zf_known != old.zf_known;
 }
 
 /* Does x branch to an offset inside the function that is no instruction
@@ -370,16 +454,21 @@ static void enter(GArray *todo, uint8_t *reached, fold_state *in, size_t j)
 	flow_to(todo, reached, in, j, &none);
 }
 
-/* The function's own code addresses it takes (lea/mov of one), and where
- * it was entered from outside: entries with nothing known.  False if one
- * is inside an instruction. */
+/* Where the function was entered from outside (with what was known
+ * there), and its own code addresses it takes (lea/mov of one: nothing
+ * known).  False if one is inside an instruction. */
 static bool other_entries(const fold_walk *fw, GArray *todo, uint8_t *reached, fold_state *in)
 {
 	for (size_t k = 0; k < fw->nentries; k++) {
-		long j = index_at(fw, fw->entries[k]);
+		const mg_captest_entry *e = &fw->entries[k];
+		long j = index_at(fw, e->off);
 		if (j < 0)
 			return false;
-		enter(todo, reached, in, (size_t)j);
+		fold_state s;
+		memset(&s, 0, sizeof(s));
+		s.known = e->regs.known;
+		memcpy(s.value, e->regs.value, sizeof(s.value));
+		flow_to(todo, reached, in, (size_t)j, &s);
 	}
 	for (size_t i = 0; i < fw->n; i++) {
 		const mg_flow_insn *x = &fw->v[i];
@@ -408,11 +497,11 @@ static bool other_entries(const fold_walk *fw, GArray *todo, uint8_t *reached, f
 static bool walk(const fold_walk *fw, uint8_t *reached, int8_t *decision, fold_state *in)
 {
 	GArray *todo = g_array_new(FALSE, FALSE, sizeof(size_t));
-	bool ok = true;
-	size_t zero = 0;
-	reached[0] = 1;
-	memset(&in[0], 0, sizeof(in[0]));
-	g_array_append_val(todo, zero);
+	bool ok;
+	if (fw->nentries == 0 && fw->start != NULL)
+		flow_to(todo, reached, in, 0, fw->start);
+	else if (fw->nentries == 0)
+		enter(todo, reached, in, 0);     /* from its start */
 	ok = other_entries(fw, todo, reached, in);
 	while (ok && todo->len > 0) {
 		size_t i = g_array_index(todo, size_t, todo->len - 1);
@@ -428,7 +517,7 @@ static bool walk(const fold_walk *fw, uint8_t *reached, int8_t *decision, fold_s
 		if (callee >= 0)
 			enter(todo, reached, in, (size_t)callee);
 		if (x->in.meta.category == ZYDIS_CATEGORY_COND_BR)
-			decision[i] = (int8_t)(t = decide(&s, x));
+			decision[i] = (int8_t)(t = condition(&s, x));
 		else
 			step(fw, &s, x);
 		int next = falls_to_next(fw, i);
@@ -509,11 +598,49 @@ static bool live_summary(const fold_walk *fw, const uint8_t *reached, const int8
 	return true;
 }
 
+/* The jumps and calls into other functions that some path reaches with
+ * registers known: those functions are entered with them (captest.c). */
+static bool exits(const fold_walk *fw, const uint8_t *reached, const int8_t *decision,
+		  const fold_state *in, mg_captest_fold_result *res)
+{
+	for (size_t i = 0; i < fw->n; i++) {
+		const mg_flow_insn *x = &fw->v[i];
+		if (!reached[i] || decision[i] == 0 || in[i].known == 0 ||
+		    x->in.operand_count_visible == 0 || x->op[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
+		    !x->op[0].imm.is_relative)
+			continue;
+		int64_t dst = (int64_t)x->off + x->in.length + x->op[0].imm.value.s;
+		if (dst >= 0 && (uint64_t)dst < fw->len)
+			continue;      /* inside: followed by the walk */
+		mg_captest_exit e = { fw->base + (uint64_t)dst, { in[i].known, { 0 } } };
+		memcpy(e.regs.value, in[i].value, sizeof(e.regs.value));
+		size_t k = 0;
+		while (k < res->nexits && res->exits[k].addr != e.addr)
+			k++;
+		if (k < res->nexits) {          /* two ways there: what both know */
+			fold_state a = { 0 }, b = { 0 };
+			a.known = res->exits[k].regs.known;
+			memcpy(a.value, res->exits[k].regs.value, sizeof(a.value));
+			b.known = e.regs.known;
+			memcpy(b.value, e.regs.value, sizeof(b.value));
+			meet(&a, &b);
+			res->exits[k].regs.known = a.known;
+			continue;
+		}
+		mg_captest_exit *g = realloc(res->exits, (res->nexits + 1) * sizeof(*g));
+		if (g == NULL)
+			return false;
+		res->exits = g;
+		res->exits[res->nexits++] = e;
+	}
+	return true;
+}
+
 /* Did deciding change what the function leads to: pruned code, or a
  * never-taken jump out of it? */
 static bool matters(const fold_walk *fw, const int8_t *decision, const mg_captest_fold_result *r)
 {
-	if (r->pruned > 0)
+	if (r->pruned > 0 || r->nexits > 0)
 		return true;
 	for (size_t i = 0; i < fw->n; i++)
 		if (decision[i] == 0 && fw->v[i].target < 0)
@@ -526,6 +653,7 @@ void mg_captest_fold_free(mg_captest_fold_result *f)
 	if (f == NULL)
 		return;
 	mg_unit_summary_free(&f->summary);
+	free(f->exits);
 	free(f->live);
 	free(f->safe);
 	free(f);
@@ -534,7 +662,8 @@ void mg_captest_fold_free(mg_captest_fold_result *f)
 mg_captest_fold_result *mg_captest_fold(mg_scan_ctx *cx, uint32_t unit, const uint8_t *bytes)
 {
 	const mg_unit *u = &cx->map->units[unit];
-	fold_walk fw = { &cx->capvec, u->start, (size_t)(u->end - u->start), NULL, 0, NULL, 0 };
+	fold_walk fw = { cx, 0, &cx->capvec, u->start, (size_t)(u->end - u->start), NULL, 0,
+			 NULL, 0, NULL };
 	fw.entries = mg_captest_entries(cx, unit, &fw.nentries);
 	mg_flow_insn *v = mg_flow_decode(cx, bytes, fw.len, &fw.n);
 	fw.v = v;
@@ -556,7 +685,8 @@ mg_captest_fold_result *mg_captest_fold(mg_scan_ctx *cx, uint32_t unit, const ui
 	if (ok) {
 		memset(decision, -1, fw.n);
 		ok = walk(&fw, reached, decision, in) &&
-		     live_summary(&fw, reached, decision, res) && matters(&fw, decision, res) &&
+		     live_summary(&fw, reached, decision, res) &&
+		     exits(&fw, reached, decision, in, res) && matters(&fw, decision, res) &&
 		     safe_entries(&fw, reached, decision, res->safe);
 	}
 	free(v);

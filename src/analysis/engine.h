@@ -130,6 +130,25 @@ typedef struct mg_capvec {
 	size_t pruned;             /* instructions no path reaches */
 } mg_capvec;
 
+/* Registers a fold knows (captest_fold.c): bit r of known, value[r]. */
+typedef struct mg_captest_regs {
+	uint16_t known;
+	uint64_t value[16];
+} mg_captest_regs;
+
+/* Where a unit was entered from outside, and what was known there. */
+typedef struct mg_captest_entry {
+	uint32_t off;
+	mg_captest_regs regs;      /* known = 0: nothing */
+} mg_captest_entry;
+
+/* A jump or call of a folded function into another one, with the
+ * registers known on every path there. */
+typedef struct mg_captest_exit {
+	uint64_t addr;
+	mg_captest_regs regs;
+} mg_captest_exit;
+
 /* One function decided on the vector (captest_fold.c): what its live
  * instructions (those a path from its start reaches, when the vector
  * decides the jumps it can) need and lead to. */
@@ -140,6 +159,8 @@ typedef struct mg_captest_fold_result {
 	                              decided jump, so it changes nothing */
 	uint32_t len;
 	uint32_t decided, pruned;
+	mg_captest_exit *exits;    /* those with some register known */
+	size_t nexits;
 } mg_captest_fold_result;
 
 void mg_captest_fold_free(mg_captest_fold_result *f);
@@ -423,20 +444,27 @@ mg_captest_fold_result *mg_captest_fold(mg_scan_ctx *cx, uint32_t unit, const ui
  * decoded whole)? */
 bool mg_captest_unfolded(const mg_scan_ctx *cx, uint32_t unit);
 
-/* Worker: the offsets past its start the unit was entered at, which its
- * fold starts from too (with nothing known). */
-const uint32_t *mg_captest_entries(const mg_scan_ctx *cx, uint32_t unit, size_t *n);
+/* Worker: where the unit was entered, and with what known: its fold
+ * starts from there (NULL, n = 0: from its start, nothing known). */
+const mg_captest_entry *mg_captest_entries(const mg_scan_ctx *cx, uint32_t unit, size_t *n);
 
 /* Main thread: a worker's fold is kept (it now owns f; NULL: the unit was
  * decoded whole) / the unit was entered at addr: an entry the fold did
  * not start from and cannot show harmless has the unit decoded again. */
 void mg_captest_register(mg_scan_ctx *cx, uint32_t unit, mg_captest_fold_result *f);
-void mg_captest_entered(mg_scan_ctx *cx, uint32_t unit, uint64_t addr);
+void mg_captest_entered(mg_scan_ctx *cx, uint32_t unit, uint64_t addr, uint32_t parent);
 
 /* Absolute address of x's RIP-relative memory operand op (x at base + x->off). */
 struct mg_flow_insn;
 bool mg_insn_rip_target(const struct mg_flow_insn *x, const ZydisDecodedOperand *op,
 			uint64_t base, uint64_t *out);
+
+/* --- datareg.c ---------------------------------------------------------------- */
+
+/* Main thread: does register reg, in a thread stopped at pc, only ever
+ * serve the function at pc as a data address until it is overwritten,
+ * on every path, without leaving the function (so it is no jump target)? */
+bool mg_register_only_addresses(mg_scan_ctx *cx, uint64_t pc, ZydisRegister reg);
 
 /* --- roots.c ----------------------------------------------------------------- */
 

@@ -73,11 +73,14 @@ void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
 {
 	if (mg_unit_is_gap(cx->map, unit))
 		mg_gap_whole(cx, unit);
+	else if (cx->capvec.known)    /* at its start, with nothing known */
+		mg_captest_entered(cx, unit, cx->map->units[unit].start, MG_NO_UNIT);
 	queue_unit(cx, unit, why, parent, detail);
 }
 
 /* Reach unit, entered at addr: a gap is decoded from there (gap.c), and
- * an entry into OpenSSL's tests may revive what they ruled out. */
+ * an entry into a function OpenSSL's tests were folded in joins the fold's
+ * entries (captest.c). */
 static void reach_at(mg_scan_ctx *cx, uint32_t unit, uint64_t addr, mg_reason why,
 		     uint32_t parent, uint32_t detail)
 {
@@ -86,7 +89,7 @@ static void reach_at(mg_scan_ctx *cx, uint32_t unit, uint64_t addr, mg_reason wh
 	if (mg_unit_is_gap(cx->map, unit))
 		mg_gap_enter(cx, unit, addr);
 	else if (cx->capvec.known)
-		mg_captest_entered(cx, unit, addr);
+		mg_captest_entered(cx, unit, addr, parent);
 	queue_unit(cx, unit, why, parent, detail);
 }
 
