@@ -159,9 +159,24 @@ static void add_thread_roots(mg_scan_ctx *cx, const mg_thread *th)
 		r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp,
 		r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15,
 	};
+	static const ZydisRegister names[] = {
+		ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RBX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RDX,
+		ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_R8,
+		ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R12,
+		ZYDIS_REGISTER_R13, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R15,
+	};
 	for (size_t i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++) {
-		mg_reach_address(cx, gprs[i], MG_WHY_REGISTER, MG_NO_UNIT, tid);
 		mg_data_reach(cx, gprs[i], MG_WHY_REGISTER, MG_NO_UNIT, tid);
+		/* A pointer into code the thread only reads data through (a
+		 * table perlasm keeps in .text) is no jump target (datareg.c). */
+		if (mg_codemap_find(cx->map, gprs[i]) != MG_NO_UNIT &&
+		    mg_register_only_addresses(cx, r->rip, names[i])) {
+			mg_scan_fact(cx, "thread %d: %s = 0x%llx points into code, but the function "
+				     "at its pc only reads data through it: not a jump target",
+				     th->tid, ZydisRegisterGetString(names[i]), gprs[i]);
+			continue;
+		}
+		mg_reach_address(cx, gprs[i], MG_WHY_REGISTER, MG_NO_UNIT, tid);
 	}
 
 	if (th->xsave && th->xsave_len)
