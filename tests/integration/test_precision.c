@@ -396,6 +396,34 @@ static void test_gap_entries(void **state)
 	assert_false(b);
 }
 
+/*
+ * A thread register pointing into a table kept in .text is a root only
+ * if the function the thread is in can call or jump through it:
+ * wl_datareg spins reading through %r15 ("table"), or with a
+ * `call *%r15` on its path ("jump").
+ */
+static void test_table_register(void **state)
+{
+	(void)state;
+	mg_feature_set base;
+	char *plain[] = { (char *)tu_workload_path("wl_datareg"), "none", "table", NULL };
+	tu_baseline_features(plain, NULL, NULL, &base);
+	const char *m[2];
+	if (tu_pick_markers(&base, m, 2) != 2)
+		fail_msg("fewer than two markers this CPU runs are free in wl_datareg");
+	bool a, b;
+	scan_two_markers("wl_datareg", m[0], "jump", m[0], m[1], &a, &b);
+	printf("%%r15 -> %s's table entry, called on a path: %s %s\n", m[0], m[0],
+	       a ? "counted" : "not counted");
+	assert_true(a);
+	assert_false(b);
+	scan_two_markers("wl_datareg", m[0], "table", m[0], m[1], &a, &b);
+	printf("%%r15 -> %s's table entry, only read through: %s %s\n", m[0], m[0],
+	       a ? "counted" : "not counted");
+	assert_false(a);
+	assert_false(b);
+}
+
 /* The scan's "OPENSSL_ia32cap_P = w0:w1:w2:w3" fact, parsed; false if
  * absent. */
 static bool capvec_fact(json_object *scan, unsigned w[4])
@@ -470,6 +498,30 @@ static void test_openssl_capabilities(void **state)
 	json_object_put(plain);
 }
 
+/*
+ * Decisions that need registers across functions: bn_mul_mont loads the
+ * vector into %r11d and jumps into bn_mul4x_mont's test of it, and
+ * x25519 calls x25519_fe64_eligible for its answer.  With ADX and BMI2
+ * masked, no ADX code is reached; unmasked on a CPU with both, it is.
+ */
+static void test_openssl_across_functions(void **state)
+{
+	(void)state;
+	unsigned w[4];
+	json_object *masked = scan_openssl_speed("OPENSSL_ia32cap=~0x0:~0x80100", w);
+	printf("OPENSSL_ia32cap=~0x0:~0x80100: vector word 2 %08x, adx %s\n", w[2],
+	       requires(masked, "adx") ? "required" : "not required");
+	assert_int_equal(w[2] & 0x80100u, 0);
+	assert_false(requires(masked, "adx"));
+	json_object_put(masked);
+	json_object *plain = scan_openssl_speed(NULL, w);
+	bool adx = tu_cpu_has("adx") && tu_cpu_has("bmi2");
+	printf("unmasked on a CPU %s ADX and BMI2: adx %s\n", adx ? "with" : "without",
+	       requires(plain, "adx") ? "required" : "not required");
+	assert_int_equal(requires(plain, "adx"), adx);
+	json_object_put(plain);
+}
+
 /* dispatch_state of a scan of a python3 started with env_extra (or NULL). */
 static json_object *scan_python(const char *env_extra)
 {
@@ -533,6 +585,8 @@ int main(void)
 		cmocka_unit_test(test_glibc_state),
 		cmocka_unit_test(test_gap_entries),
 		cmocka_unit_test(test_openssl_capabilities),
+		cmocka_unit_test(test_openssl_across_functions),
+		cmocka_unit_test(test_table_register),
 	};
 	return cmocka_run_group_tests_name("precision", tests, NULL, NULL);
 }
