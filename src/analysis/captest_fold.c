@@ -36,12 +36,6 @@
 #define FOLD_MAX_INSNS 16384    /* larger functions are left whole */
 #define REACH_MAX_PASSES 64     /* backward passes for "reaches a decided jump" */
 
-static int gpr(ZydisRegister r)
-{
-	ZydisRegister l = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r);
-	return l >= ZYDIS_REGISTER_RAX && l <= ZYDIS_REGISTER_R15 ? (int)(l - ZYDIS_REGISTER_RAX)
-								     : -1;
-}
 
 bool mg_insn_rip_target(const mg_flow_insn *x, const ZydisDecodedOperand *op, uint64_t base,
 			uint64_t *out)
@@ -113,7 +107,7 @@ static bool mem_address(const fold_walk *fw, const fold_state *s, const mg_flow_
 		return false;
 	if (mg_insn_rip_target(x, op, fw->base, at))
 		return true;
-	int b = gpr(op->mem.base);
+	int b = mg_gpr_index(op->mem.base);
 	if (b < 0 || op->mem.index != ZYDIS_REGISTER_NONE || !(s->known & (1u << b)))
 		return false;
 	*at = s->value[b] + (uint64_t)(op->mem.disp.has_displacement ? op->mem.disp.value : 0);
@@ -129,7 +123,7 @@ static int tracked_reg(const ZydisDecodedOperand *op)
 	if (r == ZYDIS_REGISTER_AH || r == ZYDIS_REGISTER_BH || r == ZYDIS_REGISTER_CH ||
 	    r == ZYDIS_REGISTER_DH)
 		return -1;
-	return gpr(r);
+	return mg_gpr_index(r);
 }
 
 /* The value of operand op of x (bits wide), if known. */
@@ -172,7 +166,7 @@ static void forget_writes(fold_state *s, const mg_flow_insn *x)
 {
 	for (unsigned i = 0; i < x->in.operand_count; i++) {
 		const ZydisDecodedOperand *op = &x->op[i];
-		int r = op->type == ZYDIS_OPERAND_TYPE_REGISTER ? gpr(op->reg.value) : -1;
+		int r = op->type == ZYDIS_OPERAND_TYPE_REGISTER ? mg_gpr_index(op->reg.value) : -1;
 		if (r >= 0 && (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
 			s->known &= (uint16_t)~(1u << r);
 	}
@@ -392,19 +386,6 @@ static bool branch_into_insn(const fold_walk *fw, const mg_flow_insn *x)
 	return dst >= 0 && (uint64_t)dst < fw->len;
 }
 
-/* The instruction starting at off, or -1. */
-static long index_at(const fold_walk *fw, uint64_t off)
-{
-	size_t lo = 0, hi = fw->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (fw->v[mid].off < off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < fw->n && fw->v[lo].off == off ? (long)lo : -1;
-}
 
 /* A call into the function itself (perlasm's local subroutines): the
  * instruction it enters, -1 for none, -2 for the middle of one. */
@@ -415,7 +396,7 @@ static long own_call(const fold_walk *fw, const mg_flow_insn *x)
 	int64_t dst = (int64_t)x->off + x->in.length + x->op[0].imm.value.s;
 	if (dst < 0 || (uint64_t)dst >= fw->len)
 		return -1;
-	long j = index_at(fw, (uint64_t)dst);
+	long j = mg_flow_index_at(fw->v, fw->n, (uint64_t)dst);
 	return j >= 0 ? j : -2;
 }
 
@@ -461,7 +442,7 @@ static bool other_entries(const fold_walk *fw, GArray *todo, uint8_t *reached, f
 {
 	for (size_t k = 0; k < fw->nentries; k++) {
 		const mg_captest_entry *e = &fw->entries[k];
-		long j = index_at(fw, e->off);
+		long j = mg_flow_index_at(fw->v, fw->n, e->off);
 		if (j < 0)
 			return false;
 		fold_state s;
@@ -483,7 +464,7 @@ static bool other_entries(const fold_walk *fw, GArray *todo, uint8_t *reached, f
 				continue;
 			if (at < fw->base || at >= fw->base + fw->len)
 				continue;
-			long j = index_at(fw, at - fw->base);
+			long j = mg_flow_index_at(fw->v, fw->n, at - fw->base);
 			if (j < 0)
 				return false;  /* into an instruction: its flow is unknown */
 			enter(todo, reached, in, (size_t)j);

@@ -25,12 +25,6 @@
 
 #define WALK_MAX_INSNS 20000
 
-static int gpr(ZydisRegister r)
-{
-	ZydisRegister l = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r);
-	return l >= ZYDIS_REGISTER_RAX && l <= ZYDIS_REGISTER_R15 ? (int)(l - ZYDIS_REGISTER_RAX)
-								     : -1;
-}
 
 typedef enum { KEEPS, KILLS, ESCAPES } reg_use;
 
@@ -47,16 +41,16 @@ static bool steps_itself(const mg_flow_insn *x, int r)
 {
 	const ZydisDecodedOperand *d = &x->op[0], *s = &x->op[1];
 	if (x->in.operand_count_visible != 2 || d->type != ZYDIS_OPERAND_TYPE_REGISTER ||
-	    gpr(d->reg.value) != r || d->size != 64)
+	    mg_gpr_index(d->reg.value) != r || d->size != 64)
 		return false;
 	switch (x->in.mnemonic) {
 	case ZYDIS_MNEMONIC_ADD:
 	case ZYDIS_MNEMONIC_SUB:
 		return s->type == ZYDIS_OPERAND_TYPE_IMMEDIATE ||
-		       (s->type == ZYDIS_OPERAND_TYPE_REGISTER && gpr(s->reg.value) != r);
+		       (s->type == ZYDIS_OPERAND_TYPE_REGISTER && mg_gpr_index(s->reg.value) != r);
 	case ZYDIS_MNEMONIC_LEA:
-		return s->type == ZYDIS_OPERAND_TYPE_MEMORY && gpr(s->mem.base) == r &&
-		       gpr(s->mem.index) != r;
+		return s->type == ZYDIS_OPERAND_TYPE_MEMORY && mg_gpr_index(s->mem.base) == r &&
+		       mg_gpr_index(s->mem.index) != r;
 	default:
 		return false;
 	}
@@ -72,7 +66,7 @@ static reg_use use_of(const mg_flow_insn *x, int r)
 	for (unsigned i = 0; i < x->in.operand_count; i++) {
 		const ZydisDecodedOperand *op = &x->op[i];
 		if (op->type == ZYDIS_OPERAND_TYPE_MEMORY) {
-			if (gpr(op->mem.base) != r && gpr(op->mem.index) != r)
+			if (mg_gpr_index(op->mem.base) != r && mg_gpr_index(op->mem.index) != r)
 				continue;
 			/* jmp/call through memory, or a visible lea that copies
 			 * the address elsewhere */
@@ -80,7 +74,7 @@ static reg_use use_of(const mg_flow_insn *x, int r)
 				return ESCAPES;
 			continue;           /* a data access through it */
 		}
-		if (op->type != ZYDIS_OPERAND_TYPE_REGISTER || gpr(op->reg.value) != r)
+		if (op->type != ZYDIS_OPERAND_TYPE_REGISTER || mg_gpr_index(op->reg.value) != r)
 			continue;
 		if (op->actions & ZYDIS_OPERAND_ACTION_MASK_READ)
 			reads = true;
@@ -96,19 +90,6 @@ static reg_use use_of(const mg_flow_insn *x, int r)
 	return KEEPS;
 }
 
-/* The instruction starting at off, or -1. */
-static long index_at(const mg_flow_insn *v, size_t n, uint64_t off)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (v[mid].off < off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && v[lo].off == off ? (long)lo : -1;
-}
 
 /* Walk every path from instruction i while r holds the value. */
 static bool only_addresses(const mg_flow_insn *v, size_t n, size_t len, size_t first, int r)
@@ -163,7 +144,7 @@ static bool only_addresses(const mg_flow_insn *v, size_t n, size_t len, size_t f
 
 bool mg_register_only_addresses(mg_scan_ctx *cx, uint64_t pc, ZydisRegister reg)
 {
-	int r = gpr(reg);
+	int r = mg_gpr_index(reg);
 	uint32_t unit = mg_codemap_find(cx->map, pc);
 	if (r < 0 || unit == MG_NO_UNIT || cx->map->units[unit].kind != MG_UNIT_FUNCTION ||
 	    mg_unit_is_gap(cx->map, unit))
@@ -172,7 +153,7 @@ bool mg_register_only_addresses(mg_scan_ctx *cx, uint64_t pc, ZydisRegister reg)
 	const uint8_t *bytes = mg_unit_bytes(cx, unit);
 	size_t len = (size_t)(u->end - u->start), n = 0;
 	mg_flow_insn *v = bytes ? mg_flow_decode(cx, bytes, len, &n) : NULL;
-	long first = v ? index_at(v, n, pc - u->start) : -1;
+	long first = v ? mg_flow_index_at(v, n, pc - u->start) : -1;
 	bool ok = first >= 0 && only_addresses(v, n, len, (size_t)first, r);
 	free(v);
 	return ok;

@@ -547,6 +547,13 @@ typedef struct mg_flow_insn {
 	bool indirect;             /* an indirect jump (jump table, tail call) */
 } mg_flow_insn;
 
+/* The index in a general-purpose register file of r's largest enclosing
+ * register (rax 0, rcx 1, ... r15 15), or -1 if r is no such register. */
+int mg_gpr_index(ZydisRegister r);
+
+/* The instruction of v (sorted by offset) that starts at off, or -1. */
+long mg_flow_index_at(const mg_flow_insn *v, size_t n, uint64_t off);
+
 /* Decode a function's bytes (fully: operands too); NULL on OOM.  Bytes
  * that do not decode are skipped one at a time (data in code). */
 mg_flow_insn *mg_flow_decode(mg_scan_ctx *cx, const uint8_t *bytes, size_t len, size_t *n);

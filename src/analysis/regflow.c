@@ -18,7 +18,7 @@
 /* More cases than this: treated as an unknown indirect jump. */
 #define MAX_CASES 1024
 
-static int gpr_index(ZydisRegister r)
+int mg_gpr_index(ZydisRegister r)
 {
 	ZydisRegister l = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r);
 	if (l >= ZYDIS_REGISTER_RAX && l <= ZYDIS_REGISTER_R15)
@@ -53,7 +53,7 @@ static void step(mg_reg_state *s, const ZydisDecodedInstruction *in, const Zydis
 	}
 	int dst = in->operand_count_visible > 0 && op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 			  (op[0].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)
-		  ? gpr_index(op[0].reg.value) : -1;
+		  ? mg_gpr_index(op[0].reg.value) : -1;
 	bool wide = dst >= 0 && op[0].size >= 32;
 	if (dst >= 0 && wide && in->operand_count_visible == 2) {
 		const ZydisDecodedOperand *src = &op[1];
@@ -71,8 +71,8 @@ static void step(mg_reg_state *s, const ZydisDecodedInstruction *in, const Zydis
 			goto others;
 		}
 		if (in->mnemonic == ZYDIS_MNEMONIC_MOV && src->type == ZYDIS_OPERAND_TYPE_REGISTER &&
-		    op[0].size == 64 && gpr_index(src->reg.value) >= 0) {
-			int from = gpr_index(src->reg.value);
+		    op[0].size == 64 && mg_gpr_index(src->reg.value) >= 0) {
+			int from = mg_gpr_index(src->reg.value);
 			s->known[dst] = s->known[from];
 			s->value[dst] = s->value[from];
 			s->param[dst] = s->param[from];
@@ -82,8 +82,8 @@ static void step(mg_reg_state *s, const ZydisDecodedInstruction *in, const Zydis
 	/* Any other register an instruction writes is unknown after it. */
 	for (unsigned i = 0; i < in->operand_count; i++)
 		if (op[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-		    (op[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) && gpr_index(op[i].reg.value) >= 0)
-			forget(s, gpr_index(op[i].reg.value));
+		    (op[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) && mg_gpr_index(op[i].reg.value) >= 0)
+			forget(s, mg_gpr_index(op[i].reg.value));
 	return;
 others:
 	/* The destination was set; hidden writes (flags) do not matter. */
@@ -170,6 +170,19 @@ mg_flow_insn *mg_flow_decode(mg_scan_ctx *cx, const uint8_t *b, size_t len, size
 	return v;
 }
 
+long mg_flow_index_at(const mg_flow_insn *v, size_t n, uint64_t off)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v[mid].off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo].off == off ? (long)lo : -1;
+}
+
 static bool is_padding(const ZydisDecodedInstruction *in)
 {
 	return in->mnemonic == ZYDIS_MNEMONIC_NOP || in->mnemonic == ZYDIS_MNEMONIC_INT3;
@@ -196,7 +209,7 @@ static bool writes_gpr(const mg_flow_insn *x, int r)
 	for (unsigned i = 0; i < x->in.operand_count; i++)
 		if (x->op[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 		    (x->op[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
-		    gpr_index(x->op[i].reg.value) == r)
+		    mg_gpr_index(x->op[i].reg.value) == r)
 			return true;
 	return false;
 }
@@ -206,7 +219,7 @@ static bool is_zero_extension(const mg_flow_insn *x, int r)
 	return x->in.mnemonic == ZYDIS_MNEMONIC_MOV && x->in.operand_count_visible == 2 &&
 	       x->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 	       x->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER && x->op[0].size == 32 &&
-	       x->op[0].reg.value == x->op[1].reg.value && gpr_index(x->op[0].reg.value) == r;
+	       x->op[0].reg.value == x->op[1].reg.value && mg_gpr_index(x->op[0].reg.value) == r;
 }
 
 /*
@@ -220,7 +233,7 @@ static int64_t table_bound(const mg_flow_insn *v, size_t from, int idx)
 	for (size_t j = from; j-- > 0 && from - j <= 12;) {
 		const mg_flow_insn *x = &v[j];
 		if (x->in.mnemonic == ZYDIS_MNEMONIC_CMP && x->in.operand_count_visible == 2 &&
-		    x->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER && gpr_index(x->op[0].reg.value) == idx &&
+		    x->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER && mg_gpr_index(x->op[0].reg.value) == idx &&
 		    x->op[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && j + 1 < from &&
 		    v[j + 1].in.mnemonic == ZYDIS_MNEMONIC_JNBE) {
 			int64_t bound = (int64_t)x->op[1].imm.value.u;
@@ -275,24 +288,24 @@ static size_t jump_table(mg_scan_ctx *cx, const mg_flow_insn *v, size_t n, size_
 	int idx;
 	if (j->op[0].type == ZYDIS_OPERAND_TYPE_MEMORY && j->op[0].mem.base == ZYDIS_REGISTER_NONE &&
 	    j->op[0].mem.scale == 8 && j->op[0].mem.index != ZYDIS_REGISTER_NONE) {
-		idx = gpr_index(j->op[0].mem.index);
+		idx = mg_gpr_index(j->op[0].mem.index);
 		table = (uint64_t)j->op[0].mem.disp.value;
 		size = 8, at = k, base_off = 0;
 	} else if (j->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER && k >= 2) {
 		const mg_flow_insn *add = &v[k - 1], *ld = &v[k - 2];
-		int r = gpr_index(j->op[0].reg.value);
+		int r = mg_gpr_index(j->op[0].reg.value);
 		if (add->in.mnemonic != ZYDIS_MNEMONIC_ADD || add->in.operand_count_visible != 2 ||
-		    add->op[0].type != ZYDIS_OPERAND_TYPE_REGISTER || gpr_index(add->op[0].reg.value) != r ||
+		    add->op[0].type != ZYDIS_OPERAND_TYPE_REGISTER || mg_gpr_index(add->op[0].reg.value) != r ||
 		    add->op[1].type != ZYDIS_OPERAND_TYPE_REGISTER ||
 		    ld->in.mnemonic != ZYDIS_MNEMONIC_MOVSXD || ld->op[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
-		    gpr_index(ld->op[0].reg.value) != r || ld->op[1].type != ZYDIS_OPERAND_TYPE_MEMORY ||
+		    mg_gpr_index(ld->op[0].reg.value) != r || ld->op[1].type != ZYDIS_OPERAND_TYPE_MEMORY ||
 		    ld->op[1].mem.scale != 4 || ld->op[1].mem.disp.value != 0)
 			return 0;
-		int tb = gpr_index(ld->op[1].mem.base);
-		if (tb < 0 || tb != gpr_index(add->op[1].reg.value) || !in[k - 2].known[tb] ||
+		int tb = mg_gpr_index(ld->op[1].mem.base);
+		if (tb < 0 || tb != mg_gpr_index(add->op[1].reg.value) || !in[k - 2].known[tb] ||
 		    !in[k - 1].known[tb] || in[k - 1].value[tb] != in[k - 2].value[tb])
 			return 0;
-		idx = gpr_index(ld->op[1].mem.index);
+		idx = mg_gpr_index(ld->op[1].mem.index);
 		table = in[k - 2].value[tb];
 		size = 4, at = k - 2, base_off = table;
 	} else {
