@@ -31,348 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analysis/engine.h"
+#include "analysis/captest_priv.h"
 
 #define FOLD_MAX_INSNS 16384    /* larger functions are left whole */
 #define REACH_MAX_PASSES 64     /* backward passes for "reaches a decided jump" */
-
-
-bool mg_insn_rip_target(const mg_flow_insn *x, const ZydisDecodedOperand *op, uint64_t base,
-			uint64_t *out)
-{
-	if (op->type != ZYDIS_OPERAND_TYPE_MEMORY || op->mem.base != ZYDIS_REGISTER_RIP ||
-	    op->mem.index != ZYDIS_REGISTER_NONE || !op->mem.disp.has_displacement)
-		return false;
-	*out = base + x->off + x->in.length + (uint64_t)op->mem.disp.value;
-	return true;
-}
-
-typedef struct fold_state {
-	uint16_t known;            /* bit r: value[r] is what register r holds */
-	uint64_t value[16];        /* as the register holds it (32-bit writes zero-extend) */
-	/* (the two fields above are laid out as mg_captest_regs) */
-	bool flags;                /* cf (and zf, if zf_known) reflect a known compare */
-	bool zf_known;             /* false after bt, which leaves ZF undefined */
-	bool zf, cf;
-} fold_state;
-
-/* What the walk needs: the function, and what it knows of memory. */
-typedef struct fold_walk {
-	mg_scan_ctx *cx;
-	int depth;                 /* 1 inside a callee evaluated for its return */
-	const mg_capvec *c;
-	uint64_t base;             /* runtime address of the function */
-	size_t len;
-	const mg_flow_insn *v;
-	size_t n;
-	const mg_captest_entry *entries;   /* where it was entered, with what known */
-	size_t nentries;
-	const fold_state *start;   /* without entries: the state at the start */
-} fold_walk;
-
-static uint64_t size_mask(unsigned bits)
-{
-	return bits >= 64 ? UINT64_MAX : (UINT64_C(1) << bits) - 1;
-}
-
-/* The bits-wide value at addr, if it lies in the vector or the flag. */
-static bool known_memory(const mg_capvec *c, uint64_t at, unsigned bits, uint64_t *val)
-{
-	unsigned n = bits / 8;
-	uint8_t bytes[20];
-	memcpy(bytes, c->word, 16);
-	memcpy(bytes + 16, &c->trigger_value, 4);
-	const uint8_t *src = NULL;
-	if (n == 0 || n > 8 || bits % 8)
-		return false;
-	if (at >= c->addr && at + n <= c->addr + 16)
-		src = bytes + (at - c->addr);
-	else if (c->trigger != 0 && at >= c->trigger && at + n <= c->trigger + 4)
-		src = bytes + 16 + (at - c->trigger);
-	if (src == NULL)
-		return false;
-	uint64_t v = 0;
-	memcpy(&v, src, n);     /* x86 is little-endian, as the words are stored */
-	*val = v;
-	return true;
-}
-
-/* The address a memory operand reads, if known (RIP-relative, or a known
- * base register without index). */
-static bool mem_address(const fold_walk *fw, const fold_state *s, const mg_flow_insn *x,
-			const ZydisDecodedOperand *op, uint64_t *at)
-{
-	if (op->type != ZYDIS_OPERAND_TYPE_MEMORY || op->mem.segment == ZYDIS_REGISTER_FS ||
-	    op->mem.segment == ZYDIS_REGISTER_GS)
-		return false;
-	if (mg_insn_rip_target(x, op, fw->base, at))
-		return true;
-	int b = mg_gpr_index(op->mem.base);
-	if (b < 0 || op->mem.index != ZYDIS_REGISTER_NONE || !(s->known & (1u << b)))
-		return false;
-	*at = s->value[b] + (uint64_t)(op->mem.disp.has_displacement ? op->mem.disp.value : 0);
-	return true;
-}
-
-/* A register operand the walk can track: a full, 32-bit or low-byte one. */
-static int tracked_reg(const ZydisDecodedOperand *op)
-{
-	if (op->type != ZYDIS_OPERAND_TYPE_REGISTER)
-		return -1;
-	ZydisRegister r = op->reg.value;
-	if (r == ZYDIS_REGISTER_AH || r == ZYDIS_REGISTER_BH || r == ZYDIS_REGISTER_CH ||
-	    r == ZYDIS_REGISTER_DH)
-		return -1;
-	return mg_gpr_index(r);
-}
-
-/* The value of operand op of x (bits wide), if known. */
-static bool operand_value(const fold_walk *fw, const fold_state *s, const mg_flow_insn *x,
-			  const ZydisDecodedOperand *op, unsigned bits, uint64_t *v)
-{
-	uint64_t at;
-	int r;
-	switch (op->type) {
-	case ZYDIS_OPERAND_TYPE_REGISTER:
-		r = tracked_reg(op);
-		if (r < 0 || !(s->known & (1u << r)))
-			return false;
-		*v = s->value[r] & size_mask(bits);
-		return true;
-	case ZYDIS_OPERAND_TYPE_IMMEDIATE:
-		*v = (uint64_t)op->imm.value.s & size_mask(bits);   /* sign-extended */
-		return true;
-	case ZYDIS_OPERAND_TYPE_MEMORY:
-		return mem_address(fw, s, x, op, &at) && known_memory(fw->c, at, bits, v);
-	default:
-		return false;
-	}
-}
-
-/* Register r now holds v, written bits wide (a 32-bit write zero-extends;
- * a narrower one merges, which the walk does not follow). */
-static void set_reg(fold_state *s, int r, unsigned bits, bool known, uint64_t v)
-{
-	if (known && bits >= 32) {
-		s->known |= (uint16_t)(1u << r);
-		s->value[r] = v & size_mask(bits);
-	} else {
-		s->known &= (uint16_t)~(1u << r);
-	}
-}
-
-/* Forget every register x writes, and the flags if it changes CF or ZF. */
-static void forget_writes(fold_state *s, const mg_flow_insn *x)
-{
-	for (unsigned i = 0; i < x->in.operand_count; i++) {
-		const ZydisDecodedOperand *op = &x->op[i];
-		int r = op->type == ZYDIS_OPERAND_TYPE_REGISTER ? mg_gpr_index(op->reg.value) : -1;
-		if (r >= 0 && (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
-			s->known &= (uint16_t)~(1u << r);
-	}
-	const ZydisAccessedFlags *f = x->in.cpu_flags;
-	ZydisAccessedFlagsMask cz = ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_ZF;
-	if (f == NULL || ((f->modified | f->set_0 | f->set_1 | f->undefined) & cz))
-		s->flags = false;
-}
-
-/* and/or/xor/test/cmp/bt: the flags and (for the first three) the value,
- * when both operands are known.  False if x is none of them. */
-static bool alu(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
-{
-	ZydisMnemonic m = x->in.mnemonic;
-	if (m != ZYDIS_MNEMONIC_AND && m != ZYDIS_MNEMONIC_OR && m != ZYDIS_MNEMONIC_XOR &&
-	    m != ZYDIS_MNEMONIC_TEST && m != ZYDIS_MNEMONIC_CMP && m != ZYDIS_MNEMONIC_BT)
-		return false;
-	if (x->in.operand_count_visible < 2)
-		return false;
-	const ZydisDecodedOperand *d = &x->op[0], *src = &x->op[1];
-	unsigned bits = d->size;
-	int r = tracked_reg(d);
-	uint64_t a = 0, b = 0;
-	bool same = m == ZYDIS_MNEMONIC_XOR && r >= 0 && src->type == ZYDIS_OPERAND_TYPE_REGISTER &&
-		    src->reg.value == d->reg.value;                  /* xor r,r: zero */
-	bool ok = same || (bits >= 8 && bits <= 64 && operand_value(fw, s, x, d, bits, &a) &&
-			   operand_value(fw, s, x, src, bits, &b));
-	bool writes = m == ZYDIS_MNEMONIC_AND || m == ZYDIS_MNEMONIC_OR || m == ZYDIS_MNEMONIC_XOR;
-	if (!ok) {
-		forget_writes(s, x);
-		return true;
-	}
-	uint64_t res = same ? 0 : m == ZYDIS_MNEMONIC_AND || m == ZYDIS_MNEMONIC_TEST ? a & b :
-			m == ZYDIS_MNEMONIC_OR ? a | b : a ^ b;
-	s->flags = true;
-	s->zf_known = true;
-	s->cf = false;                     /* and/or/xor/test clear CF */
-	s->zf = res == 0;
-	if (m == ZYDIS_MNEMONIC_CMP) {
-		s->zf = a == b;
-		s->cf = a < b;
-	} else if (m == ZYDIS_MNEMONIC_BT) {
-		if (src->type != ZYDIS_OPERAND_TYPE_IMMEDIATE) {   /* a bit string in memory */
-			s->flags = false;
-			return true;
-		}
-		s->cf = (a >> (b & (bits - 1))) & 1;
-		s->zf_known = false;             /* bt leaves ZF undefined */
-	}
-	if (writes) {
-		if (r >= 0)
-			set_reg(s, r, bits, true, res);
-		else
-			forget_writes(s, x);     /* a memory destination: nothing to track */
-		s->flags = true;
-	}
-	return true;
-}
-
-/* Does the condition of jcc/cmovcc x hold (1), not (0), or unknown (-1)? */
-static int condition(const fold_state *s, const mg_flow_insn *x)
-{
-	if (!s->flags)
-		return -1;
-	bool zf = s->zf_known;     /* may ZF be used? */
-	switch (x->in.mnemonic) {
-	case ZYDIS_MNEMONIC_JZ:   case ZYDIS_MNEMONIC_CMOVZ:   return zf ? s->zf : -1;
-	case ZYDIS_MNEMONIC_JNZ:  case ZYDIS_MNEMONIC_CMOVNZ:  return zf ? !s->zf : -1;
-	case ZYDIS_MNEMONIC_JB:   case ZYDIS_MNEMONIC_CMOVB:   return s->cf;
-	case ZYDIS_MNEMONIC_JNB:  case ZYDIS_MNEMONIC_CMOVNB:  return !s->cf;
-	case ZYDIS_MNEMONIC_JBE:  case ZYDIS_MNEMONIC_CMOVBE:  return zf ? (s->cf || s->zf) : -1;
-	case ZYDIS_MNEMONIC_JNBE: case ZYDIS_MNEMONIC_CMOVNBE: return zf ? (!s->cf && !s->zf) : -1;
-	default:                  return -1;
-	}
-}
-
-/* Where paths meet: keep what both know alike.  True if *into changed. */
-static bool meet(fold_state *into, const fold_state *from)
-{
-	fold_state old = *into;
-	uint16_t both = into->known & from->known;
-	for (int r = 0; r < 16; r++)
-		if ((both & (1u << r)) && into->value[r] != from->value[r])
-			both &= (uint16_t)~(1u << r);
-	into->known = both;
-	if (into->flags && (!from->flags || into->cf != from->cf ||
-			    (into->zf_known && (!from->zf_known || into->zf != from->zf))))
-		into->flags = false;
-	if (into->flags && !from->zf_known)
-		into->zf_known = false;
-	return into->known != old.known || into->flags != old.flags ||
-	       into->zf_known != old.zf_known;
-}
-
-/* cmovcc into register r: the source if the condition holds, else the
- * destination (a 32-bit cmov zero-extends it either way).  False if the
- * result is not known. */
-static bool cmov(const fold_walk *fw, fold_state *s, const mg_flow_insn *x, int r)
-{
-	const ZydisDecodedOperand *d = &x->op[0], *src = &x->op[1];
-	int t = condition(s, x);
-	uint64_t a = 0, b = 0;
-	bool ka = operand_value(fw, s, x, d, d->size, &a);
-	bool kb = operand_value(fw, s, x, src, d->size, &b);
-	if (t == 1 && kb)
-		set_reg(s, r, d->size, true, b);
-	else if (t == 0 && ka)
-		set_reg(s, r, d->size, true, a);
-	else if (t < 0 && ka && kb && a == b)
-		set_reg(s, r, d->size, true, a);
-	else
-		return false;
-	return true;
-}
-
-static bool walk(const fold_walk *fw, uint8_t *reached, int8_t *decision, fold_state *in);
-
-#define CALLEE_MAX_INSNS 64     /* callees evaluated for what they return */
-
-/*
- * A call of a small function of the library (x25519_fe64_eligible:
- * `mov OPENSSL_ia32cap_P+8,%ecx; xor %eax,%eax; and; cmp; cmove %ecx,%eax;
- * ret`): walk it from the caller's state, and take the registers known
- * alike at each of its returns.  False if that is not known.
- */
-static bool return_state(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
-{
-	const mg_scan_ctx *cx = fw->cx;
-	if (fw->depth > 0 || x->op[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE)
-		return false;
-	uint64_t target = fw->base + x->off + x->in.length + (uint64_t)x->op[0].imm.value.s, h;
-	uint32_t cu = mg_codemap_find(cx->map, target);
-	const mg_unit *cu_unit = cu == MG_NO_UNIT ? NULL : &cx->map->units[cu];
-	if (cu_unit == NULL || cu_unit->start != target || cu_unit->module != fw->c->module ||
-	    cu_unit->kind != MG_UNIT_FUNCTION || mg_unit_is_gap(cx->map, cu))
-		return false;
-	const uint8_t *b = mg_unit_code(cx, cu, &h);
-	fold_walk sub = { fw->cx, 1, fw->c, target, (size_t)(cu_unit->end - target), NULL, 0,
-			  NULL, 0, s };
-	mg_flow_insn *v = b ? mg_flow_decode(fw->cx, b, sub.len, &sub.n) : NULL;
-	sub.v = v;
-	uint8_t *reached = v && sub.n <= CALLEE_MAX_INSNS ? calloc(sub.n, 1) : NULL;
-	int8_t decision[CALLEE_MAX_INSNS];
-	fold_state in[CALLEE_MAX_INSNS], out;
-	bool ok = reached != NULL && v[0].off == 0;
-	if (ok) {
-		memset(decision, -1, sizeof(decision));
-		ok = walk(&sub, reached, decision, in);
-	}
-	bool any = false;
-	for (size_t i = 0; ok && i < sub.n; i++) {
-		if (!reached[i] || v[i].in.mnemonic != ZYDIS_MNEMONIC_RET)
-			continue;
-		if (!any)
-			out = in[i];
-		else
-			meet(&out, &in[i]);
-		any = true;
-	}
-	free(v);
-	free(reached);
-	if (!ok || !any)
-		return false;
-	out.flags = false;
-	*s = out;
-	return true;
-}
-
-/* Apply one instruction that is not a conditional jump. */
-static void step(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
-{
-	const ZydisDecodedOperand *d = &x->op[0], *src = &x->op[1];
-	int r = x->in.operand_count_visible == 2 ? tracked_reg(d) : -1;
-	uint64_t v = 0, at;
-	switch (x->in.mnemonic) {
-	case ZYDIS_MNEMONIC_CALL:
-		if (!return_state(fw, s, x))
-			memset(s, 0, sizeof(*s));     /* the callee may change anything */
-		return;
-	case ZYDIS_MNEMONIC_CMOVZ: case ZYDIS_MNEMONIC_CMOVNZ: case ZYDIS_MNEMONIC_CMOVB:
-	case ZYDIS_MNEMONIC_CMOVNB: case ZYDIS_MNEMONIC_CMOVBE: case ZYDIS_MNEMONIC_CMOVNBE:
-		if (r >= 0 && cmov(fw, s, x, r))
-			return;
-		break;
-	case ZYDIS_MNEMONIC_MOV:
-	case ZYDIS_MNEMONIC_MOVZX:
-		if (r >= 0) {
-			unsigned from = x->in.mnemonic == ZYDIS_MNEMONIC_MOVZX ? src->size : d->size;
-			bool k = operand_value(fw, s, x, src, from, &v);
-			set_reg(s, r, d->size, k, v);
-			return;
-		}
-		break;
-	case ZYDIS_MNEMONIC_LEA:
-		if (r >= 0 && d->size == 64 && mg_insn_rip_target(x, src, fw->base, &at)) {
-			set_reg(s, r, 64, true, at);
-			return;
-		}
-		break;
-	default:
-		if (alu(fw, s, x))
-			return;
-		break;
-	}
-	forget_writes(s, x);
-}
 
 /* Does x branch to an offset inside the function that is no instruction
  * start (then its flow is not known)? */
@@ -421,7 +83,7 @@ static void flow_to(GArray *todo, uint8_t *reached, fold_state *in, size_t j,
 	if (!reached[j]) {
 		reached[j] = 1;
 		in[j] = *s;
-	} else if (!meet(&in[j], s)) {
+	} else if (!mg_fold_meet(&in[j], s)) {
 		return;
 	}
 	g_array_append_val(todo, j);
@@ -475,7 +137,7 @@ static bool other_entries(const fold_walk *fw, GArray *todo, uint8_t *reached, f
 
 /* The dataflow: reached[i], and decision[i] (-1 unknown, 0/1 decided) of
  * each conditional jump.  False when the flow is not fully known. */
-static bool walk(const fold_walk *fw, uint8_t *reached, int8_t *decision, fold_state *in)
+bool mg_fold_walk(const fold_walk *fw, uint8_t *reached, int8_t *decision, fold_state *in)
 {
 	GArray *todo = g_array_new(FALSE, FALSE, sizeof(size_t));
 	bool ok;
@@ -498,9 +160,9 @@ static bool walk(const fold_walk *fw, uint8_t *reached, int8_t *decision, fold_s
 		if (callee >= 0)
 			enter(todo, reached, in, (size_t)callee);
 		if (x->in.meta.category == ZYDIS_CATEGORY_COND_BR)
-			decision[i] = (int8_t)(t = condition(&s, x));
+			decision[i] = (int8_t)(t = mg_fold_condition(&s, x));
 		else
-			step(fw, &s, x);
+			mg_fold_step(fw, &s, x);
 		int next = falls_to_next(fw, i);
 		if (next < 0 && t != 1) {
 			ok = false;
@@ -604,7 +266,7 @@ static bool exits(const fold_walk *fw, const uint8_t *reached, const int8_t *dec
 			memcpy(a.value, res->exits[k].regs.value, sizeof(a.value));
 			b.known = e.regs.known;
 			memcpy(b.value, e.regs.value, sizeof(b.value));
-			meet(&a, &b);
+			mg_fold_meet(&a, &b);
 			res->exits[k].regs.known = a.known;
 			continue;
 		}
@@ -665,7 +327,7 @@ mg_captest_fold_result *mg_captest_fold(mg_scan_ctx *cx, uint32_t unit, const ui
 	bool ok = reached && decision && in && res && res->live && res->safe;
 	if (ok) {
 		memset(decision, -1, fw.n);
-		ok = walk(&fw, reached, decision, in) &&
+		ok = mg_fold_walk(&fw, reached, decision, in) &&
 		     live_summary(&fw, reached, decision, res) &&
 		     exits(&fw, reached, decision, in, res) && matters(&fw, decision, res) &&
 		     safe_entries(&fw, reached, decision, res->safe);
