@@ -182,16 +182,37 @@ static void set_bit(uint8_t *bits, uint32_t i)
 	bits[i / 8] |= (uint8_t)(1u << (i % 8));
 }
 
+/* Is instruction i a jump or call into another function that some path
+ * reaches with registers known (an exit: *to is where it leads)? */
+static bool carries_registers(const fold_walk *fw, const uint8_t *reached,
+			      const int8_t *decision, const fold_state *in, size_t i, uint64_t *to)
+{
+	const mg_flow_insn *x = &fw->v[i];
+	if (!reached[i] || decision[i] == 0 || in[i].known == 0 ||
+	    x->in.operand_count_visible == 0 || x->op[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
+	    !x->op[0].imm.is_relative)
+		return false;
+	int64_t dst = (int64_t)x->off + x->in.length + x->op[0].imm.value.s;
+	if (dst >= 0 && (uint64_t)dst < fw->len)
+		return false;      /* inside: followed by the walk */
+	*to = fw->base + (uint64_t)dst;
+	return true;
+}
+
 /* The entries that change nothing: live, and no path from them (every
- * branch followed both ways) reaches a decided jump. */
+ * branch followed both ways) reaches a decided jump or an exit (whose
+ * registers an entry knowing nothing could change). */
 static bool safe_entries(const fold_walk *fw, const uint8_t *reached, const int8_t *decision,
-			 uint8_t *safe)
+			 const fold_state *in, uint8_t *safe)
 {
 	uint8_t *reaches = calloc(fw->n, 1);
 	if (reaches == NULL)
 		return false;
-	for (size_t i = 0; i < fw->n; i++)
-		reaches[i] = reached[i] && decision[i] >= 0;
+	for (size_t i = 0; i < fw->n; i++) {
+		uint64_t to;
+		reaches[i] = reached[i] &&
+			     (decision[i] >= 0 || carries_registers(fw, reached, decision, in, i, &to));
+	}
 	bool changed = true;
 	for (int pass = 0; changed && pass < REACH_MAX_PASSES; pass++) {
 		changed = false;
@@ -247,15 +268,10 @@ static bool exits(const fold_walk *fw, const uint8_t *reached, const int8_t *dec
 		  const fold_state *in, mg_captest_fold_result *res)
 {
 	for (size_t i = 0; i < fw->n; i++) {
-		const mg_flow_insn *x = &fw->v[i];
-		if (!reached[i] || decision[i] == 0 || in[i].known == 0 ||
-		    x->in.operand_count_visible == 0 || x->op[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
-		    !x->op[0].imm.is_relative)
+		uint64_t to;
+		if (!carries_registers(fw, reached, decision, in, i, &to))
 			continue;
-		int64_t dst = (int64_t)x->off + x->in.length + x->op[0].imm.value.s;
-		if (dst >= 0 && (uint64_t)dst < fw->len)
-			continue;      /* inside: followed by the walk */
-		mg_captest_exit e = { fw->base + (uint64_t)dst, { in[i].known, { 0 } } };
+		mg_captest_exit e = { to, { in[i].known, { 0 } } };
 		memcpy(e.regs.value, in[i].value, sizeof(e.regs.value));
 		size_t k = 0;
 		while (k < res->nexits && res->exits[k].addr != e.addr)
@@ -330,7 +346,7 @@ mg_captest_fold_result *mg_captest_fold(mg_scan_ctx *cx, uint32_t unit, const ui
 		ok = mg_fold_walk(&fw, reached, decision, in) &&
 		     live_summary(&fw, reached, decision, res) &&
 		     exits(&fw, reached, decision, in, res) && matters(&fw, decision, res) &&
-		     safe_entries(&fw, reached, decision, res->safe);
+		     safe_entries(&fw, reached, decision, in, res->safe);
 	}
 	free(v);
 	free(reached);
