@@ -138,6 +138,12 @@ static const struct no_switch no_switch[] = {
 				    "CPUID (PCLMULQDQ+SSSE3+SSE4.1)" },
 	{ "rdrand,rdseed", "libstdc++ 12 std::random_device: RDSEED/RDRAND, chosen by "
 			   "its own CPUID" },
+	/* No dispatch at all: the functions run RDPKRU/WRPKRU whenever they
+	 * are called, and a program that looks names up (python's ctypes,
+	 * sqlite3's .load) can call them (docs/run.md). */
+	{ "pku,ospke", "glibc 2.36 pkey_get/pkey_set: RDPKRU/WRPKRU on every call, no switch; "
+		       "a program that can call them by name (dlsym: python's ctypes, "
+		       "sqlite3's .load) keeps needing PKU" },
 };
 
 static bool any_removed(const mg_restriction *r, const char *list)

@@ -208,6 +208,19 @@ static void test_jit_engines(void **state)
 	mg_restriction_free(&r);
 }
 
+/* PKU has no switch: reported where the targets lack it, not otherwise. */
+static void test_pku_reported(void **state)
+{
+	(void)state;
+	mg_restriction r;
+	plan(SKX ",pku,ospke", SKX, cmd_true, no_env, &r);
+	assert_true(cannot_has(&r, "pkey_get/pkey_set"));
+	mg_restriction_free(&r);
+	plan(ICL, HASWELL, cmd_true, no_env, &r);
+	assert_false(cannot_has(&r, "pkey_get/pkey_set"));
+	mg_restriction_free(&r);
+}
+
 static void test_numpy_baseline_and_levels(void **state)
 {
 	(void)state;
@@ -253,6 +266,7 @@ int main(void)
 		cmocka_unit_test(test_merges_existing_environment),
 		cmocka_unit_test(test_jit_engines),
 		cmocka_unit_test(test_numpy_baseline_and_levels),
+		cmocka_unit_test(test_pku_reported),
 		cmocka_unit_test(test_common_features),
 	};
 	return cmocka_run_group_tests_name("restrict", tests, NULL, NULL);
