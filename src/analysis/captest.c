@@ -263,16 +263,11 @@ const mg_captest_entry *mg_captest_entries(const mg_scan_ctx *cx, uint32_t unit,
 	return e ? (const mg_captest_entry *)(void *)e->data : NULL;
 }
 
-static bool bit_set(const uint8_t *bits, uint32_t i)
-{
-	return (bits[i / 8] >> (i % 8)) & 1;
-}
-
 /* Does an entry at offset off with nothing known change nothing the fold
  * decided? */
 static bool entry_safe(const mg_captest_fold_result *f, uint32_t off)
 {
-	return off < f->len && bit_set(f->safe, off);
+	return off < f->len && mg_bit_test(f->safe, off);
 }
 
 /* What parent's fold knows on its way to addr (nothing, if no fold of it
@@ -288,8 +283,7 @@ static mg_captest_regs exit_regs(const mg_capvec *c, uint32_t parent, uint64_t a
 	return r;
 }
 
-/* Keep what both know alike in *into; true if it changed. */
-static bool meet_regs(mg_captest_regs *into, const mg_captest_regs *from)
+bool mg_captest_regs_meet(mg_captest_regs *into, const mg_captest_regs *from)
 {
 	uint16_t both = into->known & from->known;
 	for (int r = 0; r < 16; r++)
@@ -313,7 +307,7 @@ static bool add_entry(mg_capvec *c, uint32_t unit, const mg_captest_entry *in, b
 	for (guint i = 0; i < e->len; i++) {
 		mg_captest_entry *x = &g_array_index(e, mg_captest_entry, i);
 		if (x->off == in->off) {
-			*changed = meet_regs(&x->regs, &in->regs);
+			*changed = mg_captest_regs_meet(&x->regs, &in->regs);
 			return true;
 		}
 	}

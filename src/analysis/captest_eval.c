@@ -64,9 +64,9 @@ static bool mem_address(const fold_walk *fw, const fold_state *s, const mg_flow_
 	if (mg_insn_rip_target(x, op, fw->base, at))
 		return true;
 	int b = mg_gpr_index(op->mem.base);
-	if (b < 0 || op->mem.index != ZYDIS_REGISTER_NONE || !(s->known & (1u << b)))
+	if (b < 0 || op->mem.index != ZYDIS_REGISTER_NONE || !(s->regs.known & (1u << b)))
 		return false;
-	*at = s->value[b] + (uint64_t)(op->mem.disp.has_displacement ? op->mem.disp.value : 0);
+	*at = s->regs.value[b] + (uint64_t)(op->mem.disp.has_displacement ? op->mem.disp.value : 0);
 	return true;
 }
 
@@ -91,9 +91,9 @@ static bool operand_value(const fold_walk *fw, const fold_state *s, const mg_flo
 	switch (op->type) {
 	case ZYDIS_OPERAND_TYPE_REGISTER:
 		r = tracked_reg(op);
-		if (r < 0 || !(s->known & (1u << r)))
+		if (r < 0 || !(s->regs.known & (1u << r)))
 			return false;
-		*v = s->value[r] & size_mask(bits);
+		*v = s->regs.value[r] & size_mask(bits);
 		return true;
 	case ZYDIS_OPERAND_TYPE_IMMEDIATE:
 		*v = (uint64_t)op->imm.value.s & size_mask(bits);   /* sign-extended */
@@ -110,10 +110,10 @@ static bool operand_value(const fold_walk *fw, const fold_state *s, const mg_flo
 static void set_reg(fold_state *s, int r, unsigned bits, bool known, uint64_t v)
 {
 	if (known && bits >= 32) {
-		s->known |= (uint16_t)(1u << r);
-		s->value[r] = v & size_mask(bits);
+		s->regs.known |= (uint16_t)(1u << r);
+		s->regs.value[r] = v & size_mask(bits);
 	} else {
-		s->known &= (uint16_t)~(1u << r);
+		s->regs.known &= (uint16_t)~(1u << r);
 	}
 }
 
@@ -124,7 +124,7 @@ static void forget_writes(fold_state *s, const mg_flow_insn *x)
 		const ZydisDecodedOperand *op = &x->op[i];
 		int r = op->type == ZYDIS_OPERAND_TYPE_REGISTER ? mg_gpr_index(op->reg.value) : -1;
 		if (r >= 0 && (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
-			s->known &= (uint16_t)~(1u << r);
+			s->regs.known &= (uint16_t)~(1u << r);
 	}
 	const ZydisAccessedFlags *f = x->in.cpu_flags;
 	ZydisAccessedFlagsMask cz = ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_ZF;
@@ -202,19 +202,14 @@ int mg_fold_condition(const fold_state *s, const mg_flow_insn *x)
 /* Where paths meet: keep what both know alike.  True if *into changed. */
 bool mg_fold_meet(fold_state *into, const fold_state *from)
 {
-	fold_state old = *into;
-	uint16_t both = into->known & from->known;
-	for (int r = 0; r < 16; r++)
-		if ((both & (1u << r)) && into->value[r] != from->value[r])
-			both &= (uint16_t)~(1u << r);
-	into->known = both;
+	bool flags = into->flags, zf_known = into->zf_known;
+	bool changed = mg_captest_regs_meet(&into->regs, &from->regs);
 	if (into->flags && (!from->flags || into->cf != from->cf ||
 			    (into->zf_known && (!from->zf_known || into->zf != from->zf))))
 		into->flags = false;
 	if (into->flags && !from->zf_known)
 		into->zf_known = false;
-	return into->known != old.known || into->flags != old.flags ||
-	       into->zf_known != old.zf_known;
+	return changed || into->flags != flags || into->zf_known != zf_known;
 }
 
 /* cmovcc into register r: the source if the condition holds, else the

@@ -18,15 +18,18 @@
  * reaches (live), without the references of jumps never taken.  Where
  * paths meet, a register stays known only if it is known, and equal, on
  * both.  A call forgets everything (perlasm's internal calls keep no
- * ABI).  The walk gives up, leaving the function whole, when its flow
- * is not fully known: an indirect jump, a branch into the middle of an
- * instruction, bytes that do not decode on a path.  Addresses of the
+ * ABI), unless it is of a short function walked for what it returns
+ * (captest_eval.c).  The walk gives up, leaving the function whole, when
+ * its flow is not fully known: an indirect jump, a branch into the middle
+ * of an instruction, bytes that do not decode on a path.  Addresses of the
  * function's own code that it takes are entries with nothing known.
  *
- * An entry from outside past the start (a jump into the middle, a
- * return address, a thread's pc) comes with unknown registers: it is
- * safe when no path from it reaches a decided jump and it is live; any
- * other has the function decoded whole (captest.c).
+ * The walk starts from every entry captest.c recorded (the start, a
+ * jump into the middle, a return address, a thread's pc), each with the
+ * registers known there.  It also says which later entries would change
+ * nothing: live instructions from which no path reaches a decided jump
+ * or a jump into another function that carries known registers.  Any
+ * other entry has the function folded again (captest.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,27 +39,38 @@
 #define FOLD_MAX_INSNS 16384    /* larger functions are left whole */
 #define REACH_MAX_PASSES 64     /* backward passes for "reaches a decided jump" */
 
+/* The offset from the function's start that the direct jump or call x
+ * leads to (negative or past its end: another function); false if x is
+ * none. */
+static bool direct_target(const mg_flow_insn *x, int64_t *dst)
+{
+	if (x->in.operand_count_visible == 0 || x->op[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
+	    !x->op[0].imm.is_relative)
+		return false;
+	*dst = (int64_t)x->off + x->in.length + x->op[0].imm.value.s;
+	return true;
+}
+
+static bool inside(const fold_walk *fw, int64_t off)
+{
+	return off >= 0 && (uint64_t)off < fw->len;
+}
+
 /* Does x branch to an offset inside the function that is no instruction
  * start (then its flow is not known)? */
 static bool branch_into_insn(const fold_walk *fw, const mg_flow_insn *x)
 {
-	if (x->target >= 0 || x->in.operand_count_visible == 0 ||
-	    x->op[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE || !x->op[0].imm.is_relative ||
-	    x->in.mnemonic == ZYDIS_MNEMONIC_CALL)
-		return false;
-	int64_t dst = (int64_t)x->off + x->in.length + x->op[0].imm.value.s;
-	return dst >= 0 && (uint64_t)dst < fw->len;
+	int64_t dst;
+	return x->target < 0 && x->in.mnemonic != ZYDIS_MNEMONIC_CALL && direct_target(x, &dst) &&
+	       inside(fw, dst);
 }
-
 
 /* A call into the function itself (perlasm's local subroutines): the
  * instruction it enters, -1 for none, -2 for the middle of one. */
 static long own_call(const fold_walk *fw, const mg_flow_insn *x)
 {
-	if (x->in.mnemonic != ZYDIS_MNEMONIC_CALL || x->op[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE)
-		return -1;
-	int64_t dst = (int64_t)x->off + x->in.length + x->op[0].imm.value.s;
-	if (dst < 0 || (uint64_t)dst >= fw->len)
+	int64_t dst;
+	if (x->in.mnemonic != ZYDIS_MNEMONIC_CALL || !direct_target(x, &dst) || !inside(fw, dst))
 		return -1;
 	long j = mg_flow_index_at(fw->v, fw->n, (uint64_t)dst);
 	return j >= 0 ? j : -2;
@@ -109,8 +123,7 @@ static bool other_entries(const fold_walk *fw, GArray *todo, uint8_t *reached, f
 			return false;
 		fold_state s;
 		memset(&s, 0, sizeof(s));
-		s.known = e->regs.known;
-		memcpy(s.value, e->regs.value, sizeof(s.value));
+		s.regs = e->regs;
 		flow_to(todo, reached, in, (size_t)j, &s);
 	}
 	for (size_t i = 0; i < fw->n; i++) {
@@ -177,24 +190,15 @@ bool mg_fold_walk(const fold_walk *fw, uint8_t *reached, int8_t *decision, fold_
 	return ok;
 }
 
-static void set_bit(uint8_t *bits, uint32_t i)
-{
-	bits[i / 8] |= (uint8_t)(1u << (i % 8));
-}
-
 /* Is instruction i a jump or call into another function that some path
  * reaches with registers known (an exit: *to is where it leads)? */
 static bool carries_registers(const fold_walk *fw, const uint8_t *reached,
 			      const int8_t *decision, const fold_state *in, size_t i, uint64_t *to)
 {
-	const mg_flow_insn *x = &fw->v[i];
-	if (!reached[i] || decision[i] == 0 || in[i].known == 0 ||
-	    x->in.operand_count_visible == 0 || x->op[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
-	    !x->op[0].imm.is_relative)
-		return false;
-	int64_t dst = (int64_t)x->off + x->in.length + x->op[0].imm.value.s;
-	if (dst >= 0 && (uint64_t)dst < fw->len)
-		return false;      /* inside: followed by the walk */
+	int64_t dst;
+	if (!reached[i] || decision[i] == 0 || in[i].regs.known == 0 ||
+	    !direct_target(&fw->v[i], &dst) || inside(fw, dst))
+		return false;      /* (inside: followed by the walk) */
 	*to = fw->base + (uint64_t)dst;
 	return true;
 }
@@ -231,7 +235,7 @@ static bool safe_entries(const fold_walk *fw, const uint8_t *reached, const int8
 	if (!changed)          /* settled: otherwise no entry is called safe */
 		for (size_t i = 0; i < fw->n; i++)
 			if (reached[i] && !reaches[i])
-				set_bit(safe, fw->v[i].off);
+				mg_bit_set(safe, fw->v[i].off);
 	free(reaches);
 	return true;
 }
@@ -249,7 +253,7 @@ static bool live_summary(const fold_walk *fw, const uint8_t *reached, const int8
 			res->pruned++;
 			continue;
 		}
-		set_bit(res->live, x->off);
+		mg_bit_set(res->live, x->off);
 		res->summary.instructions++;
 		if (decision[i] >= 0)
 			res->decided++;
@@ -271,19 +275,12 @@ static bool exits(const fold_walk *fw, const uint8_t *reached, const int8_t *dec
 		uint64_t to;
 		if (!carries_registers(fw, reached, decision, in, i, &to))
 			continue;
-		mg_captest_exit e = { to, { in[i].known, { 0 } } };
-		memcpy(e.regs.value, in[i].value, sizeof(e.regs.value));
+		mg_captest_exit e = { to, in[i].regs };
 		size_t k = 0;
 		while (k < res->nexits && res->exits[k].addr != e.addr)
 			k++;
 		if (k < res->nexits) {          /* two ways there: what both know */
-			fold_state a = { 0 }, b = { 0 };
-			a.known = res->exits[k].regs.known;
-			memcpy(a.value, res->exits[k].regs.value, sizeof(a.value));
-			b.known = e.regs.known;
-			memcpy(b.value, e.regs.value, sizeof(b.value));
-			mg_fold_meet(&a, &b);
-			res->exits[k].regs.known = a.known;
+			mg_captest_regs_meet(&res->exits[k].regs, &e.regs);
 			continue;
 		}
 		mg_captest_exit *g = realloc(res->exits, (res->nexits + 1) * sizeof(*g));

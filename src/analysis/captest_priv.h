@@ -10,9 +10,7 @@
 #include "analysis/engine.h"
 
 typedef struct fold_state {
-	uint16_t known;            /* bit r: value[r] is what register r holds */
-	uint64_t value[16];        /* as the register holds it (32-bit writes zero-extend) */
-	/* (the two fields above are laid out as mg_captest_regs) */
+	mg_captest_regs regs;      /* as the registers hold them (32-bit writes zero-extend) */
 	bool flags;                /* cf (and zf, if zf_known) reflect a known compare */
 	bool zf_known;             /* false after bt, which leaves ZF undefined */
 	bool zf, cf;

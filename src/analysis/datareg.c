@@ -142,19 +142,21 @@ static bool only_addresses(const mg_flow_insn *v, size_t n, size_t len, size_t f
 	return ok;
 }
 
-bool mg_register_only_addresses(mg_scan_ctx *cx, uint64_t pc, ZydisRegister reg)
+uint16_t mg_registers_only_addresses(mg_scan_ctx *cx, uint64_t pc, uint16_t which)
 {
-	int r = mg_gpr_index(reg);
 	uint32_t unit = mg_codemap_find(cx->map, pc);
-	if (r < 0 || unit == MG_NO_UNIT || cx->map->units[unit].kind != MG_UNIT_FUNCTION ||
+	if (which == 0 || unit == MG_NO_UNIT || cx->map->units[unit].kind != MG_UNIT_FUNCTION ||
 	    mg_unit_is_gap(cx->map, unit))
-		return false;
+		return 0;
 	const mg_unit *u = &cx->map->units[unit];
 	const uint8_t *bytes = mg_unit_bytes(cx, unit);
 	size_t len = (size_t)(u->end - u->start), n = 0;
 	mg_flow_insn *v = bytes ? mg_flow_decode(cx, bytes, len, &n) : NULL;
 	long first = v ? mg_flow_index_at(v, n, pc - u->start) : -1;
-	bool ok = first >= 0 && only_addresses(v, n, len, (size_t)first, r);
+	uint16_t only = 0;
+	for (int r = 0; first >= 0 && r < 16; r++)
+		if ((which & (1u << r)) && only_addresses(v, n, len, (size_t)first, r))
+			only |= (uint16_t)(1u << r);
 	free(v);
-	return ok;
+	return only;
 }

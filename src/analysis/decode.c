@@ -531,7 +531,7 @@ static void explain_sites(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
 			off++;
 			continue;
 		}
-		if (live == NULL || ((live[off / 8] >> (off % 8)) & 1))
+		if (live == NULL || mg_bit_test(live, off))
 			mg_explain_insn(w, unit, &insn, bytes, len, off);
 		off += insn.length;
 	}

@@ -130,11 +130,27 @@ typedef struct mg_capvec {
 	size_t pruned;             /* instructions no path reaches */
 } mg_capvec;
 
+/* Bitmaps of byte offsets (gap.c's instruction starts, a fold's live
+ * and safe instructions). */
+static inline bool mg_bit_test(const uint8_t *bits, size_t i)
+{
+	return (bits[i / 8] >> (i % 8)) & 1;
+}
+
+static inline void mg_bit_set(uint8_t *bits, size_t i)
+{
+	bits[i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
 /* Registers a fold knows (captest_fold.c): bit r of known, value[r]. */
 typedef struct mg_captest_regs {
 	uint16_t known;
 	uint64_t value[16];
 } mg_captest_regs;
+
+/* Keep in *into what both know alike (known, and equal); true if it
+ * changed (captest.c). */
+bool mg_captest_regs_meet(mg_captest_regs *into, const mg_captest_regs *from);
 
 /* Where a unit was entered from outside, and what was known there. */
 typedef struct mg_captest_entry {
@@ -461,10 +477,11 @@ bool mg_insn_rip_target(const struct mg_flow_insn *x, const ZydisDecodedOperand 
 
 /* --- datareg.c ---------------------------------------------------------------- */
 
-/* Main thread: does register reg, in a thread stopped at pc, only ever
- * serve the function at pc as a data address until it is overwritten,
- * on every path, without leaving the function (so it is no jump target)? */
-bool mg_register_only_addresses(mg_scan_ctx *cx, uint64_t pc, ZydisRegister reg);
+/* Main thread: of the registers in `which` (bit = mg_gpr_index), those
+ * that in a thread stopped at pc only ever serve the function at pc as a
+ * data address until overwritten, on every path, without leaving the
+ * function (so they are no jump target). */
+uint16_t mg_registers_only_addresses(mg_scan_ctx *cx, uint64_t pc, uint16_t which);
 
 /* --- roots.c ----------------------------------------------------------------- */
 

@@ -97,7 +97,7 @@ static mg_gap *gap_get(mg_scan_ctx *cx, uint32_t unit)
 
 static bool started(const mg_gap *g, size_t off)
 {
-	return g->started[off / 8] & (1u << (off % 8));
+	return mg_bit_test(g->started, off);
 }
 
 void mg_gap_enter(mg_scan_ctx *cx, uint32_t unit, uint64_t addr)
@@ -159,11 +159,6 @@ static bool invalid_in_long_mode(const uint8_t *p, size_t avail)
 	}
 }
 
-static void mark(uint8_t *bits, size_t off)
-{
-	bits[off / 8] |= (uint8_t)(1u << (off % 8));
-}
-
 bool mg_gap_walk(const ZydisDecoder *decoder, const uint8_t *bytes, size_t len,
 		 uint8_t *started_bits, GArray *todo, bool *falls_off,
 		 mg_gap_visit visit, void *arg)
@@ -172,14 +167,14 @@ bool mg_gap_walk(const ZydisDecoder *decoder, const uint8_t *bytes, size_t len,
 	while (todo->len > 0) {
 		size_t off = g_array_index(todo, uint32_t, todo->len - 1);
 		g_array_set_size(todo, todo->len - 1);
-		while (off < len && !(started_bits[off / 8] & (1u << (off % 8)))) {
+		while (off < len && !mg_bit_test(started_bits, off)) {
 			if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(decoder, NULL, bytes + off,
 									len - off, &insn))) {
 				if (invalid_in_long_mode(bytes + off, len - off))
 					break;          /* SIGILL on every CPU: the path ends */
 				return false;           /* perhaps an encoding newer than Zydis */
 			}
-			mark(started_bits, off);
+			mg_bit_set(started_bits, off);
 			if (!visit(arg, &insn, off))
 				return false;
 			for (int i = 0; i < 2; i++) {

@@ -165,12 +165,16 @@ static void add_thread_roots(mg_scan_ctx *cx, const mg_thread *th)
 		ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R12,
 		ZYDIS_REGISTER_R13, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R15,
 	};
+	/* A pointer into code the thread only reads data through (a table
+	 * perlasm keeps in .text) is no jump target (datareg.c). */
+	uint16_t into_code = 0;
+	for (size_t i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++)
+		if (mg_codemap_find(cx->map, gprs[i]) != MG_NO_UNIT)
+			into_code |= (uint16_t)(1u << mg_gpr_index(names[i]));
+	uint16_t data_only = mg_registers_only_addresses(cx, r->rip, into_code);
 	for (size_t i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++) {
 		mg_data_reach(cx, gprs[i], MG_WHY_REGISTER, MG_NO_UNIT, tid);
-		/* A pointer into code the thread only reads data through (a
-		 * table perlasm keeps in .text) is no jump target (datareg.c). */
-		if (mg_codemap_find(cx->map, gprs[i]) != MG_NO_UNIT &&
-		    mg_register_only_addresses(cx, r->rip, names[i])) {
+		if (data_only & (1u << mg_gpr_index(names[i]))) {
 			mg_scan_fact(cx, "thread %d: %s = 0x%llx points into code, but the function "
 				     "at its pc only reads data through it: not a jump target",
 				     th->tid, ZydisRegisterGetString(names[i]), gprs[i]);
