@@ -196,18 +196,40 @@ static bool in_vector(const mg_capvec *c, uint64_t at)
 	return (at >= c->addr && at < c->addr + 16) || (at >= c->trigger && at < c->trigger + 4);
 }
 
-/* Is the unit at addr a short function of the library that reads the
+const uint8_t *mg_captest_callee_code(const mg_scan_ctx *cx, uint64_t addr, size_t max,
+				      size_t *len)
+{
+	const mg_capvec *c = &cx->capvec;
+	uint32_t v = mg_codemap_find(cx->map, addr);
+	if (v == MG_NO_UNIT)
+		return NULL;
+	const mg_unit *u = &cx->map->units[v];
+	bool gap = mg_unit_is_gap(cx->map, v);
+	if (u->module != c->module || u->kind != MG_UNIT_FUNCTION || (!gap && u->start != addr))
+		return NULL;
+	/* In a gap (perlasm's ossl_rsaz_avx512ifma_eligible has no FDE), the
+	 * bytes from addr on: what follows its ret may be data, which the
+	 * walk never reaches unless a branch leads there. */
+	uint64_t end = u->end;
+	if (end - addr > max && !gap)
+		return NULL;
+	if (end - addr > max)
+		end = addr + max;
+	uint64_t h;
+	const uint8_t *b = mg_unit_code(cx, v, &h);
+	if (b == NULL)
+		return NULL;
+	*len = (size_t)(end - addr);
+	return b + (addr - u->start);
+}
+
+/* Is the code at addr a short function of the library that reads the
  * vector (x25519_fe64_eligible: a test whose answer it returns)? */
 static bool short_vector_reader(const mg_scan_ctx *cx, uint64_t addr)
 {
 	const mg_capvec *c = &cx->capvec;
-	uint32_t v = mg_codemap_find(cx->map, addr);
-	uint64_t h;
-	if (v == MG_NO_UNIT || cx->map->units[v].start != addr || cx->map->units[v].module != c->module ||
-	    cx->map->units[v].end - addr > PREDICATE_MAX_BYTES)
-		return false;
-	size_t len = (size_t)(cx->map->units[v].end - addr);
-	const uint8_t *b = mg_unit_code(cx, v, &h);
+	size_t len;
+	const uint8_t *b = mg_captest_callee_code(cx, addr, PREDICATE_MAX_BYTES, &len);
 	ZydisDecodedInstruction in;
 	for (size_t off = 0; b != NULL && off < len; off += in.length) {
 		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&cx->decoder, NULL, b + off, len - off,
@@ -216,6 +238,8 @@ static bool short_vector_reader(const mg_scan_ctx *cx, uint64_t addr)
 		if (in.raw.modrm.offset != 0 && in.raw.modrm.mod == 0 && in.raw.modrm.rm == 5 &&
 		    in_vector(c, addr + off + in.length + (uint64_t)in.raw.disp.value))
 			return true;
+		if (in.meta.category == ZYDIS_CATEGORY_RET)
+			return false;
 	}
 	return false;
 }

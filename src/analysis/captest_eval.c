@@ -6,7 +6,8 @@
  * Known values come from loads of the capability vector and of
  * OPENSSL_cpuid_setup's once-flag (the only memory the fold knows, at any
  * width and offset), immediates, and the address a RIP-relative lea
- * takes; and/or/xor/movzx combine them, test/cmp/bt set known flags, a
+ * takes; and/or/xor/movzx and shifts by a constant combine them,
+ * test/cmp/bt set known flags, a
  * cmov on decided flags picks its operand.  A call of a short function
  * of the library is walked for what it returns; any other call forgets
  * everything.  Anything else forgets what it writes.
@@ -182,6 +183,34 @@ static bool alu(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
 	return true;
 }
 
+/* shl/shr by an immediate (poly1305_init: `mov OPENSSL_ia32cap_P+4,%r9;
+ * shr $32,%r9` brings the third word down): the value, and the flags a
+ * non-zero count sets.  False if x is neither. */
+static bool shift(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
+{
+	ZydisMnemonic m = x->in.mnemonic;
+	if ((m != ZYDIS_MNEMONIC_SHR && m != ZYDIS_MNEMONIC_SHL) || x->in.operand_count_visible < 2 ||
+	    x->op[1].type != ZYDIS_OPERAND_TYPE_IMMEDIATE)
+		return false;
+	const ZydisDecodedOperand *d = &x->op[0];
+	int r = tracked_reg(d);
+	unsigned bits = d->size, count = (unsigned)x->op[1].imm.value.u & (bits == 64 ? 63 : 31);
+	uint64_t a;
+	if (r < 0 || bits < 32 || !operand_value(fw, s, x, d, bits, &a)) {
+		forget_writes(s, x);
+		return true;
+	}
+	if (count == 0)
+		return true;       /* nothing changes, not even the flags */
+	uint64_t res = (m == ZYDIS_MNEMONIC_SHR ? a >> count : a << count) & size_mask(bits);
+	s->flags = true;
+	s->zf_known = true;
+	s->zf = res == 0;
+	s->cf = m == ZYDIS_MNEMONIC_SHR ? (a >> (count - 1)) & 1 : (a >> (bits - count)) & 1;
+	set_reg(s, r, bits, true, res);
+	return true;
+}
+
 /* Does the condition of jcc/cmovcc x hold (1), not (0), or unknown (-1)? */
 int mg_fold_condition(const fold_state *s, const mg_flow_insn *x)
 {
@@ -234,36 +263,57 @@ static bool cmov(const fold_walk *fw, fold_state *s, const mg_flow_insn *x, int 
 }
 
 #define CALLEE_MAX_INSNS 64     /* callees evaluated for what they return */
+#define CALLEE_MAX_BYTES 1024   /* ... and the bytes they may span */
+
+/* Does some path of the walked callee leave it other than by ret: a jump
+ * to another function (a tail call returns from there, with what that
+ * one leaves), or running off the bytes walked? */
+static bool leaves_by_other_than_ret(const fold_walk *sub, const uint8_t *reached,
+				     const int8_t *decision)
+{
+	for (size_t i = 0; i < sub->n; i++) {
+		const mg_flow_insn *x = &sub->v[i];
+		bool jcc = x->in.meta.category == ZYDIS_CATEGORY_COND_BR;
+		if (!reached[i] || x->in.mnemonic == ZYDIS_MNEMONIC_CALL)
+			continue;
+		bool branches = x->in.operand_count_visible > 0 &&
+				x->op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && x->op[0].imm.is_relative;
+		if (branches && x->target < 0 && (!jcc || decision[i] != 0))
+			return true;
+		bool falls = (x->falls && !jcc) || (jcc && decision[i] != 1);
+		if (falls && (i + 1 == sub->n || sub->v[i + 1].off != x->off + x->in.length))
+			return true;
+	}
+	return false;
+}
 
 /*
  * A call of a small function of the library (x25519_fe64_eligible:
  * `mov OPENSSL_ia32cap_P+8,%ecx; xor %eax,%eax; and; cmp; cmove %ecx,%eax;
- * ret`): walk it from the caller's state, and take the registers known
- * alike at each of its returns.  False if that is not known.
+ * ret`; or one without an FDE, in a gap: ossl_rsaz_avx512ifma_eligible):
+ * walk it from the caller's state, and take the registers known alike at
+ * each of its returns.  False if that is not known, or a path leaves it
+ * other than by ret.
  */
 static bool return_state(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
 {
 	const mg_scan_ctx *cx = fw->cx;
 	if (fw->depth > 0 || x->op[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE)
 		return false;
-	uint64_t target = fw->base + x->off + x->in.length + (uint64_t)x->op[0].imm.value.s, h;
-	uint32_t cu = mg_codemap_find(cx->map, target);
-	const mg_unit *cu_unit = cu == MG_NO_UNIT ? NULL : &cx->map->units[cu];
-	if (cu_unit == NULL || cu_unit->start != target || cu_unit->module != fw->c->module ||
-	    cu_unit->kind != MG_UNIT_FUNCTION || mg_unit_is_gap(cx->map, cu))
-		return false;
-	const uint8_t *b = mg_unit_code(cx, cu, &h);
-	fold_walk sub = { fw->cx, 1, fw->c, target, (size_t)(cu_unit->end - target), NULL, 0,
-			  NULL, 0, s };
+	uint64_t target = fw->base + x->off + x->in.length + (uint64_t)x->op[0].imm.value.s;
+	size_t len;
+	const uint8_t *b = mg_captest_callee_code(cx, target, CALLEE_MAX_BYTES, &len);
+	fold_walk sub = { fw->cx, 1, fw->c, target, len, NULL, 0, NULL, 0, s };
 	mg_flow_insn *v = b ? mg_flow_decode(fw->cx, b, sub.len, &sub.n) : NULL;
 	sub.v = v;
-	uint8_t *reached = v && sub.n <= CALLEE_MAX_INSNS ? calloc(sub.n, 1) : NULL;
+	uint8_t *reached = v && sub.n > 0 && sub.n <= CALLEE_MAX_INSNS ? calloc(sub.n, 1) : NULL;
 	int8_t decision[CALLEE_MAX_INSNS];
 	fold_state in[CALLEE_MAX_INSNS], out;
 	bool ok = reached != NULL && v[0].off == 0;
 	if (ok) {
 		memset(decision, -1, sizeof(decision));
-		ok = mg_fold_walk(&sub, reached, decision, in);
+		ok = mg_fold_walk(&sub, reached, decision, in) &&
+		     !leaves_by_other_than_ret(&sub, reached, decision);
 	}
 	bool any = false;
 	for (size_t i = 0; ok && i < sub.n; i++) {
@@ -316,7 +366,7 @@ void mg_fold_step(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
 		}
 		break;
 	default:
-		if (alu(fw, s, x))
+		if (alu(fw, s, x) || shift(fw, s, x))
 			return;
 		break;
 	}

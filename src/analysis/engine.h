@@ -445,6 +445,13 @@ bool mg_gap_walk(const ZydisDecoder *decoder, const uint8_t *bytes, size_t len,
 void mg_captest_init(mg_scan_ctx *cx);
 void mg_captest_free(mg_scan_ctx *cx);
 
+/* The code of a short function of the capability vector's library that
+ * starts at addr: a function unit of at most max bytes, or the bytes from
+ * addr on inside a gap (a perlasm function without an FDE), at most max.
+ * *len is how many; NULL if addr is neither. */
+const uint8_t *mg_captest_callee_code(const mg_scan_ctx *cx, uint64_t addr, size_t max,
+				      size_t *len);
+
 /* Worker: could the vector's tests decide jumps of this unit (it is in
  * the library and refers to the vector)? */
 bool mg_captest_applies(const mg_scan_ctx *cx, uint32_t unit, const mg_unit_summary *s);

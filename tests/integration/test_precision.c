@@ -522,6 +522,34 @@ static void test_openssl_across_functions(void **state)
 	json_object_put(plain);
 }
 
+/*
+ * Tests in short functions the fold walks for their answer, one of them
+ * without an FDE (ossl_rsaz_avx512ifma_eligible, in a gap: its caller
+ * BN_mod_exp_mont_consttime_x2 tests what it returns), and one that
+ * shifts the vector's third word down before testing it (poly1305_init:
+ * `mov OPENSSL_ia32cap_P+4,%r9; ... shr $32,%r9; and; cmp; je`).  With
+ * AVX512IFMA masked neither reaches IFMA code; unmasked on a CPU with
+ * AVX512F, DQ, VL and IFMA, both do.
+ */
+static void test_openssl_short_tests(void **state)
+{
+	(void)state;
+	unsigned w[4];
+	json_object *masked = scan_openssl_speed("OPENSSL_ia32cap=~0x0:~0x200000", w);
+	printf("OPENSSL_ia32cap=~0x0:~0x200000: vector word 2 %08x, avx512ifma %s\n", w[2],
+	       requires(masked, "avx512ifma") ? "required" : "not required");
+	assert_int_equal(w[2] & 0x200000u, 0);
+	assert_false(requires(masked, "avx512ifma"));
+	json_object_put(masked);
+	json_object *plain = scan_openssl_speed(NULL, w);
+	bool ifma = tu_cpu_has("avx512ifma") && tu_cpu_has("avx512f") && tu_cpu_has("avx512dq") &&
+		    tu_cpu_has("avx512vl");
+	printf("unmasked on a CPU %s AVX512IFMA (and F, DQ, VL): avx512ifma %s\n",
+	       ifma ? "with" : "without", requires(plain, "avx512ifma") ? "required" : "not required");
+	assert_int_equal(requires(plain, "avx512ifma"), ifma);
+	json_object_put(plain);
+}
+
 /* dispatch_state of a scan of a python3 started with env_extra (or NULL). */
 static json_object *scan_python(const char *env_extra)
 {
@@ -586,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_gap_entries),
 		cmocka_unit_test(test_openssl_capabilities),
 		cmocka_unit_test(test_openssl_across_functions),
+		cmocka_unit_test(test_openssl_short_tests),
 		cmocka_unit_test(test_table_register),
 	};
 	return cmocka_run_group_tests_name("precision", tests, NULL, NULL);
