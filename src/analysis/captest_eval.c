@@ -7,7 +7,7 @@
  * OPENSSL_cpuid_setup's once-flag (the only memory the fold knows, at any
  * width and offset), immediates, and the address a RIP-relative lea
  * takes; and/or/xor/movzx and shifts by a constant combine them,
- * test/cmp/bt set known flags, a
+ * test/cmp/bt set known flags (CF, ZF, SF), a
  * cmov on decided flags picks its operand.  A call of a short function
  * of the library is walked for what it returns; any other call forgets
  * everything.  Anything else forgets what it writes.
@@ -118,7 +118,7 @@ static void set_reg(fold_state *s, int r, unsigned bits, bool known, uint64_t v)
 	}
 }
 
-/* Forget every register x writes, and the flags if it changes CF or ZF. */
+/* Forget every register x writes, and the flags it changes. */
 static void forget_writes(fold_state *s, const mg_flow_insn *x)
 {
 	for (unsigned i = 0; i < x->in.operand_count; i++) {
@@ -128,9 +128,23 @@ static void forget_writes(fold_state *s, const mg_flow_insn *x)
 			s->regs.known &= (uint16_t)~(1u << r);
 	}
 	const ZydisAccessedFlags *f = x->in.cpu_flags;
-	ZydisAccessedFlagsMask cz = ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_ZF;
-	if (f == NULL || ((f->modified | f->set_0 | f->set_1 | f->undefined) & cz))
-		s->flags = false;
+	ZydisAccessedFlagsMask w = f ? f->modified | f->set_0 | f->set_1 | f->undefined : ~0u;
+	if (w & ZYDIS_CPUFLAG_CF)
+		s->known &= (uint8_t)~FOLD_CF;
+	if (w & ZYDIS_CPUFLAG_ZF)
+		s->known &= (uint8_t)~FOLD_ZF;
+	if (w & ZYDIS_CPUFLAG_SF)
+		s->known &= (uint8_t)~FOLD_SF;
+}
+
+/* The flags in mask are now known: CF as cf, ZF and SF from the bits-wide
+ * result res; the others are not. */
+static void set_flags(fold_state *s, uint8_t mask, bool cf, uint64_t res, unsigned bits)
+{
+	s->known = mask;
+	s->value = (uint8_t)((cf ? FOLD_CF : 0) | (res == 0 ? FOLD_ZF : 0) |
+			     ((res >> (bits - 1)) & 1 ? FOLD_SF : 0));
+	s->value &= mask;
 }
 
 /* and/or/xor/test/cmp/bt: the flags and (for the first three) the value,
@@ -158,27 +172,19 @@ static bool alu(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
 	}
 	uint64_t res = same ? 0 : m == ZYDIS_MNEMONIC_AND || m == ZYDIS_MNEMONIC_TEST ? a & b :
 			m == ZYDIS_MNEMONIC_OR ? a | b : a ^ b;
-	s->flags = true;
-	s->zf_known = true;
-	s->cf = false;                     /* and/or/xor/test clear CF */
-	s->zf = res == 0;
+	if (writes && r < 0)
+		forget_writes(s, x);     /* a memory destination: nothing to track */
+	else if (writes)
+		set_reg(s, r, bits, true, res);
 	if (m == ZYDIS_MNEMONIC_CMP) {
-		s->zf = a == b;
-		s->cf = a < b;
-	} else if (m == ZYDIS_MNEMONIC_BT) {
-		if (src->type != ZYDIS_OPERAND_TYPE_IMMEDIATE) {   /* a bit string in memory */
-			s->flags = false;
-			return true;
-		}
-		s->cf = (a >> (b & (bits - 1))) & 1;
-		s->zf_known = false;             /* bt leaves ZF undefined */
-	}
-	if (writes) {
-		if (r >= 0)
-			set_reg(s, r, bits, true, res);
-		else
-			forget_writes(s, x);     /* a memory destination: nothing to track */
-		s->flags = true;
+		res = (a - b) & size_mask(bits);
+		set_flags(s, FOLD_CF | FOLD_ZF | FOLD_SF, a < b, res, bits);
+	} else if (m == ZYDIS_MNEMONIC_BT && src->type != ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+		s->known = 0;              /* a bit string in memory */
+	} else if (m == ZYDIS_MNEMONIC_BT) {    /* bt leaves ZF and SF undefined */
+		set_flags(s, FOLD_CF, (a >> (b & (bits - 1))) & 1, 0, bits);
+	} else {                          /* and/or/xor/test clear CF */
+		set_flags(s, FOLD_CF | FOLD_ZF | FOLD_SF, false, res, bits);
 	}
 	return true;
 }
@@ -203,10 +209,8 @@ static bool shift(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
 	if (count == 0)
 		return true;       /* nothing changes, not even the flags */
 	uint64_t res = (m == ZYDIS_MNEMONIC_SHR ? a >> count : a << count) & size_mask(bits);
-	s->flags = true;
-	s->zf_known = true;
-	s->zf = res == 0;
-	s->cf = m == ZYDIS_MNEMONIC_SHR ? (a >> (count - 1)) & 1 : (a >> (bits - count)) & 1;
+	bool cf = m == ZYDIS_MNEMONIC_SHR ? (a >> (count - 1)) & 1 : (a >> (bits - count)) & 1;
+	set_flags(s, FOLD_CF | FOLD_ZF | FOLD_SF, cf, res, bits);
 	set_reg(s, r, bits, true, res);
 	return true;
 }
@@ -214,31 +218,36 @@ static bool shift(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
 /* Does the condition of jcc/cmovcc x hold (1), not (0), or unknown (-1)? */
 int mg_fold_condition(const fold_state *s, const mg_flow_insn *x)
 {
-	if (!s->flags)
-		return -1;
-	bool zf = s->zf_known;     /* may ZF be used? */
+	uint8_t need;              /* the flags the condition reads */
+	bool holds;
+	bool cf = s->value & FOLD_CF, zf = s->value & FOLD_ZF, sf = s->value & FOLD_SF;
 	switch (x->in.mnemonic) {
-	case ZYDIS_MNEMONIC_JZ:   case ZYDIS_MNEMONIC_CMOVZ:   return zf ? s->zf : -1;
-	case ZYDIS_MNEMONIC_JNZ:  case ZYDIS_MNEMONIC_CMOVNZ:  return zf ? !s->zf : -1;
-	case ZYDIS_MNEMONIC_JB:   case ZYDIS_MNEMONIC_CMOVB:   return s->cf;
-	case ZYDIS_MNEMONIC_JNB:  case ZYDIS_MNEMONIC_CMOVNB:  return !s->cf;
-	case ZYDIS_MNEMONIC_JBE:  case ZYDIS_MNEMONIC_CMOVBE:  return zf ? (s->cf || s->zf) : -1;
-	case ZYDIS_MNEMONIC_JNBE: case ZYDIS_MNEMONIC_CMOVNBE: return zf ? (!s->cf && !s->zf) : -1;
-	default:                  return -1;
+	case ZYDIS_MNEMONIC_JZ:   case ZYDIS_MNEMONIC_CMOVZ:   need = FOLD_ZF, holds = zf; break;
+	case ZYDIS_MNEMONIC_JNZ:  case ZYDIS_MNEMONIC_CMOVNZ:  need = FOLD_ZF, holds = !zf; break;
+	case ZYDIS_MNEMONIC_JB:   case ZYDIS_MNEMONIC_CMOVB:   need = FOLD_CF, holds = cf; break;
+	case ZYDIS_MNEMONIC_JNB:  case ZYDIS_MNEMONIC_CMOVNB:  need = FOLD_CF, holds = !cf; break;
+	case ZYDIS_MNEMONIC_JS:   case ZYDIS_MNEMONIC_CMOVS:   need = FOLD_SF, holds = sf; break;
+	case ZYDIS_MNEMONIC_JNS:  case ZYDIS_MNEMONIC_CMOVNS:  need = FOLD_SF, holds = !sf; break;
+	case ZYDIS_MNEMONIC_JBE:  case ZYDIS_MNEMONIC_CMOVBE:
+		need = FOLD_CF | FOLD_ZF, holds = cf || zf;
+		break;
+	case ZYDIS_MNEMONIC_JNBE: case ZYDIS_MNEMONIC_CMOVNBE:
+		need = FOLD_CF | FOLD_ZF, holds = !cf && !zf;
+		break;
+	default:
+		return -1;
 	}
+	return (s->known & need) == need ? holds : -1;
 }
 
 /* Where paths meet: keep what both know alike.  True if *into changed. */
 bool mg_fold_meet(fold_state *into, const fold_state *from)
 {
-	bool flags = into->flags, zf_known = into->zf_known;
+	uint8_t known = into->known;
 	bool changed = mg_captest_regs_meet(&into->regs, &from->regs);
-	if (into->flags && (!from->flags || into->cf != from->cf ||
-			    (into->zf_known && (!from->zf_known || into->zf != from->zf))))
-		into->flags = false;
-	if (into->flags && !from->zf_known)
-		into->zf_known = false;
-	return changed || into->flags != flags || into->zf_known != zf_known;
+	into->known &= from->known & (uint8_t)~(into->value ^ from->value);
+	into->value &= into->known;
+	return changed || into->known != known;
 }
 
 /* cmovcc into register r: the source if the condition holds, else the
@@ -329,7 +338,7 @@ static bool return_state(const fold_walk *fw, fold_state *s, const mg_flow_insn 
 	free(reached);
 	if (!ok || !any)
 		return false;
-	out.flags = false;
+	out.known = 0;
 	*s = out;
 	return true;
 }
@@ -347,6 +356,7 @@ void mg_fold_step(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
 		return;
 	case ZYDIS_MNEMONIC_CMOVZ: case ZYDIS_MNEMONIC_CMOVNZ: case ZYDIS_MNEMONIC_CMOVB:
 	case ZYDIS_MNEMONIC_CMOVNB: case ZYDIS_MNEMONIC_CMOVBE: case ZYDIS_MNEMONIC_CMOVNBE:
+	case ZYDIS_MNEMONIC_CMOVS: case ZYDIS_MNEMONIC_CMOVNS:
 		if (r >= 0 && cmov(fw, s, x, r))
 			return;
 		break;

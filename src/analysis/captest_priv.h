@@ -9,11 +9,16 @@
 
 #include "analysis/engine.h"
 
+/* The flags the fold follows (bits of fold_state's known and value). */
+#define FOLD_CF 1u
+#define FOLD_ZF 2u
+#define FOLD_SF 4u
+
 typedef struct fold_state {
 	mg_captest_regs regs;      /* as the registers hold them (32-bit writes zero-extend) */
-	bool flags;                /* cf (and zf, if zf_known) reflect a known compare */
-	bool zf_known;             /* false after bt, which leaves ZF undefined */
-	bool zf, cf;
+	uint8_t known;             /* FOLD_* flags set by a known compare (bt leaves ZF and SF
+				      undefined: not known) */
+	uint8_t value;             /* ... and their values */
 } fold_state;
 
 /* What the walk needs: the function, and what it knows of memory. */
