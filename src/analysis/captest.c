@@ -309,12 +309,17 @@ static mg_captest_regs exit_regs(const mg_capvec *c, uint32_t parent, uint64_t a
 
 bool mg_captest_regs_meet(mg_captest_regs *into, const mg_captest_regs *from)
 {
-	uint16_t both = into->known & from->known;
-	for (int r = 0; r < 16; r++)
-		if ((both & (1u << r)) && into->value[r] != from->value[r])
-			both &= (uint16_t)~(1u << r);
-	bool changed = both != into->known;
-	into->known = both;
+	bool changed = false;
+	for (int r = 0; r < 16; r++) {
+		uint64_t bits = into->bits[r] & from->bits[r] & ~(into->value[r] ^ from->value[r]);
+		if (!(into->known & (1u << r)) || !(from->known & (1u << r)))
+			bits = 0;
+		changed |= bits != into->bits[r];
+		into->bits[r] = bits;
+		into->value[r] &= bits;
+		if (bits == 0)
+			into->known &= (uint16_t)~(1u << r);
+	}
 	return changed;
 }
 

@@ -65,7 +65,8 @@ static bool mem_address(const fold_walk *fw, const fold_state *s, const mg_flow_
 	if (mg_insn_rip_target(x, op, fw->base, at))
 		return true;
 	int b = mg_gpr_index(op->mem.base);
-	if (b < 0 || op->mem.index != ZYDIS_REGISTER_NONE || !(s->regs.known & (1u << b)))
+	if (b < 0 || op->mem.index != ZYDIS_REGISTER_NONE || s->regs.bits[b] != UINT64_MAX ||
+	    !(s->regs.known & (1u << b)))
 		return false;
 	*at = s->regs.value[b] + (uint64_t)(op->mem.disp.has_displacement ? op->mem.disp.value : 0);
 	return true;
@@ -83,39 +84,61 @@ static int tracked_reg(const ZydisDecodedOperand *op)
 	return mg_gpr_index(r);
 }
 
-/* The value of operand op of x (bits wide), if known. */
-static bool operand_value(const fold_walk *fw, const fold_state *s, const mg_flow_insn *x,
-			  const ZydisDecodedOperand *op, unsigned bits, uint64_t *v)
+/* Which bits of operand op of x (bits wide) are known (*v: their values,
+ * 0 elsewhere). */
+static uint64_t operand_bits(const fold_walk *fw, const fold_state *s, const mg_flow_insn *x,
+			     const ZydisDecodedOperand *op, unsigned bits, uint64_t *v)
 {
-	uint64_t at;
+	uint64_t at, all = size_mask(bits), mask;
 	int r;
+	*v = 0;
 	switch (op->type) {
 	case ZYDIS_OPERAND_TYPE_REGISTER:
 		r = tracked_reg(op);
 		if (r < 0 || !(s->regs.known & (1u << r)))
-			return false;
-		*v = s->regs.value[r] & size_mask(bits);
-		return true;
+			return 0;
+		mask = s->regs.bits[r] & all;
+		*v = s->regs.value[r] & mask;
+		return mask;
 	case ZYDIS_OPERAND_TYPE_IMMEDIATE:
-		*v = (uint64_t)op->imm.value.s & size_mask(bits);   /* sign-extended */
-		return true;
+		*v = (uint64_t)op->imm.value.s & all;   /* sign-extended */
+		return all;
 	case ZYDIS_OPERAND_TYPE_MEMORY:
-		return mem_address(fw, s, x, op, &at) && known_memory(fw->c, at, bits, v);
+		return mem_address(fw, s, x, op, &at) && known_memory(fw->c, at, bits, v) ? all : 0;
 	default:
-		return false;
+		return 0;
 	}
 }
 
-/* Register r now holds v, written bits wide (a 32-bit write zero-extends;
- * a narrower one merges, which the walk does not follow). */
+/* The value of operand op of x (bits wide), if all of it is known. */
+static bool operand_value(const fold_walk *fw, const fold_state *s, const mg_flow_insn *x,
+			  const ZydisDecodedOperand *op, unsigned bits, uint64_t *v)
+{
+	return operand_bits(fw, s, x, op, bits, v) == size_mask(bits);
+}
+
+/* Register r now holds v where mask says, written bits wide (a 32-bit
+ * write zero-extends: the upper half is known; a narrower one merges,
+ * which the walk does not follow). */
+static void set_bits(fold_state *s, int r, unsigned bits, uint64_t mask, uint64_t v)
+{
+	mask &= size_mask(bits);
+	if (bits == 32)
+		mask |= UINT64_C(0xffffffff00000000);
+	if (bits < 32)
+		mask = 0;
+	s->regs.bits[r] = mask;
+	s->regs.value[r] = v & mask;
+	if (mask != 0)
+		s->regs.known |= (uint16_t)(1u << r);
+	else
+		s->regs.known &= (uint16_t)~(1u << r);
+}
+
+/* Register r now holds v, all of it known if known. */
 static void set_reg(fold_state *s, int r, unsigned bits, bool known, uint64_t v)
 {
-	if (known && bits >= 32) {
-		s->regs.known |= (uint16_t)(1u << r);
-		s->regs.value[r] = v & size_mask(bits);
-	} else {
-		s->regs.known &= (uint16_t)~(1u << r);
-	}
+	set_bits(s, r, bits, known ? UINT64_MAX : 0, v);
 }
 
 /* Forget every register x writes, and the flags it changes. */
@@ -125,7 +148,7 @@ static void forget_writes(fold_state *s, const mg_flow_insn *x)
 		const ZydisDecodedOperand *op = &x->op[i];
 		int r = op->type == ZYDIS_OPERAND_TYPE_REGISTER ? mg_gpr_index(op->reg.value) : -1;
 		if (r >= 0 && (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
-			s->regs.known &= (uint16_t)~(1u << r);
+			set_reg(s, r, 64, false, 0);
 	}
 	const ZydisAccessedFlags *f = x->in.cpu_flags;
 	ZydisAccessedFlagsMask w = f ? f->modified | f->set_0 | f->set_1 | f->undefined : ~0u;
@@ -137,18 +160,49 @@ static void forget_writes(fold_state *s, const mg_flow_insn *x)
 		s->known &= (uint8_t)~FOLD_SF;
 }
 
-/* The flags in mask are now known: CF as cf, ZF and SF from the bits-wide
- * result res; the others are not. */
-static void set_flags(fold_state *s, uint8_t mask, bool cf, uint64_t res, unsigned bits)
+/* The flags in mask are now known, as far as the bits-wide result says
+ * (known: its known bits, res their values): CF as cf, ZF once a bit is
+ * known set or all are known, SF once the top bit is known.  The others
+ * are not. */
+static void set_flags(fold_state *s, uint8_t mask, bool cf, uint64_t res, uint64_t known,
+		      unsigned bits)
 {
+	uint64_t top = UINT64_C(1) << (bits - 1);
+	if (!(res & known) && known != size_mask(bits))
+		mask &= (uint8_t)~FOLD_ZF;
+	if (!(known & top))
+		mask &= (uint8_t)~FOLD_SF;
 	s->known = mask;
-	s->value = (uint8_t)((cf ? FOLD_CF : 0) | (res == 0 ? FOLD_ZF : 0) |
-			     ((res >> (bits - 1)) & 1 ? FOLD_SF : 0));
+	s->value = (uint8_t)((cf ? FOLD_CF : 0) | ((res & known) == 0 ? FOLD_ZF : 0) |
+			     (res & top ? FOLD_SF : 0));
 	s->value &= mask;
 }
 
+/* The known bits of a op b, for and/or/xor/test (a bit of an and is
+ * known where either operand's is known clear, or both are known). */
+static uint64_t logic_bits(ZydisMnemonic m, uint64_t ka, uint64_t a, uint64_t kb, uint64_t b,
+			   uint64_t *res)
+{
+	uint64_t k;
+	switch (m) {
+	case ZYDIS_MNEMONIC_AND:
+	case ZYDIS_MNEMONIC_TEST:
+		k = (ka & kb) | (ka & ~a) | (kb & ~b);
+		*res = a & b & k;
+		return k;
+	case ZYDIS_MNEMONIC_OR:
+		k = (ka & kb) | (ka & a) | (kb & b);
+		*res = (a | b) & k;
+		return k;
+	default:                   /* xor */
+		k = ka & kb;
+		*res = (a ^ b) & k;
+		return k;
+	}
+}
+
 /* and/or/xor/test/cmp/bt: the flags and (for the first three) the value,
- * when both operands are known.  False if x is none of them. */
+ * as far as the operands' known bits tell.  False if x is none of them. */
 static bool alu(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
 {
 	ZydisMnemonic m = x->in.mnemonic;
@@ -160,32 +214,37 @@ static bool alu(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
 	const ZydisDecodedOperand *d = &x->op[0], *src = &x->op[1];
 	unsigned bits = d->size;
 	int r = tracked_reg(d);
-	uint64_t a = 0, b = 0;
-	bool same = m == ZYDIS_MNEMONIC_XOR && r >= 0 && src->type == ZYDIS_OPERAND_TYPE_REGISTER &&
-		    src->reg.value == d->reg.value;                  /* xor r,r: zero */
-	bool ok = same || (bits >= 8 && bits <= 64 && operand_value(fw, s, x, d, bits, &a) &&
-			   operand_value(fw, s, x, src, bits, &b));
-	bool writes = m == ZYDIS_MNEMONIC_AND || m == ZYDIS_MNEMONIC_OR || m == ZYDIS_MNEMONIC_XOR;
-	if (!ok) {
+	uint64_t a = 0, b = 0, all = size_mask(bits), res = 0, known;
+	if (bits < 8 || bits > 64) {
 		forget_writes(s, x);
 		return true;
 	}
-	uint64_t res = same ? 0 : m == ZYDIS_MNEMONIC_AND || m == ZYDIS_MNEMONIC_TEST ? a & b :
-			m == ZYDIS_MNEMONIC_OR ? a | b : a ^ b;
-	if (writes && r < 0)
-		forget_writes(s, x);     /* a memory destination: nothing to track */
-	else if (writes)
-		set_reg(s, r, bits, true, res);
-	if (m == ZYDIS_MNEMONIC_CMP) {
-		res = (a - b) & size_mask(bits);
-		set_flags(s, FOLD_CF | FOLD_ZF | FOLD_SF, a < b, res, bits);
-	} else if (m == ZYDIS_MNEMONIC_BT && src->type != ZYDIS_OPERAND_TYPE_IMMEDIATE) {
-		s->known = 0;              /* a bit string in memory */
-	} else if (m == ZYDIS_MNEMONIC_BT) {    /* bt leaves ZF and SF undefined */
-		set_flags(s, FOLD_CF, (a >> (b & (bits - 1))) & 1, 0, bits);
-	} else {                          /* and/or/xor/test clear CF */
-		set_flags(s, FOLD_CF | FOLD_ZF | FOLD_SF, false, res, bits);
+	bool same = m == ZYDIS_MNEMONIC_XOR && r >= 0 && src->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    src->reg.value == d->reg.value;                  /* xor r,r: zero */
+	uint64_t ka = same ? all : operand_bits(fw, s, x, d, bits, &a);
+	uint64_t kb = same ? all : operand_bits(fw, s, x, src, bits, &b);
+	if (same)
+		a = b = 0;
+	bool writes = m == ZYDIS_MNEMONIC_AND || m == ZYDIS_MNEMONIC_OR || m == ZYDIS_MNEMONIC_XOR;
+	if (m == ZYDIS_MNEMONIC_CMP || m == ZYDIS_MNEMONIC_BT) {
+		unsigned bit = (unsigned)(b & (bits - 1));
+		forget_writes(s, x);
+		if (m == ZYDIS_MNEMONIC_CMP && ka == all && kb == all)
+			set_flags(s, FOLD_CF | FOLD_ZF | FOLD_SF, a < b, (a - b) & all, all, bits);
+		else if (m == ZYDIS_MNEMONIC_BT && src->type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
+			 (ka >> bit) & 1)            /* bt leaves ZF and SF undefined */
+			set_flags(s, FOLD_CF, (a >> bit) & 1, 0, all, bits);
+		return true;
 	}
+	known = logic_bits(m, ka, a, kb, b, &res);
+	if (writes && r >= 0)
+		set_bits(s, r, bits, known, res);
+	else if (writes)
+		forget_writes(s, x);     /* a memory destination: nothing to track */
+	if (known != 0)              /* and/or/xor/test clear CF */
+		set_flags(s, FOLD_CF | FOLD_ZF | FOLD_SF, false, res, known, bits);
+	else
+		forget_writes(s, x);
 	return true;
 }
 
@@ -201,17 +260,23 @@ static bool shift(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
 	const ZydisDecodedOperand *d = &x->op[0];
 	int r = tracked_reg(d);
 	unsigned bits = d->size, count = (unsigned)x->op[1].imm.value.u & (bits == 64 ? 63 : 31);
-	uint64_t a;
-	if (r < 0 || bits < 32 || !operand_value(fw, s, x, d, bits, &a)) {
+	uint64_t a, all = size_mask(bits);
+	uint64_t ka = r >= 0 && bits >= 32 ? operand_bits(fw, s, x, d, bits, &a) : 0;
+	if (count == 0 && ka != 0)
+		return true;       /* nothing changes, not even the flags */
+	if (ka == 0 || count == 0) {
 		forget_writes(s, x);
 		return true;
 	}
-	if (count == 0)
-		return true;       /* nothing changes, not even the flags */
-	uint64_t res = (m == ZYDIS_MNEMONIC_SHR ? a >> count : a << count) & size_mask(bits);
-	bool cf = m == ZYDIS_MNEMONIC_SHR ? (a >> (count - 1)) & 1 : (a >> (bits - count)) & 1;
-	set_flags(s, FOLD_CF | FOLD_ZF | FOLD_SF, cf, res, bits);
-	set_reg(s, r, bits, true, res);
+	bool shr = m == ZYDIS_MNEMONIC_SHR;
+	unsigned out = shr ? count - 1 : bits - count;   /* the last bit shifted out: CF */
+	uint64_t in = shr ? ~(all >> count) & all : (UINT64_C(1) << count) - 1;   /* zeros */
+	uint64_t res = (shr ? a >> count : a << count) & all;
+	uint64_t known = (((shr ? ka >> count : ka << count) & all) | in);
+	set_bits(s, r, bits, known, res);
+	set_flags(s, FOLD_CF | FOLD_ZF | FOLD_SF, (a >> out) & 1, res, known, bits);
+	if (!((ka >> out) & 1))
+		s->known &= (uint8_t)~FOLD_CF;
 	return true;
 }
 
@@ -364,8 +429,10 @@ void mg_fold_step(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
 	case ZYDIS_MNEMONIC_MOVZX:
 		if (r >= 0) {
 			unsigned from = x->in.mnemonic == ZYDIS_MNEMONIC_MOVZX ? src->size : d->size;
-			bool k = operand_value(fw, s, x, src, from, &v);
-			set_reg(s, r, d->size, k, v);
+			uint64_t k = operand_bits(fw, s, x, src, from, &v);
+			if (k != 0)        /* movzx: the bits above the source are zero */
+				k |= size_mask(d->size) & ~size_mask(from);
+			set_bits(s, r, d->size, k, v);
 			return;
 		}
 		break;

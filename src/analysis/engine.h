@@ -142,13 +142,18 @@ static inline void mg_bit_set(uint8_t *bits, size_t i)
 	bits[i / 8] |= (uint8_t)(1u << (i % 8));
 }
 
-/* Registers a fold knows (captest_fold.c): bit r of known, value[r]. */
+/* Registers a fold knows (captest_fold.c), bit by bit: bits[r] says
+ * which bits of register r are known, value[r] what they are (0 where
+ * not known); bit r of known is set when any is (an and with the
+ * vector's word knows the bits the word has clear, whatever the other
+ * operand held). */
 typedef struct mg_captest_regs {
 	uint16_t known;
+	uint64_t bits[16];
 	uint64_t value[16];
 } mg_captest_regs;
 
-/* Keep in *into what both know alike (known, and equal); true if it
+/* Keep in *into the bits both know alike (known, and equal); true if it
  * changed (captest.c). */
 bool mg_captest_regs_meet(mg_captest_regs *into, const mg_captest_regs *from);
 
