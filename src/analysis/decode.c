@@ -96,6 +96,9 @@ static void edge(mg_worker *w, uint64_t addr, mg_reason why, uint32_t parent)
 		return;    /* code that leads there cannot take that path (elision.c) */
 	if (why == MG_WHY_CODE_REF && w->cx->resolved_resolver && w->cx->resolved_resolver[parent])
 		return;    /* a variant this resolver did not choose (ifunc.c) */
+	if (why == MG_WHY_CODE_REF && parent != MG_NO_UNIT && w->cx->refs_unfollowed &&
+	    w->cx->refs_unfollowed[parent])
+		return;    /* handed out unusable, under an assumed contract (contracts.c) */
 	mg_edge e = { addr, u, parent, (uint8_t)why };
 	g_array_append_val(w->edges, e);
 }

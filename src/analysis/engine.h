@@ -338,6 +338,10 @@ struct mg_scan_ctx {
 				      reach it (lazy.c) */
 	uint8_t *no_call;          /* per unit: no edge from code reaches it, only a
 				      root (elision.c) */
+	uint8_t *refs_unfollowed;  /* per unit: its address-taking references lead
+				      nowhere (contracts.c) */
+	uint8_t *not_by_name;      /* per unit: dlsym given any name does not reach
+				      it (contracts.c) */
 };
 
 /* --- worklist.c (reaching units) and scan.c (reading memory) ----------------- */
@@ -674,6 +678,11 @@ void mg_lazy_init(mg_scan_ctx *cx);
 /* When the process's __pthread_force_elision is 0 after start-up, mark
  * the elision functions as reached by roots only. */
 void mg_elision_init(mg_scan_ctx *cx);
+
+/* contracts.c: under --assume glibc-contracts, mark __libc_ifunc_impl_list
+ * (refs_unfollowed) and, unless the process shows it uses protection
+ * keys, pkey_get/pkey_set (not_by_name); warn what was assumed. */
+void mg_contracts_init(mg_scan_ctx *cx);
 
 /* Record what the process's own state says (JSON "dispatch_state"). */
 void mg_scan_fact(mg_scan_ctx *cx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -250,6 +250,8 @@ static void free_ctx(mg_scan_ctx *cx)
 	mg_ifunc_free(cx);
 	mg_data_free(cx);
 	free(cx->no_code_ref);
+	free(cx->refs_unfollowed);
+	free(cx->not_by_name);
 	free(cx->no_call);
 	g_mutex_clear(&cx->slot_lock);
 	mg_summary_cache_close(cx->cache);
@@ -302,7 +304,7 @@ void mg_scan_fact(mg_scan_ctx *cx, const char *fmt, ...)
 	r->facts[r->nfacts++] = s;
 }
 
-static const char *const assumption_names[] = { "no-dlsym", "no-new-code" };
+static const char *const assumption_names[] = { "no-dlsym", "no-new-code", "glibc-contracts" };
 
 const char *mg_assumption_name(unsigned bit)
 {
@@ -344,6 +346,9 @@ static void widen_for_dlsym(mg_scan_ctx *cx)
 			if (!fn->exported)
 				continue;
 			uint64_t at = fn->start + lm->bias;
+			uint32_t named = mg_codemap_find(cx->map, at);
+			if (named != MG_NO_UNIT && cx->not_by_name[named])
+				continue;          /* (contracts.c) */
 			if (fn->is_ifunc_resolver && mg_ifunc_target(cx, at)) {
 				/* dlsym runs the resolver, which returns the variant
 				 * it chose */
@@ -427,7 +432,10 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 	}
 	cx.no_code_ref = calloc(cx.map->nunits ? cx.map->nunits : 1, 1);
 	cx.no_call = calloc(cx.map->nunits ? cx.map->nunits : 1, 1);
-	if (cx.no_code_ref == NULL || cx.no_call == NULL) {
+	cx.refs_unfollowed = calloc(cx.map->nunits ? cx.map->nunits : 1, 1);
+	cx.not_by_name = calloc(cx.map->nunits ? cx.map->nunits : 1, 1);
+	if (cx.no_code_ref == NULL || cx.no_call == NULL || cx.refs_unfollowed == NULL ||
+	    cx.not_by_name == NULL) {
 		mg_fail(err, MG_ERR_INTERNAL, "out of memory (unit flags)");
 		goto fail;
 	}
@@ -438,6 +446,7 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 		goto fail;
 	}
 	mg_elision_init(&cx);
+	mg_contracts_init(&cx);
 	mg_captest_init(&cx);
 	if (mg_add_roots(&cx, err) != 0)
 		goto fail;

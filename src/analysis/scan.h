@@ -31,7 +31,12 @@ typedef enum mg_scan_method {
 					      the code that is otherwise reachable */
 #define MG_ASSUME_NO_NEW_CODE  (1u << 1)   /* "no-new-code": code generators emit
 					      nothing beyond the code there now */
-#define MG_ASSUME_ALL          (MG_ASSUME_NO_DLSYM | MG_ASSUME_NO_NEW_CODE)
+#define MG_ASSUME_GLIBC_CONTRACTS (1u << 2)   /* "glibc-contracts": callers keep glibc's
+					      contracts: pkey_get/pkey_set only on allocated
+					      keys, __libc_ifunc_impl_list's usable entries
+					      only (contracts.c) */
+#define MG_ASSUME_ALL          (MG_ASSUME_NO_DLSYM | MG_ASSUME_NO_NEW_CODE | \
+				MG_ASSUME_GLIBC_CONTRACTS)
 
 /* "no-dlsym", ... for one MG_ASSUME_* bit; NULL otherwise. */
 const char *mg_assumption_name(unsigned bit);

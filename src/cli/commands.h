@@ -31,7 +31,10 @@ int cli_parse_assume(const char *list, unsigned *bits);
 	"  --assume NAME[,NAME]     UNSOUND shortcuts, named in the output (docs/analysis.md):\n" \
 	"                             no-dlsym     dlsym returns nothing not otherwise reachable\n" \
 	"                             no-new-code  code generators (JIT engines) emit nothing\n" \
-	"                                          beyond the code there now\n"
+	"                                          beyond the code there now\n" \
+	"                             glibc-contracts  callers keep glibc's contracts: pkey_get/\n" \
+	"                                          pkey_set only on keys pkey_alloc gave, only the\n" \
+	"                                          entries __libc_ifunc_impl_list marks usable\n"
 
 /* "migratable CMD: MSG[: ARG]" and the --help hint on stderr; returns
  * MG_ERR_USAGE. */

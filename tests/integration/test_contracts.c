@@ -1,0 +1,154 @@
+/*
+ * test_contracts.c - --assume glibc-contracts (src/analysis/contracts.c)
+ * on real python3 processes: ctypes makes dlsym take any name, so every
+ * export counts, glibc's pkey_get/pkey_set and __libc_ifunc_impl_list
+ * among them.  Under the assumption pkey_get/pkey_set do not, unless the
+ * process has used protection keys (a pkey_alloc that changed its PKRU),
+ * and the list's unusable entries lead nowhere; the result says it
+ * assumed.
+ * Markers: pku and avx, which count only where this CPU has them (the
+ * scan names features of its host); on a CPU without one the assertions
+ * about it hold trivially, and the output says which CPU it was.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/testutil.h"
+
+/* Scan python3 running `code` (then sleeping), started directly or under
+ * `migratable run --catalog x86-64-v2` (restricted), with --assume NAME
+ * or not. */
+static json_object *scan_python_in(const char *code, bool restricted, const char *assume)
+{
+	char script[512];
+	snprintf(script, sizeof(script), "import ctypes, time\n%s\nprint('ready', flush=True)\n"
+		 "time.sleep(60)\n", code);
+	const char *bin = getenv("MIGRATABLE_BIN");
+	char *plain[] = { "/usr/bin/python3", "-c", script, NULL };
+	char *run[] = { (char *)(bin ? bin : "build/migratable"), "run", "--quiet", "--catalog",
+			"x86-64-v2", "--", "/usr/bin/python3", "-c", script, NULL };
+	pid_t pid = tu_spawn_ready(restricted ? run : plain, 10000);
+	assert_true(pid > 0);
+	char pidbuf[16], *out = NULL, *err = NULL;
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	int rc = assume ? tu_migratable(&out, &err, "scan", pidbuf, "--json", "--assume", assume, NULL)
+			: tu_migratable(&out, &err, "scan", pidbuf, "--json", NULL);
+	tu_stop(pid);
+	if (rc != 0)
+		fail_msg("scan exited %d: %s", rc, err ? err : "");
+	json_object *root = json_tokener_parse(out);
+	free(out);
+	free(err);
+	assert_non_null(root);
+	return root;
+}
+
+static json_object *scan_python(const char *code, const char *assume)
+{
+	return scan_python_in(code, false, assume);
+}
+
+static bool listed(json_object *scan, const char *key, const char *s)
+{
+	json_object *a = tu_json_get(scan, key);
+	for (size_t i = 0; a && i < json_object_array_length(a); i++)
+		if (strstr(json_object_get_string(json_object_array_get_idx(a, i)), s))
+			return true;
+	return false;
+}
+
+static bool requires(json_object *scan, const char *f)
+{
+	json_object *a = tu_json_get(scan, "required_features");
+	for (size_t i = 0; a && i < json_object_array_length(a); i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(a, i)), f) == 0)
+			return true;
+	return false;
+}
+
+static bool cpu_pku(void)
+{
+	return tu_cpu_has("pku") && tu_cpu_has("ospke");
+}
+
+/* ctypes loaded, no key used: pku counts only without the assumption. */
+static void test_pkeys_unused(void **state)
+{
+	(void)state;
+	const char *code = "libc = ctypes.CDLL(None)";
+	json_object *sound = scan_python(code, NULL);
+	json_object *assumed = scan_python(code, "glibc-contracts");
+	printf("CPU %s PKU: pku %s by default, %s under --assume glibc-contracts\n",
+	       cpu_pku() ? "with" : "without", requires(sound, "pku") ? "required" : "not required",
+	       requires(assumed, "pku") ? "required" : "not required");
+	assert_int_equal(requires(sound, "pku"), cpu_pku());
+	assert_false(requires(assumed, "pku"));
+	assert_true(listed(assumed, "assumptions", "glibc-contracts"));
+	assert_false(listed(sound, "assumptions", "glibc-contracts"));
+	assert_true(listed(assumed, "warnings", "pkey_get/pkey_set run only on a key"));
+	json_object_put(sound);
+	json_object_put(assumed);
+}
+
+/*
+ * A key allocated with access rights (pkey_alloc(0, 0) clears the key's
+ * bits of PKRU, which the kernel starts at 0x55555554): the process uses
+ * keys, so pkey_get/pkey_set count even under the assumption.  Where the
+ * CPU lacks PKU pkey_alloc fails and nothing changes.
+ */
+static void test_pkeys_used(void **state)
+{
+	(void)state;
+	char buf[256];
+	snprintf(buf, sizeof(buf), "libc = ctypes.CDLL(None)\nkey = libc.pkey_alloc(0, 0)\n"
+		 "assert (key > 0) == %s", cpu_pku() ? "True" : "False");
+	json_object *assumed = scan_python(buf, "glibc-contracts");
+	printf("CPU %s PKU, a key allocated: pku %s under --assume glibc-contracts\n",
+	       cpu_pku() ? "with" : "without", requires(assumed, "pku") ? "required" : "not required");
+	assert_int_equal(requires(assumed, "pku"), cpu_pku());
+	if (cpu_pku())
+		assert_true(listed(assumed, "dispatch_state", "PKRU is"));
+	json_object_put(assumed);
+}
+
+/*
+ * Under `migratable run --catalog x86-64-v2` glibc's dispatch picks no
+ * AVX variant, but __libc_ifunc_impl_list (exported, so reachable through
+ * ctypes' dlsym) takes the address of every one: AVX counts, where the
+ * CPU has it.  Under the assumption its unusable entries lead nowhere.
+ */
+static void test_impl_list(void **state)
+{
+	(void)state;
+	const char *code = "libc = ctypes.CDLL(None)";
+	json_object *sound = scan_python_in(code, true, NULL);
+	json_object *assumed = scan_python_in(code, true, "glibc-contracts");
+	bool avx = tu_cpu_has("avx");
+	printf("CPU %s AVX, run --catalog x86-64-v2: avx %s by default, %s under the assumption\n",
+	       avx ? "with" : "without", requires(sound, "avx") ? "required" : "not required",
+	       requires(assumed, "avx") ? "required" : "not required");
+	assert_int_equal(requires(sound, "avx"), avx);
+	assert_false(requires(assumed, "avx"));
+	assert_false(requires(assumed, "avx2"));
+	assert_true(listed(assumed, "warnings", "__libc_ifunc_impl_list hands out only"));
+	json_object_put(sound);
+	json_object_put(assumed);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pkeys_unused),
+		cmocka_unit_test(test_pkeys_used),
+		cmocka_unit_test(test_impl_list),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
