@@ -6,8 +6,10 @@
 # into BUILD/run-targets/COND), and bench/run/summarize.py counts the AWS
 # types (383, catalogs/aws-us-west-2.json) compatible by the scan and by
 # the oracle's observed features, the contradictions, and whether every
-# named target is compatible.  Then bench/run/slowdown.py times each
-# workload's own loop with and without the restriction.
+# named target is compatible; also by a scan under --assume
+# glibc-contracts ($SCAN_ASSUME, empty: not), column scan+A.  Then
+# bench/run/slowdown.py times each workload's own loop with and without
+# the restriction.
 #
 # Conditions: none (no run), aws (--catalog aws), and AWS families whose
 # profiles come from ../shared/data/catalogs/aws-us-west-2 (c4 c5a m5 c6a
@@ -56,7 +58,7 @@ for cond in "$@"; do
 		export LAUNCH="$bin run --quiet ${targs[*]} --"
 	fi
 	echo "== $cond"
-	WORKLOADS=${WORKLOADS:-"c_lazy c_now cxx python_numpy redis sqlite3 gzip zstd xz openssl"} \
+	SCAN_ASSUME=${SCAN_ASSUME-glibc-contracts} WORKLOADS=${WORKLOADS:-"c_lazy c_now cxx python_numpy redis sqlite3 gzip zstd xz openssl"} \
 		"$here/gain-scan.sh" "$dir" "$build" || true   # misses are reported by summarize.py
 done
 unset LAUNCH

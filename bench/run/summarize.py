@@ -8,7 +8,7 @@ says compatible.
 usage: summarize.py MIGRATABLE OUT_DIR CONDITION...
 
 OUT_DIR/COND holds what bench/gain-scan.sh wrote (W.reachable.json,
-oracle/W.json) and `targets` (the run options, one per line).  Exit 1 on
+W.assumed.json when it scanned with $SCAN_ASSUME, oracle/W.json) and `targets` (the run options, one per line).  Exit 1 on
 a contradiction or an oracle miss (code the scan had not found).
 """
 import json
@@ -32,9 +32,9 @@ def main():
     mig, out, conds = sys.argv[1], sys.argv[2], sys.argv[3:]
     bad = 0
     tmp = tempfile.mkdtemp()
-    print("%-6s %-13s %7s %7s %6s %14s %14s  %s" % (
-        "cond", "workload", "scan", "oracle", "contr", "named(scan)", "named(oracle)",
-        "scan misses the named targets by"))
+    print("%-6s %-13s %7s %7s %7s %6s %12s %12s %12s  %s" % (
+        "cond", "workload", "scan", "scan+A", "oracle", "contr", "named(scan)", "named(+A)",
+        "named(orcl)", "scan misses the named targets by"))
     for cond in conds:
         d = os.path.join(out, cond)
         with open(os.path.join(d, "targets")) as f:
@@ -52,16 +52,24 @@ def main():
             oreq = os.path.join(tmp, cond + "." + w + ".json")
             with open(oreq, "w") as f:
                 json.dump({"required_features": odoc["features_required"]}, f)
+            areq = os.path.join(d, w + ".assumed.json")
+            if not os.path.exists(areq):
+                areq = None
             s_aws, total = check(mig, req, ["--catalog", "aws"])
             o_aws, _ = check(mig, oreq, ["--catalog", "aws"])
+            a_aws = check(mig, areq, ["--catalog", "aws"])[0] if areq else None
             contra = s_aws - o_aws
+            if a_aws is not None:
+                contra |= a_aws - o_aws
             misses = len(odoc.get("soundness", {}).get("unit_misses", []))
-            cell_s = cell_o = "-"
+            cell_s = cell_o = cell_a = "-"
             missing = ""
             if named:
                 s_n, n = check(mig, req, named)
                 o_n, _ = check(mig, oreq, named)
                 cell_s, cell_o = "%d/%d" % (len(s_n), n), "%d/%d" % (len(o_n), n)
+                if areq:
+                    cell_a = "%d/%d" % (len(check(mig, areq, named)[0]), n)
                 if len(s_n) < n:
                     with open(req) as f:
                         have = set(json.load(f)["required_features"])
@@ -71,15 +79,15 @@ def main():
                     for t in json.loads(p.stdout)["targets"]:
                         miss |= set(t.get("missing", [])) | set(t.get("unknown", []))
                     missing = ",".join(sorted(miss & have))
-            print("%-6s %-13s %7s %7s %6d %14s %14s  %s" % (
-                cond, w, "%d" % len(s_aws), "%d" % len(o_aws), len(contra), cell_s, cell_o,
-                missing))
+            print("%-6s %-13s %7d %7s %7d %6d %12s %12s %12s  %s" % (
+                cond, w, len(s_aws), "-" if a_aws is None else "%d" % len(a_aws), len(o_aws),
+                len(contra), cell_s, cell_a, cell_o, missing))
             if contra or misses:
                 bad = 1
                 print("   contradictions: %s; oracle unit misses: %d" % (
                     ",".join(sorted(contra)[:5]), misses))
-    print("(of %d AWS types; contr = compatible by the scan, not by the features seen "
-          "executing)" % total)
+    print("(of %d AWS types; scan+A: the scan under --assume glibc-contracts; contr = "
+          "compatible by a scan, not by the features seen executing)" % total)
     sys.exit(bad)
 
 

@@ -10,7 +10,8 @@
 # Needs $MIGRATABLE (default build/migratable).  With $SCAN_OUT set, also
 # save `migratable scan PID --json` of the started workload, before the
 # oracle, as $SCAN_OUT.reachable.json and (--method full)
-# $SCAN_OUT.full.json (bench/gain-scan.sh).  Exit: observe's status
+# $SCAN_OUT.full.json (bench/gain-scan.sh), and with $SCAN_ASSUME also
+# `--assume $SCAN_ASSUME` as $SCAN_OUT.assumed.json.  Exit: observe's status
 # (0 sound, 1 misses), 77 if the workload's program is not installed,
 # 4 if a $SCAN_OUT scan failed.  $LAUNCH (unset: none) is a command prefix
 # the workload's program is started with, e.g. "migratable run --quiet
@@ -133,6 +134,14 @@ if [ -n "${SCAN_OUT:-}" ]; then
 			exit 4
 		}
 	done
+	# $SCAN_ASSUME (e.g. glibc-contracts): also that scan, as .assumed.json
+	if [ -n "${SCAN_ASSUME:-}" ]; then
+		"$mig" scan "$pid" --json --assume "$SCAN_ASSUME" >"$SCAN_OUT.assumed.json" \
+			2>"$tmp/scan.err" || {
+			echo "drive.sh: scan --assume $SCAN_ASSUME of $name failed: $(cat "$tmp/scan.err")" >&2
+			exit 4
+		}
+	fi
 fi
 "$mig" observe "$pid" --check --json --seconds "$secs" >"$out" 2>"$tmp/obs.err" &
 obs=$!
