@@ -85,7 +85,8 @@ CORPUS_STAMP := $(BUILD)/workloads/corpus/.stamp
 MARK_DEPS  := tests/workloads/mark/build.sh tests/workloads/mark/wlvcall.cc \
               tests/workloads/lib/wlplt.c tests/workloads/wl_mark.h tests/workloads/wl_vcall.h
 MARK_STAMP := $(BUILD)/workloads/mark/.stamp
-WL_HDRS    := tests/workloads/wl_util.h tests/workloads/wl_mark.h tests/workloads/wl_vcall.h
+WL_HDRS    := tests/workloads/wl_util.h tests/workloads/wl_mark.h tests/workloads/wl_vcall.h \
+              tests/workloads/wl_leatable.h
 
 # Study-like workloads (tests/workloads/study, docs/recall.md): built for
 # `make recall` only, not by `make check`.  One source file gives the

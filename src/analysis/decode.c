@@ -203,11 +203,24 @@ static void follow_loaded_words(mg_worker *w, uint32_t unit, uint64_t addr)
 	}
 }
 
+/* A lea of an address in a gap (perlasm's tables in .text) whose value
+ * the function only uses as data: not an entry into the gap (datareg.c). */
+static bool lea_of_table(mg_worker *w, uint32_t unit, uint64_t addr)
+{
+	const mg_codemap *map = w->cx->map;
+	uint32_t to = mg_codemap_find(map, addr);
+	return to != MG_NO_UNIT && to != unit && mg_unit_is_gap(map, to) &&
+	       map->units[unit].kind == MG_UNIT_FUNCTION && !mg_unit_is_gap(map, unit) &&
+	       mg_lea_only_data(w->cx, unit, addr);
+}
+
 static void follow_memory_ref(mg_worker *w, uint32_t unit, bool is_lea,
 			      uint64_t addr)
 {
 	/* A reference to code itself (lea of a function, or code read as data). */
 	if (is_code(w, addr, unit)) {
+		if (is_lea && lea_of_table(w, unit, addr))
+			return;
 		edge(w, addr, MG_WHY_CODE_REF, unit);
 		return;
 	}

@@ -494,10 +494,16 @@ bool mg_insn_rip_target(const struct mg_flow_insn *x, const ZydisDecodedOperand 
 /* --- datareg.c ---------------------------------------------------------------- */
 
 /* Main thread: of the registers in `which` (bit = mg_gpr_index), those
- * that in a thread stopped at pc only ever serve the function at pc as a
- * data address until overwritten, on every path, without leaving the
- * function (so they are no jump target). */
+ * that in a thread stopped at pc only ever serve as a data address (or
+ * hold addresses derived from it), on every path of the function at pc
+ * and its callees, until overwritten (so they are no jump target). */
 uint16_t mg_registers_only_addresses(mg_scan_ctx *cx, uint64_t pc, uint16_t which);
+
+/* Worker: does function unit take addr (a lea of it) only to use it, or
+ * addresses derived from it, as data on every path, its callees
+ * included?  False if it does anything else with it, or also loads or
+ * stores at addr directly. */
+bool mg_lea_only_data(mg_scan_ctx *cx, uint32_t unit, uint64_t addr);
 
 /* --- roots.c ----------------------------------------------------------------- */
 

@@ -424,6 +424,47 @@ static void test_table_register(void **state)
 	assert_false(b);
 }
 
+/* Start workload MARKER, scan it: is marker m counted? */
+static bool scan_one_marker(const char *workload, const char *marker, const char *m)
+{
+	char *argv[] = { (char *)tu_workload_path(workload), (char *)marker, NULL };
+	pid_t pid = tu_spawn_ready(argv, 5000);
+	assert_true(pid > 0);
+	json_object *scan = scan_pid(pid);
+	tu_stop(pid);
+	bool has = requires(scan, m);
+	json_object_put(scan);
+	return has;
+}
+
+/*
+ * A lea of a table kept in .text, handed to a reader with an FDE (as
+ * ecp_nistz256_points_mul hands its table to ecp_nistz256_gather_w7): an
+ * entry into the table's gap only if some path can jump or call through
+ * it.  wl_leadata's reader only loads through it, wl_leacall's calls it.
+ */
+static void test_lea_table(void **state)
+{
+	(void)state;
+	mg_feature_set base;
+	char *plain[] = { (char *)tu_workload_path("wl_leadata"), "none", NULL };
+	tu_baseline_features(plain, NULL, NULL, &base);
+	const char *m[2];
+	if (tu_pick_markers(&base, m, 2) != 2)
+		fail_msg("fewer than two markers this CPU runs are free in wl_leadata");
+	bool called = scan_one_marker("wl_leacall", m[0], m[0]);
+	bool other = scan_one_marker("wl_leacall", m[0], m[1]);
+	printf("lea of %s's entry, called by the reader: %s %s (%s, reachable too, %s)\n", m[0],
+	       m[0], called ? "counted" : "not counted", m[1], other ? "counted" : "not counted");
+	assert_true(called);
+	assert_true(other);
+	bool loaded = scan_one_marker("wl_leadata", m[0], m[0]);
+	printf("lea of %s's entry, only loaded through: %s %s\n", m[0], m[0],
+	       loaded ? "counted" : "not counted");
+	assert_false(loaded);
+	assert_false(scan_one_marker("wl_leadata", m[0], m[1]));
+}
+
 /* The scan's "OPENSSL_ia32cap_P = w0:w1:w2:w3" fact, parsed; false if
  * absent. */
 static bool capvec_fact(json_object *scan, unsigned w[4])
@@ -616,6 +657,7 @@ int main(void)
 		cmocka_unit_test(test_openssl_across_functions),
 		cmocka_unit_test(test_openssl_short_tests),
 		cmocka_unit_test(test_table_register),
+		cmocka_unit_test(test_lea_table),
 	};
 	return cmocka_run_group_tests_name("precision", tests, NULL, NULL);
 }
