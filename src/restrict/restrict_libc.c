@@ -143,7 +143,8 @@ static const struct no_switch no_switch[] = {
 	 * sqlite3's .load) can call them (docs/run.md). */
 	{ "pku,ospke", "glibc 2.36 pkey_get/pkey_set: RDPKRU/WRPKRU on every call, no switch; "
 		       "a program that can call them by name (dlsym: python's ctypes, "
-		       "sqlite3's .load) keeps needing PKU" },
+		       "sqlite3's .load) keeps needing PKU, unless it keeps glibc's contract "
+		       "(only keys pkey_alloc gave: check ... --assume glibc-contracts)" },
 };
 
 static bool any_removed(const mg_restriction *r, const char *list)
