@@ -145,6 +145,7 @@ void mg_contracts_init(mg_scan_ctx *cx)
 			      pkeys ? (known ? "pkey_get/pkey_set run only on a key pkey_alloc gave "
 				       "(no mapping has a protection key, PKRU is the default)"
 				       : "pkey_get/pkey_set run only on a key pkey_alloc gave "
-				       "(not checked: a dump tells neither)") : "");
+				       "(not checked: a dump has no smaps, or smaps was unreadable)")
+			      : "");
 	}
 }
