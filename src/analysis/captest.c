@@ -160,12 +160,24 @@ static void find_vector(mg_scan_ctx *cx, const mg_loaded_module *lm, uint32_t mi
 	c->known = true;
 	c->trigger = trigger;
 	c->trigger_value = (uint32_t)t;
-	c->entries = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free_entries);
-	c->folds = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free_fold);
-	c->unfolded = g_hash_table_new(g_direct_hash, g_direct_equal);
+	mg_captest_enable(c);
 	mg_scan_fact(cx, "OpenSSL (%s): OPENSSL_ia32cap_P = %08x:%08x:%08x:%08x, set once at "
 		     "start-up (OPENSSL_cpuid_setup has run, its flag is %u): jumps its tests "
 		     "decide against are not taken", lm->name, c->word[0], c->word[1], c->word[2], c->word[3], c->trigger_value);
+}
+
+void mg_captest_enable(mg_capvec *c)
+{
+	if (c->entries != NULL)
+		return;
+	c->entries = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free_entries);
+	c->folds = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free_fold);
+	c->unfolded = g_hash_table_new(g_direct_hash, g_direct_equal);
+}
+
+bool mg_captest_module(const mg_capvec *c, uint32_t module)
+{
+	return (c->known && module == c->module) || (c->npy_known && module == c->npy_module);
 }
 
 void mg_captest_init(mg_scan_ctx *cx)
@@ -174,6 +186,7 @@ void mg_captest_init(mg_scan_ctx *cx)
 		return;
 	for (size_t i = 0; i < cx->map->nmodules && !cx->capvec.known; i++)
 		find_vector(cx, &cx->map->modules[i], (uint32_t)i);
+	mg_npycap_init(cx);
 }
 
 void mg_captest_free(mg_scan_ctx *cx)
@@ -193,7 +206,9 @@ void mg_captest_free(mg_scan_ctx *cx)
 
 static bool in_vector(const mg_capvec *c, uint64_t at)
 {
-	return (at >= c->addr && at < c->addr + 16) || (at >= c->trigger && at < c->trigger + 4);
+	return (c->known && at >= c->addr && at < c->addr + 16) ||
+	       (c->known && at >= c->trigger && at < c->trigger + 4) ||
+	       (c->npy_known && at >= c->npy_addr && at < c->npy_addr + c->npy_len);
 }
 
 const uint8_t *mg_captest_callee_code(const mg_scan_ctx *cx, uint64_t addr, size_t max,
@@ -205,7 +220,8 @@ const uint8_t *mg_captest_callee_code(const mg_scan_ctx *cx, uint64_t addr, size
 		return NULL;
 	const mg_unit *u = &cx->map->units[v];
 	bool gap = mg_unit_is_gap(cx->map, v);
-	if (u->module != c->module || u->kind != MG_UNIT_FUNCTION || (!gap && u->start != addr))
+	if (!mg_captest_module(c, u->module) || u->kind != MG_UNIT_FUNCTION ||
+	    (!gap && u->start != addr))
 		return NULL;
 	/* In a gap (perlasm's ossl_rsaz_avx512ifma_eligible has no FDE), the
 	 * bytes from addr on: what follows its ret may be data, which the
@@ -248,7 +264,7 @@ bool mg_captest_applies(const mg_scan_ctx *cx, uint32_t unit, const mg_unit_summ
 {
 	const mg_capvec *c = &cx->capvec;
 	const mg_unit *u = &cx->map->units[unit];
-	if (!c->known || u->module != c->module || u->kind != MG_UNIT_FUNCTION ||
+	if (!mg_captest_module(c, u->module) || u->kind != MG_UNIT_FUNCTION ||
 	    mg_unit_is_gap(cx->map, unit))
 		return false;
 	for (uint32_t i = 0; i < s->nrefs; i++) {
@@ -361,7 +377,7 @@ void mg_captest_entered(mg_scan_ctx *cx, uint32_t unit, uint64_t addr, uint32_t 
 {
 	mg_capvec *c = &cx->capvec;
 	const mg_unit *u = &cx->map->units[unit];
-	if (!c->known || u->module != c->module || addr < u->start || addr >= u->end ||
+	if (!mg_captest_module(c, u->module) || addr < u->start || addr >= u->end ||
 	    mg_captest_unfolded(cx, unit))
 		return;
 	mg_captest_entry in = { (uint32_t)(addr - u->start), exit_regs(c, parent, addr) };

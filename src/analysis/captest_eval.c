@@ -42,16 +42,24 @@ static bool known_memory(const mg_capvec *c, uint64_t at, unsigned bits, uint64_
 	const uint8_t *src = NULL;
 	if (n == 0 || n > 8 || bits % 8)
 		return false;
-	if (at >= c->addr && at + n <= c->addr + 16)
+	if (c->known && at >= c->addr && at + n <= c->addr + 16)
 		src = bytes + (at - c->addr);
-	else if (c->trigger != 0 && at >= c->trigger && at + n <= c->trigger + 4)
+	else if (c->known && c->trigger != 0 && at >= c->trigger && at + n <= c->trigger + 4)
 		src = bytes + 16 + (at - c->trigger);
+	if (c->npy_known && at >= c->npy_addr && at + n <= c->npy_addr + c->npy_len)
+		src = c->npy_have + (at - c->npy_addr);
 	if (src == NULL)
 		return false;
 	uint64_t v = 0;
 	memcpy(&v, src, n);     /* x86 is little-endian, as the words are stored */
 	*val = v;
 	return true;
+}
+
+/* Is all of register r known? */
+static bool full_reg(const fold_state *s, int r)
+{
+	return (s->regs.known & (1u << r)) && s->regs.bits[r] == UINT64_MAX;
 }
 
 /* The address a memory operand reads, if known (RIP-relative, or a known
@@ -64,11 +72,12 @@ static bool mem_address(const fold_walk *fw, const fold_state *s, const mg_flow_
 		return false;
 	if (mg_insn_rip_target(x, op, fw->base, at))
 		return true;
-	int b = mg_gpr_index(op->mem.base);
-	if (b < 0 || op->mem.index != ZYDIS_REGISTER_NONE || s->regs.bits[b] != UINT64_MAX ||
-	    !(s->regs.known & (1u << b)))
+	int b = mg_gpr_index(op->mem.base), i = mg_gpr_index(op->mem.index);
+	if (b < 0 || !full_reg(s, b) || (op->mem.index != ZYDIS_REGISTER_NONE && (i < 0 || !full_reg(s, i))))
 		return false;
 	*at = s->regs.value[b] + (uint64_t)(op->mem.disp.has_displacement ? op->mem.disp.value : 0);
+	if (i >= 0)      /* npy_cpu_have: movzbl (%rax,%rdi,1),%eax */
+		*at += s->regs.value[i] * op->mem.scale;
 	return true;
 }
 
@@ -439,6 +448,19 @@ void mg_fold_step(const fold_walk *fw, fold_state *s, const mg_flow_insn *x)
 	case ZYDIS_MNEMONIC_LEA:
 		if (r >= 0 && d->size == 64 && mg_insn_rip_target(x, src, fw->base, &at)) {
 			set_reg(s, r, 64, true, at);
+			return;
+		}
+		/* an address computed from known registers: lea -1(%rdi),%edx */
+		if (r >= 0 && d->size >= 32 && src->mem.base != ZYDIS_REGISTER_RIP &&
+		    src->mem.segment != ZYDIS_REGISTER_FS && src->mem.segment != ZYDIS_REGISTER_GS &&
+		    mem_address(fw, s, x, src, &at)) {
+			set_reg(s, r, d->size, true, at);
+			return;
+		}
+		break;
+	case ZYDIS_MNEMONIC_MOVSXD:   /* movslq %edi,%rdi */
+		if (r >= 0 && d->size == 64 && operand_value(fw, s, x, src, 32, &v)) {
+			set_reg(s, r, 64, true, (uint64_t)(int64_t)(int32_t)(uint32_t)v);
 			return;
 		}
 		break;

@@ -116,6 +116,8 @@ typedef struct mg_edge {
 typedef struct mg_scan_ctx mg_scan_ctx;
 
 /* A library's capability vector, filled once at start-up (captest.c). */
+#define MG_NPY_HAVE_MAX 512    /* bytes of numpy's feature array followed */
+
 typedef struct mg_capvec {
 	bool known;
 	uint32_t module;           /* the library's index in the code map */
@@ -123,6 +125,13 @@ typedef struct mg_capvec {
 	uint32_t word[4];
 	uint64_t trigger;          /* OPENSSL_cpuid_setup's once-flag, and its value */
 	uint32_t trigger_value;
+	/* numpy's npy__cpu_have[] (npycap.c): a second region of dispatch
+	 * state the fold knows, in another module */
+	bool npy_known;
+	uint32_t npy_module;
+	uint64_t npy_addr;
+	uint32_t npy_len;
+	uint8_t npy_have[MG_NPY_HAVE_MAX];
 	GHashTable *entries;       /* unit + 1 -> GArray of offsets entered past its start */
 	GHashTable *folds;         /* unit + 1 -> mg_captest_fold_result * */
 	GHashTable *unfolded;      /* unit + 1: entered where a decision may not hold */
@@ -453,6 +462,17 @@ bool mg_gap_walk(const ZydisDecoder *decoder, const uint8_t *bytes, size_t len,
  * thread, before the roots.  mg_captest_free releases it. */
 void mg_captest_init(mg_scan_ctx *cx);
 void mg_captest_free(mg_scan_ctx *cx);
+
+/* Does the fold know dispatch state of this module (OpenSSL's vector in
+ * libcrypto, numpy's feature array in _multiarray_umath)? */
+bool mg_captest_module(const mg_capvec *c, uint32_t module);
+
+/* Create the fold's tables, once some dispatch state is known. */
+void mg_captest_enable(mg_capvec *c);
+
+/* npycap.c: find numpy's npy__cpu_have[] and read it (main thread, from
+ * mg_captest_init). */
+void mg_npycap_init(mg_scan_ctx *cx);
 
 /* The code of a short function of the capability vector's library that
  * starts at addr: a function unit of at most max bytes, or the bytes from

@@ -73,7 +73,7 @@ void mg_reach_unit(mg_scan_ctx *cx, uint32_t unit, mg_reason why,
 {
 	if (mg_unit_is_gap(cx->map, unit))
 		mg_gap_whole(cx, unit);
-	else if (cx->capvec.known)    /* at its start, with nothing known */
+	else if (cx->capvec.entries)  /* at its start, with nothing known */
 		mg_captest_entered(cx, unit, cx->map->units[unit].start, MG_NO_UNIT);
 	queue_unit(cx, unit, why, parent, detail);
 }
@@ -88,7 +88,7 @@ static void reach_at(mg_scan_ctx *cx, uint32_t unit, uint64_t addr, mg_reason wh
 		return;
 	if (mg_unit_is_gap(cx->map, unit))
 		mg_gap_enter(cx, unit, addr);
-	else if (cx->capvec.known)
+	else if (cx->capvec.entries)
 		mg_captest_entered(cx, unit, addr, parent);
 	queue_unit(cx, unit, why, parent, detail);
 }
