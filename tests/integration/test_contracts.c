@@ -56,24 +56,6 @@ static json_object *scan_python(const char *code, const char *assume)
 	return scan_python_in(code, false, assume);
 }
 
-static bool listed(json_object *scan, const char *key, const char *s)
-{
-	json_object *a = tu_json_get(scan, key);
-	for (size_t i = 0; a && i < json_object_array_length(a); i++)
-		if (strstr(json_object_get_string(json_object_array_get_idx(a, i)), s))
-			return true;
-	return false;
-}
-
-static bool requires(json_object *scan, const char *f)
-{
-	json_object *a = tu_json_get(scan, "required_features");
-	for (size_t i = 0; a && i < json_object_array_length(a); i++)
-		if (strcmp(json_object_get_string(json_object_array_get_idx(a, i)), f) == 0)
-			return true;
-	return false;
-}
-
 static bool cpu_pku(void)
 {
 	return tu_cpu_has("pku") && tu_cpu_has("ospke");
@@ -87,13 +69,13 @@ static void test_pkeys_unused(void **state)
 	json_object *sound = scan_python(code, NULL);
 	json_object *assumed = scan_python(code, "glibc-contracts");
 	printf("CPU %s PKU: pku %s by default, %s under --assume glibc-contracts\n",
-	       cpu_pku() ? "with" : "without", requires(sound, "pku") ? "required" : "not required",
-	       requires(assumed, "pku") ? "required" : "not required");
-	assert_int_equal(requires(sound, "pku"), cpu_pku());
-	assert_false(requires(assumed, "pku"));
-	assert_true(listed(assumed, "assumptions", "glibc-contracts"));
-	assert_false(listed(sound, "assumptions", "glibc-contracts"));
-	assert_true(listed(assumed, "warnings", "pkey_get/pkey_set run only on a key"));
+	       cpu_pku() ? "with" : "without", tu_scan_requires(sound, "pku") ? "required" : "not required",
+	       tu_scan_requires(assumed, "pku") ? "required" : "not required");
+	assert_int_equal(tu_scan_requires(sound, "pku"), cpu_pku());
+	assert_false(tu_scan_requires(assumed, "pku"));
+	assert_true(tu_json_lists(assumed, "assumptions", "glibc-contracts"));
+	assert_false(tu_json_lists(sound, "assumptions", "glibc-contracts"));
+	assert_true(tu_json_lists(assumed, "warnings", "pkey_get/pkey_set run only on a key"));
 	json_object_put(sound);
 	json_object_put(assumed);
 }
@@ -112,10 +94,10 @@ static void test_pkeys_used(void **state)
 		 "assert (key > 0) == %s", cpu_pku() ? "True" : "False");
 	json_object *assumed = scan_python(buf, "glibc-contracts");
 	printf("CPU %s PKU, a key allocated: pku %s under --assume glibc-contracts\n",
-	       cpu_pku() ? "with" : "without", requires(assumed, "pku") ? "required" : "not required");
-	assert_int_equal(requires(assumed, "pku"), cpu_pku());
+	       cpu_pku() ? "with" : "without", tu_scan_requires(assumed, "pku") ? "required" : "not required");
+	assert_int_equal(tu_scan_requires(assumed, "pku"), cpu_pku());
 	if (cpu_pku())
-		assert_true(listed(assumed, "dispatch_state", "PKRU is"));
+		assert_true(tu_json_lists(assumed, "dispatch_state", "PKRU is"));
 	json_object_put(assumed);
 }
 
@@ -133,12 +115,12 @@ static void test_impl_list(void **state)
 	json_object *assumed = scan_python_in(code, true, "glibc-contracts");
 	bool avx = tu_cpu_has("avx");
 	printf("CPU %s AVX, run --catalog x86-64-v2: avx %s by default, %s under the assumption\n",
-	       avx ? "with" : "without", requires(sound, "avx") ? "required" : "not required",
-	       requires(assumed, "avx") ? "required" : "not required");
-	assert_int_equal(requires(sound, "avx"), avx);
-	assert_false(requires(assumed, "avx"));
-	assert_false(requires(assumed, "avx2"));
-	assert_true(listed(assumed, "warnings", "__libc_ifunc_impl_list hands out only"));
+	       avx ? "with" : "without", tu_scan_requires(sound, "avx") ? "required" : "not required",
+	       tu_scan_requires(assumed, "avx") ? "required" : "not required");
+	assert_int_equal(tu_scan_requires(sound, "avx"), avx);
+	assert_false(tu_scan_requires(assumed, "avx"));
+	assert_false(tu_scan_requires(assumed, "avx2"));
+	assert_true(tu_json_lists(assumed, "warnings", "__libc_ifunc_impl_list hands out only"));
 	json_object_put(sound);
 	json_object_put(assumed);
 }

@@ -47,24 +47,6 @@ static json_object *scan_numpy(bool restricted)
 	return root;
 }
 
-static bool listed(json_object *scan, const char *key, const char *s)
-{
-	json_object *a = tu_json_get(scan, key);
-	for (size_t i = 0; a && i < json_object_array_length(a); i++)
-		if (strstr(json_object_get_string(json_object_array_get_idx(a, i)), s))
-			return true;
-	return false;
-}
-
-static bool requires(json_object *scan, const char *f)
-{
-	json_object *a = tu_json_get(scan, "required_features");
-	for (size_t i = 0; a && i < json_object_array_length(a); i++)
-		if (strcmp(json_object_get_string(json_object_array_get_idx(a, i)), f) == 0)
-			return true;
-	return false;
-}
-
 /* numpy picks its AVX-512 kernels where the CPU has AVX512_SKX. */
 static bool cpu_skx(void)
 {
@@ -78,12 +60,12 @@ static void test_numpy_dispatch(void **state)
 	json_object *plain = scan_numpy(false);
 	json_object *restricted = scan_numpy(true);
 	printf("CPU %s AVX512_SKX: avx512f %s unrestricted, %s under run --catalog x86-64-v3\n",
-	       cpu_skx() ? "with" : "without", requires(plain, "avx512f") ? "required" : "not required",
-	       requires(restricted, "avx512f") ? "required" : "not required");
-	assert_true(listed(plain, "dispatch_state", "npy__cpu_have"));
-	assert_true(listed(restricted, "dispatch_state", "npy__cpu_have"));
-	assert_int_equal(requires(plain, "avx512f"), cpu_skx());
-	assert_false(requires(restricted, "avx512f"));
+	       cpu_skx() ? "with" : "without", tu_scan_requires(plain, "avx512f") ? "required" : "not required",
+	       tu_scan_requires(restricted, "avx512f") ? "required" : "not required");
+	assert_true(tu_json_lists(plain, "dispatch_state", "npy__cpu_have"));
+	assert_true(tu_json_lists(restricted, "dispatch_state", "npy__cpu_have"));
+	assert_int_equal(tu_scan_requires(plain, "avx512f"), cpu_skx());
+	assert_false(tu_scan_requires(restricted, "avx512f"));
 	json_object_put(plain);
 	json_object_put(restricted);
 }

@@ -540,6 +540,34 @@ static void test_openssl_capabilities(void **state)
 }
 
 /*
+ * Mask word-2 bits `bits` with OPENSSL_ia32cap: feature f is then not
+ * required; unmasked, it is exactly where the CPU has `needs` (a
+ * comma-separated list of flags).
+ */
+static void masked_and_plain(unsigned bits, const char *f, const char *needs)
+{
+	unsigned w[4];
+	char env[64], list[128];
+	snprintf(env, sizeof(env), "OPENSSL_ia32cap=~0x0:~0x%x", bits);
+	json_object *masked = scan_openssl_speed(env, w);
+	printf("%s: vector word 2 %08x, %s %s\n", env, w[2], f,
+	       requires(masked, f) ? "required" : "not required");
+	assert_int_equal(w[2] & bits, 0);
+	assert_false(requires(masked, f));
+	json_object_put(masked);
+	bool has = true;
+	snprintf(list, sizeof(list), "%s", needs);
+	for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save))
+		has &= tu_cpu_has(tok);
+	json_object *plain = scan_openssl_speed(NULL, w);
+	printf("unmasked on a CPU %s %s: %s %s\n", has ? "with" : "without", needs, f,
+	       requires(plain, f) ? "required" : "not required");
+	assert_int_equal(requires(plain, f), has);
+	json_object_put(plain);
+}
+
+/*
  * Decisions that need registers across functions: bn_mul_mont loads the
  * vector into %r11d and jumps into bn_mul4x_mont's test of it, and
  * x25519 calls x25519_fe64_eligible for its answer.  With ADX and BMI2
@@ -548,19 +576,7 @@ static void test_openssl_capabilities(void **state)
 static void test_openssl_across_functions(void **state)
 {
 	(void)state;
-	unsigned w[4];
-	json_object *masked = scan_openssl_speed("OPENSSL_ia32cap=~0x0:~0x80100", w);
-	printf("OPENSSL_ia32cap=~0x0:~0x80100: vector word 2 %08x, adx %s\n", w[2],
-	       requires(masked, "adx") ? "required" : "not required");
-	assert_int_equal(w[2] & 0x80100u, 0);
-	assert_false(requires(masked, "adx"));
-	json_object_put(masked);
-	json_object *plain = scan_openssl_speed(NULL, w);
-	bool adx = tu_cpu_has("adx") && tu_cpu_has("bmi2");
-	printf("unmasked on a CPU %s ADX and BMI2: adx %s\n", adx ? "with" : "without",
-	       requires(plain, "adx") ? "required" : "not required");
-	assert_int_equal(requires(plain, "adx"), adx);
-	json_object_put(plain);
+	masked_and_plain(0x80100, "adx", "adx,bmi2");
 }
 
 /*
@@ -575,20 +591,7 @@ static void test_openssl_across_functions(void **state)
 static void test_openssl_short_tests(void **state)
 {
 	(void)state;
-	unsigned w[4];
-	json_object *masked = scan_openssl_speed("OPENSSL_ia32cap=~0x0:~0x200000", w);
-	printf("OPENSSL_ia32cap=~0x0:~0x200000: vector word 2 %08x, avx512ifma %s\n", w[2],
-	       requires(masked, "avx512ifma") ? "required" : "not required");
-	assert_int_equal(w[2] & 0x200000u, 0);
-	assert_false(requires(masked, "avx512ifma"));
-	json_object_put(masked);
-	json_object *plain = scan_openssl_speed(NULL, w);
-	bool ifma = tu_cpu_has("avx512ifma") && tu_cpu_has("avx512f") && tu_cpu_has("avx512dq") &&
-		    tu_cpu_has("avx512vl");
-	printf("unmasked on a CPU %s AVX512IFMA (and F, DQ, VL): avx512ifma %s\n",
-	       ifma ? "with" : "without", requires(plain, "avx512ifma") ? "required" : "not required");
-	assert_int_equal(requires(plain, "avx512ifma"), ifma);
-	json_object_put(plain);
+	masked_and_plain(0x200000, "avx512ifma", "avx512ifma,avx512f,avx512dq,avx512vl");
 }
 
 /* dispatch_state of a scan of a python3 started with env_extra (or NULL). */

@@ -120,6 +120,24 @@ json_object *tu_json_get(json_object *o, const char *key)
 	return v;
 }
 
+bool tu_json_lists(json_object *o, const char *key, const char *needle)
+{
+	json_object *a = tu_json_get(o, key);
+	for (size_t i = 0; i < json_object_array_length(a); i++)
+		if (strstr(json_object_get_string(json_object_array_get_idx(a, i)), needle))
+			return true;
+	return false;
+}
+
+bool tu_scan_requires(json_object *scan, const char *f)
+{
+	json_object *a = tu_json_get(scan, "required_features");
+	for (size_t i = 0; i < json_object_array_length(a); i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(a, i)), f) == 0)
+			return true;
+	return false;
+}
+
 pid_t tu_spawn_ready(char *const argv[], int timeout_ms)
 {
 	return tu_spawn_ready_in(argv, NULL, NULL, timeout_ms);

@@ -69,6 +69,13 @@ json_object *tu_load_json(const char *path);
  * none.  Borrowed from o (no reference taken). */
 json_object *tu_json_get(json_object *o, const char *key);
 
+/* Does the array o[key] hold a string containing needle?  (Fails the
+ * test if there is no key.) */
+bool tu_json_lists(json_object *o, const char *key, const char *needle);
+
+/* Does a scan's JSON name feature f among its required_features? */
+bool tu_scan_requires(json_object *scan, const char *f);
+
 /*
  * Start argv[0] (absolute path) with argv, stdout piped; wait up to
  * timeout_ms for a line containing "ready" on its stdout.  Returns the
