@@ -31,24 +31,8 @@ static json_object *scan_python_in(const char *code, bool restricted, const char
 	char script[512];
 	snprintf(script, sizeof(script), "import ctypes, time\n%s\nprint('ready', flush=True)\n"
 		 "time.sleep(60)\n", code);
-	const char *bin = getenv("MIGRATABLE_BIN");
-	char *plain[] = { "/usr/bin/python3", "-c", script, NULL };
-	char *run[] = { (char *)(bin ? bin : "build/migratable"), "run", "--quiet", "--catalog",
-			"x86-64-v2", "--", "/usr/bin/python3", "-c", script, NULL };
-	pid_t pid = tu_spawn_ready(restricted ? run : plain, 10000);
-	assert_true(pid > 0);
-	char pidbuf[16], *out = NULL, *err = NULL;
-	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
-	int rc = assume ? tu_migratable(&out, &err, "scan", pidbuf, "--json", "--assume", assume, NULL)
-			: tu_migratable(&out, &err, "scan", pidbuf, "--json", NULL);
-	tu_stop(pid);
-	if (rc != 0)
-		fail_msg("scan exited %d: %s", rc, err ? err : "");
-	json_object *root = json_tokener_parse(out);
-	free(out);
-	free(err);
-	assert_non_null(root);
-	return root;
+	const char *extra[] = { "--assume", assume, NULL };
+	return tu_scan_python(script, restricted ? "x86-64-v2" : NULL, assume ? extra : NULL);
 }
 
 static json_object *scan_python(const char *code, const char *assume)

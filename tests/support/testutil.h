@@ -73,6 +73,15 @@ json_object *tu_json_get(json_object *o, const char *key);
  * test if there is no key.) */
 bool tu_json_lists(json_object *o, const char *key, const char *needle);
 
+/*
+ * Start `/usr/bin/python3 -c script` (which prints "ready" when it is),
+ * directly or, with catalog, under `migratable run --quiet --catalog
+ * CATALOG --`; scan it with --json and up to four more arguments (extra,
+ * NULL-terminated; NULL: none), stop it, and return the scan (failing
+ * the test if it fails).
+ */
+json_object *tu_scan_python(const char *script, const char *catalog, const char *const *extra);
+
 /* Does a scan's JSON name feature f among its required_features? */
 bool tu_scan_requires(json_object *scan, const char *f);
 
