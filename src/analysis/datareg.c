@@ -14,7 +14,9 @@
  * where its value flows.  The walk follows it forward, on every path,
  * through the registers (and pushed stack slots) that may hold it or an
  * address derived from it (add, sub, lea off it).  Serving as the base or
- * index of a memory operand, being compared or tested, is data use.  It
+ * index of a memory operand, being compared or tested, is data use; a
+ * 64-bit word loaded through it holds it too if the table has any word
+ * that points into code (a table of code pointers in .text).  It
  * escapes, and the address stays a possible jump target, on anything
  * else that reads it: a jump or call through it, a store to memory other
  * than a push, an operation the walk does not follow, a return while it
@@ -63,6 +65,8 @@ typedef struct taint {
 typedef struct walk {
 	mg_scan_ctx *cx;
 	size_t steps;              /* shared with the callees' walks */
+	bool loads_pointers;       /* the table holds words that point into code: a
+				      64-bit load through the value may be one */
 } walk;
 
 static bool merge(taint *into, const taint *from)
@@ -186,12 +190,28 @@ static bool mem_uses(const ZydisDecodedOperand *op, const taint *t)
 
 typedef enum { GOES_ON, ESCAPES } step_result;
 
-static step_result stack_step(const mg_flow_insn *x, taint *t);
+static step_result stack_step(const walk *wk, const mg_flow_insn *x, taint *t);
 static step_result call_step(walk *wk, const mg_flow_insn *x, uint64_t base, int depth,
 			     taint *t);
 
+/* Does x load 64 bits through the value into a register (a word of the
+ * table, which may be a code pointer if the table holds any)? */
+static bool loads_word(const walk *wk, const mg_flow_insn *x, const taint *t)
+{
+	if (!wk->loads_pointers)
+		return false;
+	for (unsigned i = 0; i < x->in.operand_count; i++) {
+		const ZydisDecodedOperand *op = &x->op[i];
+		if (op->type == ZYDIS_OPERAND_TYPE_MEMORY && op->size == 64 && mem_uses(op, t) &&
+		    (op->actions & ZYDIS_OPERAND_ACTION_MASK_READ) &&
+		    x->in.mnemonic != ZYDIS_MNEMONIC_LEA)
+			return true;
+	}
+	return false;
+}
+
 /* What a non-control instruction does to the value. */
-static step_result data_step(const mg_flow_insn *x, taint *t)
+static step_result data_step(const walk *wk, const mg_flow_insn *x, taint *t)
 {
 	ZydisMnemonic m = x->in.mnemonic;
 	const ZydisDecodedOperand *d = &x->op[0], *s = &x->op[1];
@@ -200,7 +220,7 @@ static step_result data_step(const mg_flow_insn *x, taint *t)
 	int sr = two && s->type == ZYDIS_OPERAND_TYPE_REGISTER ? mg_gpr_index(s->reg.value) : -1;
 	if (m == ZYDIS_MNEMONIC_PUSH || m == ZYDIS_MNEMONIC_POP || m == ZYDIS_MNEMONIC_LEAVE ||
 	    (dr == RSP_INDEX && d->size == 64))
-		return stack_step(x, t);
+		return stack_step(wk, x, t);
 	/* Copies and derived addresses: mov r,r; lea d(r),r; add/sub into a
 	 * 64-bit register. */
 	if (m == ZYDIS_MNEMONIC_LEA && dr >= 0 && d->size == 64) {
@@ -269,29 +289,35 @@ static step_result data_step(const mg_flow_insn *x, taint *t)
 		if ((op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) && op->size < 32)
 			return ESCAPES;        /* an 8/16-bit write merges */
 	}
-	/* Whatever else is written no longer holds it. */
+	/* Whatever else is written no longer holds it, unless it is a word
+	 * loaded from a table that holds code pointers. */
+	bool word = loads_word(wk, x, t);
 	for (unsigned i = 0; i < x->in.operand_count; i++) {
 		const ZydisDecodedOperand *op = &x->op[i];
 		if (op->type == ZYDIS_OPERAND_TYPE_REGISTER &&
 		    (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)) {
 			if (mg_gpr_index(op->reg.value) == RSP_INDEX)
-				return stack_step(x, t);
-			set_reg(t, mg_gpr_index(op->reg.value), false);
+				return stack_step(wk, x, t);
+			set_reg(t, mg_gpr_index(op->reg.value), word && op->size == 64);
 		}
 	}
 	return GOES_ON;
 }
 
 /* push, pop, and other writes of rsp. */
-static step_result stack_step(const mg_flow_insn *x, taint *t)
+static step_result stack_step(const walk *wk, const mg_flow_insn *x, taint *t)
 {
 	ZydisMnemonic m = x->in.mnemonic;
 	const ZydisDecodedOperand *d = &x->op[0], *s = &x->op[1];
 	bool known = t->depth != DEPTH_UNKNOWN;
 	if (m == ZYDIS_MNEMONIC_PUSH) {
 		bool held = d->type == ZYDIS_OPERAND_TYPE_REGISTER && reg_tainted(t, mg_gpr_index(d->reg.value));
+		bool copy = false;
+		if (d->type == ZYDIS_OPERAND_TYPE_MEMORY && on_stack(t, d) &&
+		    !stack_operand(x, d, t, -1, &copy))
+			return ESCAPES;        /* pushes a copy of a slot that holds it */
 		if (d->type == ZYDIS_OPERAND_TYPE_MEMORY && mem_uses(d, t))
-			held = false;          /* pushes what the address points to */
+			held = loads_word(wk, x, t);   /* pushes what the address points to */
 		if (held && (!known || t->depth / 8 >= SLOTS))
 			return ESCAPES;
 		if (known) {
@@ -495,7 +521,7 @@ static bool walk_function(walk *wk, uint32_t unit, size_t first_off, taint start
 			continue;
 		}
 		step_result r = c == ZYDIS_CATEGORY_CALL ? call_step(wk, x, u->start, depth, &t)
-							 : data_step(x, &t);
+							 : data_step(wk, x, &t);
 		if (x->in.mnemonic != ZYDIS_MNEMONIC_PUSH)
 			t.entry = false;       /* the prologue's pushes are over */
 		if (r == ESCAPES) {
@@ -534,7 +560,35 @@ static bool walk_function(walk *wk, uint32_t unit, size_t first_off, taint start
 	return ok;
 }
 
-uint16_t mg_registers_only_addresses(mg_scan_ctx *cx, uint64_t pc, uint16_t which)
+#define POINTER_SCAN_MAX (1u << 20)   /* bytes of a table searched for code pointers */
+
+/*
+ * Does the unit holding addr (a table kept in .text) hold an 8-byte word
+ * that points into code?  Then a word loaded from it may be a jump
+ * target.  True also when that cannot be told (unreadable, or too large
+ * to search).
+ */
+static bool holds_code_pointers(mg_scan_ctx *cx, uint64_t addr)
+{
+	uint32_t u = mg_codemap_find(cx->map, addr);
+	uint64_t h;
+	const uint8_t *b = u == MG_NO_UNIT ? NULL : mg_unit_code(cx, u, &h);
+	if (b == NULL)
+		return true;
+	const mg_unit *unit = &cx->map->units[u];
+	if (unit->end - unit->start > POINTER_SCAN_MAX)
+		return true;
+	for (uint64_t at = (unit->start + 7) & ~(uint64_t)7; at + 8 <= unit->end; at += 8) {
+		uint64_t w;
+		memcpy(&w, b + (at - unit->start), 8);
+		if (mg_codemap_find(cx->map, w) != MG_NO_UNIT)
+			return true;
+	}
+	return false;
+}
+
+uint16_t mg_registers_only_addresses(mg_scan_ctx *cx, uint64_t pc, uint16_t which,
+				     const uint64_t value[16])
 {
 	uint32_t unit = mg_codemap_find(cx->map, pc);
 	if (which == 0 || unit == MG_NO_UNIT || cx->map->units[unit].kind != MG_UNIT_FUNCTION ||
@@ -542,7 +596,10 @@ uint16_t mg_registers_only_addresses(mg_scan_ctx *cx, uint64_t pc, uint16_t whic
 		return 0;
 	uint16_t only = 0;
 	for (int r = 0; r < 16; r++) {
-		walk wk = { cx, 0 };
+		uint32_t table = (which & (1u << r)) ? mg_codemap_find(cx->map, value[r]) : MG_NO_UNIT;
+		if (table != MG_NO_UNIT && mg_unit_bytes(cx, table) == NULL)
+			continue;
+		walk wk = { cx, 0, table == MG_NO_UNIT || holds_code_pointers(cx, value[r]) };
 		taint t = { (uint16_t)(1u << r), 0, 0 };
 		uint16_t unused = 0;
 		if ((which & (1u << r)) && r != RSP_INDEX &&
@@ -562,7 +619,7 @@ bool mg_lea_only_data(mg_scan_ctx *cx, uint32_t unit, uint64_t addr)
 	size_t len = (size_t)(u->end - u->start), n = 0, found = 0;
 	mg_flow_insn *v = mg_flow_decode(cx, bytes, len, &n);
 	bool ok = v != NULL;
-	walk wk = { cx, 0 };
+	walk wk = { cx, 0, holds_code_pointers(cx, addr) };
 	for (size_t i = 0; ok && i < n; i++) {
 		const mg_flow_insn *x = &v[i];
 		uint64_t at;

@@ -516,8 +516,10 @@ bool mg_insn_rip_target(const struct mg_flow_insn *x, const ZydisDecodedOperand 
 /* Main thread: of the registers in `which` (bit = mg_gpr_index), those
  * that in a thread stopped at pc only ever serve as a data address (or
  * hold addresses derived from it), on every path of the function at pc
- * and its callees, until overwritten (so they are no jump target). */
-uint16_t mg_registers_only_addresses(mg_scan_ctx *cx, uint64_t pc, uint16_t which);
+ * and its callees, until overwritten (so they are no jump target);
+ * value[r] (by mg_gpr_index) is what register r holds. */
+uint16_t mg_registers_only_addresses(mg_scan_ctx *cx, uint64_t pc, uint16_t which,
+				     const uint64_t value[16]);
 
 /* Worker: does function unit take addr (a lea of it) only to use it, or
  * addresses derived from it, as data on every path, its callees

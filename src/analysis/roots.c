@@ -168,10 +168,13 @@ static void add_thread_roots(mg_scan_ctx *cx, const mg_thread *th)
 	/* A pointer into code the thread only reads data through (a table
 	 * perlasm keeps in .text) is no jump target (datareg.c). */
 	uint16_t into_code = 0;
-	for (size_t i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++)
+	uint64_t by_index[16] = { 0 };
+	for (size_t i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++) {
+		by_index[mg_gpr_index(names[i])] = gprs[i];
 		if (mg_codemap_find(cx->map, gprs[i]) != MG_NO_UNIT)
 			into_code |= (uint16_t)(1u << mg_gpr_index(names[i]));
-	uint16_t data_only = mg_registers_only_addresses(cx, r->rip, into_code);
+	}
+	uint16_t data_only = mg_registers_only_addresses(cx, r->rip, into_code, by_index);
 	for (size_t i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++) {
 		mg_data_reach(cx, gprs[i], MG_WHY_REGISTER, MG_NO_UNIT, tid);
 		if (data_only & (1u << mg_gpr_index(names[i]))) {
