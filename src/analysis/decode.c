@@ -203,15 +203,29 @@ static void follow_loaded_words(mg_worker *w, uint32_t unit, uint64_t addr)
 	}
 }
 
-/* A lea of an address in a gap (perlasm's tables in .text) whose value
- * the function only uses as data: not an entry into the gap (datareg.c). */
+/* Does function unit take addr, in a gap (perlasm's tables in .text),
+ * only to use it as data?  Then it is no entry into the gap (datareg.c). */
 static bool lea_of_table(mg_worker *w, uint32_t unit, uint64_t addr)
 {
 	const mg_codemap *map = w->cx->map;
-	uint32_t to = mg_codemap_find(map, addr);
-	return to != MG_NO_UNIT && to != unit && mg_unit_is_gap(map, to) &&
-	       map->units[unit].kind == MG_UNIT_FUNCTION && !mg_unit_is_gap(map, unit) &&
+	return map->units[unit].kind == MG_UNIT_FUNCTION && !mg_unit_is_gap(map, unit) &&
 	       mg_lea_only_data(w->cx, unit, addr);
+}
+
+/* A lea of a table in a gap that may be used other than as data: a word
+ * of it may be a code pointer the function loads and calls (a table of
+ * them in .text), so every word that points into code is a pointer slot. */
+static void follow_table_words(mg_worker *w, uint32_t unit, uint32_t gap)
+{
+	const mg_unit *g = &w->cx->map->units[gap];
+	uint64_t h;
+	const uint8_t *b = mg_unit_code(w->cx, gap, &h);
+	for (uint64_t at = (g->start + 7) & ~(uint64_t)7; b != NULL && at + 8 <= g->end; at += 8) {
+		uint64_t v;
+		memcpy(&v, b + (at - g->start), 8);
+		if (mg_codemap_find(w->cx->map, v) != MG_NO_UNIT)
+			edge(w, v, MG_WHY_SLOT, unit);
+	}
 }
 
 static void follow_memory_ref(mg_worker *w, uint32_t unit, bool is_lea,
@@ -219,9 +233,13 @@ static void follow_memory_ref(mg_worker *w, uint32_t unit, bool is_lea,
 {
 	/* A reference to code itself (lea of a function, or code read as data). */
 	if (is_code(w, addr, unit)) {
-		if (is_lea && lea_of_table(w, unit, addr))
+		uint32_t to = mg_codemap_find(w->cx->map, addr);
+		bool gap = is_lea && to != MG_NO_UNIT && to != unit && mg_unit_is_gap(w->cx->map, to);
+		if (gap && lea_of_table(w, unit, addr))
 			return;
 		edge(w, addr, MG_WHY_CODE_REF, unit);
+		if (gap)
+			follow_table_words(w, unit, to);
 		return;
 	}
 	if (is_lea) {

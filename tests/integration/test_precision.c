@@ -441,7 +441,9 @@ static bool scan_one_marker(const char *workload, const char *marker, const char
  * A lea of a table kept in .text, handed to a reader with an FDE (as
  * ecp_nistz256_points_mul hands its table to ecp_nistz256_gather_w7): an
  * entry into the table's gap only if some path can jump or call through
- * it.  wl_leadata's reader only loads through it, wl_leacall's calls it.
+ * it.  wl_leadata's reader only loads through it, wl_leacall's calls it,
+ * wl_leaword's loads a code pointer from the table and calls that (the
+ * table's words are then followed as pointers).
  */
 static void test_lea_table(void **state)
 {
@@ -458,6 +460,10 @@ static void test_lea_table(void **state)
 	       m[0], called ? "counted" : "not counted", m[1], other ? "counted" : "not counted");
 	assert_true(called);
 	assert_true(other);
+	bool word = scan_one_marker("wl_leaword", m[0], m[0]);
+	printf("lea of a word pointing to %s's entry, loaded and called: %s %s\n", m[0], m[0],
+	       word ? "counted" : "not counted");
+	assert_true(word);
 	bool loaded = scan_one_marker("wl_leadata", m[0], m[0]);
 	printf("lea of %s's entry, only loaded through: %s %s\n", m[0], m[0],
 	       loaded ? "counted" : "not counted");

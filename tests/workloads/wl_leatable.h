@@ -12,9 +12,12 @@
  * includes this header defines WL_LT_READ, the reader's body: one that
  * only loads through %rdi (wl_leadata.c), or one that also calls it
  * (wl_leacall.c: it runs the marker, which the test picks from what the
- * CPU has).  Main prints "ready" and calls wl_lt_MARKER.
+ * CPU has), or one that loads a word of the table and calls that
+ * (wl_leaword.c, with WL_LT_WORDS: the table then also holds a word per
+ * entry that points to it, and wl_lt_MARKER takes that word's address).
+ * Main prints "ready" and calls wl_lt_MARKER.
  *
- * A scan must count MARKER with the calling reader and not with the
+ * A scan must count MARKER with the calling readers and not with the
  * loading one (the address then only ever serves as data).  Every wl_lt_*
  * function is reachable (main's table points to each), so with the
  * calling reader every marker counts, and with the loading one none.
@@ -27,12 +30,21 @@
 
 #include "wl_mark.h"
 
+/* What wl_lt_MARKER takes the address of: the entry, or (WL_LT_WORDS) a
+ * word of the table that points to it. */
+#ifdef WL_LT_WORDS
+#define LT_TARGET ".Llw_"
+#else
+#define LT_TARGET ".Llt_"
+#endif
+
 #define LT_ENTRY(p, name, insn) ".Llt_" #name ":\n\t" insn "\n\tret\n"
+#define LT_WORD(p, name, insn) ".Llw_" #name ":\n\t.quad .Llt_" #name "\n"
 #define LT_FUNC(p, name, insn) \
 	".type wl_lt_" #name ", @function\n" \
 	"wl_lt_" #name ":\n\t.cfi_startproc\n" \
 	"\tpush %rbx\n\t.cfi_adjust_cfa_offset 8\n\t.cfi_rel_offset %rbx, 0\n" \
-	"\tlea .Llt_" #name "(%rip), %rbx\n" \
+	"\tlea " LT_TARGET #name "(%rip), %rbx\n" \
 	"\tmov %rbx, %rdi\n" \
 	"\tcall wl_lt_read\n" \
 	"1:\tpause\n\tjmp 1b\n" \
@@ -48,6 +60,10 @@ __asm__(".text\n\t.p2align 6\n"
 	WL_MARKERS(LT_FUNC, _)
 	"\t.p2align 4\n"
 	WL_MARKERS(LT_ENTRY, _)
+#ifdef WL_LT_WORDS
+	"\t.p2align 3\n"
+	WL_MARKERS(LT_WORD, _)
+#endif
 	"\t.p2align 6\n");
 
 WL_MARKERS(LT_DECL, _)
