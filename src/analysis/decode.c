@@ -217,15 +217,9 @@ static bool lea_of_table(mg_worker *w, uint32_t unit, uint64_t addr)
  * them in .text), so every word that points into code is a pointer slot. */
 static void follow_table_words(mg_worker *w, uint32_t unit, uint32_t gap)
 {
-	const mg_unit *g = &w->cx->map->units[gap];
-	uint64_t h;
-	const uint8_t *b = mg_unit_code(w->cx, gap, &h);
-	for (uint64_t at = (g->start + 7) & ~(uint64_t)7; b != NULL && at + 8 <= g->end; at += 8) {
-		uint64_t v;
-		memcpy(&v, b + (at - g->start), 8);
-		if (mg_codemap_find(w->cx->map, v) != MG_NO_UNIT)
-			edge(w, v, MG_WHY_SLOT, unit);
-	}
+	uint64_t at = 0, v;
+	while (mg_gap_next_code_word(w->cx, gap, &at, &v))
+		edge(w, v, MG_WHY_SLOT, unit);
 }
 
 static void follow_memory_ref(mg_worker *w, uint32_t unit, bool is_lea,

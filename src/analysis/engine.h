@@ -422,6 +422,12 @@ typedef struct mg_gap mg_gap;
 /* Is this unit a gap: code of a module no symbol or FDE covers? */
 bool mg_unit_is_gap(const mg_codemap *map, uint32_t unit);
 
+/* The next 8-byte word of gap unit (from *at, an aligned address in it;
+ * start at 0) that points into code: a code pointer a table kept in
+ * .text may hold.  Its value in *word; false at the gap's end, or if its
+ * bytes were not read.  Safe in workers. */
+bool mg_gap_next_code_word(const mg_scan_ctx *cx, uint32_t unit, uint64_t *at, uint64_t *word);
+
 /* Set up and free the gaps' state (cx->gaps); -1 without memory. */
 int mg_gap_init(mg_scan_ctx *cx);
 void mg_gap_free(mg_scan_ctx *cx);

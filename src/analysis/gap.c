@@ -55,6 +55,23 @@ bool mg_unit_is_gap(const mg_codemap *map, uint32_t unit)
 	       (u->func == NULL || u->func->origin == MG_FUNC_GAP);
 }
 
+bool mg_gap_next_code_word(const mg_scan_ctx *cx, uint32_t unit, uint64_t *at, uint64_t *word)
+{
+	const mg_unit *g = &cx->map->units[unit];
+	uint64_t h;
+	const uint8_t *b = mg_unit_code(cx, unit, &h);
+	if (*at == 0)
+		*at = (g->start + 7) & ~(uint64_t)7;
+	for (; b != NULL && *at + 8 <= g->end; *at += 8) {
+		memcpy(word, b + (*at - g->start), 8);
+		if (mg_codemap_find(cx->map, *word) != MG_NO_UNIT) {
+			*at += 8;
+			return true;
+		}
+	}
+	return false;
+}
+
 int mg_gap_init(mg_scan_ctx *cx)
 {
 	cx->gaps = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, gap_free);

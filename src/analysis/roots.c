@@ -184,6 +184,14 @@ static void add_thread_roots(mg_scan_ctx *cx, const mg_thread *th)
 			continue;
 		}
 		mg_reach_address(cx, gprs[i], MG_WHY_REGISTER, MG_NO_UNIT, tid);
+		/* Into a table kept in .text: a word of it may be a code
+		 * pointer the thread loads and calls. */
+		uint32_t g = mg_codemap_find(cx->map, gprs[i]);
+		uint64_t at = 0, v;
+		if (g == MG_NO_UNIT || !mg_unit_is_gap(cx->map, g) || mg_unit_bytes(cx, g) == NULL)
+			continue;
+		while (mg_gap_next_code_word(cx, g, &at, &v))
+			mg_reach_address(cx, v, MG_WHY_REGISTER, MG_NO_UNIT, tid);
 	}
 
 	if (th->xsave && th->xsave_len)
