@@ -453,6 +453,18 @@ static bool jumps_out(const mg_flow_insn *x)
 	return (c == ZYDIS_CATEGORY_UNCOND_BR || c == ZYDIS_CATEGORY_COND_BR) && x->target < 0;
 }
 
+/* Would a ret now jump to the value (`push %rbx; ret`): is the slot it
+ * pops one that may hold it, or can that not be told? */
+static bool returns_to_it(const taint *t)
+{
+	if (t->slots == 0)
+		return false;
+	if (t->depth == DEPTH_UNKNOWN)
+		return true;
+	int k = t->depth / 8 - 1;   /* (a value is pushed only into the first SLOTS) */
+	return k >= 0 && k < SLOTS && ((t->slots >> k) & 1);
+}
+
 /* A jump of x into another function: a tail call, whose returns are the
  * walked function's own (at depth 0, with the value held, an escape).
  * False if it escapes. */
@@ -514,7 +526,7 @@ static bool walk_function(walk *wk, uint32_t unit, size_t first_off, taint start
 			break;
 		}
 		if (c == ZYDIS_CATEGORY_RET) {
-			if (depth == 0 && (t.regs || t.slots))
+			if ((depth == 0 && (t.regs || t.slots)) || returns_to_it(&t))
 				ok = false;
 			else
 				*at_ret |= t.regs;
