@@ -73,7 +73,8 @@ static bool mem_address(const fold_walk *fw, const fold_state *s, const mg_flow_
 	if (mg_insn_rip_target(x, op, fw->base, at))
 		return true;
 	int b = mg_gpr_index(op->mem.base), i = mg_gpr_index(op->mem.index);
-	if (b < 0 || !full_reg(s, b) || (op->mem.index != ZYDIS_REGISTER_NONE && (i < 0 || !full_reg(s, i))))
+	bool indexed = op->mem.index != ZYDIS_REGISTER_NONE;
+	if (b < 0 || !full_reg(s, b) || (indexed && (i < 0 || !full_reg(s, i))))
 		return false;
 	*at = s->regs.value[b] + (uint64_t)(op->mem.disp.has_displacement ? op->mem.disp.value : 0);
 	if (i >= 0)      /* npy_cpu_have: movzbl (%rax,%rdi,1),%eax */

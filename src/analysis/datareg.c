@@ -20,16 +20,18 @@
  * escapes, and the address stays a possible jump target, on anything
  * else that reads it: a jump or call through it, a store to memory other
  * than a push, an operation the walk does not follow, a return while it
- * is held (the caller could use it), a jump into another function.
+ * is held (the caller could use it) or that pops a slot holding it, a
+ * jump into a function the walk cannot follow.
  *
  * Calls: a direct call hands every register to the callee (perlasm's
  * internal subroutines keep no ABI), so the callee is walked the same
  * way, a few levels deep, and what may hold the value at its returns is
- * what holds it after the call (the walk followed every register there).  A call through the PLT or a pointer goes to a
- * function callable from C: under the psABI it may read only argument
- * registers and must give back the callee-saved ones, so a value held
- * only in callee-saved registers passes through it; held in any other,
- * it escapes.  The walk of a callee goes on over the caller's stack, so
+ * what holds it after the call (the walk followed every register
+ * there).  A call through the PLT or a pointer goes to a function
+ * callable from C: under the psABI it may read only argument registers
+ * and must give back the callee-saved ones, so a value held only in
+ * callee-saved registers passes through it; held in any other, it
+ * escapes.  The walk of a callee goes on over the caller's stack, so
  * a pushed slot keeps its place; pushed slots escape at a C-callable call
  * (its stack arguments), and once the stack pointer is copied or changed
  * other than by push, pop, add or sub.
