@@ -204,11 +204,21 @@ void mg_captest_free(mg_scan_ctx *cx)
 
 #define PREDICATE_MAX_BYTES 64     /* a callee short enough to be a test of the vector */
 
+const uint8_t *mg_capvec_bytes(const mg_capvec *c, uint64_t at, unsigned n)
+{
+	/* (the words as the process stores them: x86 is little-endian) */
+	if (c->known && at >= c->addr && at + n <= c->addr + 16)
+		return (const uint8_t *)c->word + (at - c->addr);
+	if (c->known && at >= c->trigger && at + n <= c->trigger + 4)
+		return (const uint8_t *)&c->trigger_value + (at - c->trigger);
+	if (c->npy_known && at >= c->npy_addr && at + n <= c->npy_addr + c->npy_len)
+		return c->npy_have + (at - c->npy_addr);
+	return NULL;
+}
+
 static bool in_vector(const mg_capvec *c, uint64_t at)
 {
-	return (c->known && at >= c->addr && at < c->addr + 16) ||
-	       (c->known && at >= c->trigger && at < c->trigger + 4) ||
-	       (c->npy_known && at >= c->npy_addr && at < c->npy_addr + c->npy_len);
+	return mg_capvec_bytes(c, at, 1) != NULL;
 }
 
 const uint8_t *mg_captest_callee_code(const mg_scan_ctx *cx, uint64_t addr, size_t max,

@@ -32,26 +32,16 @@ static uint64_t size_mask(unsigned bits)
 	return bits >= 64 ? UINT64_MAX : (UINT64_C(1) << bits) - 1;
 }
 
-/* The bits-wide value at addr, if it lies in the vector or the flag. */
+/* The bits-wide value at addr, if it lies in the dispatch state the fold
+ * knows (the vector, its flag, numpy's array). */
 static bool known_memory(const mg_capvec *c, uint64_t at, unsigned bits, uint64_t *val)
 {
 	unsigned n = bits / 8;
-	uint8_t bytes[20];
-	memcpy(bytes, c->word, 16);
-	memcpy(bytes + 16, &c->trigger_value, 4);
-	const uint8_t *src = NULL;
-	if (n == 0 || n > 8 || bits % 8)
-		return false;
-	if (c->known && at >= c->addr && at + n <= c->addr + 16)
-		src = bytes + (at - c->addr);
-	else if (c->known && c->trigger != 0 && at >= c->trigger && at + n <= c->trigger + 4)
-		src = bytes + 16 + (at - c->trigger);
-	if (c->npy_known && at >= c->npy_addr && at + n <= c->npy_addr + c->npy_len)
-		src = c->npy_have + (at - c->npy_addr);
+	const uint8_t *src = n == 0 || n > 8 || bits % 8 ? NULL : mg_capvec_bytes(c, at, n);
 	if (src == NULL)
 		return false;
 	uint64_t v = 0;
-	memcpy(&v, src, n);     /* x86 is little-endian, as the words are stored */
+	memcpy(&v, src, n);     /* little-endian, as the process stores it */
 	*val = v;
 	return true;
 }

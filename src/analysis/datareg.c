@@ -585,20 +585,11 @@ static bool walk_function(walk *wk, uint32_t unit, size_t first_off, taint start
 static bool holds_code_pointers(mg_scan_ctx *cx, uint64_t addr)
 {
 	uint32_t u = mg_codemap_find(cx->map, addr);
-	uint64_t h;
-	const uint8_t *b = u == MG_NO_UNIT ? NULL : mg_unit_code(cx, u, &h);
-	if (b == NULL)
+	uint64_t h, at = 0, w;
+	if (u == MG_NO_UNIT || mg_unit_code(cx, u, &h) == NULL ||
+	    cx->map->units[u].end - cx->map->units[u].start > POINTER_SCAN_MAX)
 		return true;
-	const mg_unit *unit = &cx->map->units[u];
-	if (unit->end - unit->start > POINTER_SCAN_MAX)
-		return true;
-	for (uint64_t at = (unit->start + 7) & ~(uint64_t)7; at + 8 <= unit->end; at += 8) {
-		uint64_t w;
-		memcpy(&w, b + (at - unit->start), 8);
-		if (mg_codemap_find(cx->map, w) != MG_NO_UNIT)
-			return true;
-	}
-	return false;
+	return mg_unit_next_code_word(cx, u, &at, &w);
 }
 
 uint16_t mg_registers_only_addresses(mg_scan_ctx *cx, uint64_t pc, uint16_t which,

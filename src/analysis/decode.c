@@ -218,7 +218,7 @@ static bool lea_of_table(mg_worker *w, uint32_t unit, uint64_t addr)
 static void follow_table_words(mg_worker *w, uint32_t unit, uint32_t gap)
 {
 	uint64_t at = 0, v;
-	while (mg_gap_next_code_word(w->cx, gap, &at, &v))
+	while (mg_unit_next_code_word(w->cx, gap, &at, &v))
 		edge(w, v, MG_WHY_SLOT, unit);
 }
 

@@ -422,11 +422,11 @@ typedef struct mg_gap mg_gap;
 /* Is this unit a gap: code of a module no symbol or FDE covers? */
 bool mg_unit_is_gap(const mg_codemap *map, uint32_t unit);
 
-/* The next 8-byte word of gap unit (from *at, an aligned address in it;
+/* The next 8-byte word of a unit (from *at, an aligned address in it;
  * start at 0) that points into code: a code pointer a table kept in
- * .text may hold.  Its value in *word; false at the gap's end, or if its
- * bytes were not read.  Safe in workers. */
-bool mg_gap_next_code_word(const mg_scan_ctx *cx, uint32_t unit, uint64_t *at, uint64_t *word);
+ * .text (a gap) may hold.  Its value in *word; false at the unit's end,
+ * or if its bytes were not read.  Safe in workers. */
+bool mg_unit_next_code_word(const mg_scan_ctx *cx, uint32_t unit, uint64_t *at, uint64_t *word);
 
 /* Set up and free the gaps' state (cx->gaps); -1 without memory. */
 int mg_gap_init(mg_scan_ctx *cx);
@@ -472,6 +472,11 @@ void mg_captest_free(mg_scan_ctx *cx);
 /* Does the fold know dispatch state of this module (OpenSSL's vector in
  * libcrypto, numpy's feature array in _multiarray_umath)? */
 bool mg_captest_module(const mg_capvec *c, uint32_t module);
+
+/* The n bytes at addr of the dispatch state the fold knows (OpenSSL's
+ * vector or its once-flag, numpy's array), as the process holds them;
+ * NULL unless all n lie in one of them. */
+const uint8_t *mg_capvec_bytes(const mg_capvec *c, uint64_t at, unsigned n);
 
 /* Create the fold's tables, once some dispatch state is known. */
 void mg_captest_enable(mg_capvec *c);

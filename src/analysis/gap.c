@@ -55,7 +55,7 @@ bool mg_unit_is_gap(const mg_codemap *map, uint32_t unit)
 	       (u->func == NULL || u->func->origin == MG_FUNC_GAP);
 }
 
-bool mg_gap_next_code_word(const mg_scan_ctx *cx, uint32_t unit, uint64_t *at, uint64_t *word)
+bool mg_unit_next_code_word(const mg_scan_ctx *cx, uint32_t unit, uint64_t *at, uint64_t *word)
 {
 	const mg_unit *g = &cx->map->units[unit];
 	uint64_t h;

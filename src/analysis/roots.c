@@ -190,7 +190,7 @@ static void add_thread_roots(mg_scan_ctx *cx, const mg_thread *th)
 		uint64_t at = 0, v;
 		if (g == MG_NO_UNIT || !mg_unit_is_gap(cx->map, g) || mg_unit_bytes(cx, g) == NULL)
 			continue;
-		while (mg_gap_next_code_word(cx, g, &at, &v))
+		while (mg_unit_next_code_word(cx, g, &at, &v))
 			mg_reach_address(cx, v, MG_WHY_REGISTER, MG_NO_UNIT, tid);
 	}
 
