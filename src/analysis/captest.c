@@ -288,11 +288,16 @@ bool mg_captest_applies(const mg_scan_ctx *cx, uint32_t unit, const mg_unit_summ
 		    short_vector_reader(cx, u->start + (uint64_t)s->refs[i].value))
 			return true;
 	/* Or it is entered with registers known (bn_mul_mont loads the
-	 * vector, and jumps into bn_mul4x_mont's test of it). */
+	 * vector, and jumps into bn_mul4x_mont's test of it), or past its
+	 * start (a thread's pc in bn_mul4x_mont's loop, a return address).
+	 * Decoded whole then, it would keep for good the jump to
+	 * bn_mulx4x_mont that no entry reaches with the vector unknown:
+	 * what is reached can only grow, and the entry from bn_mul_mont may
+	 * come later. */
 	size_t n;
 	const mg_captest_entry *e = mg_captest_entries(cx, unit, &n);
 	for (size_t i = 0; i < n; i++)
-		if (e[i].regs.known != 0)
+		if (e[i].regs.known != 0 || e[i].off != 0)
 			return true;
 	return false;
 }

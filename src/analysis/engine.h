@@ -493,7 +493,8 @@ const uint8_t *mg_captest_callee_code(const mg_scan_ctx *cx, uint64_t addr, size
 				      size_t *len);
 
 /* Worker: could the vector's tests decide jumps of this unit (it is in
- * the library and refers to the vector)? */
+ * the library and refers to the vector, or was entered with registers
+ * known or past its start)? */
 bool mg_captest_applies(const mg_scan_ctx *cx, uint32_t unit, const mg_unit_summary *s);
 
 /* Worker (captest_fold.c): decide the unit's conditional jumps on the

@@ -33,29 +33,6 @@
 #include "support/markers.h"
 #include "support/testutil.h"
 
-static json_object *scan_pid(pid_t pid)
-{
-	char pidbuf[16], *out = NULL, *err = NULL;
-	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
-	int rc = tu_migratable(&out, &err, "scan", pidbuf, "--json", NULL);
-	if (rc != 0)
-		fail_msg("scan %d exited %d: %s", (int)pid, rc, err ? err : "");
-	json_object *root = json_tokener_parse(out);
-	free(out);
-	free(err);
-	assert_non_null(root);
-	return root;
-}
-
-static bool requires(json_object *scan, const char *f)
-{
-	json_object *req = tu_json_get(scan, "required_features");
-	for (size_t i = 0; i < json_object_array_length(req); i++)
-		if (strcmp(json_object_get_string(json_object_array_get_idx(req, i)), f) == 0)
-			return true;
-	return false;
-}
-
 /* Start workload with two arguments, scan it: are a and b counted? */
 static void scan_two_markers(const char *workload, const char *arg1, const char *arg2,
 			     const char *a, const char *b, bool *has_a, bool *has_b)
@@ -63,10 +40,10 @@ static void scan_two_markers(const char *workload, const char *arg1, const char 
 	char *argv[] = { (char *)tu_workload_path(workload), (char *)arg1, (char *)arg2, NULL };
 	pid_t pid = tu_spawn_ready(argv, 5000);
 	assert_true(pid > 0);
-	json_object *scan = scan_pid(pid);
+	json_object *scan = tu_scan_pid(pid, NULL);
 	tu_stop(pid);
-	*has_a = requires(scan, a);
-	*has_b = requires(scan, b);
+	*has_a = tu_scan_requires(scan, a);
+	*has_b = tu_scan_requires(scan, b);
 	json_object_put(scan);
 }
 
@@ -215,11 +192,11 @@ static void scan_tables(const char *lib, const char *mode, const char *const m[N
 	char *argv[] = { (char *)tu_workload_path("wl_tables"), (char *)lib, (char *)mode, NULL };
 	pid_t pid = tu_spawn_ready(argv, 5000);
 	assert_true(pid > 0);
-	json_object *scan = scan_pid(pid);
+	json_object *scan = tu_scan_pid(pid, NULL);
 	tu_stop(pid);
 	printf("wl_tables %s%s:", mode, strstr(lib, "stripped") ? " (stripped library)" : "");
 	for (int i = 0; i < NTABLES; i++) {
-		counted[i] = requires(scan, m[i]);
+		counted[i] = tu_scan_requires(scan, m[i]);
 		printf(" %s/%s %s", table_names[i], m[i], counted[i] ? "counted" : "not counted");
 	}
 	printf("\n");
@@ -321,7 +298,7 @@ static void scan_openblas(const char *env_extra, const char *expect)
 			"scripts/install-deps.sh)", argv[0]);
 	pid_t pid = tu_spawn_ready_in(argv, NULL, env_extra, 10000);
 	assert_true(pid > 0);
-	json_object *scan = scan_pid(pid);
+	json_object *scan = tu_scan_pid(pid, NULL);
 	char pidbuf[16], *explain = NULL;
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
 	int rc = tu_migratable(&explain, NULL, "scan", pidbuf, "--explain", "sse2", NULL);
@@ -430,9 +407,9 @@ static bool scan_one_marker(const char *workload, const char *marker, const char
 	char *argv[] = { (char *)tu_workload_path(workload), (char *)marker, NULL };
 	pid_t pid = tu_spawn_ready(argv, 5000);
 	assert_true(pid > 0);
-	json_object *scan = scan_pid(pid);
+	json_object *scan = tu_scan_pid(pid, NULL);
 	tu_stop(pid);
-	bool has = requires(scan, m);
+	bool has = tu_scan_requires(scan, m);
 	json_object_put(scan);
 	return has;
 }
@@ -471,135 +448,6 @@ static void test_lea_table(void **state)
 	assert_false(scan_one_marker("wl_leadata", m[0], m[1]));
 }
 
-/* The scan's "OPENSSL_ia32cap_P = w0:w1:w2:w3" fact, parsed; false if
- * absent. */
-static bool capvec_fact(json_object *scan, unsigned w[4])
-{
-	json_object *facts = tu_json_get(scan, "dispatch_state");
-	for (size_t i = 0; facts && i < json_object_array_length(facts); i++) {
-		const char *f = strstr(json_object_get_string(json_object_array_get_idx(facts, i)),
-				       "OPENSSL_ia32cap_P = ");
-		if (f && sscanf(f, "OPENSSL_ia32cap_P = %x:%x:%x:%x", &w[0], &w[1], &w[2], &w[3]) == 4)
-			return true;
-	}
-	return false;
-}
-
-/*
- * Scan `openssl speed rsa2048` started with env_extra (or NULL), once
- * libcrypto has filled its capability vector.  Its digest methods are
- * reached through the heap; it does not hash while scanned (a thread
- * hashing holds pointers into the constant tables perlasm keeps in .text,
- * whose decoding as code from there depends on the moment).
- */
-static json_object *scan_openssl_speed(const char *env_extra, unsigned w[4])
-{
-	char *argv[] = { "/bin/sh", "-c", "echo ready; exec openssl speed -seconds 60 rsa2048 "
-			 ">/dev/null 2>&1", NULL };
-	pid_t pid = tu_spawn_ready_in(argv, NULL, env_extra, 5000);
-	assert_true(pid > 0);
-	json_object *scan = NULL;
-	for (int tries = 0; tries < 50; tries++) {
-		usleep(100 * 1000);
-		char exe[256] = "";
-		char link[64];
-		snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
-		ssize_t n = readlink(link, exe, sizeof(exe) - 1);
-		if (n <= 0 || strstr(exe, "openssl") == NULL)
-			continue;
-		scan = scan_pid(pid);
-		if (capvec_fact(scan, w))
-			break;
-		json_object_put(scan);     /* not initialised yet */
-		scan = NULL;
-	}
-	tu_stop(pid);
-	if (scan == NULL)
-		fail_msg("openssl speed: no OPENSSL_ia32cap_P fact in 5 s of scans");
-	return scan;
-}
-
-/*
- * OpenSSL's capability vector decides its own jumps: with SHA masked by
- * OPENSSL_ia32cap, sha1/sha256_block_data_order never jump to their
- * SHA-NI versions, so sha_ni is not required (without the fold it is);
- * where the CPU has SHA-NI and nothing masks it, it is (what folded
- * depends on the process's state, not on the code alone).
- */
-static void test_openssl_capabilities(void **state)
-{
-	(void)state;
-	unsigned w[4];
-	json_object *masked = scan_openssl_speed("OPENSSL_ia32cap=~0x0:~0x20000000", w);
-	printf("OPENSSL_ia32cap=~0x0:~0x20000000: vector %08x:%08x:%08x:%08x, sha_ni %s\n",
-	       w[0], w[1], w[2], w[3], requires(masked, "sha_ni") ? "required" : "not required");
-	assert_int_equal(w[2] & 0x20000000u, 0);
-	assert_false(requires(masked, "sha_ni"));
-	json_object_put(masked);
-	json_object *plain = scan_openssl_speed(NULL, w);
-	bool sha = tu_cpu_has("sha_ni");
-	printf("unmasked on a CPU %s SHA-NI: vector word 2 %08x, sha_ni %s\n", sha ? "with" : "without",
-	       w[2], requires(plain, "sha_ni") ? "required" : "not required");
-	assert_int_equal(!!(w[2] & 0x20000000u), sha);
-	assert_int_equal(requires(plain, "sha_ni"), sha);
-	json_object_put(plain);
-}
-
-/*
- * Mask word-2 bits `bits` with OPENSSL_ia32cap: feature f is then not
- * required; unmasked, it is exactly where the CPU has `needs` (a
- * comma-separated list of flags).
- */
-static void masked_and_plain(unsigned bits, const char *f, const char *needs)
-{
-	unsigned w[4];
-	char env[64], list[128];
-	snprintf(env, sizeof(env), "OPENSSL_ia32cap=~0x0:~0x%x", bits);
-	json_object *masked = scan_openssl_speed(env, w);
-	printf("%s: vector word 2 %08x, %s %s\n", env, w[2], f,
-	       requires(masked, f) ? "required" : "not required");
-	assert_int_equal(w[2] & bits, 0);
-	assert_false(requires(masked, f));
-	json_object_put(masked);
-	bool has = true;
-	snprintf(list, sizeof(list), "%s", needs);
-	for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save))
-		has &= tu_cpu_has(tok);
-	json_object *plain = scan_openssl_speed(NULL, w);
-	printf("unmasked on a CPU %s %s: %s %s\n", has ? "with" : "without", needs, f,
-	       requires(plain, f) ? "required" : "not required");
-	assert_int_equal(requires(plain, f), has);
-	json_object_put(plain);
-}
-
-/*
- * Decisions that need registers across functions: bn_mul_mont loads the
- * vector into %r11d and jumps into bn_mul4x_mont's test of it, and
- * x25519 calls x25519_fe64_eligible for its answer.  With ADX and BMI2
- * masked, no ADX code is reached; unmasked on a CPU with both, it is.
- */
-static void test_openssl_across_functions(void **state)
-{
-	(void)state;
-	masked_and_plain(0x80100, "adx", "adx,bmi2");
-}
-
-/*
- * Tests in short functions the fold walks for their answer, one of them
- * without an FDE (ossl_rsaz_avx512ifma_eligible, in a gap: its caller
- * BN_mod_exp_mont_consttime_x2 tests what it returns), and one that
- * shifts the vector's third word down before testing it (poly1305_init:
- * `mov OPENSSL_ia32cap_P+4,%r9; ... shr $32,%r9; and; cmp; je`).  With
- * AVX512IFMA masked neither reaches IFMA code; unmasked on a CPU with
- * AVX512F, DQ, VL and IFMA, both do.
- */
-static void test_openssl_short_tests(void **state)
-{
-	(void)state;
-	masked_and_plain(0x200000, "avx512ifma", "avx512ifma,avx512f,avx512dq,avx512vl");
-}
-
 /* dispatch_state of a scan of a python3 started with env_extra (or NULL). */
 static json_object *scan_python(const char *env_extra)
 {
@@ -608,7 +456,7 @@ static json_object *scan_python(const char *env_extra)
 			 NULL };
 	pid_t pid = tu_spawn_ready_in(argv, NULL, env_extra, 10000);
 	assert_true(pid > 0);
-	json_object *scan = scan_pid(pid);
+	json_object *scan = tu_scan_pid(pid, NULL);
 	tu_stop(pid);
 	return scan;
 }
@@ -640,15 +488,16 @@ static void test_glibc_state(void **state)
 		tu_skip(TU_SKIP_HOST, "no libc symbols (scripts/install-deps.sh installs libc6-dbg)");
 	assert_true(has_fact(off, "__pthread_force_elision = 0"));
 	assert_false(has_fact(off, "but its slots hold"));
-	printf("elision off: %s; IFUNC evaluation %s\n", requires(off, "rtm") ? "rtm counted" :
-	       "rtm not counted", has_fact(off, "were evaluated") ? "used" : "not needed");
+	printf("elision off: %s; IFUNC evaluation %s\n",
+	       tu_scan_requires(off, "rtm") ? "rtm counted" : "rtm not counted",
+	       has_fact(off, "were evaluated") ? "used" : "not needed");
 	json_object *on = scan_python("GLIBC_TUNABLES=glibc.elision.enable=1");
 	bool rtm = tu_cpu_has("rtm");
 	printf("glibc.elision.enable=1 on a CPU %s RTM: elision %s\n", rtm ? "with" : "without",
 	       has_fact(on, "__pthread_force_elision = 0") ? "off" : "on");
 	assert_int_equal(has_fact(on, "__pthread_force_elision = 0"), !rtm);
 	if (rtm)
-		assert_true(requires(on, "rtm"));
+		assert_true(tu_scan_requires(on, "rtm"));
 	json_object_put(off);
 	json_object_put(on);
 }
@@ -662,9 +511,6 @@ int main(void)
 		cmocka_unit_test(test_openblas_tables),
 		cmocka_unit_test(test_glibc_state),
 		cmocka_unit_test(test_gap_entries),
-		cmocka_unit_test(test_openssl_capabilities),
-		cmocka_unit_test(test_openssl_across_functions),
-		cmocka_unit_test(test_openssl_short_tests),
 		cmocka_unit_test(test_table_register),
 		cmocka_unit_test(test_lea_table),
 	};

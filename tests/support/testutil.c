@@ -129,28 +129,49 @@ bool tu_json_lists(json_object *o, const char *key, const char *needle)
 	return false;
 }
 
-json_object *tu_scan_python(const char *script, const char *catalog, const char *const *extra)
+/* scan PID --json EXTRA...: its exit status; *out and *err as
+ * tu_migratable gives them. */
+static int scan_json(pid_t pid, const char *const *extra, char **out, char **err)
 {
 	const char *e[5] = { NULL };
 	for (size_t i = 0; extra && i < 4 && extra[i]; i++)
 		e[i] = extra[i];
+	char pidbuf[16];
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	return tu_migratable(out, err, "scan", pidbuf, "--json", e[0], e[1], e[2], e[3], NULL);
+}
+
+/* The scan's JSON (rc 0), or fail the test. */
+static json_object *scan_result(const char *what, int rc, char *out, char *err)
+{
+	if (rc != 0)
+		fail_msg("scan of %s exited %d: %s", what, rc, err ? err : "");
+	json_object *root = json_tokener_parse(out);
+	free(out);
+	free(err);
+	assert_non_null(root);
+	return root;
+}
+
+json_object *tu_scan_pid(pid_t pid, const char *const *extra)
+{
+	char *out = NULL, *err = NULL;
+	int rc = scan_json(pid, extra, &out, &err);
+	return scan_result("the process", rc, out, err);
+}
+
+json_object *tu_scan_python(const char *script, const char *catalog, const char *const *extra)
+{
 	const char *bin = getenv("MIGRATABLE_BIN");
 	char *plain[] = { "/usr/bin/python3", "-c", (char *)script, NULL };
 	char *run[] = { (char *)(bin ? bin : "build/migratable"), "run", "--quiet", "--catalog",
 			(char *)catalog, "--", "/usr/bin/python3", "-c", (char *)script, NULL };
 	pid_t pid = tu_spawn_ready(catalog ? run : plain, 20000);
 	assert_true(pid > 0);
-	char pidbuf[16], *out = NULL, *err = NULL;
-	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
-	int rc = tu_migratable(&out, &err, "scan", pidbuf, "--json", e[0], e[1], e[2], e[3], NULL);
+	char *out = NULL, *err = NULL;
+	int rc = scan_json(pid, extra, &out, &err);
 	tu_stop(pid);
-	if (rc != 0)
-		fail_msg("scan of python3 exited %d: %s", rc, err ? err : "");
-	json_object *root = json_tokener_parse(out);
-	free(out);
-	free(err);
-	assert_non_null(root);
-	return root;
+	return scan_result("python3", rc, out, err);
 }
 
 bool tu_scan_requires(json_object *scan, const char *f)

@@ -82,6 +82,10 @@ bool tu_json_lists(json_object *o, const char *key, const char *needle);
  */
 json_object *tu_scan_python(const char *script, const char *catalog, const char *const *extra);
 
+/* `scan PID --json` with up to four more arguments (extra, NULL-terminated;
+ * NULL: none): its JSON, or fail the test.  The process is left running. */
+json_object *tu_scan_pid(pid_t pid, const char *const *extra);
+
 /* Does a scan's JSON name feature f among its required_features? */
 bool tu_scan_requires(json_object *scan, const char *f);
 
