@@ -346,10 +346,11 @@ static bool collect_refs(mg_unit_summary *s, size_t *cap, uint64_t off, size_t l
 }
 
 static bool add_requirement(mg_unit_summary *s, const mg_feature_set *f, uint64_t off,
-			    bool hint)
+			    bool hint, bool as_bsf)
 {
 	for (uint32_t i = 0; i < s->ngroups; i++) {
-		if (s->groups[i].hint == hint && mg_fset_equal(&s->groups[i].features, f)) {
+		if (s->groups[i].hint == hint && s->groups[i].as_bsf == as_bsf &&
+		    mg_fset_equal(&s->groups[i].features, f)) {
 			s->groups[i].count++;
 			return true;
 		}
@@ -358,7 +359,7 @@ static bool add_requirement(mg_unit_summary *s, const mg_feature_set *f, uint64_
 	if (g == NULL)
 		return false;
 	s->groups = g;
-	s->groups[s->ngroups++] = (mg_req_group){ *f, 1, (uint32_t)off, hint };
+	s->groups[s->ngroups++] = (mg_req_group){ *f, 1, (uint32_t)off, hint, as_bsf };
 	return true;
 }
 
@@ -410,14 +411,16 @@ static bool all_int3(const uint8_t *bytes, size_t from, size_t len)
 	return true;
 }
 
-/* One instruction's requirement and code references, at offset off. */
+/* One instruction's requirement and code references, at offset off
+ * (as_bsf: a tzcnt whose flags go unread, tzcnt.c). */
 static bool add_insn(mg_unit_summary *s, size_t *cap, const ZydisDecodedInstruction *insn,
-		     uint64_t off, size_t len, uint64_t *inner_end)
+		     uint64_t off, size_t len, uint64_t *inner_end, bool as_bsf)
 {
 	mg_isa_requirement req;
 	mg_instruction_requirement(insn, &req);
 	if (req.kind == MG_ISA_FEATURES || req.kind == MG_ISA_HINT) {
-		if (!add_requirement(s, &req.features, off, req.kind == MG_ISA_HINT))
+		if (!add_requirement(s, &req.features, off, req.kind == MG_ISA_HINT,
+				     as_bsf && req.kind == MG_ISA_FEATURES))
 			return false;
 	} else if (req.kind == MG_ISA_UNKNOWN) {
 		if (s->unknown++ == 0)
@@ -430,7 +433,7 @@ bool mg_summary_add_insn(mg_unit_summary *s, size_t *cap, const ZydisDecodedInst
 			 size_t off, size_t len)
 {
 	uint64_t inner_end = 0;     /* in-unit branches: the gap walk follows them */
-	return add_insn(s, cap, insn, off, len, &inner_end);
+	return add_insn(s, cap, insn, off, len, &inner_end, false);
 }
 
 void mg_summary_finish(mg_unit_summary *s)
@@ -456,7 +459,8 @@ bool mg_summarize_code(const ZydisDecoder *decoder, const uint8_t *bytes,
 			continue;
 		}
 		s->instructions++;
-		ok = add_insn(s, &cap, &insn, off, len, &inner_end);
+		ok = add_insn(s, &cap, &insn, off, len, &inner_end,
+			      mg_tzcnt_flags_unread(bytes, len, off, &insn));
 		if (!is_padding(&insn)) {
 			s->ends_flow = ends_flow(&insn);
 			real_end = off + insn.length;
@@ -484,8 +488,14 @@ static void apply_features(mg_worker *w, uint32_t unit, const mg_unit_summary *s
 			   const uint8_t *bytes, size_t len)
 {
 	const mg_unit *u = &w->cx->map->units[unit];
+	bool bsf = mg_tzcnt_assumed(w->cx, s);
+	uint32_t counted = 0;
 	for (uint32_t i = 0; i < s->ngroups; i++) {
 		const mg_req_group *g = &s->groups[i];
+		if (g->as_bsf && bsf) {     /* --assume tzcnt-as-bsf */
+			counted += g->count;
+			continue;
+		}
 		if (g->hint) {      /* harmless without the bit: reported, not required */
 			mg_fset_union(&w->hints, &g->features);
 			for (mg_feature_id f = mg_fset_next(&g->features, -1); f >= 0;
@@ -506,6 +516,10 @@ static void apply_features(mg_worker *w, uint32_t unit, const mg_unit_summary *s
 					     bytes + g->first, len - g->first);
 			}
 		}
+	}
+	if (counted > 0) {
+		uint32_t pair[2] = { unit, counted };
+		g_array_append_vals(w->tzcnt_counted, pair, 2);
 	}
 	if (s->unknown) {
 		w->unknown_isa_sites += s->unknown;
@@ -546,12 +560,16 @@ static void explain_sites(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
 {
 	mg_scan_ctx *cx = w->cx;
 	mg_feature_id want = cx->opt->explain;
-	bool has = false;
-	for (uint32_t i = 0; i < s->ngroups && !has; i++)
-		has = !s->groups[i].hint && mg_fset_has(&s->groups[i].features, want) &&
-		      mg_fset_is_subset(&s->groups[i].features, &cx->host);
+	bool has = false, bsf = mg_tzcnt_assumed(cx, s), bsf_groups = false;
+	for (uint32_t i = 0; i < s->ngroups; i++) {
+		const mg_req_group *g = &s->groups[i];
+		bsf_groups |= g->as_bsf;
+		has |= !g->hint && !(g->as_bsf && bsf) && mg_fset_has(&g->features, want) &&
+		       mg_fset_is_subset(&g->features, &cx->host);
+	}
 	if (!has)
 		return;
+	bsf &= bsf_groups;         /* (a fold's summary has none) */
 	ZydisDecodedInstruction insn;
 	for (size_t off = 0; off < len;) {
 		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&cx->decoder, NULL, bytes + off,
@@ -559,7 +577,8 @@ static void explain_sites(mg_worker *w, uint32_t unit, const mg_unit_summary *s,
 			off++;
 			continue;
 		}
-		if (live == NULL || mg_bit_test(live, off))
+		if ((live == NULL || mg_bit_test(live, off)) &&
+		    !(bsf && mg_tzcnt_flags_unread(bytes, len, off, &insn)))
 			mg_explain_insn(w, unit, &insn, bytes, len, off);
 		off += insn.length;
 	}

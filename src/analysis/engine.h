@@ -67,6 +67,8 @@ typedef struct mg_req_group {
 	uint32_t count;            /* how many instructions */
 	uint32_t first;            /* offset of the first, in the unit */
 	bool hint;                 /* they run without `features` (MG_ISA_HINT): no requirement */
+	bool as_bsf;               /* tzcnts whose CF and ZF go unread: bsf alike for a
+				      non-zero source (tzcnt.c) */
 } mg_req_group;
 
 /* A code address an instruction carries.  *_REL values are relative to
@@ -298,6 +300,7 @@ typedef struct mg_worker {
 	GArray *folds;             /* mg_fold_found (captest.c) */
 	uint32_t gap_unit;         /* the gap being decoded from its entries, or MG_NO_UNIT */
 	GArray *gap_local;         /* uint32_t: its own addresses it took (gap.c) */
+	GArray *tzcnt_counted;     /* uint32_t pairs: unit, tzcnt sites counted as bsf */
 } mg_worker;
 
 /* A summary a worker computed, handed to the main thread for the cache. */
@@ -315,6 +318,8 @@ struct mg_scan_ctx {
 	const mg_codemap *map;     /* opt->map, or own_map */
 	mg_codemap own_map;        /* built by this scan unless the caller gave one */
 	mg_feature_set host;
+	mg_feature_set tzcnt_baseline;   /* x86-64-v2, under --assume tzcnt-as-bsf (tzcnt.c) */
+	GHashTable *tzcnt_counted;       /* unit + 1 -> its tzcnt sites counted as bsf */
 
 	ZydisDecoder decoder;       /* minimal mode: the sweep */
 	ZydisDecoder full_decoder;  /* operands too: formatting evidence */
@@ -723,6 +728,31 @@ void mg_elision_init(mg_scan_ctx *cx);
  * (refs_unfollowed) and, unless the process shows it uses protection
  * keys, pkey_get/pkey_set (not_by_name); warn what was assumed. */
 void mg_contracts_init(mg_scan_ctx *cx);
+
+/* --- tzcnt.c: a tzcnt that runs as bsf ----------------------------------------- */
+
+/* Worker (decode.c): is insn, at off in bytes, a tzcnt (legacy encoding)
+ * whose CF and ZF no path reads before something writes both (a ret, a
+ * call or a jump out of the bytes ends a path: the psABI passes no flags
+ * there)?  Then it runs as bsf alike without BMI1, if its source is not
+ * zero.  False when a path is not followed to its end (an indirect jump,
+ * bytes that do not decode, past 64 instructions). */
+bool mg_tzcnt_flags_unread(const uint8_t *bytes, size_t len, size_t off,
+			   const ZydisDecodedInstruction *insn);
+
+/* Under --assume tzcnt-as-bsf: the baseline (x86-64-v2) and the table of
+ * what was counted as bsf. */
+void mg_tzcnt_init(mg_scan_ctx *cx);
+
+/* Worker: under the assumption, do the unit's as_bsf groups count as
+ * bsf (nothing else in it is beyond the baseline)? */
+bool mg_tzcnt_assumed(const mg_scan_ctx *cx, const mg_unit_summary *s);
+
+/* Main thread: a worker's (unit, sites) pairs counted as bsf; after the
+ * scan, the warning that says how many; free the table. */
+void mg_tzcnt_merge(mg_scan_ctx *cx, const GArray *counted);
+void mg_tzcnt_report(mg_scan_ctx *cx);
+void mg_tzcnt_free(mg_scan_ctx *cx);
 
 /* Record what the process's own state says (JSON "dispatch_state"). */
 void mg_scan_fact(mg_scan_ctx *cx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

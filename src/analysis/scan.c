@@ -247,6 +247,7 @@ static void free_ctx(mg_scan_ctx *cx)
 	mg_dlsym_free(cx);
 	mg_gap_free(cx);
 	mg_captest_free(cx);
+	mg_tzcnt_free(cx);
 	mg_ifunc_free(cx);
 	mg_data_free(cx);
 	free(cx->no_code_ref);
@@ -304,7 +305,8 @@ void mg_scan_fact(mg_scan_ctx *cx, const char *fmt, ...)
 	r->facts[r->nfacts++] = s;
 }
 
-static const char *const assumption_names[] = { "no-dlsym", "no-new-code", "glibc-contracts" };
+static const char *const assumption_names[] = { "no-dlsym", "no-new-code", "glibc-contracts",
+						"tzcnt-as-bsf" };
 
 const char *mg_assumption_name(unsigned bit)
 {
@@ -447,6 +449,7 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 	}
 	mg_elision_init(&cx);
 	mg_contracts_init(&cx);
+	mg_tzcnt_init(&cx);
 	mg_captest_init(&cx);
 	if (mg_add_roots(&cx, err) != 0)
 		goto fail;
@@ -459,6 +462,7 @@ int mg_scan_image(mg_image *img, const mg_scan_options *opt,
 	widen_for_dlsym(&cx);
 	mg_worklist_drain(&cx, &head);
 	warn_unresolved(&cx);
+	mg_tzcnt_report(&cx);
 	add_state_features(&cx);
 	mg_feature_set present = cx.res->required;
 	mg_jit_account(&cx);

@@ -35,8 +35,12 @@ typedef enum mg_scan_method {
 					      contracts: pkey_get/pkey_set only on allocated
 					      keys, __libc_ifunc_impl_list's usable entries
 					      only (contracts.c) */
+#define MG_ASSUME_TZCNT_AS_BSF (1u << 3)   /* "tzcnt-as-bsf": a tzcnt whose flags go
+					      unread, in a function built for the baseline,
+					      is never given 0, so it runs as bsf alike
+					      without BMI1 (tzcnt.c) */
 #define MG_ASSUME_ALL          (MG_ASSUME_NO_DLSYM | MG_ASSUME_NO_NEW_CODE | \
-				MG_ASSUME_GLIBC_CONTRACTS)
+				MG_ASSUME_GLIBC_CONTRACTS | MG_ASSUME_TZCNT_AS_BSF)
 
 /* "no-dlsym", ... for one MG_ASSUME_* bit; NULL otherwise. */
 const char *mg_assumption_name(unsigned bit);

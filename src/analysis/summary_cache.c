@@ -9,7 +9,8 @@
  *   header  u32 magic, u32 version, u64 fingerprint
  *   record  u64 key, u64 len, u32 instructions, u32 unknown,
  *           u32 first_unknown, u32 ends_flow, u32 ngroups, u32 nrefs,
- *           ngroups x { u64 bits[4], u32 count (bit 31: a hint group), u32 first },
+ *           ngroups x { u64 bits[4], u32 count (bit 31: a hint group, bit 30: tzcnts
+ *                       whose flags go unread), u32 first },
  *           nrefs   x { i64 value, u64 kind },
  *           u64 checksum of the record's bytes above
  *
@@ -33,8 +34,9 @@
 #include <unistd.h>
 
 #define CACHE_MAGIC    0x3143444du            /* "MDC1" */
-#define CACHE_VERSION  6u   /* 5: hint groups (MG_ISA_HINT); 6: cmp/test refs */
+#define CACHE_VERSION  7u   /* 5: hint groups (MG_ISA_HINT); 6: cmp/test refs; 7: as_bsf */
 #define HINT_BIT       0x80000000u
+#define BSF_BIT        0x40000000u
 #define CACHE_FILE_MAX ((size_t)512 << 20)
 #define MAX_GROUPS     4096u
 #define MAX_REFS       (1u << 20)
@@ -281,8 +283,9 @@ bool mg_summary_cache_get(const mg_summary_cache *cache, uint64_t map_hash,
 	for (uint32_t g = 0; g < out->ngroups; g++, q += GROUP_SIZE) {
 		for (int k = 0; k < 4; k++)
 			out->groups[g].features.bits[k] = rd64(q + 8 * k);
-		out->groups[g].count = rd32(q + 32) & ~HINT_BIT;
+		out->groups[g].count = rd32(q + 32) & ~(HINT_BIT | BSF_BIT);
 		out->groups[g].hint = (rd32(q + 32) & HINT_BIT) != 0;
+		out->groups[g].as_bsf = (rd32(q + 32) & BSF_BIT) != 0;
 		out->groups[g].first = rd32(q + 36);
 	}
 	for (uint32_t i = 0; i < out->nrefs; i++, q += REF_SIZE) {
@@ -315,7 +318,8 @@ void mg_summary_cache_put(mg_summary_cache *cache, uint64_t map_hash, uint64_t k
 	for (uint32_t g = 0; g < s->ngroups; g++) {
 		for (int k = 0; k < 4; k++)
 			put64(b, s->groups[g].features.bits[k]);
-		put32(b, (s->groups[g].count & ~HINT_BIT) | (s->groups[g].hint ? HINT_BIT : 0));
+		put32(b, (s->groups[g].count & ~(HINT_BIT | BSF_BIT)) |
+			  (s->groups[g].hint ? HINT_BIT : 0) | (s->groups[g].as_bsf ? BSF_BIT : 0));
 		put32(b, s->groups[g].first);
 	}
 	for (uint32_t i = 0; i < s->nrefs; i++) {

@@ -121,6 +121,7 @@ static void worker_init(mg_worker *w, mg_scan_ctx *cx)
 	w->gap_unit = MG_NO_UNIT;
 	w->gap_local = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	w->folds = g_array_new(FALSE, FALSE, sizeof(mg_fold_found));
+	w->tzcnt_counted = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 }
 
 static void worker_free(mg_worker *w)
@@ -139,6 +140,7 @@ static void worker_free(mg_worker *w)
 	for (guint i = 0; i < w->folds->len; i++)     /* not registered: an error path */
 		mg_captest_fold_free(g_array_index(w->folds, mg_fold_found, i).fold);
 	g_array_free(w->folds, TRUE);
+	g_array_free(w->tzcnt_counted, TRUE);
 }
 
 static gpointer worker_run(gpointer data)
@@ -181,6 +183,7 @@ static void worker_merge(mg_scan_ctx *cx, mg_worker *w)
 	}
 	for (guint i = 0; i < w->unresolved->len; i++)
 		g_hash_table_add(cx->unresolved, g_strdup(g_ptr_array_index(w->unresolved, i)));
+	mg_tzcnt_merge(cx, w->tzcnt_counted);
 	for (guint i = 0; i < w->fresh->len; i++) {
 		const mg_fresh_summary *f = &g_array_index(w->fresh, mg_fresh_summary, i);
 		mg_summary_cache_put(cx->cache, f->map_hash, f->key, f->len, &f->summary);

@@ -34,7 +34,10 @@ int cli_parse_assume(const char *list, unsigned *bits);
 	"                                          beyond the code there now\n" \
 	"                             glibc-contracts  callers keep glibc's contracts: pkey_get/\n" \
 	"                                          pkey_set only on keys pkey_alloc gave, only the\n" \
-	"                                          entries __libc_ifunc_impl_list marks usable\n"
+	"                                          entries __libc_ifunc_impl_list marks usable\n" \
+	"                             tzcnt-as-bsf  a tzcnt whose flags go unread, in a function\n" \
+	"                                          built for the baseline, is never given 0 (it\n" \
+	"                                          is GCC's rep bsf): it needs no BMI1\n"
 
 /* "migratable CMD: MSG[: ARG]" and the --help hint on stderr; returns
  * MG_ERR_USAGE. */

@@ -458,6 +458,12 @@ void mg_instruction_requirement(const ZydisDecodedInstruction *insn,
 		*out = ref_resolved[r];
 }
 
+bool mg_insn_runs_as_bsf(const ZydisDecodedInstruction *insn)
+{
+	return insn != NULL && insn->mnemonic == ZYDIS_MNEMONIC_TZCNT &&
+	       insn->encoding == ZYDIS_INSTRUCTION_ENCODING_LEGACY;
+}
+
 const char *mg_isa_set_name(ZydisISASet set)
 {
 	const char *name;

@@ -48,6 +48,17 @@ const mg_isa_requirement *mg_isa_set_requirement(ZydisISASet set);
 void mg_instruction_requirement(const ZydisDecodedInstruction *insn,
 				mg_isa_requirement *out);
 
+/*
+ * Is insn a TZCNT in its legacy encoding (F3 0F BC)?  A CPU without BMI1
+ * ignores the F3 prefix and runs it as BSF (Intel SDM vol. 2B, TZCNT;
+ * AMD APM vol. 3): the same destination for a non-zero source, but other
+ * flags (TZCNT sets CF for a zero source and ZF for a zero result, BSF ZF
+ * for a zero source) and, for a zero source, the destination left as it
+ * was instead of the operand size.  So it stays a BMI1 requirement; what
+ * may make it none is the code around it (src/analysis/tzcnt.c).
+ */
+bool mg_insn_runs_as_bsf(const ZydisDecodedInstruction *insn);
+
 /* XED-style name of an ISA set ("AVX512F_256"); "?" if out of range. */
 const char *mg_isa_set_name(ZydisISASet set);
 

@@ -145,6 +145,11 @@ static const struct no_switch no_switch[] = {
 		       "a program that can call them by name (dlsym: python's ctypes, "
 		       "sqlite3's .load) keeps needing PKU, unless it keeps glibc's contract "
 		       "(only keys pkey_alloc gave: check ... --assume glibc-contracts)" },
+	/* Not a dispatch: GCC's `rep bsf` (the bytes of TZCNT) for
+	 * __builtin_ctz, everywhere (glibc, jemalloc, liblzma, liblz4). */
+	{ "bmi1", "compiled tzcnt (GCC's rep bsf for __builtin_ctz: glibc's malloc and printf, "
+		  "jemalloc, liblzma, liblz4): BMI1 to the sound scan, bsf alike without it for "
+		  "the non-zero sources GCC allows (check ... --assume tzcnt-as-bsf)" },
 };
 
 static bool any_removed(const mg_restriction *r, const char *list)
