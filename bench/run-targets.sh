@@ -7,7 +7,8 @@
 # types (383, catalogs/aws-us-west-2.json) compatible by the scan and by
 # the oracle's observed features, the contradictions, and whether every
 # named target is compatible; also by a scan under --assume
-# glibc-contracts ($SCAN_ASSUME, empty: not), column scan+A.  Then
+# glibc-contracts,tzcnt-as-bsf ($SCAN_ASSUME, empty: not), column scan+A.
+# Then
 # bench/run/slowdown.py times each workload's own loop with and without
 # the restriction.
 #
@@ -58,7 +59,7 @@ for cond in "$@"; do
 		export LAUNCH="$bin run --quiet ${targs[*]} --"
 	fi
 	echo "== $cond"
-	SCAN_ASSUME=${SCAN_ASSUME-glibc-contracts} WORKLOADS=${WORKLOADS:-"c_lazy c_now cxx python_numpy redis sqlite3 gzip zstd xz openssl"} \
+	SCAN_ASSUME=${SCAN_ASSUME-glibc-contracts,tzcnt-as-bsf} WORKLOADS=${WORKLOADS:-"c_lazy c_now cxx python_numpy redis sqlite3 gzip zstd xz openssl"} \
 		"$here/gain-scan.sh" "$dir" "$build" || true   # misses are reported by summarize.py
 done
 unset LAUNCH

@@ -302,6 +302,13 @@ bool mg_captest_applies(const mg_scan_ctx *cx, uint32_t unit, const mg_unit_summ
 	return false;
 }
 
+bool mg_captest_wants_entries(const mg_scan_ctx *cx, uint32_t unit)
+{
+	const mg_unit *u = &cx->map->units[unit];
+	return cx->capvec.entries != NULL && mg_captest_module(&cx->capvec, u->module) &&
+	       !mg_unit_is_gap(cx->map, unit) && !mg_captest_unfolded(cx, unit);
+}
+
 bool mg_captest_unfolded(const mg_scan_ctx *cx, uint32_t unit)
 {
 	return cx->capvec.unfolded != NULL &&

@@ -85,10 +85,11 @@ static void edge(mg_worker *w, uint64_t addr, mg_reason why, uint32_t parent)
 	uint32_t u = mg_codemap_find(map, addr);
 	/* state[] only changes between levels: reading it here is race-free.
 	 * Every edge into a dlsym-like lookup counts, not only the first
-	 * (dlsym.c analyses each caller), and every entry into a gap. */
+	 * (dlsym.c analyses each caller), every entry into a gap, and every
+	 * entry into a function folded from its entries (captest.c). */
 	if (u == MG_NO_UNIT || map->units[u].kind == MG_UNIT_VDSO ||
 	    (w->cx->state[u].queued && !(w->cx->dlsym.watch && w->cx->dlsym.watch[u]) &&
-	     !mg_unit_is_gap(map, u)))
+	     !mg_unit_is_gap(map, u) && !mg_captest_wants_entries(w->cx, u)))
 		return;
 	if (why == MG_WHY_CODE_REF && w->cx->no_code_ref && w->cx->no_code_ref[u])
 		return;    /* an address taken for a purpose that cannot come (lazy.c) */

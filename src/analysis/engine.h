@@ -509,6 +509,12 @@ bool mg_captest_applies(const mg_scan_ctx *cx, uint32_t unit, const mg_unit_summ
  * out of memory. */
 mg_captest_fold_result *mg_captest_fold(mg_scan_ctx *cx, uint32_t unit, const uint8_t *bytes);
 
+/* Worker: does each new entry into the unit matter, even once it is
+ * queued (a function of the vector's library, folded from its entries:
+ * reached first at a return address, it must still learn that a caller
+ * enters it at its start)? */
+bool mg_captest_wants_entries(const mg_scan_ctx *cx, uint32_t unit);
+
 /* Worker: was the unit entered at too many places to fold (it is then
  * decoded whole)? */
 bool mg_captest_unfolded(const mg_scan_ctx *cx, uint32_t unit);
