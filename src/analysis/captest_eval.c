@@ -361,6 +361,22 @@ static bool leaves_by_other_than_ret(const fold_walk *sub, const uint8_t *reache
 	return false;
 }
 
+/* Walk only the callee's first CALLEE_MAX_INSNS instructions: a gap's
+ * bytes run on past the function (rsaz_avx2_eligible, 8 instructions,
+ * is followed by 280 bytes of padding and the next function).  A path
+ * that branches or runs past them then leaves the bytes walked, which
+ * tells nothing. */
+static void keep_first_insns(fold_walk *sub, mg_flow_insn *v)
+{
+	if (sub->n <= CALLEE_MAX_INSNS)
+		return;
+	sub->n = CALLEE_MAX_INSNS;
+	sub->len = v[CALLEE_MAX_INSNS].off;
+	for (size_t i = 0; i < sub->n; i++)
+		if (v[i].target >= CALLEE_MAX_INSNS)
+			v[i].target = -1;      /* (past sub->len: out of the bytes) */
+}
+
 /*
  * A call of a small function of the library (x25519_fe64_eligible:
  * `mov OPENSSL_ia32cap_P+8,%ecx; xor %eax,%eax; and; cmp; cmove %ecx,%eax;
@@ -380,7 +396,9 @@ static bool return_state(const fold_walk *fw, fold_state *s, const mg_flow_insn 
 	fold_walk sub = { fw->cx, 1, fw->c, target, len, NULL, 0, NULL, 0, s };
 	mg_flow_insn *v = b ? mg_flow_decode(fw->cx, b, sub.len, &sub.n) : NULL;
 	sub.v = v;
-	uint8_t *reached = v && sub.n > 0 && sub.n <= CALLEE_MAX_INSNS ? calloc(sub.n, 1) : NULL;
+	if (v != NULL)
+		keep_first_insns(&sub, v);
+	uint8_t *reached = v && sub.n > 0 ? calloc(sub.n, 1) : NULL;
 	int8_t decision[CALLEE_MAX_INSNS];
 	fold_state in[CALLEE_MAX_INSNS], out;
 	bool ok = reached != NULL && v[0].off == 0;

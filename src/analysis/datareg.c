@@ -212,6 +212,11 @@ static bool loads_word(const walk *wk, const mg_flow_insn *x, const taint *t)
 	return false;
 }
 
+static bool is_cmov(ZydisMnemonic m)
+{
+	return m >= ZYDIS_MNEMONIC_CMOVB && m <= ZYDIS_MNEMONIC_CMOVZ;
+}
+
 /* What a non-control instruction does to the value. */
 static step_result data_step(const walk *wk, const mg_flow_insn *x, taint *t)
 {
@@ -248,6 +253,15 @@ static step_result data_step(const walk *wk, const mg_flow_insn *x, taint *t)
 			t->sp |= (uint16_t)(1u << dr);
 			t->sp_off[dr] = off;
 		}
+		return GOES_ON;
+	}
+	/* cmovcc r64,r64 (sha1_multi_block picks its table or a lane's
+	 * input with cmovle): either value, so the destination holds it if
+	 * either did.  A stack address either way is left to the general
+	 * case. */
+	if (is_cmov(m) && dr >= 0 && sr >= 0 && d->size == 64 && sr != RSP_INDEX &&
+	    !(t->sp & ((1u << sr) | (1u << dr)))) {
+		set_reg(t, dr, reg_tainted(t, dr) || reg_tainted(t, sr));
 		return GOES_ON;
 	}
 	if ((m == ZYDIS_MNEMONIC_XOR || m == ZYDIS_MNEMONIC_SUB) && dr >= 0 && sr == dr &&
