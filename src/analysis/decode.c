@@ -226,10 +226,17 @@ static void follow_table_words(mg_worker *w, uint32_t unit, uint32_t gap)
 static void follow_memory_ref(mg_worker *w, uint32_t unit, bool is_lea,
 			      uint64_t addr)
 {
-	/* A reference to code itself (lea of a function, or code read as data). */
+	/* A reference to code itself.  Only its address (a lea) can be
+	 * entered; a load hands the code the bytes there, not the address
+	 * (perlasm's constants in .text: mont5's .Linc, read by movdqa), so
+	 * those bytes are followed as any loaded words are. */
 	if (is_code(w, addr, unit)) {
+		if (!is_lea) {
+			follow_loaded_words(w, unit, addr);
+			return;
+		}
 		uint32_t to = mg_codemap_find(w->cx->map, addr);
-		bool gap = is_lea && to != MG_NO_UNIT && to != unit && mg_unit_is_gap(w->cx->map, to);
+		bool gap = to != MG_NO_UNIT && to != unit && mg_unit_is_gap(w->cx->map, to);
 		if (gap && lea_of_table(w, unit, addr))
 			return;
 		edge(w, addr, MG_WHY_CODE_REF, unit);

@@ -15,6 +15,11 @@
  * CPU has), or one that loads a word of the table and calls that
  * (wl_leaword.c, with WL_LT_WORDS: the table then also holds a word per
  * entry that points to it, and wl_lt_MARKER takes that word's address).
+ * With WL_LT_LOAD, wl_lt_MARKER loads from that address instead (`mov
+ * entry(%rip), %rbx`) and hands the reader the bytes, not the address, as
+ * OpenSSL's mont5 code loads its .Linc constants from .text with movdqa
+ * (wl_loadtext.c; with WL_LT_WORDS the loaded word is the entry's address,
+ * which the reader calls: wl_loadword.c).
  * Main prints "ready" and calls wl_lt_MARKER.
  *
  * A scan must count MARKER with the calling readers and not with the
@@ -38,13 +43,20 @@
 #define LT_TARGET ".Llt_"
 #endif
 
+/* How wl_lt_MARKER takes what it hands the reader: an address or a load. */
+#ifdef WL_LT_LOAD
+#define LT_TAKE "mov "
+#else
+#define LT_TAKE "lea "
+#endif
+
 #define LT_ENTRY(p, name, insn) ".Llt_" #name ":\n\t" insn "\n\tret\n"
 #define LT_WORD(p, name, insn) ".Llw_" #name ":\n\t.quad .Llt_" #name "\n"
 #define LT_FUNC(p, name, insn) \
 	".type wl_lt_" #name ", @function\n" \
 	"wl_lt_" #name ":\n\t.cfi_startproc\n" \
 	"\tpush %rbx\n\t.cfi_adjust_cfa_offset 8\n\t.cfi_rel_offset %rbx, 0\n" \
-	"\tlea " LT_TARGET #name "(%rip), %rbx\n" \
+	"\t" LT_TAKE LT_TARGET #name "(%rip), %rbx\n" \
 	"\tmov %rbx, %rdi\n" \
 	"\tcall wl_lt_read\n" \
 	"1:\tpause\n\tjmp 1b\n" \
