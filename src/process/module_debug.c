@@ -12,7 +12,8 @@
  * needs inside that state (module_syms.c: state_members).  A missing,
  * unreadable or mismatched debug file is ignored: the module stays as its
  * own file describes it.  MIGRATABLE_DEBUG_DIR replaces /usr/lib/debug
- * (empty: use none).
+ * with a list of directories separated by colons, searched in order (as
+ * gdb's debug-file-directory; empty: use none).
  */
 #include "process/module_priv.h"
 
@@ -58,15 +59,17 @@ static void elf_build_id(Elf *elf, char out[41])
 	}
 }
 
-int mod_open_debug(const mod_ctx *c, mod_ctx *dbg, int *fd)
+/* The debug file of c under the debug directory dir (dirlen bytes long). */
+static int open_debug_in(const mod_ctx *c, const char *dir, size_t dirlen, mod_ctx *dbg,
+			 int *fd)
 {
-	const char *id = c->mp->pub.build_id, *dir = debug_dir();
+	const char *id = c->mp->pub.build_id;
 	char path[4200];
 	memset(dbg, 0, sizeof(*dbg));
 	*fd = -1;
-	if (strlen(id) < 4 || dir[0] == '\0')
+	if (dirlen == 0 || dirlen > 4000)
 		return -1;
-	snprintf(path, sizeof(path), "%s/.build-id/%.2s/%s.debug", dir, id, id + 2);
+	snprintf(path, sizeof(path), "%.*s/.build-id/%.2s/%s.debug", (int)dirlen, dir, id, id + 2);
 	*fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (*fd < 0)
 		return -1;
@@ -93,6 +96,22 @@ int mod_open_debug(const mod_ctx *c, mod_ctx *dbg, int *fd)
 	return 0;
 fail:
 	mod_close_debug(dbg, fd);
+	return -1;
+}
+
+int mod_open_debug(const mod_ctx *c, mod_ctx *dbg, int *fd)
+{
+	memset(dbg, 0, sizeof(*dbg));
+	*fd = -1;
+	if (strlen(c->mp->pub.build_id) < 4)
+		return -1;
+	for (const char *dir = debug_dir(); *dir != '\0';) {
+		size_t len = strcspn(dir, ":");
+		if (open_debug_in(c, dir, len, dbg, fd) == 0)
+			return 0;
+		dir += len;
+		dir += *dir == ':';
+	}
 	return -1;
 }
 
