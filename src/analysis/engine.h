@@ -735,6 +735,28 @@ void mg_elision_init(mg_scan_ctx *cx);
  * keys, pkey_get/pkey_set (not_by_name); warn what was assumed. */
 void mg_contracts_init(mg_scan_ctx *cx);
 
+/* --- oracle_features.c: what code the oracle saw executing needs ------------- */
+
+typedef struct mg_exec_options {
+	const mg_feature_set *host;    /* what can have executed here */
+	bool tzcnt_as_bsf;             /* also count as under --assume tzcnt-as-bsf */
+	mg_feature_set baseline;       /* x86-64-v2, for that */
+} mg_exec_options;
+
+typedef struct mg_exec_features {
+	mg_feature_set seen;           /* of every instruction */
+	mg_feature_set required;       /* of those this host runs */
+	mg_feature_set assumed;        /* required, under tzcnt-as-bsf */
+	size_t unknown_isa_sites;
+	size_t as_bsf_sites;           /* tzcnts that assumed counts as bsf */
+} mg_exec_features;
+
+/* The features of unit `unit` of map, whose bytes are buf[0..len), as
+ * the scan decodes it (a gap by its walk from the first byte). */
+void mg_exec_unit_features(const ZydisDecoder *d, const mg_codemap *map, uint32_t unit,
+			   const uint8_t *buf, size_t len, const mg_exec_options *opt,
+			   mg_exec_features *out);
+
 /* --- tzcnt.c: a tzcnt that runs as bsf ----------------------------------------- */
 
 /* Worker (decode.c): is insn, at off in bytes, a tzcnt (legacy encoding)

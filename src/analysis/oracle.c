@@ -71,6 +71,7 @@ typedef struct oracle {
 	GArray *hits;
 	GPtrArray *warnings;
 	ZydisDecoder decoder;
+	mg_exec_options exec;    /* how executed units are counted */
 	double t0;
 	bool holding;            /* teardown: keep stopped tasks stopped */
 	bool target_gone;
@@ -383,77 +384,6 @@ static void release_fork_child(oracle *o, task *t)
 
 /* --- executed units ------------------------------------------------------------ */
 
-/* Features executed code needs: what a unit adds to the result. */
-typedef struct unit_features {
-	mg_feature_set seen, required;
-	size_t unknown_isa_sites;
-} unit_features;
-
-static void note_insn(const oracle *o, unit_features *f, const ZydisDecodedInstruction *insn)
-{
-	mg_isa_requirement req;
-	mg_instruction_requirement(insn, &req);
-	if (req.kind == MG_ISA_UNKNOWN)
-		f->unknown_isa_sites++;
-	if (req.kind == MG_ISA_FEATURES) {
-		mg_fset_union(&f->seen, &req.features);
-		if (mg_fset_is_subset(&req.features, &o->host))
-			mg_fset_union(&f->required, &req.features);
-	}
-}
-
-typedef struct gap_visit {
-	const oracle *o;
-	unit_features *f;
-} gap_visit;
-
-static bool visit_gap_insn(void *arg, const ZydisDecodedInstruction *insn, size_t off)
-{
-	gap_visit *v = arg;
-	(void)off;
-	note_insn(v->o, v->f, insn);
-	return true;
-}
-
-/*
- * A gap entered at its first byte runs what the scan's gap walk from
- * there finds (gap.c): count that, not the data a linear sweep would
- * decode after it.  False if the walk cannot tell (sweep it all).
- */
-static bool gap_features(const oracle *o, uint32_t ui, const uint8_t *buf, size_t len,
-			 unit_features *f)
-{
-	if (!mg_unit_is_gap(o->map, ui))
-		return false;
-	uint8_t *started = calloc(len / 8 + 1, 1);
-	GArray *todo = g_array_new(FALSE, FALSE, sizeof(uint32_t));
-	uint32_t first = 0;
-	g_array_append_val(todo, first);
-	bool falls_off = false;
-	gap_visit v = { o, f };
-	bool ok = started != NULL && mg_gap_walk(&o->decoder, buf, len, started, todo, &falls_off,
-					      visit_gap_insn, &v);
-	free(started);
-	g_array_free(todo, TRUE);
-	return ok;
-}
-
-/* A unit's features by a linear sweep, as the scan decodes a function. */
-static void sweep_features(const oracle *o, const uint8_t *buf, size_t len, unit_features *f)
-{
-	ZydisDecodedInstruction insn;
-	ZydisDecoderContext dctx;
-	for (size_t off = 0; off < len;) {
-		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&o->decoder, &dctx, buf + off,
-								len - off, &insn))) {
-			off++;
-			continue;
-		}
-		note_insn(o, f, &insn);
-		off += insn.length;
-	}
-}
-
 static void note_unit_features(oracle *o, uint32_t ui)
 {
 	const mg_unit *u = &o->map->units[ui];
@@ -467,15 +397,15 @@ static void note_unit_features(oracle *o, uint32_t ui)
 	}
 	/* Breakpoints sit only on unit starts: this unit's own one has just
 	 * been restored, so these are the original bytes. */
-	unit_features f = { 0 };
-	if (!gap_features(o, ui, buf, len, &f)) {
-		memset(&f, 0, sizeof(f));     /* a walk that could not tell */
-		sweep_features(o, buf, len, &f);
-	}
+	mg_exec_features f;
+	mg_exec_unit_features(&o->decoder, o->map, ui, buf, len, &o->exec, &f);
 	free(buf);
 	mg_fset_union(&o->res->seen, &f.seen);
 	mg_fset_union(&o->res->required, &f.required);
+	mg_fset_union(&o->res->assumed_required, &f.assumed);
 	o->res->unknown_isa_sites += f.unknown_isa_sites;
+	o->res->as_bsf_sites += f.as_bsf_sites;
+	o->res->as_bsf_units += f.as_bsf_sites > 0;
 }
 
 /* SIGTRAP stop of a task sharing our memory: ours if it came from an int3
@@ -911,6 +841,10 @@ static int oracle_init(oracle *o, pid_t pid, const mg_codemap *map,
 		o->host = host.features;
 		mg_profile_free(&host);
 	}
+	o->exec.host = &o->host;
+	o->exec.tzcnt_as_bsf = opt->tzcnt_as_bsf;
+	if (opt->tzcnt_as_bsf && !mg_x86_64_level_features(2, &o->exec.baseline))
+		return mg_fail(err, MG_ERR_INTERNAL, "no x86-64-v2 feature set");
 	o->res = calloc(1, sizeof(*o->res));
 	if (o->res == NULL)
 		return mg_fail(err, MG_ERR_INTERNAL, "out of memory (oracle)");

@@ -59,6 +59,9 @@ typedef struct mg_oracle_options {
 	 * NULL. */
 	void (*window_open)(void *arg, const struct mg_oracle_stats *stats);
 	void *window_arg;
+	/* Also count what executed code needs as a scan under --assume
+	 * tzcnt-as-bsf does (assumed_required). */
+	bool tzcnt_as_bsf;
 } mg_oracle_options;
 
 /* One executed unit, in the order first seen. */
@@ -96,6 +99,9 @@ typedef struct mg_oracle_result {
 	size_t nhits;
 	mg_feature_set seen;       /* features of executed code */
 	mg_feature_set required;   /* per instruction, only those runnable here */
+	mg_feature_set assumed_required;  /* the same under tzcnt-as-bsf (if asked) */
+	size_t as_bsf_sites;       /* executed units' tzcnts it counts as bsf */
+	size_t as_bsf_units;
 	size_t unknown_isa_sites;
 	bool target_exited;
 	bool target_execed;

@@ -37,6 +37,7 @@ struct observe_args {
 	double seconds;
 	bool json;
 	bool check;
+	bool tzcnt_as_bsf;
 	mg_oracle_poke poke;
 };
 
@@ -44,6 +45,7 @@ static void observe_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: migratable observe <PID> [--seconds S] [--json] [--check] [--poke page|word]\n"
+		"                          [--assume tzcnt-as-bsf]\n"
 		"\n"
 		"TEST ORACLE, INTRUSIVE: writes an int3 breakpoint on the first byte of every\n"
 		"function of the process and records which ones execute for S seconds\n"
@@ -57,7 +59,10 @@ static void observe_usage(FILE *out)
 		"  --check           scan the same snapshot first (reachable and full) and\n"
 		"                    report executed code the reachable scan missed (exit 1)\n"
 		"  --poke page|word  plant through /proc/PID/mem by page (default) or with\n"
-		"                    PTRACE_POKEDATA per word (for measurements)\n");
+		"                    PTRACE_POKEDATA per word (for measurements)\n"
+		"  --assume tzcnt-as-bsf  also count what executed code needs as a scan\n"
+		"                    under that assumption does (assumed_features_required):\n"
+		"                    what such a scan must cover\n");
 }
 
 static int parse_args(int argc, char **argv, struct observe_args *a)
@@ -67,6 +72,7 @@ static int parse_args(int argc, char **argv, struct observe_args *a)
 		{ "json", no_argument, NULL, 'j' },
 		{ "check", no_argument, NULL, 'c' },
 		{ "poke", required_argument, NULL, 'p' },
+		{ "assume", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -99,6 +105,16 @@ static int parse_args(int argc, char **argv, struct observe_args *a)
 					"(page or word)\n", optarg);
 				return -1;
 			}
+			break;
+		case 'A':
+			/* The other assumptions decide what is reachable, not what
+			 * code that ran needs: they mean nothing here. */
+			if (strcmp(optarg, "tzcnt-as-bsf") != 0) {
+				fprintf(stderr, "migratable observe: --assume '%s': only "
+					"tzcnt-as-bsf changes what executed code needs\n", optarg);
+				return -1;
+			}
+			a->tzcnt_as_bsf = true;
 			break;
 		case 'h':
 			observe_usage(stdout);
@@ -237,6 +253,11 @@ static json_object *result_json(const struct observe_args *a, const mg_codemap *
 	     mg_json_add(s, "full", scan_json(full)) ||
 	     mg_json_add(j, "soundness", soundness_json(snd))))
 		return drop(j);
+	if (a->tzcnt_as_bsf &&
+	    (mg_json_add(j, "assumed_features_required", mg_fset_to_json(&o->assumed_required)) ||
+	     mg_json_add(j, "assumed_tzcnt_as_bsf_sites", count(o->as_bsf_sites)) ||
+	     mg_json_add(j, "assumed_tzcnt_as_bsf_functions", count(o->as_bsf_units))))
+		return drop(j);
 	if (mg_json_add(j, "warnings", w = json_object_new_array()))
 		return drop(j);
 	for (size_t i = 0; i < o->nwarnings; i++)
@@ -276,6 +297,11 @@ static void print_text(const struct observe_args *a, const mg_codemap *map,
 	}
 	print_set("features seen:", &o->seen);
 	print_set("features (runnable here):", &o->required);
+	if (a->tzcnt_as_bsf) {
+		printf("--assume tzcnt-as-bsf: %zu executed tzcnt site(s) in %zu function(s) "
+		       "counted as bsf\n", o->as_bsf_sites, o->as_bsf_units);
+		print_set("features (assumed):", &o->assumed_required);
+	}
 	if (reach && full && snd) {
 		print_set("scan reachable requires:", &reach->required);
 		print_set("scan full requires:", &full->required);
@@ -335,8 +361,9 @@ int cmd_observe(int argc, char **argv)
 		if (mg_scan_image(img, &so, &full, &err) != 0)
 			goto fail;
 	}
-	mg_oracle_options oo = { a.seconds, a.poke, &host.features, NULL,
-				announce_window, NULL };
+	mg_oracle_options oo = { .seconds = a.seconds, .poke = a.poke,
+				 .host_features = &host.features, .window_open = announce_window,
+				 .tzcnt_as_bsf = a.tzcnt_as_bsf };
 	if (mg_oracle_observe(a.pid, img, &map, &oo, &o, &err) != 0)
 		goto fail;
 	if (a.check && mg_oracle_check(o, reach, &map, &snd, &err) != 0)

@@ -55,8 +55,10 @@ int cli_parse_assume(const char *list, unsigned *bits)
 	     tok = strtok_r(NULL, ",", &save)) {
 		unsigned bit = mg_assumption_by_name(tok);
 		if (bit == 0) {
-			fprintf(stderr, "migratable: --assume: unknown assumption '%s' "
-				"(no-dlsym, no-new-code)\n", tok);
+			fprintf(stderr, "migratable: --assume: unknown assumption '%s' (", tok);
+			for (unsigned b = 1, n = 0; mg_assumption_name(b) != NULL; b <<= 1, n++)
+				fprintf(stderr, "%s%s", n ? ", " : "", mg_assumption_name(b));
+			fprintf(stderr, ")\n");
 			rc = -1;
 		}
 		*bits |= bit;

@@ -11,7 +11,8 @@
 # save `migratable scan PID --json` of the started workload, before the
 # oracle, as $SCAN_OUT.reachable.json and (--method full)
 # $SCAN_OUT.full.json (bench/gain-scan.sh), and with $SCAN_ASSUME also
-# `--assume $SCAN_ASSUME` as $SCAN_OUT.assumed.json.  Exit: observe's status
+# `--assume $SCAN_ASSUME` as $SCAN_OUT.assumed.json (and, with tzcnt-as-bsf
+# in it, the oracle also counts as that scan does).  Exit: observe's status
 # (0 sound, 1 misses), 77 if the workload's program is not installed,
 # 4 if a $SCAN_OUT scan failed.  $LAUNCH (unset: none) is a command prefix
 # the workload's program is started with, e.g. "migratable run --quiet
@@ -143,7 +144,11 @@ if [ -n "${SCAN_OUT:-}" ]; then
 		}
 	fi
 fi
-"$mig" observe "$pid" --check --json --seconds "$secs" >"$out" 2>"$tmp/obs.err" &
+# Under tzcnt-as-bsf the oracle also counts executed code as that scan
+# does (assumed_features_required): what the .assumed.json scan must cover.
+obs_assume=()
+case ",${SCAN_ASSUME:-}," in *,tzcnt-as-bsf,*) obs_assume=(--assume tzcnt-as-bsf) ;; esac
+"$mig" observe "$pid" --check --json --seconds "$secs" "${obs_assume[@]}" >"$out" 2>"$tmp/obs.err" &
 obs=$!
 if wait_for "$tmp/obs.err" "window open" 1200; then
 	activity &
