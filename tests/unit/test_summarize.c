@@ -10,17 +10,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <Zydis/Zydis.h>
-
 #include "analysis/engine.h"
+#include "support/summarize.h"
 
 static bool ends_flow(const uint8_t *bytes, size_t len)
 {
-	ZydisDecoder d;
-	assert_true(ZYAN_SUCCESS(ZydisDecoderInit(&d, ZYDIS_MACHINE_MODE_LONG_64,
-						  ZYDIS_STACK_WIDTH_64)));
 	mg_unit_summary s;
-	assert_true(mg_summarize_code(&d, bytes, len, &s));
+	tu_summarize(bytes, len, &s);
 	bool ends = s.ends_flow;
 	mg_unit_summary_free(&s);
 	return ends;

@@ -10,19 +10,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <Zydis/Zydis.h>
-
 #include "analysis/engine.h"
+#include "support/summarize.h"
 
 /* Does the summary of bytes hold a group of tzcnts marked as_bsf?  (And
  * exactly one BMI1 group: the tzcnt is counted once either way.) */
 static bool marked(const uint8_t *bytes, size_t len)
 {
-	ZydisDecoder d;
-	assert_true(ZYAN_SUCCESS(ZydisDecoderInit(&d, ZYDIS_MACHINE_MODE_LONG_64,
-						  ZYDIS_STACK_WIDTH_64)));
 	mg_unit_summary s;
-	assert_true(mg_summarize_code(&d, bytes, len, &s));
+	tu_summarize(bytes, len, &s);
 	bool as_bsf = false;
 	unsigned bmi1_groups = 0;
 	for (uint32_t i = 0; i < s.ngroups; i++) {
