@@ -316,8 +316,10 @@ void mg_data_reach(mg_scan_ctx *cx, uint64_t addr, mg_reason why, uint32_t paren
 	}
 	/* ...and the objects a biased base may stand for: code computes one
 	 * (a lea), a loop may keep it in a register or its stack frame;
-	 * pointers stored in the heap and in data point into their objects. */
-	if (why == MG_WHY_MEMORY || why == MG_WHY_DATA || why == MG_WHY_DLSYM)
+	 * pointers stored in the heap and in data point into their objects,
+	 * and so does one code loads from data (MG_WHY_SLOT). */
+	if (why == MG_WHY_MEMORY || why == MG_WHY_DATA || why == MG_WHY_DLSYM ||
+	    why == MG_WHY_SLOT)
 		return;
 	for (; i < d->nchunks && d->chunks[i].start <= addr + MG_DATA_WINDOW; i++)
 		if (near_counts(&d->chunks[i]))

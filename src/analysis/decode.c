@@ -165,11 +165,14 @@ static bool in_got(const mg_scan_ctx *cx, uint64_t addr)
 }
 
 /* The code at `unit` addresses module data at addr (data.c). */
-static void data_edge(mg_worker *w, uint64_t addr, uint32_t unit)
+/* An address of data the code holds: one it computes (a lea, an
+ * immediate), or (stored) a pointer it reads from memory, which points
+ * into its object as any stored pointer does (data.c). */
+static void data_edge(mg_worker *w, uint64_t addr, uint32_t unit, bool stored)
 {
 	if (!mg_data_maybe(&w->cx->data, addr))
 		return;
-	mg_data_edge e = { addr, unit };
+	mg_data_edge e = { addr, unit, stored };
 	g_array_append_val(w->data_edges, e);
 }
 
@@ -200,7 +203,7 @@ static void follow_loaded_words(mg_worker *w, uint32_t unit, uint64_t addr)
 			return;
 		edge(w, value, MG_WHY_SLOT, unit);
 		if (value != at)
-			data_edge(w, value, unit);
+			data_edge(w, value, unit, true);
 	}
 }
 
@@ -246,7 +249,7 @@ static void follow_memory_ref(mg_worker *w, uint32_t unit, bool is_lea,
 	}
 	if (is_lea) {
 		/* The address of data: its object can be reached. */
-		data_edge(w, addr, unit);
+		data_edge(w, addr, unit, false);
 		return;
 	}
 	if (!in_got(w->cx, addr)) {
@@ -268,7 +271,9 @@ static void follow_memory_ref(mg_worker *w, uint32_t unit, bool is_lea,
 	if (follow_lazy_slot(w, unit, addr, value))
 		return;
 	edge(w, value, MG_WHY_SLOT, unit);
-	data_edge(w, value, unit);     /* a GOT slot naming data (GLOB_DAT): its address */
+	/* A GOT slot naming data (GLOB_DAT) hands over its address, as a lea
+	 * does (a dispatcher taking every table through the GOT: dispatch.c). */
+	data_edge(w, value, unit, false);
 }
 
 /* --- what a unit's code says, independent of the process ------------------- */
@@ -547,7 +552,7 @@ static void apply_refs(mg_worker *w, uint32_t unit, const mg_unit_summary *s)
 		case MG_REF_BRANCH:  edge(w, rel, MG_WHY_DIRECT, unit); break;
 		case MG_REF_IMM:
 			edge(w, abs, MG_WHY_CODE_REF, unit);
-			data_edge(w, abs, unit);   /* fixed-address code: mov $table, %edi */
+			data_edge(w, abs, unit, false);   /* fixed-address code: mov $table, %edi */
 			break;
 		case MG_REF_MEM_ABS: follow_memory_ref(w, unit, false, abs); break;
 		case MG_REF_MEM_REL: follow_memory_ref(w, unit, false, rel); break;

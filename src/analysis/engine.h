@@ -253,6 +253,7 @@ static inline bool mg_data_maybe(const mg_data_state *d, uint64_t addr)
 typedef struct mg_data_edge {
 	uint64_t addr;
 	uint32_t parent;
+	bool stored;               /* read from memory, not computed: no biased base */
 } mg_data_edge;
 
 /* What dlsym.c knows of the lookups (dlsym and kin) of one scan. */

@@ -179,7 +179,8 @@ static void worker_merge(mg_scan_ctx *cx, mg_worker *w)
 	}
 	for (guint i = 0; i < w->data_edges->len; i++) {
 		const mg_data_edge *e = &g_array_index(w->data_edges, mg_data_edge, i);
-		mg_data_reach(cx, e->addr, MG_WHY_CODE_REF, e->parent, e->parent);
+		mg_data_reach(cx, e->addr, e->stored ? MG_WHY_SLOT : MG_WHY_CODE_REF, e->parent,
+			      e->parent);
 	}
 	for (guint i = 0; i < w->unresolved->len; i++)
 		g_hash_table_add(cx->unresolved, g_strdup(g_ptr_array_index(w->unresolved, i)));

@@ -4,7 +4,7 @@
  *   wl_tables LIBRARY main|ctor
  *
  * LIBRARY (built by test_precision with markers chosen at run time) keeps
- * five static tables of one marked function each and exports wlt_tick,
+ * seven static tables of one marked function each and exports wlt_tick,
  * which the main loop calls every 10 ms (its calls through the tables
  * never run: `never` stays 0):
  *
@@ -14,6 +14,8 @@
  *   biased    wlt_tick addresses it as table - 8 (a biased base)
  *   ctor      only the constructor takes its address
  *   unused    nothing takes its address
+ *   loaded    a pointer variable in data holds its address; wlt_tick loads it
+ *   after     nothing takes its address; it follows `loaded` in .data
  *
  * With "main" the library is loaded in main and the process runs main's
  * loop; with "ctor" it is loaded from the executable's own constructor,
